@@ -1,0 +1,83 @@
+//! The library's error type. Every variant says which file and what went wrong, so the
+//! binary can print it as is.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in an input file a problem sits: file, 1-based line and column, and the field path
+/// (`arms[2].schedule.intermittent.off`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based line, when the position is known.
+    pub line: Option<usize>,
+    /// 1-based column, when the position is known.
+    pub column: Option<usize>,
+    /// Dotted field path; empty for the document itself.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if self.field.is_empty() {
+            write!(f, ": {}", self.message)
+        } else {
+            write!(f, ": {}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Everything that can go wrong in the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An input file is not valid; one diagnostic per problem found.
+    #[error("{}", DiagnosticList(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// A request that does not fit the scenario (an unknown arm name, say).
+    #[error("{0}")]
+    Usage(String),
+    /// The numerical integration could not proceed (step size underflow, non-finite state).
+    #[error("simulation of arm '{arm}' failed at t = {time}: {reason}")]
+    Simulation {
+        arm: String,
+        time: f64,
+        reason: String,
+    },
+}
+
+struct DiagnosticList<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for DiagnosticList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {d}")?;
+        }
+        Ok(())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

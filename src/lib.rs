@@ -1,0 +1,21 @@
+//! regimen evaluates cancer drug dosing schedules against the population dynamics of
+//! drug-tolerant persister cells.
+//!
+//! Data flows one way: a scenario file is read and validated ([`scenario`]) into a compiled
+//! [`model::Model`], drugs ([`pk`]) and arms ([`schedule`]); the engines in [`sim`] run an
+//! arm through time, [`observe`] turns cells into what a clinic measures, [`outcome`] into
+//! time to progression and dose used, and [`report`] into tables and CSV.
+
+pub mod cli;
+pub mod error;
+pub mod model;
+pub mod observe;
+pub mod outcome;
+pub mod pk;
+pub mod report;
+pub mod scenario;
+pub mod schedule;
+pub mod sim;
+
+pub use error::{Diagnostic, Error, Result};
+pub use scenario::Scenario;

@@ -1,0 +1,194 @@
+//! The population model of DESIGN.md §2, compiled to indices, and its one `rates` function.
+//!
+//! Every engine (ODE now, stochastic rollouts later) gets per-capita rates from
+//! [`Model::rates`]; the mean-field derivative is built from those rates and nothing else, so
+//! the engines cannot drift apart.
+
+use crate::pk::Response;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowthLaw {
+    Logistic,
+    Gompertz,
+    Exponential,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Sensitive,
+    Persister,
+    Resistant,
+}
+
+/// A drug's effect of one kind on one compartment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DrugEffect {
+    pub drug: usize,
+    pub response: Response,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compartment {
+    pub name: String,
+    pub birth: f64,
+    pub death: f64,
+    pub initial: f64,
+    pub role: Role,
+    pub growth: GrowthLaw,
+    /// Carrying capacity before drug effects (unused by exponential growth).
+    pub capacity: f64,
+    /// `a_ij` for every compartment j, in compartment order.
+    pub competition: Vec<f64>,
+    /// Log-kill effects: add E to the death rate.
+    pub kill: Vec<DrugEffect>,
+    /// Norton–Simon effects: growth × (1 − ΣE).
+    pub cytostatic: Vec<DrugEffect>,
+    /// Capacity effects: K × (1 − ΣE).
+    pub capacity_effects: Vec<DrugEffect>,
+}
+
+/// What modulates a transition's rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Modulation {
+    /// Constant rate.
+    Spontaneous,
+    /// rate × E(C) of the inducing drug.
+    Induced { drug: usize, response: Response },
+    /// rate × (1 − max over drugs of their activity), activity clipped to [0, 1].
+    OffDrug,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    pub from: usize,
+    pub to: usize,
+    pub rate: f64,
+    pub modulation: Modulation,
+}
+
+/// Each division of `from` yields one `to` daughter with probability `probability`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mutation {
+    pub from: usize,
+    pub to: usize,
+    pub probability: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub compartments: Vec<Compartment>,
+    pub transitions: Vec<Transition>,
+    pub mutations: Vec<Mutation>,
+    /// Per drug: fraction of full effect at exposure C (used by off-drug transitions).
+    pub activity: Vec<Option<Response>>,
+}
+
+/// Per-capita rates at one instant; buffers are reused between calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rates {
+    /// Division rate of each compartment.
+    pub birth: Vec<f64>,
+    /// Death rate of each compartment (intrinsic, negative growth and drug kill).
+    pub death: Vec<f64>,
+    /// Per-capita rate of each transition, in `Model::transitions` order.
+    pub transition: Vec<f64>,
+}
+
+impl Model {
+    pub fn n_compartments(&self) -> usize {
+        self.compartments.len()
+    }
+
+    pub fn initial_state(&self) -> Vec<f64> {
+        self.compartments.iter().map(|c| c.initial).collect()
+    }
+
+    pub fn new_rates(&self) -> Rates {
+        Rates {
+            birth: vec![0.0; self.compartments.len()],
+            death: vec![0.0; self.compartments.len()],
+            transition: vec![0.0; self.transitions.len()],
+        }
+    }
+
+    /// Per-capita rates for state `n` (cell counts) under drug exposures `exposure`.
+    ///
+    /// Net growth `b_i·g_i·(1 − E_cytostatic)` is split into its positive part (births) and
+    /// its negative part (deaths), so no rate is ever negative.
+    pub fn rates(&self, n: &[f64], exposure: &[f64], out: &mut Rates) {
+        for (i, c) in self.compartments.iter().enumerate() {
+            let g = match c.growth {
+                GrowthLaw::Exponential => 1.0,
+                GrowthLaw::Logistic | GrowthLaw::Gompertz => {
+                    let crowd: f64 = c.competition.iter().zip(n).map(|(a, x)| a * x).sum();
+                    let k = c.capacity * capacity_factor(&c.capacity_effects, exposure);
+                    if c.growth == GrowthLaw::Logistic {
+                        1.0 - crowd / k
+                    } else if crowd > 0.0 {
+                        (k / crowd).ln()
+                    } else {
+                        // An empty tumour: no cells for the rate to act on.
+                        0.0
+                    }
+                }
+            };
+            let cytostatic: f64 = total_effect(&c.cytostatic, exposure);
+            let net = c.birth * g * (1.0 - cytostatic);
+            let kill: f64 = total_effect(&c.kill, exposure);
+            out.birth[i] = net.max(0.0);
+            out.death[i] = (-net).max(0.0) + c.death + kill;
+        }
+        let off_drug = 1.0
+            - self
+                .activity
+                .iter()
+                .zip(exposure)
+                .map(|(a, &x)| a.map_or(0.0, |r| r.effect(x).clamp(0.0, 1.0)))
+                .fold(0.0, f64::max);
+        for (t, out_rate) in self.transitions.iter().zip(out.transition.iter_mut()) {
+            *out_rate = t.rate
+                * match t.modulation {
+                    Modulation::Spontaneous => 1.0,
+                    Modulation::Induced { drug, response } => response.effect(exposure[drug]),
+                    Modulation::OffDrug => off_drug,
+                };
+        }
+    }
+
+    /// Mean-field derivative `dN/dt` built from [`Model::rates`]:
+    /// `dN_i/dt = birth_i N_i (1 − Σ_j μ_ij) − death_i N_i − Σ_j τ_ij N_i + Σ_k τ_ki N_k
+    ///  + Σ_k birth_k μ_ki N_k`.
+    pub fn derivative(&self, n: &[f64], exposure: &[f64], rates: &mut Rates, dn: &mut [f64]) {
+        self.rates(n, exposure, rates);
+        for i in 0..n.len() {
+            dn[i] = (rates.birth[i] - rates.death[i]) * n[i];
+        }
+        for m in &self.mutations {
+            let flow = rates.birth[m.from] * m.probability * n[m.from];
+            dn[m.from] -= flow;
+            dn[m.to] += flow;
+        }
+        for (t, &r) in self.transitions.iter().zip(&rates.transition) {
+            let flow = r * n[t.from];
+            dn[t.from] -= flow;
+            dn[t.to] += flow;
+        }
+    }
+}
+
+#[inline]
+fn total_effect(effects: &[DrugEffect], exposure: &[f64]) -> f64 {
+    effects
+        .iter()
+        .map(|e| e.response.effect(exposure[e.drug]))
+        .sum()
+}
+
+/// `1 − ΣE`, floored so the capacity stays positive whatever the drug does.
+#[inline]
+fn capacity_factor(effects: &[DrugEffect], exposure: &[f64]) -> f64 {
+    if effects.is_empty() {
+        return 1.0;
+    }
+    (1.0 - total_effect(effects, exposure)).max(1e-12)
+}

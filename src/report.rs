@@ -1,0 +1,254 @@
+//! Tables for people and tidy CSV for programs. Files are written whole or not at all.
+
+use crate::error::{Error, Result};
+use crate::scenario::Scenario;
+use crate::sim::RunResult;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+/// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
+/// then renamed over the target.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".to_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+/// Formats a time (or "—" when absent) with one decimal.
+fn time_cell(t: Option<f64>) -> String {
+    t.map_or_else(|| "—".to_owned(), |t| format!("{t:.1}"))
+}
+
+/// Formats a number with three significant digits, switching to scientific form when large.
+fn number_cell(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_owned()
+    } else if x.abs() >= 1e5 || x.abs() < 1e-2 {
+        format!("{x:.2e}")
+    } else {
+        let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+        format!("{x:.digits$}")
+    }
+}
+
+/// The per-arm table `simulate` prints.
+pub fn summary_table(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
+    let units = scenario.spec.time_units.as_str();
+    let mut header = vec![
+        "arm".to_owned(),
+        format!("TTP ({units})"),
+        "progressed".to_owned(),
+        format!("resistance majority ({units})"),
+    ];
+    for d in &scenario.drugs {
+        let unit = match d.kinetics {
+            crate::pk::Kinetics::Level => format!("{}·{units}", d.dose_unit),
+            crate::pk::Kinetics::OneCompartment { .. } => d.dose_unit.clone(),
+        };
+        header.push(format!("dose {} ({unit})", d.name));
+    }
+    header.push("% time on drug".to_owned());
+    let mut rows = vec![header];
+    for (name, r) in results {
+        let o = &r.outcome;
+        let mut row = vec![
+            (*name).to_owned(),
+            if o.progressed {
+                format!("{:.1}", o.ttp)
+            } else {
+                format!(">{:.1}", o.ttp)
+            },
+            if o.progressed { "yes" } else { "no (censored)" }.to_owned(),
+            time_cell(o.resistance_majority),
+        ];
+        row.extend(o.cumulative_dose.iter().map(|&x| number_cell(x)));
+        row.push(format!("{:.1}", 100.0 * o.fraction_on_drug));
+        rows.push(row);
+    }
+    render_table(&rows)
+}
+
+/// Left-aligns the first column, right-aligns the rest, with a rule under the header.
+pub fn render_table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = width[c] - cell.chars().count();
+            if c == 0 {
+                let _ = write!(line, "{cell}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(line, "  {}{cell}", " ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        if i == 0 {
+            let total: usize = width.iter().sum::<usize>() + 2 * cols.saturating_sub(1);
+            out.push_str(&"─".repeat(total));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or_else(String::new, |v| v.to_string())
+}
+
+/// `trajectory.csv`: arm, time, each compartment, exposure and dose of each drug.
+pub fn trajectory_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
+    let comps: Vec<&str> = scenario
+        .model
+        .compartments
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let drugs: Vec<&str> = scenario.drugs.iter().map(|d| d.name.as_str()).collect();
+    let mut out = String::from("arm,time");
+    for c in &comps {
+        let _ = write!(out, ",{c}");
+    }
+    out.push_str(",total,marker");
+    for d in &drugs {
+        let _ = write!(out, ",exposure_{d}");
+    }
+    for d in &drugs {
+        let _ = write!(out, ",dose_{d}");
+    }
+    out.push('\n');
+    for (name, r) in results {
+        let tr = &r.trajectory;
+        let arm = csv_field(name);
+        for (row, t) in tr.times.iter().enumerate() {
+            let counts = &tr.counts[row * comps.len()..(row + 1) * comps.len()];
+            let _ = write!(out, "{arm},{t}");
+            for x in counts {
+                let _ = write!(out, ",{x}");
+            }
+            let total: f64 = counts.iter().sum();
+            let _ = write!(out, ",{total},{}", scenario.marker.true_value(counts));
+            for x in &tr.exposure[row * drugs.len()..(row + 1) * drugs.len()] {
+                let _ = write!(out, ",{x}");
+            }
+            for x in &tr.dose[row * drugs.len()..(row + 1) * drugs.len()] {
+                let _ = write!(out, ",{x}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `outcomes.csv`: one row per arm, with the time-to-event layout (time, event flag,
+/// censoring flag as in CDISC ADTTE: `cnsr` = 1 when censored).
+pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
+    let mut out = String::from("arm,ttp,event,cnsr,resistance_majority_time,fraction_time_on_drug");
+    for d in &scenario.drugs {
+        let _ = write!(out, ",cumulative_dose_{}", d.name);
+    }
+    out.push('\n');
+    for (name, r) in results {
+        let o = &r.outcome;
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            csv_field(name),
+            o.ttp,
+            u8::from(o.progressed),
+            u8::from(!o.progressed),
+            opt(o.resistance_majority),
+            o.fraction_on_drug
+        );
+        for x in &o.cumulative_dose {
+            let _ = write!(out, ",{x}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `visits.csv`: every visit of every arm — observed and true marker, detection, progression.
+pub fn visits_csv(results: &[(&str, &RunResult)]) -> String {
+    let mut out = String::from("arm,time,marker,true_marker,detected,progression\n");
+    for (name, r) in results {
+        for v in &r.visits {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{}",
+                csv_field(name),
+                v.observation.time,
+                v.observation.value,
+                v.true_value,
+                u8::from(v.observation.detected),
+                u8::from(v.progression)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_readable() {
+        assert_eq!(number_cell(0.0), "0");
+        assert_eq!(number_cell(1234.5), "1234");
+        assert_eq!(number_cell(12.345), "12.3");
+        assert_eq!(number_cell(2.5e10), "2.50e10");
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("regimen-report-{}", std::process::id()));
+        let file = dir.join("x.csv");
+        write_atomic(&file, b"a,b\n").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"a,b\n");
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

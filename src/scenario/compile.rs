@@ -1,0 +1,226 @@
+//! A validated, resolved spec → the index-based model, drugs, observation and arms.
+
+use super::spec::{self, ScenarioSpec, ScheduleRef, ScheduleSpec};
+use super::{Arm, Scenario};
+use crate::error::{Error, Result};
+use crate::model::{
+    Compartment, DrugEffect, GrowthLaw, Model, Modulation, Mutation, Role, Transition,
+};
+use crate::observe::{MarkerModel, ProgressionRule};
+use crate::pk::{Drug, Kinetics, Response};
+use crate::schedule::Schedule;
+use std::path::Path;
+
+/// Validation has run, so a missing name here is a bug; it still becomes an error, not a panic.
+fn index_of(names: &[&str], name: &str) -> Result<usize> {
+    names
+        .iter()
+        .position(|n| *n == name)
+        .ok_or_else(|| Error::Usage(format!("internal: `{name}` not found after validation")))
+}
+
+fn response(r: &spec::ResponseSpec) -> Response {
+    match *r {
+        spec::ResponseSpec::Linear { slope } => Response::Linear { slope },
+        spec::ResponseSpec::Hill { emax, ec50, n } => Response::Hill { emax, ec50, n },
+    }
+}
+
+fn growth(g: spec::GrowthLaw) -> GrowthLaw {
+    match g {
+        spec::GrowthLaw::Logistic => GrowthLaw::Logistic,
+        spec::GrowthLaw::Gompertz => GrowthLaw::Gompertz,
+        spec::GrowthLaw::Exponential => GrowthLaw::Exponential,
+    }
+}
+
+pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
+    let comp_names: Vec<&str> = spec.model.compartments.names().collect();
+    let drug_names: Vec<&str> = spec.drugs.names().collect();
+
+    let mut compartments = Vec::with_capacity(comp_names.len());
+    for (name, c) in spec.model.compartments.iter() {
+        let mut competition = vec![1.0; comp_names.len()];
+        for (other, a) in c.competition.iter() {
+            competition[index_of(&comp_names, other)?] = *a;
+        }
+        compartments.push(Compartment {
+            name: name.to_owned(),
+            birth: c.birth,
+            death: c.death,
+            initial: c.initial,
+            role: match c.role {
+                spec::Role::Sensitive => Role::Sensitive,
+                spec::Role::Persister => Role::Persister,
+                spec::Role::Resistant => Role::Resistant,
+            },
+            growth: growth(c.growth.unwrap_or(spec.model.growth)),
+            capacity: c.carrying_capacity.unwrap_or(f64::INFINITY),
+            competition,
+            kill: Vec::new(),
+            cytostatic: Vec::new(),
+            capacity_effects: Vec::new(),
+        });
+    }
+
+    let mut drugs = Vec::with_capacity(drug_names.len());
+    let mut activity = Vec::with_capacity(drug_names.len());
+    for (d, (name, drug)) in spec.drugs.iter().enumerate() {
+        let kinetics = match &drug.exposure {
+            spec::ExposureSpec::Level => Kinetics::Level,
+            spec::ExposureSpec::Pk(pk) => {
+                let v = pk.volume.unwrap_or(1.0);
+                let k = match (pk.half_life, pk.clearance) {
+                    (Some(h), _) => std::f64::consts::LN_2 / h,
+                    (None, Some(cl)) => cl / v,
+                    (None, None) => {
+                        return Err(Error::Usage(format!(
+                            "internal: drug `{name}` has no elimination after validation"
+                        )));
+                    }
+                };
+                Kinetics::OneCompartment {
+                    k,
+                    ka: pk.ka,
+                    f: pk.bioavailability.unwrap_or(1.0),
+                    v,
+                }
+            }
+        };
+        drugs.push(Drug {
+            name: name.to_owned(),
+            kinetics,
+            dose_unit: drug.dose_unit.clone().unwrap_or_default(),
+        });
+        activity.push(drug.activity.as_ref().map(response));
+        for (comp, effect) in drug.effects.iter() {
+            let c = &mut compartments[index_of(&comp_names, comp)?];
+            let mk = |r: &spec::ResponseSpec| DrugEffect {
+                drug: d,
+                response: response(r),
+            };
+            c.kill.extend(effect.kill.as_ref().map(mk));
+            c.cytostatic.extend(effect.cytostatic.as_ref().map(mk));
+            c.capacity_effects.extend(effect.capacity.as_ref().map(mk));
+        }
+    }
+
+    let mut transitions = Vec::with_capacity(spec.model.transitions.len());
+    for t in &spec.model.transitions {
+        let modulation = match (&t.induced_by, t.only_off_drug) {
+            (Some(drug), _) => Modulation::Induced {
+                drug: index_of(&drug_names, drug)?,
+                response: t
+                    .response
+                    .as_ref()
+                    .map(response)
+                    .unwrap_or(Response::Linear { slope: 1.0 }),
+            },
+            (None, true) => Modulation::OffDrug,
+            (None, false) => Modulation::Spontaneous,
+        };
+        transitions.push(Transition {
+            from: index_of(&comp_names, &t.from)?,
+            to: index_of(&comp_names, &t.to)?,
+            rate: t.rate,
+            modulation,
+        });
+    }
+    let mut mutations = Vec::with_capacity(spec.model.mutations.len());
+    for m in &spec.model.mutations {
+        mutations.push(Mutation {
+            from: index_of(&comp_names, &m.from)?,
+            to: index_of(&comp_names, &m.to)?,
+            probability: m.per_division,
+        });
+    }
+
+    let weights = match &spec.observation.marker {
+        spec::MarkerSpec::Total => vec![1.0; comp_names.len()],
+        spec::MarkerSpec::Weighted(w) => {
+            let mut out = vec![0.0; comp_names.len()];
+            for (name, weight) in w.iter() {
+                out[index_of(&comp_names, name)?] = *weight;
+            }
+            out
+        }
+    };
+    let marker = MarkerModel {
+        weights,
+        every: spec.observation.every,
+        noise_cv: spec.observation.noise_cv,
+        detection_limit: spec.observation.detection_limit,
+    };
+    let factor = spec
+        .progression
+        .factor
+        .unwrap_or(super::resolve::DEFAULT_PROGRESSION_FACTOR);
+    let progression = match spec.progression.rule {
+        spec::ProgressionRule::Recist => ProgressionRule::Recist { factor },
+        spec::ProgressionRule::AboveBaseline => ProgressionRule::AboveBaseline { factor },
+    };
+
+    let mut arms = Vec::with_capacity(spec.arms.len());
+    for arm in &spec.arms {
+        let ScheduleRef::Inline(s) = &arm.schedule else {
+            return Err(Error::Usage(format!(
+                "internal: arm `{}` schedule not resolved",
+                arm.name
+            )));
+        };
+        arms.push(Arm {
+            name: arm.name.clone(),
+            description: arm.description.clone(),
+            schedule: schedule(s, &drug_names)?,
+        });
+    }
+
+    Ok(Scenario {
+        source: path.to_path_buf(),
+        model: Model {
+            compartments,
+            transitions,
+            mutations,
+            activity,
+        },
+        drugs,
+        marker,
+        progression,
+        arms,
+        horizon: spec.horizon,
+        spec,
+    })
+}
+
+fn schedule(s: &ScheduleSpec, drug_names: &[&str]) -> Result<Schedule> {
+    let mut copy = s.clone();
+    let dosing = copy.dosing_mut();
+    let missing = || Error::Usage("internal: schedule not resolved".to_owned());
+    let drug = index_of(drug_names, dosing.drug.as_deref().ok_or_else(missing)?)?;
+    let dose = dosing.dose.ok_or_else(missing)?;
+    let interval = dosing.interval.ok_or_else(missing)?;
+    Ok(match s {
+        ScheduleSpec::Continuous(_) => Schedule::Continuous {
+            drug,
+            dose,
+            interval,
+        },
+        ScheduleSpec::Intermittent(x) => Schedule::Intermittent {
+            drug,
+            dose,
+            interval,
+            on: x.on,
+            off: x.off,
+            start_delay: x.start_delay.unwrap_or(0.0),
+        },
+        ScheduleSpec::Adaptive(x) => Schedule::Adaptive {
+            drug,
+            dose,
+            interval,
+            stop_below: x.stop_below.unwrap_or(super::resolve::DEFAULT_STOP_BELOW),
+            resume_above: x
+                .resume_above
+                .unwrap_or(super::resolve::DEFAULT_RESUME_ABOVE),
+        },
+    })
+}

@@ -1,0 +1,160 @@
+//! Scenario files: reading, resolving defaults, validating, and compiling into the model,
+//! drugs, observation and arms that the engines consume.
+
+mod compile;
+mod library;
+pub mod locate;
+pub mod named;
+pub mod parse;
+pub mod resolve;
+pub mod spec;
+pub mod validate;
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::model::Model;
+use crate::observe::{MarkerModel, ProgressionRule};
+use crate::pk::Drug;
+use crate::schedule::Schedule;
+use locate::Locations;
+use parse::{Parsed, diagnostic};
+use spec::{ScenarioSpec, ScheduleFile, ScheduleRef};
+use std::path::{Path, PathBuf};
+
+/// One trial arm, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    pub name: String,
+    pub description: String,
+    pub schedule: Schedule,
+}
+
+/// A validated scenario: the resolved spec (for printing and provenance) and the compiled
+/// parts every engine uses.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it was read from.
+    pub source: PathBuf,
+    /// The resolved form: every default filled in, every schedule inline.
+    pub spec: ScenarioSpec,
+    pub model: Model,
+    pub drugs: Vec<Drug>,
+    pub marker: MarkerModel,
+    pub progression: ProgressionRule,
+    pub arms: Vec<Arm>,
+    pub horizon: f64,
+}
+
+impl Scenario {
+    /// Reads, resolves and validates the scenario in `path`. Arms that name a schedule are
+    /// looked up in `schedules/` beside the scenario, then in `../schedules/`, then in the
+    /// library built into regimen.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = parse::read_text(path)?;
+        Self::from_text(path, &text)
+    }
+
+    /// As [`Scenario::load`], from text already read (`path` names it in messages and is
+    /// where schedule files are looked up from).
+    pub fn from_text(path: &Path, text: &str) -> Result<Scenario> {
+        let parsed: Parsed<ScenarioSpec> = parse::parse(path, text)?;
+        let mut spec = parsed.value;
+        // Where each arm's schedule came from, to point errors at the right file.
+        let mut origins: Vec<Option<(PathBuf, Locations, String)>> = vec![None; spec.arms.len()];
+        let mut problems: Vec<Diagnostic> = Vec::new();
+        for (i, arm) in spec.arms.iter_mut().enumerate() {
+            if let ScheduleRef::Named(name) = &arm.schedule {
+                match library::find(path, name) {
+                    Ok((file, text)) => match parse::parse::<ScheduleFile>(&file, &text) {
+                        Ok(sf) => {
+                            if sf.value.format_version != spec::FORMAT_VERSION {
+                                problems.push(diagnostic(
+                                    &file,
+                                    sf.locations.find("format_version"),
+                                    "format_version",
+                                    format!(
+                                        "format_version {} is not supported; this build reads {}",
+                                        sf.value.format_version,
+                                        spec::FORMAT_VERSION
+                                    ),
+                                ));
+                            }
+                            if arm.description.is_empty() {
+                                arm.description = sf.value.description.clone();
+                            }
+                            arm.schedule = ScheduleRef::Inline(sf.value.schedule);
+                            origins[i] = Some((file, sf.locations, arm.name.clone()));
+                        }
+                        Err(Error::Invalid(mut d)) => problems.append(&mut d),
+                        Err(other) => return Err(other),
+                    },
+                    Err(message) => {
+                        let field = format!("arms[{i}].schedule");
+                        problems.push(diagnostic(
+                            path,
+                            parsed.locations.find(&field),
+                            &field,
+                            message,
+                        ));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        resolve::resolve(&mut spec);
+        let problems = validate::validate(&spec);
+        if !problems.is_empty() {
+            let located = problems
+                .into_iter()
+                .map(|p| locate_problem(path, &parsed.locations, &origins, p))
+                .collect();
+            return Err(Error::Invalid(located));
+        }
+        compile::compile(path, spec)
+    }
+
+    pub fn arm(&self, name: &str) -> Option<&Arm> {
+        self.arms.iter().find(|a| a.name == name)
+    }
+
+    /// The resolved scenario as YAML (what `regimen check` prints).
+    pub fn resolved_yaml(&self) -> String {
+        serde_saphyr::to_string(&self.spec)
+            .unwrap_or_else(|e| format!("# cannot print the resolved form: {e}\n"))
+    }
+}
+
+/// Turns a validation problem into a diagnostic in the file that holds the field: the
+/// scenario, or the schedule file an arm took its schedule from.
+fn locate_problem(
+    path: &Path,
+    locations: &Locations,
+    origins: &[Option<(PathBuf, Locations, String)>],
+    problem: validate::Problem,
+) -> Diagnostic {
+    if let Some(rest) = problem.path.strip_prefix("arms[")
+        && let Some((index, tail)) = rest.split_once(']')
+        && let Some(tail) = tail.strip_prefix(".schedule")
+        && let Ok(i) = index.parse::<usize>()
+        && let Some(Some((file, locs, arm))) = origins.get(i)
+    {
+        let field = format!("schedule{tail}");
+        return diagnostic(
+            file,
+            locs.find(&field),
+            &field,
+            format!(
+                "{} (schedule used by arm `{arm}` of {})",
+                problem.message,
+                path.display()
+            ),
+        );
+    }
+    diagnostic(
+        path,
+        locations.find(&problem.path),
+        &problem.path,
+        problem.message,
+    )
+}

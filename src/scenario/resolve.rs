@@ -1,0 +1,101 @@
+//! Filling in defaults: the human form becomes the resolved form, with every value explicit.
+//! Resolving a resolved scenario changes nothing.
+
+use super::spec::*;
+
+/// Default schedule thresholds of the adaptive rule (Zhang et al. 2017/2022: stop below
+/// 50 % of the marker at treatment start, resume when it is back at that value).
+pub const DEFAULT_STOP_BELOW: f64 = 0.5;
+pub const DEFAULT_RESUME_ABOVE: f64 = 1.0;
+/// RECIST 1.1: progression is a ≥ 20 % increase over the nadir.
+pub const DEFAULT_PROGRESSION_FACTOR: f64 = 1.2;
+
+/// Fills every default of `spec` in place. Schedules named by file must already be inline.
+/// Values that cannot be defaulted (a dose for a PK drug with no standard dose) stay empty
+/// and are reported by validation.
+pub fn resolve(spec: &mut ScenarioSpec) {
+    resolve_model(&mut spec.model);
+    for (_, drug) in spec.drugs.0.iter_mut() {
+        resolve_drug(drug);
+    }
+    if spec.progression.factor.is_none() {
+        spec.progression.factor = Some(DEFAULT_PROGRESSION_FACTOR);
+    }
+    let only_drug = match spec.drugs.0.as_slice() {
+        [(name, _)] => Some(name.clone()),
+        _ => None,
+    };
+    for arm in &mut spec.arms {
+        if let ScheduleRef::Inline(schedule) = &mut arm.schedule {
+            resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs);
+        }
+    }
+}
+
+fn resolve_model(model: &mut ModelSpec) {
+    let names: Vec<String> = model.compartments.names().map(str::to_owned).collect();
+    for (_, c) in model.compartments.0.iter_mut() {
+        let law = *c.growth.get_or_insert(model.growth);
+        if law != GrowthLaw::Exponential && c.carrying_capacity.is_none() {
+            c.carrying_capacity = model.carrying_capacity;
+        }
+        // Every competition coefficient explicit; an unknown name stays for validation.
+        for name in &names {
+            if c.competition.get(name).is_none() {
+                c.competition.0.push((name.clone(), 1.0));
+            }
+        }
+        let order = |k: &str| names.iter().position(|n| n == k).unwrap_or(usize::MAX);
+        c.competition.0.sort_by_key(|(k, _)| order(k));
+    }
+    for t in &mut model.transitions {
+        if t.induced_by.is_some() && t.response.is_none() {
+            t.response = Some(ResponseSpec::Linear { slope: 1.0 });
+        }
+    }
+}
+
+fn resolve_drug(drug: &mut DrugSpec) {
+    match &mut drug.exposure {
+        ExposureSpec::Level => {
+            drug.standard_dose.get_or_insert(1.0);
+            drug.dose_unit.get_or_insert_with(|| "MTD".to_owned());
+            drug.activity
+                .get_or_insert(ResponseSpec::Linear { slope: 1.0 });
+        }
+        ExposureSpec::Pk(pk) => {
+            pk.volume.get_or_insert(1.0);
+            pk.bioavailability.get_or_insert(1.0);
+            drug.dose_unit.get_or_insert_with(|| "amount".to_owned());
+        }
+    }
+}
+
+fn resolve_schedule(
+    schedule: &mut ScheduleSpec,
+    only_drug: Option<&str>,
+    drugs: &super::named::NamedList<DrugSpec>,
+) {
+    match schedule {
+        ScheduleSpec::Intermittent(s) => {
+            s.start_delay.get_or_insert(0.0);
+        }
+        ScheduleSpec::Adaptive(s) => {
+            s.stop_below.get_or_insert(DEFAULT_STOP_BELOW);
+            s.resume_above.get_or_insert(DEFAULT_RESUME_ABOVE);
+        }
+        ScheduleSpec::Continuous(_) => {}
+    }
+    let dosing = schedule.dosing_mut();
+    if dosing.drug.is_none() {
+        *dosing.drug = only_drug.map(str::to_owned);
+    }
+    if dosing.dose.is_none() {
+        *dosing.dose = dosing
+            .drug
+            .as_deref()
+            .and_then(|d| drugs.get(d))
+            .and_then(|d| d.standard_dose);
+    }
+    dosing.interval.get_or_insert(1.0);
+}

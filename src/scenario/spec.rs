@@ -1,0 +1,440 @@
+//! The scenario file as written: serde types that mirror the YAML one to one.
+//!
+//! These types are both the human form (optional fields left out) and, after
+//! [`super::resolve`], the resolved form (every default filled in) that `regimen check`
+//! prints. Printing the resolved form and reading it back gives the same scenario.
+//! Range checks live in `validate`; the simulation never sees these types, only the
+//! compiled model built from them.
+
+use super::named::NamedList;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// The version of the scenario format this build reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub format_version: u32,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub time_units: TimeUnit,
+    /// Length of the simulated treatment period, in `time_units`.
+    pub horizon: f64,
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub drugs: NamedList<DrugSpec>,
+    pub observation: ObservationSpec,
+    pub progression: ProgressionSpec,
+    pub arms: Vec<ArmSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    Hours,
+    Days,
+    Weeks,
+}
+
+impl TimeUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeUnit::Hours => "hours",
+            TimeUnit::Days => "days",
+            TimeUnit::Weeks => "weeks",
+        }
+    }
+
+    /// Length of one unit in days (used to report "days on drug").
+    pub fn in_days(self) -> f64 {
+        match self {
+            TimeUnit::Hours => 1.0 / 24.0,
+            TimeUnit::Days => 1.0,
+            TimeUnit::Weeks => 7.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrowthLaw {
+    /// Lotka–Volterra: `g_i = 1 − Σ_j a_ij N_j / K_i`.
+    #[default]
+    Logistic,
+    /// `g_i = ln(K_i / Σ_j a_ij N_j)`.
+    Gompertz,
+    /// `g_i = 1`.
+    Exponential,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Default growth law of every compartment.
+    #[serde(default)]
+    pub growth: GrowthLaw,
+    /// Default carrying capacity of every compartment (cells, or the scenario's burden unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrying_capacity: Option<f64>,
+    pub compartments: NamedList<CompartmentSpec>,
+    #[serde(default)]
+    pub transitions: Vec<TransitionSpec>,
+    #[serde(default)]
+    pub mutations: Vec<MutationSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Ordinary drug-sensitive tumour cells.
+    #[default]
+    Sensitive,
+    /// Drug-tolerant persisters (any non-genetic tolerant state).
+    Persister,
+    /// Genetically resistant cells: counted for "time to resistance majority".
+    Resistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompartmentSpec {
+    /// Intrinsic birth (division) rate per time unit.
+    pub birth: f64,
+    /// Intrinsic death rate per time unit.
+    #[serde(default)]
+    pub death: f64,
+    /// Cell count at time 0.
+    pub initial: f64,
+    #[serde(default)]
+    pub role: Role,
+    /// Overrides the model's growth law for this compartment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth: Option<GrowthLaw>,
+    /// Overrides the model's carrying capacity for this compartment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrying_capacity: Option<f64>,
+    /// Competition coefficients `a_ij` of the other compartments on this one (1 if absent).
+    #[serde(default, skip_serializing_if = "NamedList::is_empty")]
+    pub competition: NamedList<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionSpec {
+    pub from: String,
+    pub to: String,
+    /// Per-capita switching rate per time unit (multiplied by the drug effect if induced).
+    pub rate: f64,
+    /// The drug whose effect multiplies the rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub induced_by: Option<String>,
+    /// How the inducing drug's exposure maps to the multiplier (default linear, slope 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseSpec>,
+    /// The transition runs only off drug: rate × (1 − max over drugs of their activity).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub only_off_drug: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutationSpec {
+    pub from: String,
+    pub to: String,
+    /// Probability that a division of `from` yields one `to` daughter.
+    pub per_division: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ResponseSpec {
+    /// `E = slope · C`.
+    Linear { slope: f64 },
+    /// `E = emax · Cⁿ / (ec50ⁿ + Cⁿ)`.
+    Hill { emax: f64, ec50: f64, n: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrugSpec {
+    #[serde(default)]
+    pub exposure: ExposureSpec,
+    /// The label dose a schedule gives when it names no dose (1.0 = MTD for dose levels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard_dose: Option<f64>,
+    /// The largest single dose a schedule may give.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dose: Option<f64>,
+    /// Unit of a dose amount (for reports): `MTD` for dose levels, e.g. `mg` for PK drugs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose_unit: Option<String>,
+    /// Fraction of full effect in [0, 1] at exposure C, used by `only_off_drug` transitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<ResponseSpec>,
+    /// Per compartment: the effects of this drug on it.
+    #[serde(default)]
+    pub effects: NamedList<EffectSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ExposureSpec {
+    /// Exposure is the dose level itself (fraction of MTD), held while a dose lasts.
+    #[default]
+    Level,
+    /// One-compartment pharmacokinetics.
+    Pk(PkSpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkSpec {
+    /// Elimination half-life in time units (give this or `clearance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_life: Option<f64>,
+    /// Clearance in volume units per time unit (give this or `half_life`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clearance: Option<f64>,
+    /// Volume of distribution; concentration = amount / volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<f64>,
+    /// First-order absorption rate per time unit; absent means an intravenous bolus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ka: Option<f64>,
+    /// Fraction of a dose that reaches the circulation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bioavailability: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EffectSpec {
+    /// Log-kill: adds E to the death rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill: Option<ResponseSpec>,
+    /// Norton–Simon: growth × (1 − E); beyond E = 1 the surplus kills in proportion to growth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cytostatic: Option<ResponseSpec>,
+    /// Carrying capacity × (1 − E).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<ResponseSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationSpec {
+    /// Visit interval in time units; the first visit (baseline) is at time 0.
+    pub every: f64,
+    #[serde(default)]
+    pub marker: MarkerSpec,
+    /// Coefficient of variation of multiplicative log-normal measurement noise.
+    #[serde(default)]
+    pub noise_cv: f64,
+    /// Marker values below this are reported as "not detected".
+    #[serde(default)]
+    pub detection_limit: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum MarkerSpec {
+    /// Total burden: every compartment weighs 1.
+    #[default]
+    Total,
+    /// Weighted sum; compartments not listed weigh 0.
+    Weighted(NamedList<f64>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressionSpec {
+    pub rule: ProgressionRule,
+    /// recist: progression at ≥ factor × nadir (1.2 = 20 % above nadir);
+    /// above_baseline: progression when the marker exceeds factor × baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressionRule {
+    Recist,
+    AboveBaseline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub schedule: ScheduleRef,
+}
+
+/// An arm's schedule: the name of a file in `schedules/`, or the schedule itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleRef {
+    Named(String),
+    Inline(ScheduleSpec),
+}
+
+impl Serialize for ScheduleRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ScheduleRef::Named(name) => serializer.serialize_str(name),
+            ScheduleRef::Inline(spec) => spec.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RefVisitor;
+
+        impl<'de> Visitor<'de> for RefVisitor {
+            type Value = ScheduleRef;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a schedule name from schedules/ or an inline schedule \
+                     (continuous, intermittent or adaptive)",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ScheduleRef::Named(v.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                ScheduleSpec::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(ScheduleRef::Inline)
+            }
+        }
+
+        deserializer.deserialize_any(RefVisitor)
+    }
+}
+
+/// A dosing schedule of one drug.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ScheduleSpec {
+    /// The same dose every `interval`.
+    Continuous(ContinuousSpec),
+    /// Cycles of `on` time units dosing and `off` time units without.
+    Intermittent(IntermittentSpec),
+    /// Zhang 2017/2022: stop below a fraction of the marker at treatment start, resume above
+    /// a fraction. Decides at visits from the observed marker only.
+    Adaptive(AdaptiveSpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinuousSpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntermittentSpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Time units on drug per cycle.
+    pub on: f64,
+    /// Time units off drug per cycle.
+    pub off: f64,
+    /// Time before the first cycle starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_delay: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveSpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Stop dosing when the marker falls below this fraction of its value at treatment start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_below: Option<f64>,
+    /// Resume when the marker climbs back to this fraction of its value at treatment start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_above: Option<f64>,
+}
+
+/// The dosing fields every schedule family shares, borrowed for resolution and checks.
+pub struct Dosing<'a> {
+    pub drug: &'a mut Option<String>,
+    pub dose: &'a mut Option<f64>,
+    pub interval: &'a mut Option<f64>,
+}
+
+impl ScheduleSpec {
+    pub fn dosing_mut(&mut self) -> Dosing<'_> {
+        match self {
+            ScheduleSpec::Continuous(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
+            ScheduleSpec::Intermittent(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
+            ScheduleSpec::Adaptive(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
+        }
+    }
+
+    /// The YAML key of this schedule family.
+    pub fn family(&self) -> &'static str {
+        match self {
+            ScheduleSpec::Continuous(_) => "continuous",
+            ScheduleSpec::Intermittent(_) => "intermittent",
+            ScheduleSpec::Adaptive(_) => "adaptive",
+        }
+    }
+}
+
+/// A file in `schedules/`: one named, documented schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleFile {
+    pub format_version: u32,
+    #[serde(default)]
+    pub description: String,
+    pub schedule: ScheduleSpec,
+}

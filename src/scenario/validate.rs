@@ -1,0 +1,506 @@
+//! Range and consistency checks on a resolved scenario. Every problem is collected (not just
+//! the first) with its field path and a message that says what is allowed.
+
+use super::named::NamedList;
+use super::spec::*;
+
+/// One problem, located by field path; the loader turns the path into file, line and column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+/// Upper bound on any count (initial cells, carrying capacity): beyond this the numbers are
+/// not cells any more and risk overflow in the stochastic engine.
+pub const MAX_COUNT: f64 = 1.0e15;
+/// Upper bound on the number of dosing occasions or visits in one run.
+pub const MAX_EVENTS: f64 = 2.0e6;
+
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// A finite number ≥ 0.
+    fn non_negative(&mut self, path: &str, v: f64, what: &str) -> bool {
+        if !v.is_finite() || v < 0.0 {
+            self.fail(path, format!("{what} must be a finite number ≥ 0, got {v}"));
+            return false;
+        }
+        true
+    }
+
+    /// A finite number > 0.
+    fn positive(&mut self, path: &str, v: f64, what: &str) -> bool {
+        if !v.is_finite() || v <= 0.0 {
+            self.fail(path, format!("{what} must be a finite number > 0, got {v}"));
+            return false;
+        }
+        true
+    }
+
+    fn at_most(&mut self, path: &str, v: f64, max: f64, what: &str) -> bool {
+        if v > max {
+            self.fail(path, format!("{what} must be at most {max:e}, got {v:e}"));
+            return false;
+        }
+        true
+    }
+
+    fn fraction(&mut self, path: &str, v: f64, what: &str) {
+        if !v.is_finite() || !(0.0..=1.0).contains(&v) {
+            self.fail(
+                path,
+                format!("{what} must be a fraction in [0, 1], got {v}"),
+            );
+        }
+    }
+
+    fn name(&mut self, path: &str, name: &str, what: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        if !ok {
+            self.fail(
+                path,
+                format!(
+                    "{what} `{name}` is not allowed: use 1–64 letters, digits, `_`, `-` or `.` \
+                     (names become CSV column names)"
+                ),
+            );
+        }
+    }
+
+    fn known<T>(&mut self, path: &str, list: &NamedList<T>, name: &str, what: &str) -> bool {
+        if list.get(name).is_none() {
+            let known: Vec<&str> = list.names().collect();
+            self.fail(
+                path,
+                format!(
+                    "unknown {what} `{name}`; the scenario defines: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+            return false;
+        }
+        true
+    }
+
+    fn response(&mut self, path: &str, r: &ResponseSpec) {
+        match r {
+            ResponseSpec::Linear { slope } => {
+                self.non_negative(&format!("{path}.linear.slope"), *slope, "slope");
+            }
+            ResponseSpec::Hill { emax, ec50, n } => {
+                self.non_negative(&format!("{path}.hill.emax"), *emax, "emax");
+                self.positive(&format!("{path}.hill.ec50"), *ec50, "ec50");
+                if self.positive(&format!("{path}.hill.n"), *n, "Hill coefficient n") {
+                    self.at_most(&format!("{path}.hill.n"), *n, 100.0, "Hill coefficient n");
+                }
+            }
+        }
+    }
+}
+
+/// Checks a resolved scenario; an empty list means it is valid.
+pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    if spec.format_version != FORMAT_VERSION {
+        c.fail(
+            "format_version",
+            format!(
+                "format_version {} is not supported; this build reads format_version {FORMAT_VERSION}",
+                spec.format_version
+            ),
+        );
+    }
+    if spec.name.trim().is_empty() {
+        c.fail("name", "name must not be empty");
+    }
+    if c.positive("horizon", spec.horizon, "horizon") {
+        c.at_most("horizon", spec.horizon, 1.0e7, "horizon");
+    }
+    check_model(&mut c, &spec.model, &spec.drugs);
+    check_drugs(&mut c, spec);
+    check_observation(&mut c, spec);
+    if let Some(f) = spec.progression.factor
+        && c.positive("progression.factor", f, "progression factor")
+        && spec.progression.rule == ProgressionRule::Recist
+        && f < 1.0
+    {
+        c.fail(
+            "progression.factor",
+            format!("recist factor is the rise over nadir that counts as progression and must be ≥ 1 (1.2 = 20 %), got {f}"),
+        );
+    }
+    check_arms(&mut c, spec);
+    c.problems
+}
+
+fn check_model(c: &mut Checker, m: &ModelSpec, drugs: &NamedList<DrugSpec>) {
+    if m.compartments.is_empty() {
+        c.fail("model.compartments", "at least one compartment is needed");
+    }
+    if let Some(k) = m.carrying_capacity
+        && c.positive("model.carrying_capacity", k, "carrying capacity")
+    {
+        c.at_most("model.carrying_capacity", k, MAX_COUNT, "carrying capacity");
+    }
+    for (name, comp) in m.compartments.iter() {
+        let p = format!("model.compartments.{name}");
+        c.name(&p, name, "compartment name");
+        c.non_negative(&format!("{p}.birth"), comp.birth, "birth rate");
+        c.non_negative(&format!("{p}.death"), comp.death, "death rate");
+        if c.non_negative(&format!("{p}.initial"), comp.initial, "initial count") {
+            c.at_most(
+                &format!("{p}.initial"),
+                comp.initial,
+                MAX_COUNT,
+                "initial count",
+            );
+        }
+        let law = comp.growth.unwrap_or(m.growth);
+        match comp.carrying_capacity {
+            Some(k) if c.positive(&format!("{p}.carrying_capacity"), k, "carrying capacity") => {
+                c.at_most(
+                    &format!("{p}.carrying_capacity"),
+                    k,
+                    MAX_COUNT,
+                    "carrying capacity",
+                );
+            }
+            Some(_) => {}
+            None if law != GrowthLaw::Exponential => c.fail(
+                &p,
+                format!(
+                    "{law:?} growth needs a carrying capacity: set model.carrying_capacity or \
+                     carrying_capacity on this compartment",
+                )
+                .to_lowercase(),
+            ),
+            None => {}
+        }
+        for (other, a) in comp.competition.iter() {
+            let q = format!("{p}.competition.{other}");
+            if c.known(&q, &m.compartments, other, "compartment") {
+                c.non_negative(&q, *a, "competition coefficient");
+            }
+        }
+    }
+    for (i, t) in m.transitions.iter().enumerate() {
+        let p = format!("model.transitions[{i}]");
+        c.known(
+            &format!("{p}.from"),
+            &m.compartments,
+            &t.from,
+            "compartment",
+        );
+        c.known(&format!("{p}.to"), &m.compartments, &t.to, "compartment");
+        if t.from == t.to {
+            c.fail(
+                format!("{p}.to"),
+                "a transition must lead to another compartment",
+            );
+        }
+        c.non_negative(&format!("{p}.rate"), t.rate, "transition rate");
+        if let Some(d) = &t.induced_by {
+            c.known(&format!("{p}.induced_by"), drugs, d, "drug");
+            if t.only_off_drug {
+                c.fail(
+                    format!("{p}.only_off_drug"),
+                    "a transition is either induced_by a drug or only_off_drug, not both",
+                );
+            }
+        } else if t.response.is_some() {
+            c.fail(
+                format!("{p}.response"),
+                "response applies only to a transition with induced_by",
+            );
+        }
+        if let Some(r) = &t.response {
+            c.response(&format!("{p}.response"), r);
+        }
+    }
+    let mut total_mutation = vec![0.0; m.compartments.len()];
+    for (i, mu) in m.mutations.iter().enumerate() {
+        let p = format!("model.mutations[{i}]");
+        let from = m.compartments.position(&mu.from);
+        c.known(
+            &format!("{p}.from"),
+            &m.compartments,
+            &mu.from,
+            "compartment",
+        );
+        c.known(&format!("{p}.to"), &m.compartments, &mu.to, "compartment");
+        if mu.from == mu.to {
+            c.fail(
+                format!("{p}.to"),
+                "a mutation must lead to another compartment",
+            );
+        }
+        c.fraction(
+            &format!("{p}.per_division"),
+            mu.per_division,
+            "per_division probability",
+        );
+        if let Some(f) = from
+            && mu.per_division.is_finite()
+        {
+            total_mutation[f] += mu.per_division;
+            if total_mutation[f] > 1.0 {
+                c.fail(
+                    format!("{p}.per_division"),
+                    format!(
+                        "mutation probabilities out of `{}` add up to {} per division; the sum must be ≤ 1",
+                        mu.from, total_mutation[f]
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_drugs(c: &mut Checker, spec: &ScenarioSpec) {
+    let needs_activity = spec.model.transitions.iter().any(|t| t.only_off_drug);
+    for (name, d) in spec.drugs.iter() {
+        let p = format!("drugs.{name}");
+        c.name(&p, name, "drug name");
+        if let ExposureSpec::Pk(pk) = &d.exposure {
+            let q = format!("{p}.exposure.pk");
+            match (pk.half_life, pk.clearance) {
+                (Some(h), None) => {
+                    c.positive(&format!("{q}.half_life"), h, "half_life");
+                }
+                (None, Some(cl)) => {
+                    c.positive(&format!("{q}.clearance"), cl, "clearance");
+                }
+                _ => c.fail(&q, "give exactly one of half_life or clearance"),
+            }
+            if let Some(v) = pk.volume {
+                c.positive(&format!("{q}.volume"), v, "volume");
+            }
+            if let Some(ka) = pk.ka {
+                c.positive(&format!("{q}.ka"), ka, "absorption rate ka");
+            }
+            if let Some(f) = pk.bioavailability
+                && c.positive(&format!("{q}.bioavailability"), f, "bioavailability")
+                && f > 1.0
+            {
+                c.fail(
+                    format!("{q}.bioavailability"),
+                    format!("bioavailability is a fraction in (0, 1], got {f}"),
+                );
+            }
+            if d.standard_dose.is_none() {
+                c.fail(
+                    &p,
+                    "a PK drug needs standard_dose (the label dose, in dose_unit) for schedules that name no dose",
+                );
+            }
+        }
+        if let Some(sd) = d.standard_dose {
+            c.positive(&format!("{p}.standard_dose"), sd, "standard_dose");
+        }
+        if let Some(md) = d.max_dose {
+            c.positive(&format!("{p}.max_dose"), md, "max_dose");
+        }
+        if let Some(unit) = &d.dose_unit
+            && unit.trim().is_empty()
+        {
+            c.fail(format!("{p}.dose_unit"), "dose_unit must not be empty");
+        }
+        match &d.activity {
+            Some(r) => c.response(&format!("{p}.activity"), r),
+            None if needs_activity => c.fail(
+                &p,
+                "a transition is only_off_drug, so every drug needs `activity` (the fraction of \
+                 full effect at an exposure, e.g. a Hill curve with emax 1)",
+            ),
+            None => {}
+        }
+        if d.effects.is_empty() {
+            c.fail(
+                format!("{p}.effects"),
+                "a drug needs at least one effect (kill, cytostatic or capacity on a compartment)",
+            );
+        }
+        for (comp, e) in d.effects.iter() {
+            let q = format!("{p}.effects.{comp}");
+            c.known(&q, &spec.model.compartments, comp, "compartment");
+            if e.kill.is_none() && e.cytostatic.is_none() && e.capacity.is_none() {
+                c.fail(&q, "give at least one of kill, cytostatic or capacity");
+            }
+            for (kind, r) in [
+                ("kill", &e.kill),
+                ("cytostatic", &e.cytostatic),
+                ("capacity", &e.capacity),
+            ] {
+                if let Some(r) = r {
+                    c.response(&format!("{q}.{kind}"), r);
+                }
+            }
+        }
+    }
+}
+
+fn check_observation(c: &mut Checker, spec: &ScenarioSpec) {
+    let o = &spec.observation;
+    if c.positive("observation.every", o.every, "visit interval")
+        && spec.horizon.is_finite()
+        && spec.horizon / o.every > MAX_EVENTS
+    {
+        c.fail(
+            "observation.every",
+            format!(
+                "visits every {} over a horizon of {} make more than {MAX_EVENTS:e} visits",
+                o.every, spec.horizon
+            ),
+        );
+    }
+    if c.non_negative("observation.noise_cv", o.noise_cv, "noise_cv") {
+        c.at_most("observation.noise_cv", o.noise_cv, 10.0, "noise_cv");
+    }
+    c.non_negative(
+        "observation.detection_limit",
+        o.detection_limit,
+        "detection_limit",
+    );
+    let comps = &spec.model.compartments;
+    let baseline: f64 = match &o.marker {
+        MarkerSpec::Total => comps.iter().map(|(_, x)| x.initial).sum(),
+        MarkerSpec::Weighted(w) => {
+            if w.is_empty() {
+                c.fail(
+                    "observation.marker.weighted",
+                    "list at least one compartment and its weight",
+                );
+            }
+            let mut sum = 0.0;
+            for (name, weight) in w.iter() {
+                let p = format!("observation.marker.weighted.{name}");
+                if c.known(&p, comps, name, "compartment")
+                    && c.non_negative(&p, *weight, "marker weight")
+                {
+                    sum += weight * comps.get(name).map_or(0.0, |x| x.initial);
+                }
+            }
+            sum
+        }
+    };
+    if baseline.is_finite() && baseline <= 0.0 {
+        c.fail(
+            "observation.marker",
+            "the marker is 0 at time 0 (no weighted compartment starts with cells), so baseline and nadir are undefined",
+        );
+    }
+}
+
+fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
+    if spec.arms.is_empty() {
+        c.fail("arms", "at least one arm is needed");
+    }
+    for (i, arm) in spec.arms.iter().enumerate() {
+        let p = format!("arms[{i}]");
+        c.name(&format!("{p}.name"), &arm.name, "arm name");
+        if spec.arms[..i].iter().any(|a| a.name == arm.name) {
+            c.fail(
+                format!("{p}.name"),
+                format!("arm name `{}` is used twice", arm.name),
+            );
+        }
+        if let ScheduleRef::Inline(s) = &arm.schedule {
+            check_schedule(c, &format!("{p}.schedule"), s, spec);
+        }
+    }
+}
+
+fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &ScenarioSpec) {
+    let p = format!("{path}.{}", s.family());
+    let mut copy = s.clone();
+    let dosing = copy.dosing_mut();
+    match dosing.drug.as_deref() {
+        None => c.fail(
+            format!("{p}.drug"),
+            format!(
+                "name the drug: the scenario defines {} drugs ({})",
+                spec.drugs.len(),
+                spec.drugs.names().collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        Some(d) => {
+            if c.known(&format!("{p}.drug"), &spec.drugs, d, "drug")
+                && let (Some(dose), Some(max)) =
+                    (*dosing.dose, spec.drugs.get(d).and_then(|x| x.max_dose))
+                && dose > max
+            {
+                c.fail(
+                    format!("{p}.dose"),
+                    format!("dose {dose} exceeds max_dose {max} of drug `{d}`"),
+                );
+            }
+        }
+    }
+    match *dosing.dose {
+        Some(dose) => {
+            c.non_negative(&format!("{p}.dose"), dose, "dose");
+        }
+        None => c.fail(
+            format!("{p}.dose"),
+            "give a dose (the drug has no standard_dose)",
+        ),
+    }
+    if let Some(iv) = *dosing.interval
+        && c.positive(&format!("{p}.interval"), iv, "dosing interval")
+        && spec.horizon.is_finite()
+        && spec.horizon / iv > MAX_EVENTS
+    {
+        c.fail(
+            format!("{p}.interval"),
+            format!(
+                "dosing every {iv} over a horizon of {} makes more than {MAX_EVENTS:e} doses",
+                spec.horizon
+            ),
+        );
+    }
+    match s {
+        ScheduleSpec::Continuous(_) => {}
+        ScheduleSpec::Intermittent(x) => {
+            c.positive(&format!("{p}.on"), x.on, "on period");
+            c.non_negative(&format!("{p}.off"), x.off, "off period");
+            if let Some(d) = x.start_delay {
+                c.non_negative(&format!("{p}.start_delay"), d, "start_delay");
+            }
+        }
+        ScheduleSpec::Adaptive(x) => {
+            if let Some(stop) = x.stop_below {
+                c.fraction(&format!("{p}.stop_below"), stop, "stop_below");
+            }
+            if let Some(resume) = x.resume_above
+                && c.positive(&format!("{p}.resume_above"), resume, "resume_above")
+                && let Some(stop) = x.stop_below
+                && resume < stop
+            {
+                c.fail(
+                    format!("{p}.resume_above"),
+                    format!("resume_above ({resume}) must be ≥ stop_below ({stop}), or dosing would never stay off"),
+                );
+            }
+        }
+    }
+}

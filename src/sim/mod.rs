@@ -1,0 +1,250 @@
+//! Running one arm of a scenario through time.
+//!
+//! The driver owns the clock: it visits, asks the policy for doses, records, and hands each
+//! smooth stretch between those events to a [`Propagator`] (the ODE today; stochastic
+//! engines plug in the same way). Every step therefore ends on a dose, a visit, the end of a
+//! dose level or a recording time.
+
+pub mod ode;
+
+use crate::error::{Error, Result};
+use crate::model::{Model, Rates, Role};
+use crate::observe::ProgressionTracker;
+use crate::outcome::{OutcomeTracker, RunOutcome};
+use crate::pk::{Dose, Exposure, Kinetics};
+use crate::scenario::{Arm, Scenario};
+use crate::schedule::Observation;
+
+/// Moves the cell counts across one stretch of time with no dosing event inside.
+pub trait Propagator {
+    /// Advances `state` by `span` time units; `exposure` describes the drugs from the start
+    /// of the stretch (query it with `tau` in [0, span]).
+    fn advance(
+        &mut self,
+        model: &Model,
+        exposure: &Exposure,
+        span: f64,
+        state: &mut [f64],
+    ) -> std::result::Result<(), String>;
+}
+
+/// The deterministic engine: integrates the mean-field ODE.
+pub struct OdePropagator {
+    integrator: ode::Integrator,
+    rates: Rates,
+    concentrations: Vec<f64>,
+}
+
+impl OdePropagator {
+    pub fn new(model: &Model, n_drugs: usize, tol: ode::Tolerance) -> Self {
+        OdePropagator {
+            integrator: ode::Integrator::new(model.n_compartments(), tol),
+            rates: model.new_rates(),
+            concentrations: vec![0.0; n_drugs],
+        }
+    }
+
+    /// Integration steps accepted and rejected so far.
+    pub fn steps(&self) -> (u64, u64) {
+        (self.integrator.accepted, self.integrator.rejected)
+    }
+}
+
+impl Propagator for OdePropagator {
+    fn advance(
+        &mut self,
+        model: &Model,
+        exposure: &Exposure,
+        span: f64,
+        state: &mut [f64],
+    ) -> std::result::Result<(), String> {
+        let rates = &mut self.rates;
+        let conc = &mut self.concentrations;
+        self.integrator.integrate(
+            |tau, y, dy| {
+                exposure.at(tau, conc);
+                model.derivative(y, conc, rates, dy);
+            },
+            span,
+            state,
+        )
+    }
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunOptions {
+    /// Record the trajectory every this many time units (0: do not record).
+    pub record_every: f64,
+    /// Seed of measurement noise; `None` observes the exact marker.
+    pub noise_seed: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            record_every: 1.0,
+            noise_seed: None,
+        }
+    }
+}
+
+/// A recorded trajectory, one row per recording time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trajectory {
+    pub times: Vec<f64>,
+    /// Row-major: `n_compartments` counts per row.
+    pub counts: Vec<f64>,
+    /// Row-major: exposure of each drug per row.
+    pub exposure: Vec<f64>,
+    /// Row-major: amount of each drug given since the previous row, this time included.
+    pub dose: Vec<f64>,
+}
+
+/// One visit as recorded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Visit {
+    pub observation: Observation,
+    /// The noise-free marker.
+    pub true_value: f64,
+    /// Progression was called at this visit.
+    pub progression: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub trajectory: Trajectory,
+    pub visits: Vec<Visit>,
+    pub outcome: RunOutcome,
+}
+
+/// Tolerance for "these two event times are the same", relative to the horizon.
+const EVENT_EPS: f64 = 1e-9;
+
+/// Runs `arm` of `scenario` from time 0 to the horizon with `propagator`.
+pub fn run<P: Propagator>(
+    scenario: &Scenario,
+    arm: &Arm,
+    propagator: &mut P,
+    options: RunOptions,
+) -> Result<RunResult> {
+    let model = &scenario.model;
+    let horizon = scenario.horizon;
+    let eps = EVENT_EPS * horizon.max(1.0);
+    let n_drugs = scenario.drugs.len();
+    let n_comp = model.n_compartments();
+
+    let mut state = model.initial_state();
+    let mut exposure = Exposure::new(&scenario.drugs);
+    let mut policy = arm.schedule.policy();
+    let mut progression = ProgressionTracker::new(scenario.progression);
+    let resistant = model
+        .compartments
+        .iter()
+        .map(|c| c.role == Role::Resistant)
+        .collect();
+    let mut outcome = OutcomeTracker::new(horizon, resistant, n_drugs);
+    let mut trajectory = Trajectory::default();
+    let mut visits = Vec::new();
+    let mut doses: Vec<Dose> = Vec::new();
+    let mut dose_since_row = vec![0.0; n_drugs];
+    let mut conc = vec![0.0; n_drugs];
+
+    let every = scenario.marker.every;
+    let record = options.record_every > 0.0;
+    let (mut visit_k, mut decision_k, mut record_k) = (0u64, 0usize, 0u64);
+    let mut t = 0.0;
+    outcome.state(t, &state);
+    loop {
+        // 1. Visits: observe, call progression, and let the policy see the result.
+        if (visit_k as f64) * every <= t + eps {
+            let obs = scenario
+                .marker
+                .observe(&state, t, visit_k, options.noise_seed);
+            let progressed = progression.update(&obs);
+            policy.observe(&obs);
+            visits.push(Visit {
+                observation: obs,
+                true_value: scenario.marker.true_value(&state),
+                progression: progressed,
+            });
+            visit_k += 1;
+        }
+        // 2. Decisions: doses given now.
+        while let Some(td) = policy.decision_time(decision_k) {
+            if td > t + eps || td >= horizon - eps {
+                break;
+            }
+            doses.clear();
+            policy.decide(t, &mut doses);
+            for d in &doses {
+                if d.amount <= 0.0 || d.drug >= n_drugs {
+                    continue;
+                }
+                exposure.give(t, d);
+                let weight = match scenario.drugs[d.drug].kinetics {
+                    Kinetics::Level => d.amount * d.duration.min(horizon - t),
+                    Kinetics::OneCompartment { .. } => d.amount,
+                };
+                outcome.dose(t, d.drug, weight, d.duration);
+                dose_since_row[d.drug] += d.amount;
+            }
+            decision_k += 1;
+        }
+        // 3. Recording.
+        let at_end = t >= horizon - eps;
+        if record && ((record_k as f64) * options.record_every <= t + eps || at_end) {
+            exposure.at(0.0, &mut conc);
+            trajectory.times.push(t);
+            trajectory.counts.extend_from_slice(&state);
+            trajectory.exposure.extend_from_slice(&conc);
+            trajectory.dose.extend_from_slice(&dose_since_row);
+            dose_since_row.iter_mut().for_each(|x| *x = 0.0);
+            while (record_k as f64) * options.record_every <= t + eps {
+                record_k += 1;
+            }
+        }
+        if at_end {
+            break;
+        }
+        // 4. Integrate to the next event.
+        let mut next = horizon;
+        next = next.min(visit_k as f64 * every);
+        if let Some(td) = policy.decision_time(decision_k) {
+            next = next.min(td);
+        }
+        if record {
+            next = next.min(record_k as f64 * options.record_every);
+        }
+        next = next.min(exposure.next_change_after(t + eps));
+        let span = next - t;
+        if span > 0.0 {
+            propagator
+                .advance(model, &exposure, span, &mut state)
+                .map_err(|reason| Error::Simulation {
+                    arm: arm.name.clone(),
+                    time: t,
+                    reason,
+                })?;
+            exposure.advance(t, span);
+        }
+        t = if next >= horizon - eps { horizon } else { next };
+        outcome.state(t, &state);
+        debug_assert_eq!(state.len(), n_comp);
+    }
+    Ok(RunResult {
+        trajectory,
+        visits,
+        outcome: outcome.finish(progression.progressed_at()),
+    })
+}
+
+/// Runs `arm` deterministically (mean-field ODE) with default tolerances.
+pub fn run_deterministic(scenario: &Scenario, arm: &Arm, options: RunOptions) -> Result<RunResult> {
+    let mut ode = OdePropagator::new(
+        &scenario.model,
+        scenario.drugs.len(),
+        ode::Tolerance::default(),
+    );
+    run(scenario, arm, &mut ode, options)
+}
