@@ -85,7 +85,10 @@ impl Locations {
         pos: (usize, usize),
     ) -> String {
         match stack.last_mut() {
-            None => String::new(),
+            None => {
+                positions.entry(String::new()).or_insert(pos);
+                String::new()
+            }
             Some(Frame::Map { path, key }) => match key {
                 Some(k) => join_key(path, k),
                 // A complex (non-scalar) key: give it a placeholder and treat its value next.
@@ -122,6 +125,11 @@ impl Locations {
         }
     }
 
+    /// True if `path` itself was written in the document (not just an ancestor).
+    pub fn contains(&self, path: &str) -> bool {
+        self.positions.contains_key(path)
+    }
+
     /// Position of `path`, or of its nearest recorded ancestor (a field left out points at
     /// the object that should hold it).
     pub fn find(&self, path: &str) -> Option<(usize, usize)> {
@@ -130,8 +138,10 @@ impl Locations {
             if let Some(pos) = self.positions.get(p) {
                 return Some(*pos);
             }
-            let cut = p.rfind(['.', '['])?;
-            p = &p[..cut];
+            if p.is_empty() {
+                return None;
+            }
+            p = &p[..p.rfind(['.', '[']).unwrap_or(0)];
         }
     }
 }
@@ -149,6 +159,10 @@ mod tests {
         assert_eq!(loc.find("b.c[1]"), Some((3, 10)));
         assert_eq!(loc.find("b.d[1].y"), Some((6, 7)));
         assert_eq!(loc.find("b.d[1].missing"), Some((6, 7)));
-        assert_eq!(loc.find("nowhere"), None);
+        assert_eq!(
+            loc.find("nowhere"),
+            Some((1, 1)),
+            "unknown paths fall back to the document"
+        );
     }
 }

@@ -140,6 +140,20 @@ fn locate_problem(
         && let Some(Some((file, locs, arm))) = origins.get(i)
     {
         let field = format!("schedule{tail}");
+        if !locs.contains(&field) {
+            // The value was filled in from the scenario (a drug or dose left out of the
+            // schedule file): the fix belongs in the scenario's arm.
+            return diagnostic(
+                path,
+                locations.find(&problem.path),
+                &problem.path,
+                format!(
+                    "{} (arm `{arm}` takes its schedule from {}; to set this field, write the schedule inline)",
+                    problem.message,
+                    file.display()
+                ),
+            );
+        }
         return diagnostic(
             file,
             locs.find(&field),

@@ -86,12 +86,24 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<Parsed<T>, 
             locations: Locations::index(text),
         }),
         Err(err) => {
+            // serde_path_to_error marks a key it could not name with `?`.
+            while let Some(stripped) = field_path
+                .strip_suffix(".?")
+                .or(field_path.strip_suffix("?"))
+            {
+                field_path = stripped.to_owned();
+            }
+            let message = tidy_message(&err.without_snippet().to_string());
             let located = err
                 .location()
                 .filter(|l| l.line() > 0)
                 .map(|l| (l.line() as usize, l.column() as usize));
-            let pos = located.or_else(|| Locations::index(text).find(&field_path));
-            let message = tidy_message(&err.without_snippet().to_string());
+            // A missing field is reported where its mapping ends; point at the mapping itself.
+            let pos = if message.starts_with("missing field") {
+                Locations::index(text).find(&field_path).or(located)
+            } else {
+                located.or_else(|| Locations::index(text).find(&field_path))
+            };
             Err(crate::Error::Invalid(vec![diagnostic(
                 file,
                 pos,
@@ -123,8 +135,15 @@ fn tidy_message(raw: &str) -> String {
     if let Some(cut) = msg.rfind(" at line ") {
         msg.truncate(cut);
     }
-    if let Some(rest) = msg.strip_prefix("unknown field ") {
-        msg = format!("unknown field {rest}");
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        msg = format!("key `{key}` appears twice; each key may appear once in a mapping");
+    } else if msg.starts_with("invalid floating point") || msg.starts_with("invalid integer") {
+        msg = format!("{msg}: expected a number here");
+    } else if msg == "expected mapping start" {
+        msg = "expected a mapping (`key: value` entries) here".to_owned();
+    } else if msg == "expected sequence start" {
+        msg = "expected a list (`- item` entries) here".to_owned();
     }
     msg
 }

@@ -456,14 +456,20 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
             }
         }
     }
+    let drug_known = dosing
+        .drug
+        .as_deref()
+        .is_some_and(|d| spec.drugs.get(d).is_some());
     match *dosing.dose {
         Some(dose) => {
             c.non_negative(&format!("{p}.dose"), dose, "dose");
         }
-        None => c.fail(
+        // Without a known drug the missing dose is a consequence, already reported.
+        None if drug_known => c.fail(
             format!("{p}.dose"),
             "give a dose (the drug has no standard_dose)",
         ),
+        None => {}
     }
     if let Some(iv) = *dosing.interval
         && c.positive(&format!("{p}.interval"), iv, "dosing interval")

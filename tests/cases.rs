@@ -1,0 +1,109 @@
+//! One tiny scenario file per validation rule. Each file in `tests/cases/invalid/` starts
+//! with `# expect: <fragment>`; loading it must fail with a message holding that fragment
+//! and a line number. Every file in `tests/cases/valid/` must load.
+
+use regimen::{Error, Scenario};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn expected_fragment(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# expect: "))
+        .unwrap_or_else(|| panic!("{} lacks a `# expect:` first line", file.display()))
+        .to_owned()
+}
+
+#[test]
+fn every_invalid_case_fails_with_its_message_and_a_line() {
+    let files = yaml_files("tests/cases/invalid");
+    assert!(files.len() >= 20, "only {} invalid cases", files.len());
+    for file in files {
+        let fragment = expected_fragment(&file);
+        match Scenario::load(&file) {
+            Ok(_) => panic!("{} loaded but should fail", file.display()),
+            Err(Error::Invalid(diags)) => {
+                let all: Vec<String> = diags.iter().map(ToString::to_string).collect();
+                let hit = diags.iter().find(|d| d.message.contains(&fragment));
+                let Some(hit) = hit else {
+                    panic!(
+                        "{}: expected a message containing {fragment:?}, got:\n{}",
+                        file.display(),
+                        all.join("\n")
+                    );
+                };
+                assert!(
+                    hit.line.is_some(),
+                    "{}: no line number in {hit}",
+                    file.display()
+                );
+                assert_eq!(hit.file, file, "{}: wrong file in {hit}", file.display());
+            }
+            Err(other) => panic!("{}: unexpected error kind: {other}", file.display()),
+        }
+    }
+}
+
+#[test]
+fn every_valid_case_loads() {
+    let files = yaml_files("tests/cases/valid");
+    assert!(!files.is_empty());
+    for file in files {
+        if let Err(e) = Scenario::load(&file) {
+            panic!("{} should load:\n{e}", file.display());
+        }
+    }
+}
+
+#[test]
+fn the_binary_reports_invalid_cases_without_panicking() {
+    for file in yaml_files("tests/cases/invalid") {
+        let out = Command::new(env!("CARGO_BIN_EXE_regimen"))
+            .arg("check")
+            .arg(&file)
+            .output()
+            .expect("run regimen");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: exit {:?}, stderr:\n{stderr}",
+            file.display(),
+            out.status.code()
+        );
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
+        assert!(
+            stderr.contains(&expected_fragment(&file)),
+            "{}: {stderr}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn an_error_names_the_field_path_and_what_is_allowed() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cases/invalid/intermittent-negative-off.yaml");
+    let Err(e) = Scenario::load(&file) else {
+        panic!("should fail")
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("intermittent-negative-off.yaml:18:")
+            && text.contains("arms[0].schedule.intermittent.off"),
+        "{text}"
+    );
+}
