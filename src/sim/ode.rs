@@ -68,8 +68,11 @@ pub struct Integrator {
     k: [Vec<f64>; 7],
     tmp: Vec<f64>,
     y_new: Vec<f64>,
-    /// Step size to try next (carried across segments).
+    /// Step size to try next within a segment.
     h: f64,
+    /// First accepted step of the previous segment: segments usually start alike (just after
+    /// a dose), so this is a better first guess than the large step a quiet segment ended with.
+    h_segment_start: f64,
     /// Steps accepted so far (for benchmarks and diagnostics).
     pub accepted: u64,
     pub rejected: u64,
@@ -83,6 +86,7 @@ impl Integrator {
             tmp: vec![0.0; dim],
             y_new: vec![0.0; dim],
             h: 0.0,
+            h_segment_start: 0.0,
             accepted: 0,
             rejected: 0,
         }
@@ -100,9 +104,12 @@ impl Integrator {
         let n = y.len();
         let mut t = 0.0;
         f(t, y, &mut self.k[0]);
-        if self.h <= 0.0 || !self.h.is_finite() {
-            self.h = self.initial_step(y, span);
-        }
+        self.h = if self.h_segment_start > 0.0 {
+            self.h_segment_start
+        } else {
+            self.initial_step(y, span)
+        };
+        let mut first = true;
         let mut steps = 0;
         while t < span {
             steps += 1;
@@ -138,10 +145,12 @@ impl Integrator {
                 } else {
                     (0.9 * err.powf(-0.2)).clamp(0.2, 5.0)
                 };
-                // Do not let the short final step of a segment shrink the next segment's start.
-                if !last || h * grow > self.h {
-                    self.h = h * grow;
+                if first && !last {
+                    // The error-optimal first step for a segment that starts like this one.
+                    self.h_segment_start = h * grow;
                 }
+                first = false;
+                self.h = h * grow;
             } else {
                 self.rejected += 1;
                 self.h = h * (0.9 * err.powf(-0.2)).clamp(0.1, 1.0);
