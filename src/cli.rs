@@ -124,6 +124,13 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         )));
     }
     let scenario = Scenario::load(&args.scenario)?;
+    const MAX_ROWS: f64 = 2.0e6;
+    if scenario.horizon / args.record_every > MAX_ROWS {
+        return Err(Error::Usage(format!(
+            "--record-every {} over a horizon of {} would record more than {MAX_ROWS:e} rows per arm;              record less often",
+            args.record_every, scenario.horizon
+        )));
+    }
     let arms: Vec<_> = match &args.arm {
         Some(name) => vec![scenario.arm(name).ok_or_else(|| {
             Error::Usage(format!(
