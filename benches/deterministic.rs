@@ -28,7 +28,7 @@ fn full_runs(c: &mut Criterion) {
             // Outcome only (no trajectory recording): what a search evaluates.
             let options = RunOptions {
                 record_every: 0.0,
-                noise_seed: None,
+                noise: None,
             };
             group.bench_function(format!("{name}/{}", arm.name), |b| {
                 b.iter(|| run_deterministic(black_box(&s), arm, options).unwrap())

@@ -1,8 +1,10 @@
 //! The command line: `regimen simulate | check`.
 
 use crate::error::{Error, Result};
+use crate::outcome::ArmSummary;
 use crate::report;
 use crate::scenario::Scenario;
+use crate::sim::rollouts::{ArmRollouts, RolloutSettings, run_rollouts};
 use crate::sim::{self, RunOptions, RunResult};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -59,9 +61,20 @@ struct SimulateArgs {
     /// Trajectory recording interval, in the scenario's time units.
     #[arg(long, default_value_t = 1.0)]
     record_every: f64,
-    /// Apply the scenario's measurement noise, drawn from this seed (default: exact marker).
+    /// Apply the scenario's measurement noise, drawn from this seed (deterministic runs;
+    /// stochastic runs always use the scenario's noise, keyed by --seed).
     #[arg(long)]
     noise_seed: Option<u64>,
+    /// Run this many stochastic rollouts per arm instead of the deterministic evaluator.
+    #[arg(long)]
+    rollouts: Option<u64>,
+    /// Seed of the stochastic rollouts: the same seed gives the same numbers on any number
+    /// of threads (RAYON_NUM_THREADS).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Keep and write the trajectories of the first K rollouts of each arm.
+    #[arg(long, default_value_t = 0)]
+    trajectories: u64,
 }
 
 pub fn main() -> ExitCode {
@@ -146,9 +159,14 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         })?],
         None => scenario.arms.iter().collect(),
     };
+    if let Some(n) = args.rollouts {
+        return simulate_rollouts(&args, &scenario, &arms, n);
+    }
     let options = RunOptions {
         record_every: args.record_every,
-        noise_seed: args.noise_seed,
+        noise: args
+            .noise_seed
+            .map(|seed| sim::NoiseKey { seed, rollout: 0 }),
     };
     let mut results: Vec<(&str, RunResult)> = Vec::with_capacity(arms.len());
     for arm in arms {
@@ -156,14 +174,15 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         results.push((&arm.name, sim::run_deterministic(&scenario, arm, options)?));
     }
     let refs: Vec<(&str, &RunResult)> = results.iter().map(|(n, r)| (*n, r)).collect();
+    let labelled: Vec<report::LabelledRun> = results.iter().map(|(n, r)| (*n, None, r)).collect();
     let out = args.out.unwrap_or_else(|| default_out_dir(&args.scenario));
     report::write_atomic(
         &out.join("trajectory.csv"),
-        report::trajectory_csv(&scenario, &refs).as_bytes(),
+        report::trajectory_csv(&scenario, &labelled).as_bytes(),
     )?;
     report::write_atomic(
         &out.join("visits.csv"),
-        report::visits_csv(&refs).as_bytes(),
+        report::visits_csv(&labelled).as_bytes(),
     )?;
     report::write_atomic(
         &out.join("outcomes.csv"),
@@ -180,6 +199,95 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         "\nwrote trajectory.csv, visits.csv, outcomes.csv to {}",
         out.display()
     );
+    Ok(())
+}
+
+/// `simulate --rollouts N`: stochastic rollouts of every chosen arm, summarised.
+fn simulate_rollouts(
+    args: &SimulateArgs,
+    scenario: &Scenario,
+    arms: &[&crate::scenario::Arm],
+    n: u64,
+) -> Result<()> {
+    if n == 0 {
+        return Err(Error::Usage("--rollouts must be at least 1".to_owned()));
+    }
+    let settings = RolloutSettings {
+        seed: args.seed,
+        first: 0,
+        count: n,
+        keep_trajectories: args.trajectories.min(n),
+        record_every: args.record_every,
+    };
+    let started = std::time::Instant::now();
+    let mut runs: Vec<(&str, ArmRollouts)> = Vec::with_capacity(arms.len());
+    for arm in arms {
+        tracing::info!(arm = %arm.name, rollouts = n, "simulating");
+        runs.push((&arm.name, run_rollouts(scenario, arm, settings)?));
+    }
+    let elapsed = started.elapsed();
+    let summaries: Vec<(&str, ArmSummary)> = runs
+        .iter()
+        .map(|(name, r)| {
+            let summary = ArmSummary::new(
+                r.rollouts
+                    .iter()
+                    .map(|x| (&x.outcome, x.resistance_emerged)),
+                scenario.horizon,
+                &scenario.pfs_at,
+            );
+            (*name, summary)
+        })
+        .collect();
+    let summary_refs: Vec<(&str, &ArmSummary)> = summaries.iter().map(|(n, s)| (*n, s)).collect();
+    let run_refs: Vec<(&str, &ArmRollouts)> = runs.iter().map(|(n, r)| (*n, r)).collect();
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&args.scenario));
+    report::write_atomic(
+        &out.join("rollouts.csv"),
+        report::rollouts_csv(scenario, &run_refs).as_bytes(),
+    )?;
+    report::write_atomic(
+        &out.join("summary.csv"),
+        report::summary_csv(scenario, &summary_refs).as_bytes(),
+    )?;
+    let mut written = vec!["rollouts.csv", "summary.csv"];
+    if settings.keep_trajectories > 0 {
+        let labelled: Vec<report::LabelledRun> = runs
+            .iter()
+            .flat_map(|(name, r)| {
+                r.trajectories
+                    .iter()
+                    .map(move |(i, run)| (*name, Some(*i), run))
+            })
+            .collect();
+        report::write_atomic(
+            &out.join("trajectory.csv"),
+            report::trajectory_csv(scenario, &labelled).as_bytes(),
+        )?;
+        report::write_atomic(
+            &out.join("visits.csv"),
+            report::visits_csv(&labelled).as_bytes(),
+        )?;
+        written.extend(["trajectory.csv", "visits.csv"]);
+    }
+    println!(
+        "{} — {n} stochastic rollouts per arm, seed {}, horizon {} {}\n",
+        scenario.spec.name,
+        args.seed,
+        scenario.horizon,
+        scenario.spec.time_units.as_str()
+    );
+    print!("{}", report::rollout_table(scenario, &summary_refs));
+    println!(
+        "\nTTP: Kaplan–Meier over rollouts, censored at the horizon (>{:.0}: median not reached; NR: CI end not reached).",
+        scenario.horizon
+    );
+    println!("P(resistance): resistant cells alive at the horizon.");
+    println!("wrote {} to {}", written.join(", "), out.display());
+    tracing::info!(seconds = elapsed.as_secs_f64(), "rollouts done");
     Ok(())
 }
 

@@ -13,9 +13,11 @@ pub mod observe;
 pub mod outcome;
 pub mod pk;
 pub mod report;
+pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod sim;
+pub mod survival;
 
 pub use error::{Diagnostic, Error, Result};
 pub use scenario::Scenario;

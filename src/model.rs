@@ -20,11 +20,46 @@ pub enum Role {
     Resistant,
 }
 
-/// A drug's effect of one kind on one compartment.
+/// A response curve up to its scale: linear `C`, or Hill `Cⁿ / (ec50ⁿ + Cⁿ)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    Linear,
+    Hill { ec50: f64, n: f64 },
+}
+
+/// One drug response as `scale × shape(C)`. Responses of one drug that share a shape (the
+/// same EC50 and Hill n, or any linear one) share one evaluation per rates call.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DrugEffect {
-    pub drug: usize,
-    pub response: Response,
+    /// Index into [`Model::shapes`].
+    pub shape: usize,
+    pub scale: f64,
+}
+
+impl DrugEffect {
+    /// Finds or adds the shape of `response` on `drug` in `shapes`.
+    pub fn intern(shapes: &mut Vec<(usize, Shape)>, drug: usize, response: Response) -> Self {
+        let (shape, scale) = match response {
+            Response::Linear { slope } => (Shape::Linear, slope),
+            Response::Hill { emax, ec50, n } => (Shape::Hill { ec50, n }, emax),
+        };
+        let index = match shapes.iter().position(|s| *s == (drug, shape)) {
+            Some(i) => i,
+            None => {
+                shapes.push((drug, shape));
+                shapes.len() - 1
+            }
+        };
+        DrugEffect {
+            shape: index,
+            scale,
+        }
+    }
+
+    #[inline]
+    fn value(&self, shape_values: &[f64]) -> f64 {
+        self.scale * shape_values[self.shape]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +88,7 @@ pub enum Modulation {
     /// Constant rate.
     Spontaneous,
     /// rate × E(C) of the inducing drug.
-    Induced { drug: usize, response: Response },
+    Induced(DrugEffect),
     /// rate × (1 − max over drugs of their activity), activity clipped to [0, 1].
     OffDrug,
 }
@@ -80,7 +115,9 @@ pub struct Model {
     pub transitions: Vec<Transition>,
     pub mutations: Vec<Mutation>,
     /// Per drug: fraction of full effect at exposure C (used by off-drug transitions).
-    pub activity: Vec<Option<Response>>,
+    pub activity: Vec<Option<DrugEffect>>,
+    /// (drug, shape) of every distinct response curve.
+    pub shapes: Vec<(usize, Shape)>,
 }
 
 /// Per-capita rates at one instant; buffers are reused between calls.
@@ -92,6 +129,8 @@ pub struct Rates {
     pub death: Vec<f64>,
     /// Per-capita rate of each transition, in `Model::transitions` order.
     pub transition: Vec<f64>,
+    /// Value of each shape at the current exposure (scratch).
+    pub shape_values: Vec<f64>,
 }
 
 impl Model {
@@ -108,6 +147,7 @@ impl Model {
             birth: vec![0.0; self.compartments.len()],
             death: vec![0.0; self.compartments.len()],
             transition: vec![0.0; self.transitions.len()],
+            shape_values: vec![0.0; self.shapes.len()],
         }
     }
 
@@ -116,12 +156,25 @@ impl Model {
     /// Net growth `b_i·g_i·(1 − E_cytostatic)` is split into its positive part (births) and
     /// its negative part (deaths), so no rate is ever negative.
     pub fn rates(&self, n: &[f64], exposure: &[f64], out: &mut Rates) {
+        for (value, (drug, shape)) in out.shape_values.iter_mut().zip(&self.shapes) {
+            let c = exposure[*drug];
+            *value = if c <= 0.0 {
+                0.0
+            } else {
+                match *shape {
+                    Shape::Linear => c,
+                    // 1 / (1 + (ec50/C)ⁿ): no overflow for large C.
+                    Shape::Hill { ec50, n } => 1.0 / (1.0 + (ec50 / c).powf(n)),
+                }
+            };
+        }
+        let sv = &out.shape_values;
         for (i, c) in self.compartments.iter().enumerate() {
             let g = match c.growth {
                 GrowthLaw::Exponential => 1.0,
                 GrowthLaw::Logistic | GrowthLaw::Gompertz => {
                     let crowd: f64 = c.competition.iter().zip(n).map(|(a, x)| a * x).sum();
-                    let k = c.capacity * capacity_factor(&c.capacity_effects, exposure);
+                    let k = c.capacity * capacity_factor(&c.capacity_effects, sv);
                     if c.growth == GrowthLaw::Logistic {
                         1.0 - crowd / k
                     } else if crowd > 0.0 {
@@ -132,9 +185,9 @@ impl Model {
                     }
                 }
             };
-            let cytostatic: f64 = total_effect(&c.cytostatic, exposure);
+            let cytostatic: f64 = total_effect(&c.cytostatic, sv);
             let net = c.birth * g * (1.0 - cytostatic);
-            let kill: f64 = total_effect(&c.kill, exposure);
+            let kill: f64 = total_effect(&c.kill, sv);
             out.birth[i] = net.max(0.0);
             out.death[i] = (-net).max(0.0) + c.death + kill;
         }
@@ -142,14 +195,13 @@ impl Model {
             - self
                 .activity
                 .iter()
-                .zip(exposure)
-                .map(|(a, &x)| a.map_or(0.0, |r| r.effect(x).clamp(0.0, 1.0)))
+                .map(|a| a.map_or(0.0, |e| e.value(sv).clamp(0.0, 1.0)))
                 .fold(0.0, f64::max);
         for (t, out_rate) in self.transitions.iter().zip(out.transition.iter_mut()) {
             *out_rate = t.rate
                 * match t.modulation {
                     Modulation::Spontaneous => 1.0,
-                    Modulation::Induced { drug, response } => response.effect(exposure[drug]),
+                    Modulation::Induced(e) => e.value(sv),
                     Modulation::OffDrug => off_drug,
                 };
         }
@@ -177,18 +229,15 @@ impl Model {
 }
 
 #[inline]
-fn total_effect(effects: &[DrugEffect], exposure: &[f64]) -> f64 {
-    effects
-        .iter()
-        .map(|e| e.response.effect(exposure[e.drug]))
-        .sum()
+fn total_effect(effects: &[DrugEffect], shape_values: &[f64]) -> f64 {
+    effects.iter().map(|e| e.value(shape_values)).sum()
 }
 
 /// `1 − ΣE`, floored so the capacity stays positive whatever the drug does.
 #[inline]
-fn capacity_factor(effects: &[DrugEffect], exposure: &[f64]) -> f64 {
+fn capacity_factor(effects: &[DrugEffect], shape_values: &[f64]) -> f64 {
     if effects.is_empty() {
         return 1.0;
     }
-    (1.0 - total_effect(effects, exposure)).max(1e-12)
+    (1.0 - total_effect(effects, shape_values)).max(1e-12)
 }

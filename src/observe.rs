@@ -1,10 +1,13 @@
 //! What the clinic sees: a marker measured at visits (weighted burden, with optional
 //! log-normal noise and a detection limit), and the rules that call progression from it.
 
+use crate::rng::{Key, ROLLOUT_LEVEL_STEP};
 use crate::schedule::Observation;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use crate::sim::NoiseKey;
 use rand_distr::{Distribution, StandardNormal};
+
+/// Channel of the measurement-noise draws in the rollout-level streams.
+const NOISE_CHANNEL: u64 = 1;
 
 /// How the marker is measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,24 +27,30 @@ impl MarkerModel {
         self.weights.iter().zip(n).map(|(w, x)| w * x).sum()
     }
 
-    /// The observation at visit number `visit` (time `time`). With `noise_seed` set and a
+    /// The observation at visit number `visit` (time `time`). With a noise key and a
     /// non-zero CV, the value is multiplied by a mean-one log-normal factor drawn from a
-    /// stream keyed by (seed, visit) alone, so every arm sees the same noise at the same
-    /// visit.
+    /// stream keyed by (seed, rollout, visit) alone, so every arm sees the same noise at the
+    /// same visit.
     pub fn observe(
         &self,
         n: &[f64],
         time: f64,
         visit: u64,
-        noise_seed: Option<u64>,
+        noise: Option<NoiseKey>,
     ) -> Observation {
         let mut value = self.true_value(n);
-        if let Some(seed) = noise_seed
+        if let Some(key) = noise
             && self.noise_cv > 0.0
         {
             let sigma2 = (1.0 + self.noise_cv * self.noise_cv).ln();
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(visit);
+            let mut rng = Key {
+                seed: key.seed,
+                rollout: key.rollout,
+                step: ROLLOUT_LEVEL_STEP,
+                unit: visit,
+                channel: NOISE_CHANNEL,
+            }
+            .stream();
             let z: f64 = StandardNormal.sample(&mut rng);
             value *= (sigma2.sqrt() * z - 0.5 * sigma2).exp();
         }
@@ -139,6 +148,10 @@ mod tests {
         assert!(p.update(&obs(3.0, 121.0)));
     }
 
+    fn key(seed: u64) -> Option<NoiseKey> {
+        Some(NoiseKey { seed, rollout: 0 })
+    }
+
     #[test]
     fn noise_is_keyed_by_visit_and_mean_one() {
         let m = MarkerModel {
@@ -147,14 +160,14 @@ mod tests {
             noise_cv: 0.3,
             detection_limit: 0.0,
         };
-        let a = m.observe(&[100.0], 0.0, 7, Some(1)).value;
-        let b = m.observe(&[100.0], 0.0, 7, Some(1)).value;
+        let a = m.observe(&[100.0], 0.0, 7, key(1)).value;
+        let b = m.observe(&[100.0], 0.0, 7, key(1)).value;
         assert_eq!(a, b);
-        assert_ne!(a, m.observe(&[100.0], 0.0, 8, Some(1)).value);
+        assert_ne!(a, m.observe(&[100.0], 0.0, 8, key(1)).value);
         // Mean of 20000 mean-one log-normal factors with CV 0.3: standard error
         // 0.3/√20000 ≈ 0.0021, so 5 SE ≈ 0.011.
         let mean: f64 = (0..20_000)
-            .map(|v| m.observe(&[1.0], 0.0, v, Some(3)).value)
+            .map(|v| m.observe(&[1.0], 0.0, v, key(3)).value)
             .sum::<f64>()
             / 20_000.0;
         assert!((mean - 1.0).abs() < 0.011, "mean {mean}");

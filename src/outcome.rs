@@ -1,5 +1,7 @@
-//! What one run of an arm amounts to: time to progression, time to resistance majority,
-//! dose used and time on drug.
+//! What one run of an arm amounts to (time to progression, time to resistance majority,
+//! dose used, time on drug) and what many runs of it amount to.
+
+use crate::survival::{KaplanMeier, wilson_interval};
 
 /// Outcome of one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +17,10 @@ pub struct RunOutcome {
     pub cumulative_dose: Vec<f64>,
     /// Fraction of the horizon during which any dose was in effect.
     pub fraction_on_drug: f64,
+    /// All cells at the end of the run.
+    pub final_total: f64,
+    /// Resistant-role cells at the end of the run.
+    pub final_resistant: f64,
 }
 
 /// Accumulates the per-run outcome as the driver moves through time.
@@ -27,6 +33,8 @@ pub struct OutcomeTracker {
     cumulative_dose: Vec<f64>,
     covered: f64,
     covered_until: f64,
+    last_total: f64,
+    last_resistant: f64,
 }
 
 impl OutcomeTracker {
@@ -39,14 +47,13 @@ impl OutcomeTracker {
             cumulative_dose: vec![0.0; n_drugs],
             covered: 0.0,
             covered_until: 0.0,
+            last_total: 0.0,
+            last_resistant: 0.0,
         }
     }
 
     /// Records the state at time `t` (called at every segment end, in time order).
     pub fn state(&mut self, t: f64, n: &[f64]) {
-        if self.resistance_majority.is_some() {
-            return;
-        }
         let total: f64 = n.iter().sum();
         let resistant: f64 = n
             .iter()
@@ -54,6 +61,11 @@ impl OutcomeTracker {
             .filter(|(_, r)| **r)
             .map(|(x, _)| x)
             .sum();
+        self.last_total = total;
+        self.last_resistant = resistant;
+        if self.resistance_majority.is_some() {
+            return;
+        }
         let frac = if total > 0.0 { resistant / total } else { 0.0 };
         if frac > 0.5 {
             self.resistance_majority = Some(match self.last {
@@ -91,6 +103,87 @@ impl OutcomeTracker {
             } else {
                 0.0
             },
+            final_total: self.last_total,
+            final_resistant: self.last_resistant,
+        }
+    }
+}
+
+/// Summary of many rollouts of one arm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmSummary {
+    pub rollouts: usize,
+    pub km: KaplanMeier,
+    /// Median TTP and its 95 % CI (`None`: not reached within the horizon).
+    pub median_ttp: Option<f64>,
+    pub median_ttp_ci: (Option<f64>, Option<f64>),
+    /// Restricted mean TTP up to the horizon.
+    pub restricted_mean_ttp: f64,
+    /// (time, P(progression-free at time)).
+    pub pfs: Vec<(f64, f64)>,
+    /// Fraction of rollouts with resistant cells alive at the horizon, with a Wilson 95 % CI.
+    pub p_resistance: f64,
+    pub p_resistance_ci: (f64, f64),
+    /// Median time to resistance majority over rollouts (`None`: fewer than half reached it).
+    pub median_resistance_majority: Option<f64>,
+    /// Mean cumulative dose per drug.
+    pub mean_cumulative_dose: Vec<f64>,
+    pub mean_fraction_on_drug: f64,
+}
+
+impl ArmSummary {
+    /// Summarises `(outcome, resistance emerged)` pairs of one arm.
+    pub fn new<'a>(
+        runs: impl IntoIterator<Item = (&'a RunOutcome, bool)>,
+        horizon: f64,
+        pfs_at: &[f64],
+    ) -> Self {
+        let runs: Vec<(&RunOutcome, bool)> = runs.into_iter().collect();
+        let n = runs.len();
+        let km = KaplanMeier::new(
+            &runs
+                .iter()
+                .map(|(o, _)| (o.ttp, o.progressed))
+                .collect::<Vec<_>>(),
+        );
+        let emerged = runs.iter().filter(|(_, e)| *e).count();
+        let mut majority: Vec<f64> = runs
+            .iter()
+            .map(|(o, _)| o.resistance_majority.unwrap_or(f64::INFINITY))
+            .collect();
+        majority.sort_by(f64::total_cmp);
+        let median_resistance_majority = if n == 0 {
+            None
+        } else {
+            // Lower median: the time by which at least half the rollouts had a resistant majority.
+            Some(majority[(n - 1) / 2]).filter(|t| t.is_finite())
+        };
+        let n_drugs = runs.first().map_or(0, |(o, _)| o.cumulative_dose.len());
+        let mut dose = vec![0.0; n_drugs];
+        let mut on_drug = 0.0;
+        for (o, _) in &runs {
+            for (d, x) in dose.iter_mut().zip(&o.cumulative_dose) {
+                *d += x;
+            }
+            on_drug += o.fraction_on_drug;
+        }
+        let mean = |x: f64| if n > 0 { x / n as f64 } else { 0.0 };
+        ArmSummary {
+            rollouts: n,
+            median_ttp: km.median(),
+            median_ttp_ci: km.median_ci(),
+            restricted_mean_ttp: km.restricted_mean(horizon),
+            pfs: pfs_at
+                .iter()
+                .filter(|t| **t <= horizon)
+                .map(|&t| (t, km.survival_at(t)))
+                .collect(),
+            p_resistance: mean(emerged as f64),
+            p_resistance_ci: wilson_interval(emerged, n),
+            median_resistance_majority,
+            mean_cumulative_dose: dose.into_iter().map(mean).collect(),
+            mean_fraction_on_drug: mean(on_drug),
+            km,
         }
     }
 }

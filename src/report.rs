@@ -1,8 +1,10 @@
 //! Tables for people and tidy CSV for programs. Files are written whole or not at all.
 
 use crate::error::{Error, Result};
+use crate::outcome::ArmSummary;
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
+use crate::sim::rollouts::ArmRollouts;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -137,8 +139,26 @@ fn opt(x: Option<f64>) -> String {
     x.map_or_else(String::new, |v| v.to_string())
 }
 
-/// `trajectory.csv`: arm, time, each compartment, exposure and dose of each drug.
-pub fn trajectory_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
+/// A run as the CSV writers see it: its arm, and its rollout number for stochastic runs.
+pub type LabelledRun<'a> = (&'a str, Option<u64>, &'a RunResult);
+
+/// `arm` or `arm,rollout` columns.
+fn run_label(out: &mut String, results: &[LabelledRun]) -> bool {
+    let with_rollout = results.iter().any(|(_, r, _)| r.is_some());
+    out.push_str(if with_rollout { "arm,rollout" } else { "arm" });
+    with_rollout
+}
+
+fn label_cells(arm: &str, rollout: Option<u64>, with_rollout: bool) -> String {
+    match (with_rollout, rollout) {
+        (true, Some(r)) => format!("{},{r}", csv_field(arm)),
+        (true, None) => format!("{},", csv_field(arm)),
+        (false, _) => csv_field(arm),
+    }
+}
+
+/// `trajectory.csv`: arm (and rollout), time, each compartment, exposure and dose of each drug.
+pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
     let comps: Vec<&str> = scenario
         .model
         .compartments
@@ -146,7 +166,9 @@ pub fn trajectory_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> St
         .map(|c| c.name.as_str())
         .collect();
     let drugs: Vec<&str> = scenario.drugs.iter().map(|d| d.name.as_str()).collect();
-    let mut out = String::from("arm,time");
+    let mut out = String::new();
+    let with_rollout = run_label(&mut out, results);
+    out.push_str(",time");
     for c in &comps {
         let _ = write!(out, ",{c}");
     }
@@ -158,9 +180,9 @@ pub fn trajectory_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> St
         let _ = write!(out, ",dose_{d}");
     }
     out.push('\n');
-    for (name, r) in results {
+    for (name, rollout, r) in results {
         let tr = &r.trajectory;
-        let arm = csv_field(name);
+        let arm = label_cells(name, *rollout, with_rollout);
         for (row, t) in tr.times.iter().enumerate() {
             let counts = &tr.counts[row * comps.len()..(row + 1) * comps.len()];
             let _ = write!(out, "{arm},{t}");
@@ -209,15 +231,17 @@ pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Stri
     out
 }
 
-/// `visits.csv`: every visit of every arm — observed and true marker, detection, progression.
-pub fn visits_csv(results: &[(&str, &RunResult)]) -> String {
-    let mut out = String::from("arm,time,marker,true_marker,detected,progression\n");
-    for (name, r) in results {
+/// `visits.csv`: every visit of every run — observed and true marker, detection, progression.
+pub fn visits_csv(results: &[LabelledRun]) -> String {
+    let mut out = String::new();
+    let with_rollout = run_label(&mut out, results);
+    out.push_str(",time,marker,true_marker,detected,progression\n");
+    for (name, rollout, r) in results {
         for v in &r.visits {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{},{}",
-                csv_field(name),
+                label_cells(name, *rollout, with_rollout),
                 v.observation.time,
                 v.observation.value,
                 v.true_value,
@@ -225,6 +249,152 @@ pub fn visits_csv(results: &[(&str, &RunResult)]) -> String {
                 u8::from(v.progression)
             );
         }
+    }
+    out
+}
+
+/// A median that may not be reached: "NR (>h)" style text.
+fn reached(t: Option<f64>, horizon: f64) -> String {
+    t.map_or_else(|| format!(">{horizon:.0}"), |t| format!("{t:.0}"))
+}
+
+/// The per-arm table of a stochastic run.
+pub fn rollout_table(scenario: &Scenario, arms: &[(&str, &ArmSummary)]) -> String {
+    let units = scenario.spec.time_units.as_str();
+    let h = scenario.horizon;
+    let mut header = vec![
+        "arm".to_owned(),
+        format!("median TTP ({units}, 95% CI)"),
+        format!("RMST ({units})"),
+    ];
+    let pfs_times: Vec<f64> = arms
+        .first()
+        .map(|(_, s)| s.pfs.iter().map(|(t, _)| *t).collect())
+        .unwrap_or_default();
+    for t in &pfs_times {
+        header.push(format!("PFS@{t:.0}"));
+    }
+    header.push("P(resistance)".to_owned());
+    header.push(format!("resistance majority ({units})"));
+    for d in &scenario.drugs {
+        header.push(format!("mean dose {} ({})", d.name, dose_unit(d, units)));
+    }
+    header.push("% on drug".to_owned());
+    let mut rows = vec![header];
+    for (name, s) in arms {
+        let (lo, hi) = s.median_ttp_ci;
+        let mut row = vec![
+            (*name).to_owned(),
+            format!(
+                "{} ({}–{})",
+                reached(s.median_ttp, h),
+                lo.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}")),
+                hi.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}"))
+            ),
+            format!("{:.0}", s.restricted_mean_ttp),
+        ];
+        for (_, p) in &s.pfs {
+            row.push(format!("{:.2}", p));
+        }
+        row.push(format!("{:.3}", s.p_resistance));
+        row.push(reached(s.median_resistance_majority, h));
+        row.extend(s.mean_cumulative_dose.iter().map(|&x| number_cell(x)));
+        row.push(format!("{:.1}", 100.0 * s.mean_fraction_on_drug));
+        rows.push(row);
+    }
+    render_table(&rows)
+}
+
+fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
+    match d.kinetics {
+        crate::pk::Kinetics::Level => format!("{}·{time_units}", d.dose_unit),
+        crate::pk::Kinetics::OneCompartment { .. } => d.dose_unit.clone(),
+    }
+}
+
+/// `rollouts.csv`: one row per rollout and arm, in the time-to-event layout.
+pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
+    let mut out = String::from(
+        "arm,rollout,time,event,cnsr,resistance_majority_time,resistance_emerged,\
+         fraction_time_on_drug,final_total,final_resistant",
+    );
+    for d in &scenario.drugs {
+        let _ = write!(out, ",cumulative_dose_{}", d.name);
+    }
+    out.push('\n');
+    for (name, arm) in arms {
+        let label = csv_field(name);
+        for r in &arm.rollouts {
+            let o = &r.outcome;
+            let _ = write!(
+                out,
+                "{label},{},{},{},{},{},{},{},{},{}",
+                r.index,
+                o.ttp,
+                u8::from(o.progressed),
+                u8::from(!o.progressed),
+                opt(o.resistance_majority),
+                u8::from(r.resistance_emerged),
+                o.fraction_on_drug,
+                o.final_total,
+                o.final_resistant
+            );
+            for x in &o.cumulative_dose {
+                let _ = write!(out, ",{x}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `summary.csv`: one row per arm of a stochastic run; empty cells mean "not reached".
+pub fn summary_csv(scenario: &Scenario, arms: &[(&str, &ArmSummary)]) -> String {
+    let mut out = String::from(
+        "arm,rollouts,median_ttp,median_ttp_lower,median_ttp_upper,restricted_mean_ttp",
+    );
+    let pfs_times: Vec<f64> = arms
+        .first()
+        .map(|(_, s)| s.pfs.iter().map(|(t, _)| *t).collect())
+        .unwrap_or_default();
+    for t in &pfs_times {
+        let _ = write!(out, ",pfs_at_{t}");
+    }
+    out.push_str(
+        ",p_resistance,p_resistance_lower,p_resistance_upper,median_resistance_majority,\
+         mean_fraction_time_on_drug",
+    );
+    for d in &scenario.drugs {
+        let _ = write!(out, ",mean_cumulative_dose_{}", d.name);
+    }
+    out.push('\n');
+    for (name, s) in arms {
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            csv_field(name),
+            s.rollouts,
+            opt(s.median_ttp),
+            opt(s.median_ttp_ci.0),
+            opt(s.median_ttp_ci.1),
+            s.restricted_mean_ttp
+        );
+        for (_, p) in &s.pfs {
+            let _ = write!(out, ",{p}");
+        }
+        let _ = write!(
+            out,
+            ",{},{},{},{},{}",
+            s.p_resistance,
+            s.p_resistance_ci.0,
+            s.p_resistance_ci.1,
+            opt(s.median_resistance_majority),
+            s.mean_fraction_on_drug
+        );
+        for x in &s.mean_cumulative_dose {
+            let _ = write!(out, ",{x}");
+        }
+        out.push('\n');
     }
     out
 }

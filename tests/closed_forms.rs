@@ -17,7 +17,7 @@ fn run(s: &Scenario, record_every: f64) -> RunResult {
         &s.arms[0],
         RunOptions {
             record_every,
-            noise_seed: None,
+            noise: None,
         },
     )
     .expect("run")

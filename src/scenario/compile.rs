@@ -65,6 +65,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
 
     let mut drugs = Vec::with_capacity(drug_names.len());
     let mut activity = Vec::with_capacity(drug_names.len());
+    let mut shapes = Vec::new();
     for (d, (name, drug)) in spec.drugs.iter().enumerate() {
         let kinetics = match &drug.exposure {
             spec::ExposureSpec::Level => Kinetics::Level,
@@ -92,30 +93,32 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             kinetics,
             dose_unit: drug.dose_unit.clone().unwrap_or_default(),
         });
-        activity.push(drug.activity.as_ref().map(response));
+        activity.push(
+            drug.activity
+                .as_ref()
+                .map(|r| DrugEffect::intern(&mut shapes, d, response(r))),
+        );
         for (comp, effect) in drug.effects.iter() {
             let c = &mut compartments[index_of(&comp_names, comp)?];
-            let mk = |r: &spec::ResponseSpec| DrugEffect {
-                drug: d,
-                response: response(r),
-            };
-            c.kill.extend(effect.kill.as_ref().map(mk));
-            c.cytostatic.extend(effect.cytostatic.as_ref().map(mk));
-            c.capacity_effects.extend(effect.capacity.as_ref().map(mk));
+            let mut mk = |r: &spec::ResponseSpec| DrugEffect::intern(&mut shapes, d, response(r));
+            c.kill.extend(effect.kill.as_ref().map(&mut mk));
+            c.cytostatic.extend(effect.cytostatic.as_ref().map(&mut mk));
+            c.capacity_effects
+                .extend(effect.capacity.as_ref().map(&mut mk));
         }
     }
 
     let mut transitions = Vec::with_capacity(spec.model.transitions.len());
     for t in &spec.model.transitions {
         let modulation = match (&t.induced_by, t.only_off_drug) {
-            (Some(drug), _) => Modulation::Induced {
-                drug: index_of(&drug_names, drug)?,
-                response: t
-                    .response
+            (Some(drug), _) => Modulation::Induced(DrugEffect::intern(
+                &mut shapes,
+                index_of(&drug_names, drug)?,
+                t.response
                     .as_ref()
                     .map(response)
                     .unwrap_or(Response::Linear { slope: 1.0 }),
-            },
+            )),
             (None, true) => Modulation::OffDrug,
             (None, false) => Modulation::Spontaneous,
         };
@@ -182,12 +185,20 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             transitions,
             mutations,
             activity,
+            shapes,
         },
         drugs,
         marker,
         progression,
         arms,
         horizon: spec.horizon,
+        pfs_at: spec.pfs_at.clone().unwrap_or_default(),
+        stochastic_step: spec.stochastic.as_ref().and_then(|s| s.step).unwrap_or(1.0),
+        cells_per_unit: spec
+            .stochastic
+            .as_ref()
+            .and_then(|s| s.cells_per_unit)
+            .unwrap_or(1.0),
         spec,
     })
 }

@@ -42,6 +42,12 @@ pub struct Scenario {
     pub progression: ProgressionRule,
     pub arms: Vec<Arm>,
     pub horizon: f64,
+    /// Times at which rollout summaries report P(progression-free).
+    pub pfs_at: Vec<f64>,
+    /// Grid step of the stochastic engine.
+    pub stochastic_step: f64,
+    /// Cells per unit of burden (1 when counts are cells).
+    pub cells_per_unit: f64,
 }
 
 impl Scenario {

@@ -30,6 +30,66 @@ pub fn resolve(spec: &mut ScenarioSpec) {
             resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs);
         }
     }
+    if spec.pfs_at.is_none() {
+        let year = 365.0 / spec.time_units.in_days();
+        spec.pfs_at = Some(vec![year, 2.0 * year]);
+    }
+    let stochastic = spec.stochastic.get_or_insert_with(StochasticSpec::default);
+    stochastic.cells_per_unit.get_or_insert(1.0);
+    if stochastic.step.is_none() {
+        stochastic.step = Some(default_step(&spec.model, &spec.drugs));
+    }
+}
+
+/// The fastest per-capita rate a cell can see: its birth, death, drug kill at full effect and
+/// the switching out of it.
+fn fastest_rate(model: &ModelSpec, drugs: &super::named::NamedList<DrugSpec>) -> f64 {
+    let full = |r: &ResponseSpec, drug: Option<&DrugSpec>| match r {
+        ResponseSpec::Hill { emax, .. } => *emax,
+        // A linear response at the standard dose level (or 1) stands in for full effect.
+        ResponseSpec::Linear { slope } => {
+            slope
+                * match drug.map(|d| &d.exposure) {
+                    Some(ExposureSpec::Level) => drug.and_then(|d| d.standard_dose).unwrap_or(1.0),
+                    _ => 1.0,
+                }
+        }
+    };
+    let mut fastest: f64 = 0.0;
+    for (name, c) in model.compartments.iter() {
+        let mut rate = c.birth + c.death;
+        for (_, d) in drugs.iter() {
+            if let Some(e) = d.effects.get(name) {
+                if let Some(r) = &e.kill {
+                    rate += full(r, Some(d));
+                }
+                // A cytostatic effect kills in proportion to growth beyond E = 1.
+                if let Some(r) = &e.cytostatic {
+                    rate += full(r, Some(d)) * c.birth;
+                }
+            }
+        }
+        for t in model.transitions.iter().filter(|t| t.from == name) {
+            let drug = t.induced_by.as_deref().and_then(|d| drugs.get(d));
+            let multiplier = t.response.as_ref().map_or(1.0, |r| full(r, drug));
+            rate += t.rate * multiplier.max(1.0);
+        }
+        if rate.is_finite() {
+            fastest = fastest.max(rate);
+        }
+    }
+    fastest
+}
+
+/// Largest step 2^-k (k ≥ 0, so steps tile whole time units) over which no rate changes a
+/// cell's fate with probability above about 0.2.
+pub fn default_step(model: &ModelSpec, drugs: &super::named::NamedList<DrugSpec>) -> f64 {
+    let fastest = fastest_rate(model, drugs);
+    let mut step = 1.0;
+    while fastest * step > 0.2 && step > 1.0 / 1024.0 {
+        step /= 2.0;
+    }
+    step
 }
 
 fn resolve_model(model: &mut ModelSpec) {

@@ -30,6 +30,24 @@ pub struct ScenarioSpec {
     pub observation: ObservationSpec,
     pub progression: ProgressionSpec,
     pub arms: Vec<ArmSpec>,
+    /// Times at which to report P(progression-free) over rollouts (default: 1 and 2 years).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfs_at: Option<Vec<f64>>,
+    /// Settings of the stochastic engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stochastic: Option<StochasticSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StochasticSpec {
+    /// Grid step of the stochastic engine in time units (default: from the fastest rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    /// Cells per unit of burden, for models written in fractions of a capacity (default 1:
+    /// counts are cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cells_per_unit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -150,6 +150,45 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
         );
     }
     check_arms(&mut c, spec);
+    if let Some(times) = &spec.pfs_at {
+        for (i, t) in times.iter().enumerate() {
+            c.positive(
+                &format!("pfs_at[{i}]"),
+                *t,
+                "a P(progression-free) time point",
+            );
+        }
+    }
+    if let Some(st) = &spec.stochastic {
+        if let Some(step) = st.step
+            && c.positive("stochastic.step", step, "stochastic step")
+            && spec.horizon.is_finite()
+            && spec.horizon / step > MAX_EVENTS
+        {
+            c.fail(
+                "stochastic.step",
+                format!(
+                    "a step of {step} over a horizon of {} makes more than {MAX_EVENTS:e} steps",
+                    spec.horizon
+                ),
+            );
+        }
+        if let Some(scale) = st.cells_per_unit
+            && c.positive("stochastic.cells_per_unit", scale, "cells_per_unit")
+        {
+            for (name, comp) in spec.model.compartments.iter() {
+                if comp.initial * scale > MAX_COUNT {
+                    c.fail(
+                        "stochastic.cells_per_unit",
+                        format!(
+                            "compartment `{name}` would start with {:e} cells; at most {MAX_COUNT:e}",
+                            comp.initial * scale
+                        ),
+                    );
+                }
+            }
+        }
+    }
     c.problems
 }
 

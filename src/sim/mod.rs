@@ -6,6 +6,8 @@
 //! dose level or a recording time.
 
 pub mod ode;
+pub mod rollouts;
+pub mod stochastic;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, Rates, Role};
@@ -17,12 +19,13 @@ use crate::schedule::Observation;
 
 /// Moves the cell counts across one stretch of time with no dosing event inside.
 pub trait Propagator {
-    /// Advances `state` by `span` time units; `exposure` describes the drugs from the start
-    /// of the stretch (query it with `tau` in [0, span]).
+    /// Advances `state` from time `t0` by `span` time units; `exposure` describes the drugs
+    /// from the start of the stretch (query it with `tau` in [0, span]).
     fn advance(
         &mut self,
         model: &Model,
         exposure: &Exposure,
+        t0: f64,
         span: f64,
         state: &mut [f64],
     ) -> std::result::Result<(), String>;
@@ -55,6 +58,7 @@ impl Propagator for OdePropagator {
         &mut self,
         model: &Model,
         exposure: &Exposure,
+        _t0: f64,
         span: f64,
         state: &mut [f64],
     ) -> std::result::Result<(), String> {
@@ -76,17 +80,25 @@ impl Propagator for OdePropagator {
 pub struct RunOptions {
     /// Record the trajectory every this many time units (0: do not record).
     pub record_every: f64,
-    /// Seed of measurement noise; `None` observes the exact marker.
-    pub noise_seed: Option<u64>,
+    /// Measurement noise key; `None` observes the exact marker.
+    pub noise: Option<NoiseKey>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             record_every: 1.0,
-            noise_seed: None,
+            noise: None,
         }
     }
+}
+
+/// Which noise a run's visits see: keyed by seed and rollout, so every arm of one rollout
+/// sees the same measurement error at the same visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoiseKey {
+    pub seed: u64,
+    pub rollout: u64,
 }
 
 /// A recorded trajectory, one row per recording time.
@@ -158,9 +170,7 @@ pub fn run<P: Propagator>(
     loop {
         // 1. Visits: observe, call progression, and let the policy see the result.
         if (visit_k as f64) * every <= t + eps {
-            let obs = scenario
-                .marker
-                .observe(&state, t, visit_k, options.noise_seed);
+            let obs = scenario.marker.observe(&state, t, visit_k, options.noise);
             let progressed = progression.update(&obs);
             policy.observe(&obs);
             visits.push(Visit {
@@ -220,7 +230,7 @@ pub fn run<P: Propagator>(
         let span = next - t;
         if span > 0.0 {
             propagator
-                .advance(model, &exposure, span, &mut state)
+                .advance(model, &exposure, t, span, &mut state)
                 .map_err(|reason| Error::Simulation {
                     arm: arm.name.clone(),
                     time: t,

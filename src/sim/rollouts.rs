@@ -1,0 +1,143 @@
+//! Many stochastic rollouts of one arm, in parallel.
+//!
+//! Rollout `r` draws only from streams keyed by (seed, r, …), so its result does not depend
+//! on the thread that ran it; results are collected in rollout order. Only per-rollout
+//! outcomes are kept, plus the trajectories of the first few rollouts if asked, so memory
+//! does not grow with trajectories × rollouts.
+
+use super::stochastic::{StochasticPropagator, StochasticSettings};
+use super::{NoiseKey, RunOptions, RunResult, run};
+use crate::error::Result;
+use crate::outcome::RunOutcome;
+use crate::scenario::{Arm, Scenario};
+use rayon::prelude::*;
+
+/// What to run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RolloutSettings {
+    pub seed: u64,
+    /// Rollouts `first .. first + count` (shards run disjoint ranges).
+    pub first: u64,
+    pub count: u64,
+    /// Keep the trajectories of rollouts `first .. first + keep_trajectories`.
+    pub keep_trajectories: u64,
+    /// Recording interval of kept trajectories.
+    pub record_every: f64,
+}
+
+/// One rollout's outcome, in the scenario's units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    pub index: u64,
+    pub outcome: RunOutcome,
+    /// At least one resistant-role cell is alive at the horizon.
+    pub resistance_emerged: bool,
+}
+
+/// The rollouts of one arm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmRollouts {
+    pub rollouts: Vec<Rollout>,
+    /// (rollout index, run) of the kept trajectories, counts in the scenario's units.
+    pub trajectories: Vec<(u64, RunResult)>,
+}
+
+/// The scenario as the stochastic engine sees it: counts in whole cells. A model written in
+/// fractions of a capacity is multiplied by `cells_per_unit` (capacities, initial counts and
+/// the detection limit alike), so its rates and ratios are unchanged.
+pub fn in_cells(scenario: &Scenario) -> Scenario {
+    let scale = scenario.cells_per_unit;
+    let mut s = scenario.clone();
+    for c in &mut s.model.compartments {
+        c.initial = (c.initial * scale).round();
+        c.capacity *= scale;
+    }
+    s.marker.detection_limit *= scale;
+    s
+}
+
+/// Runs rollout `index` of `arm` on a scenario already [`in_cells`].
+pub fn run_rollout(
+    cells: &Scenario,
+    arm: &Arm,
+    seed: u64,
+    index: u64,
+    record_every: f64,
+) -> Result<RunResult> {
+    let graded = cells
+        .drugs
+        .iter()
+        .any(|d| matches!(d.kinetics, crate::pk::Kinetics::OneCompartment { .. }));
+    let mut engine = StochasticPropagator::new(
+        &cells.model,
+        cells.drugs.len(),
+        graded,
+        StochasticSettings {
+            seed,
+            rollout: index,
+            step: cells.stochastic_step,
+        },
+    );
+    run(
+        cells,
+        arm,
+        &mut engine,
+        RunOptions {
+            record_every,
+            noise: Some(NoiseKey {
+                seed,
+                rollout: index,
+            }),
+        },
+    )
+}
+
+/// Runs the rollouts of `arm` in parallel (rayon's current pool).
+pub fn run_rollouts(
+    scenario: &Scenario,
+    arm: &Arm,
+    settings: RolloutSettings,
+) -> Result<ArmRollouts> {
+    let cells = in_cells(scenario);
+    let scale = scenario.cells_per_unit;
+    let results: Vec<(Rollout, Option<RunResult>)> = (settings.first
+        ..settings.first + settings.count)
+        .into_par_iter()
+        .map(|index| {
+            let keep = index < settings.first + settings.keep_trajectories;
+            let record = if keep { settings.record_every } else { 0.0 };
+            let mut result = run_rollout(&cells, arm, settings.seed, index, record)?;
+            let emerged = result.outcome.final_resistant >= 1.0;
+            result.outcome.final_total /= scale;
+            result.outcome.final_resistant /= scale;
+            let rollout = Rollout {
+                index,
+                outcome: result.outcome.clone(),
+                resistance_emerged: emerged,
+            };
+            let kept = keep.then(|| {
+                for x in result.trajectory.counts.iter_mut() {
+                    *x /= scale;
+                }
+                for v in &mut result.visits {
+                    v.observation.value /= scale;
+                    v.true_value /= scale;
+                }
+                result
+            });
+            Ok((rollout, kept))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut rollouts = Vec::with_capacity(results.len());
+    let mut trajectories = Vec::new();
+    for (rollout, kept) in results {
+        if let Some(run) = kept {
+            trajectories.push((rollout.index, run));
+        }
+        rollouts.push(rollout);
+    }
+    Ok(ArmRollouts {
+        rollouts,
+        trajectories,
+    })
+}
