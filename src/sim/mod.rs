@@ -5,6 +5,7 @@
 //! engines plug in the same way). Every step therefore ends on a dose, a visit, the end of a
 //! dose level or a recording time.
 
+pub mod exact;
 pub mod ode;
 pub mod rollouts;
 pub mod stochastic;
