@@ -6,6 +6,9 @@
 //! over, which holds for dose-level drugs (the driver ends stretches where levels change);
 //! pharmacokinetic drugs are refused.
 
+// Propensities are indexed by compartment alongside the state; index loops read clearest.
+#![allow(clippy::needless_range_loop)]
+
 use super::Propagator;
 use crate::model::{Model, Rates};
 use crate::pk::Exposure;
