@@ -38,11 +38,14 @@ use rand_distr::{Binomial, Distribution, Gamma, Geometric, Poisson, StandardNorm
 
 /// Above this many expected cells (or events) a draw uses the normal law.
 pub const GAUSSIAN_ABOVE: f64 = 1.0e5;
+/// A binomial draw whose variance exceeds this uses the normal law (skewness below 3 %);
+/// smaller draws, which decide the fate of small clones, stay exact.
+const BINOMIAL_NORMAL_ABOVE_VARIANCE: f64 = 1.0e3;
 /// Up to this many cells arriving in one step each get their own lineage draw.
 const SINGLE_ARRIVALS: u64 = 32;
 /// Sub-intervals of the first half step on the graded mesh used with pharmacokinetic drugs
 /// (the second half is smooth and gets two).
-const GRADED_INTERVALS: usize = 4;
+const GRADED_INTERVALS: usize = 2;
 /// Sub-steps per grid cell that get distinct keys (events rarely split a cell more).
 const SUBSTEPS_PER_CELL: u64 = 1 << 16;
 
@@ -117,7 +120,7 @@ impl StochasticPropagator {
             nodes.push(0.5 * (a + b));
         }
         let half = nodes.len();
-        let second = if graded_nodes { 2 } else { 1 };
+        let second = 1;
         for j in 0..second {
             let a = 0.5 + 0.5 * j as f64 / second as f64;
             let b = 0.5 + 0.5 * (j + 1) as f64 / second as f64;
@@ -392,6 +395,7 @@ impl StochasticPropagator {
 /// exp(A) of a small dense matrix by scaling and squaring with a Taylor series.
 struct ExpmScratch {
     m: usize,
+    last_input: Vec<f64>,
     result: Vec<f64>,
     term: Vec<f64>,
     tmp: Vec<f64>,
@@ -401,6 +405,8 @@ impl ExpmScratch {
     fn new(m: usize) -> Self {
         ExpmScratch {
             m,
+            // NaN never equals anything, so the first call always computes.
+            last_input: vec![f64::NAN; m * m],
             result: vec![0.0; m * m],
             term: vec![0.0; m * m],
             tmp: vec![0.0; m * m],
@@ -408,26 +414,33 @@ impl ExpmScratch {
     }
 
     fn multiply(m: usize, a: &[f64], b: &[f64], out: &mut [f64]) {
-        for i in 0..m {
-            for j in 0..m {
-                let mut s = 0.0;
-                for k in 0..m {
-                    s += a[i * m + k] * b[k * m + j];
+        for (a_row, out_row) in a.chunks_exact(m).zip(out.chunks_exact_mut(m)) {
+            out_row.iter_mut().for_each(|x| *x = 0.0);
+            for (&aik, b_row) in a_row.iter().zip(b.chunks_exact(m)) {
+                if aik != 0.0 {
+                    for (o, &bkj) in out_row.iter_mut().zip(b_row) {
+                        *o += aik * bkj;
+                    }
                 }
-                out[i * m + j] = s;
             }
         }
     }
 
-    /// exp(`a`) into `self.result`, accurate to rounding for switching generators.
+    /// exp(`a`) into `self.result`: scaled until its norm ν is at most 1/8, then Taylor terms
+    /// while ν^k/k! ≥ 1e-15 (at most degree 8; (1/8)⁹/9! < 1e-13), squared back.
+    /// The last input and result are kept, so steps with the same switching reuse them.
     fn exp(&mut self, a: &[f64]) {
+        if self.last_input.as_slice() == a {
+            return;
+        }
+        self.last_input.clear();
+        self.last_input.extend_from_slice(a);
         let m = self.m;
         let norm = (0..m)
             .map(|i| (0..m).map(|j| a[i * m + j].abs()).sum::<f64>())
             .fold(0.0, f64::max);
-        // Scale so the norm is at most 1/2, then square back.
-        let squarings = if norm > 0.5 {
-            (norm / 0.5).log2().ceil() as u32
+        let squarings = if norm > 0.125 {
+            (norm / 0.125).log2().ceil() as u32
         } else {
             0
         };
@@ -439,18 +452,19 @@ impl ExpmScratch {
         for i in 0..m {
             self.result[i * m + i] += 1.0;
         }
-        // Taylor terms until they no longer change the sum (at most 30).
-        for k in 2..30 {
+        // `bound` ≥ the norm of the next Taylor term, ν^k / k!.
+        let scaled_norm = norm * scale;
+        let mut bound = scaled_norm;
+        for k in 2..=8 {
+            bound *= scaled_norm / k as f64;
+            if bound < 1e-15 {
+                break;
+            }
             Self::multiply(m, &self.term, a, &mut self.tmp);
             let factor = scale / k as f64;
-            let mut largest: f64 = 0.0;
             for i in 0..m * m {
                 self.term[i] = self.tmp[i] * factor;
                 self.result[i] += self.term[i];
-                largest = largest.max(self.term[i].abs());
-            }
-            if largest < 1e-17 {
-                break;
             }
         }
         for _ in 0..squarings {
@@ -510,7 +524,7 @@ fn binomial(n: u64, p: f64, rng: &mut Stream) -> u64 {
         return 0;
     }
     let nf = n as f64;
-    if nf * p * (1.0 - p) > GAUSSIAN_ABOVE {
+    if nf * p * (1.0 - p) > BINOMIAL_NORMAL_ABOVE_VARIANCE {
         let z: f64 = StandardNormal.sample(rng);
         return (nf * p + (nf * p * (1.0 - p)).sqrt() * z)
             .round()
