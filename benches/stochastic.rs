@@ -36,25 +36,24 @@ fn many_rollouts(c: &mut Criterion) {
     let arm = s.arm("continuous").unwrap();
     let mut group = c.benchmark_group("stochastic_parallel");
     group.sample_size(10);
-    for count in [10_000u64] {
-        group.throughput(Throughput::Elements(count * s.horizon as u64));
-        group.bench_function(format!("persister-nsclc/continuous/{count}"), |b| {
-            b.iter(|| {
-                run_rollouts(
-                    black_box(&s),
-                    arm,
-                    RolloutSettings {
-                        seed: 1,
-                        first: 0,
-                        count,
-                        keep_trajectories: 0,
-                        record_every: 0.0,
-                    },
-                )
-                .unwrap()
-            })
-        });
-    }
+    let count = 10_000u64;
+    group.throughput(Throughput::Elements(count * s.horizon as u64));
+    group.bench_function(format!("persister-nsclc/continuous/{count}"), |b| {
+        b.iter(|| {
+            run_rollouts(
+                black_box(&s),
+                arm,
+                RolloutSettings {
+                    seed: 1,
+                    first: 0,
+                    count,
+                    keep_trajectories: 0,
+                    record_every: 0.0,
+                },
+            )
+            .unwrap()
+        })
+    });
     group.finish();
 }
 
