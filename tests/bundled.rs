@@ -204,3 +204,43 @@ fn errors_in_a_schedule_file_point_into_that_file() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn stochastic_simulate_is_identical_across_thread_counts() {
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        // The same folder for both runs: its name is printed.
+        let out =
+            std::env::temp_dir().join(format!("regimen-cli-rollouts-{}", std::process::id()));
+        let o = Command::new(env!("CARGO_BIN_EXE_regimen"))
+            .args([
+                "simulate",
+                "scenarios/persister-nsclc.yaml",
+                "--rollouts",
+                "150",
+                "--seed",
+                "4",
+                "--trajectories",
+                "2",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run regimen");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(stdout.contains("median TTP") && stdout.contains("adaptive-50"), "{stdout}");
+        let files: Vec<String> = ["summary.csv", "rollouts.csv", "trajectory.csv", "visits.csv"]
+            .iter()
+            .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
+            .collect();
+        // 4 arms × 150 rollouts + header.
+        assert_eq!(files[1].lines().count(), 1 + 4 * 150);
+        assert!(files[1].starts_with("arm,rollout,time,event,cnsr,"));
+        std::fs::remove_dir_all(&out).unwrap();
+        outputs.push((stdout, files));
+    }
+    assert_eq!(outputs[0], outputs[1], "same seed, different thread counts");
+}
