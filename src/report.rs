@@ -65,11 +65,7 @@ pub fn summary_table(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Str
         format!("resistance majority ({units})"),
     ];
     for d in &scenario.drugs {
-        let unit = match d.kinetics {
-            crate::pk::Kinetics::Level => format!("{}·{units}", d.dose_unit),
-            crate::pk::Kinetics::OneCompartment { .. } => d.dose_unit.clone(),
-        };
-        header.push(format!("dose {} ({unit})", d.name));
+        header.push(format!("dose {} ({})", d.name, dose_unit(d, units)));
     }
     header.push("% time on drug".to_owned());
     let mut rows = vec![header];
@@ -305,6 +301,7 @@ pub fn rollout_table(scenario: &Scenario, arms: &[(&str, &ArmSummary)]) -> Strin
     render_table(&rows)
 }
 
+/// Unit of a cumulative dose: the dose unit for PK drugs, level × time for dose levels.
 fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
     match d.kinetics {
         crate::pk::Kinetics::Level => format!("{}·{time_units}", d.dose_unit),

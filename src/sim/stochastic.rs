@@ -84,7 +84,9 @@ pub struct StochasticPropagator {
     conc: Vec<f64>,
     log_growth: Vec<f64>,
     predicted: Vec<f64>,
-    /// Per node and compartment (row-major by node): own birth λ and death μ.
+    /// Per node and compartment (row-major by node): all divisions, the divisions that keep
+    /// the parent's type (λ) and death μ.
+    birth: Vec<f64>,
     lambda: Vec<f64>,
     mu: Vec<f64>,
     /// Per node and transition: per-capita switching rate.
@@ -155,6 +157,7 @@ impl StochasticPropagator {
             conc: vec![0.0; n_drugs],
             log_growth: vec![0.0; n],
             predicted: vec![0.0; n],
+            birth: vec![0.0; k * n],
             lambda: vec![0.0; k * n],
             mu: vec![0.0; k * n],
             switch_rate: vec![0.0; k * model.transitions.len()],
@@ -200,6 +203,7 @@ impl StochasticPropagator {
             exposure.at(tau0 + s, &mut self.conc);
             model.rates(&self.predicted, &self.conc, &mut self.rates);
             for i in 0..nc {
+                self.birth[k * nc + i] = self.rates.birth[i];
                 // Divisions that yield a mutant leave the parent count unchanged.
                 self.lambda[k * nc + i] = self.rates.birth[i] * (1.0 - self.mutation_share[i]);
                 self.mu[k * nc + i] = self.rates.death[i];
@@ -270,13 +274,10 @@ impl StochasticPropagator {
             if n[m.from] <= 0.0 || m.probability <= 0.0 {
                 continue;
             }
-            // λ is the parent-keeping share of divisions; all divisions = λ / (1 − share).
-            let divisions = 1.0 / (1.0 - self.mutation_share[m.from]);
             let mean = m.probability
-                * divisions
                 * n[m.from]
                 * self.simpson(h, 0, nk - 1, |k| {
-                    self.lambda[k * nc + m.from] * exp_small(-self.rho[k * nc + m.from])
+                    self.birth[k * nc + m.from] * exp_small(-self.rho[k * nc + m.from])
                 });
             if mean.is_nan() || mean <= 0.0 {
                 continue;
