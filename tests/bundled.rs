@@ -210,8 +210,7 @@ fn stochastic_simulate_is_identical_across_thread_counts() {
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
         // The same folder for both runs: its name is printed.
-        let out =
-            std::env::temp_dir().join(format!("regimen-cli-rollouts-{}", std::process::id()));
+        let out = std::env::temp_dir().join(format!("regimen-cli-rollouts-{}", std::process::id()));
         let o = Command::new(env!("CARGO_BIN_EXE_regimen"))
             .args([
                 "simulate",
@@ -231,11 +230,19 @@ fn stochastic_simulate_is_identical_across_thread_counts() {
             .expect("run regimen");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert!(stdout.contains("median TTP") && stdout.contains("adaptive-50"), "{stdout}");
-        let files: Vec<String> = ["summary.csv", "rollouts.csv", "trajectory.csv", "visits.csv"]
-            .iter()
-            .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
-            .collect();
+        assert!(
+            stdout.contains("median TTP") && stdout.contains("adaptive-50"),
+            "{stdout}"
+        );
+        let files: Vec<String> = [
+            "summary.csv",
+            "rollouts.csv",
+            "trajectory.csv",
+            "visits.csv",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
+        .collect();
         // 4 arms × 150 rollouts + header.
         assert_eq!(files[1].lines().count(), 1 + 4 * 150);
         assert!(files[1].starts_with("arm,rollout,time,event,cnsr,"));

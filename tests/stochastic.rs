@@ -111,12 +111,14 @@ fn lineage_cumulants(alpha: f64, beta: f64) -> (f64, f64) {
 fn birth_death_moments_match_dsmts_rule() {
     // Linear birth–death from n0 cells: mean n0·e^{rt}, variance
     // n0·(λ+μ)/(λ−μ)·e^{rt}(e^{rt} − 1), r = λ − μ. Parameter sets of DSMTS models 001-01
-    // (n0 100, λ 0.1, μ 0.11), 001-03 (λ 1, μ 1.1), 001-04 (n0 10) and 001-05 (n0 10000).
+    // (n0 100, λ 0.1, μ 0.11), 001-03 (λ 1, μ 1.1), 001-04 (n0 10) and 001-05 (n0 10000),
+    // and n0 = 1e6, which takes the engine's normal-law path.
     for (n0, lambda, mu) in [
         (100.0, 0.1, 0.11),
         (100.0, 1.0, 1.1),
         (10.0, 0.1, 0.11),
         (10000.0, 0.1, 0.11),
+        (1.0e6, 0.1, 0.11),
     ] {
         let s = load(&untreated(
             50.0,
