@@ -7,6 +7,7 @@
 //! time to progression and dose used, and [`report`] into tables and CSV.
 
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod model;
 pub mod observe;

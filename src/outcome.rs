@@ -21,6 +21,8 @@ pub struct RunOutcome {
     pub final_total: f64,
     /// Resistant-role cells at the end of the run.
     pub final_resistant: f64,
+    /// Treatment cycles: stretches of dosing separated by a gap with no dose in effect.
+    pub cycles: u32,
 }
 
 /// Accumulates the per-run outcome as the driver moves through time.
@@ -35,6 +37,7 @@ pub struct OutcomeTracker {
     covered_until: f64,
     last_total: f64,
     last_resistant: f64,
+    cycles: u32,
 }
 
 impl OutcomeTracker {
@@ -49,6 +52,7 @@ impl OutcomeTracker {
             covered_until: 0.0,
             last_total: 0.0,
             last_resistant: 0.0,
+            cycles: 0,
         }
     }
 
@@ -85,6 +89,9 @@ impl OutcomeTracker {
             *c += weight;
         }
         let end = (t + duration).min(self.horizon);
+        if self.cycles == 0 || t > self.covered_until + 1e-9 * self.horizon.max(1.0) {
+            self.cycles += 1;
+        }
         let start = t.max(self.covered_until);
         if end > start {
             self.covered += end - start;
@@ -105,6 +112,7 @@ impl OutcomeTracker {
             },
             final_total: self.last_total,
             final_resistant: self.last_resistant,
+            cycles: self.cycles,
         }
     }
 }
@@ -129,6 +137,8 @@ pub struct ArmSummary {
     /// Mean cumulative dose per drug.
     pub mean_cumulative_dose: Vec<f64>,
     pub mean_fraction_on_drug: f64,
+    /// Mean number of treatment cycles per rollout.
+    pub mean_cycles: f64,
 }
 
 impl ArmSummary {
@@ -161,7 +171,9 @@ impl ArmSummary {
         let n_drugs = runs.first().map_or(0, |(o, _)| o.cumulative_dose.len());
         let mut dose = vec![0.0; n_drugs];
         let mut on_drug = 0.0;
+        let mut cycles = 0.0;
         for (o, _) in &runs {
+            cycles += o.cycles as f64;
             for (d, x) in dose.iter_mut().zip(&o.cumulative_dose) {
                 *d += x;
             }
@@ -183,6 +195,7 @@ impl ArmSummary {
             median_resistance_majority,
             mean_cumulative_dose: dose.into_iter().map(mean).collect(),
             mean_fraction_on_drug: mean(on_drug),
+            mean_cycles: mean(cycles),
             km,
         }
     }
@@ -213,5 +226,7 @@ mod tests {
         assert!((r.fraction_on_drug - 0.35).abs() < 1e-12);
         assert_eq!(r.cumulative_dose, vec![2.0, 5.0]);
         assert!(r.progressed);
+        // [0, 3) is one stretch; the dose at 9.5 starts a second.
+        assert_eq!(r.cycles, 2);
     }
 }

@@ -1,5 +1,6 @@
 //! Tables for people and tidy CSV for programs. Files are written whole or not at all.
 
+use crate::compare::ArmComparison;
 use crate::error::{Error, Result};
 use crate::outcome::ArmSummary;
 use crate::scenario::Scenario;
@@ -394,6 +395,188 @@ pub fn summary_csv(scenario: &Scenario, arms: &[(&str, &ArmSummary)]) -> String 
         out.push('\n');
     }
     out
+}
+
+/// The table `compare` prints: one row per arm, contrasts against the reference arm.
+pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
+    let units = scenario.spec.time_units.as_str();
+    let h = scenario.horizon;
+    let reference = rows
+        .iter()
+        .find_map(|r| r.contrast.as_ref().map(|c| c.reference.clone()))
+        .unwrap_or_default();
+    let mut header = vec![
+        "arm".to_owned(),
+        format!("median TTP ({units}, 95% CI)"),
+        format!("RMST ({units})"),
+        format!("ΔRMST vs {reference} (95% CI)"),
+        "HR (95% CI)".to_owned(),
+        "log-rank p".to_owned(),
+    ];
+    let pfs_times: Vec<f64> = rows
+        .first()
+        .map(|r| r.summary.pfs.iter().map(|(t, _)| *t).collect())
+        .unwrap_or_default();
+    for t in &pfs_times {
+        header.push(format!("PFS@{t:.0}"));
+    }
+    header.push("P(resistance)".to_owned());
+    for d in &scenario.drugs {
+        header.push(format!("dose {} vs ref", d.name));
+    }
+    header.push("% on drug".to_owned());
+    header.push("cycles".to_owned());
+    let mut table = vec![header];
+    let ends = |t: Option<f64>| t.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}"));
+    for r in rows {
+        let s = &r.summary;
+        let mut row = vec![
+            r.arm.clone(),
+            format!(
+                "{} ({}–{})",
+                reached(s.median_ttp, h),
+                ends(s.median_ttp_ci.0),
+                ends(s.median_ttp_ci.1)
+            ),
+            format!("{:.0}", s.restricted_mean_ttp),
+        ];
+        match &r.contrast {
+            Some(c) => {
+                row.push(format!(
+                    "{:+.0} ({:+.0} to {:+.0})",
+                    c.rmst_difference, c.rmst_difference_ci.0, c.rmst_difference_ci.1
+                ));
+                row.push(match (c.hazard_ratio, c.hazard_ratio_ci) {
+                    (Some(hr), Some((lo, hi))) => format!("{hr:.2} ({lo:.2}–{hi:.2})"),
+                    _ => "—".to_owned(),
+                });
+                row.push(p_value(c.log_rank_p));
+            }
+            None => row.extend(["reference".to_owned(), "—".to_owned(), "—".to_owned()]),
+        }
+        for (_, p) in &s.pfs {
+            row.push(format!("{p:.2}"));
+        }
+        row.push(format!("{:.3}", s.p_resistance));
+        for d in &r.relative_dose {
+            row.push(d.map_or_else(|| "—".to_owned(), |x| format!("{:.0}%", 100.0 * x)));
+        }
+        row.push(format!("{:.1}", 100.0 * s.mean_fraction_on_drug));
+        row.push(format!("{:.1}", s.mean_cycles));
+        table.push(row);
+    }
+    render_table(&table)
+}
+
+/// A p-value for people: "<1e-16" below what the computation resolves.
+fn p_value(p: f64) -> String {
+    if p < 1e-16 {
+        "<1e-16".to_owned()
+    } else if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// `summary.csv` of `compare`: one row per arm with its contrast to the reference.
+pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
+    let mut out = String::from(
+        "arm,rollouts,median_ttp,median_ttp_lower,median_ttp_upper,restricted_mean_ttp,\
+         rmst_difference,rmst_difference_lower,rmst_difference_upper,hazard_ratio,\
+         hazard_ratio_lower,hazard_ratio_upper,log_rank_chi2,log_rank_p",
+    );
+    let pfs_times: Vec<f64> = rows
+        .first()
+        .map(|r| r.summary.pfs.iter().map(|(t, _)| *t).collect())
+        .unwrap_or_default();
+    for t in &pfs_times {
+        let _ = write!(out, ",pfs_at_{t}");
+    }
+    out.push_str(",p_resistance,median_resistance_majority,mean_fraction_time_on_drug,mean_cycles");
+    for d in &scenario.drugs {
+        let _ = write!(out, ",mean_cumulative_dose_{0},relative_dose_{0}", d.name);
+    }
+    out.push('\n');
+    for r in rows {
+        let s = &r.summary;
+        let _ = write!(
+            out,
+            "{},{},{},{},{},{}",
+            csv_field(&r.arm),
+            s.rollouts,
+            opt(s.median_ttp),
+            opt(s.median_ttp_ci.0),
+            opt(s.median_ttp_ci.1),
+            s.restricted_mean_ttp
+        );
+        match &r.contrast {
+            Some(c) => {
+                let _ = write!(
+                    out,
+                    ",{},{},{},{},{},{},{},{}",
+                    c.rmst_difference,
+                    c.rmst_difference_ci.0,
+                    c.rmst_difference_ci.1,
+                    opt(c.hazard_ratio),
+                    opt(c.hazard_ratio_ci.map(|x| x.0)),
+                    opt(c.hazard_ratio_ci.map(|x| x.1)),
+                    c.log_rank_chi2,
+                    c.log_rank_p
+                );
+            }
+            None => out.push_str(",,,,,,,,"),
+        }
+        for (_, p) in &s.pfs {
+            let _ = write!(out, ",{p}");
+        }
+        let _ = write!(
+            out,
+            ",{},{},{},{}",
+            s.p_resistance,
+            opt(s.median_resistance_majority),
+            s.mean_fraction_on_drug,
+            s.mean_cycles
+        );
+        for (d, rel) in s.mean_cumulative_dose.iter().zip(&r.relative_dose) {
+            let _ = write!(out, ",{d},{}", opt(*rel));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `manifest.json`: what produced a run's files, so a result can be traced and repeated.
+pub fn manifest(
+    scenario: &Scenario,
+    command: &str,
+    seed: u64,
+    rollouts: u64,
+    reference: &str,
+    wall_seconds: f64,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let resolved = scenario.resolved_yaml();
+    let hash: String = Sha256::digest(resolved.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let value = serde_json::json!({
+        "regimen_version": env!("CARGO_PKG_VERSION"),
+        "command": command,
+        "scenario_file": scenario.source.display().to_string(),
+        "scenario_name": scenario.spec.name,
+        "scenario_sha256": hash,
+        "seed": seed,
+        "rollouts_per_arm": rollouts,
+        "arms": scenario.arms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        "reference_arm": reference,
+        "rng": "SplitMix64 streams keyed by (seed, rollout, step, unit, channel)",
+        "stochastic_step": scenario.stochastic_step,
+        "threads": rayon::current_num_threads(),
+        "wall_seconds": wall_seconds,
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 #[cfg(test)]

@@ -98,6 +98,17 @@ pub fn run_rollouts(
     arm: &Arm,
     settings: RolloutSettings,
 ) -> Result<ArmRollouts> {
+    run_rollouts_with_progress(scenario, arm, settings, &|| {})
+}
+
+/// As [`run_rollouts`], calling `done` after each rollout (from any thread), e.g. to move a
+/// progress bar.
+pub fn run_rollouts_with_progress(
+    scenario: &Scenario,
+    arm: &Arm,
+    settings: RolloutSettings,
+    done: &(dyn Fn() + Sync),
+) -> Result<ArmRollouts> {
     let cells = in_cells(scenario);
     let scale = scenario.cells_per_unit;
     let results: Vec<(Rollout, Option<RunResult>)> = (settings.first
@@ -107,6 +118,7 @@ pub fn run_rollouts(
             let keep = index < settings.first + settings.keep_trajectories;
             let record = if keep { settings.record_every } else { 0.0 };
             let mut result = run_rollout(&cells, arm, settings.seed, index, record)?;
+            done();
             let emerged = result.outcome.final_resistant >= 1.0;
             result.outcome.final_total /= scale;
             result.outcome.final_resistant /= scale;
