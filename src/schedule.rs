@@ -32,6 +32,15 @@ pub trait Policy {
 /// A resolved schedule of one drug, ready to make policies from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
+    Holiday(HolidayRule),
+    Modulation(ModulationRule),
+    Containment(ContainmentRule),
+    Piecewise {
+        drug: usize,
+        interval: f64,
+        period: f64,
+        doses: Vec<f64>,
+    },
     Continuous {
         drug: usize,
         dose: f64,
@@ -58,6 +67,34 @@ impl Schedule {
     /// A fresh policy in its initial state (one per simulated patient).
     pub fn policy(&self) -> Box<dyn Policy + Send> {
         match *self {
+            Schedule::Holiday(rule) => Box::new(Holiday {
+                rule,
+                baseline: None,
+                phase: Phase::Treat { since: 0.0 },
+                holidays: 0,
+            }),
+            Schedule::Modulation(rule) => Box::new(Modulation {
+                rule,
+                dose: rule.dose,
+                last: None,
+                skip: false,
+            }),
+            Schedule::Containment(rule) => Box::new(Containment {
+                rule,
+                dose: rule.dose,
+                baseline: None,
+            }),
+            Schedule::Piecewise {
+                drug,
+                interval,
+                period,
+                ref doses,
+            } => Box::new(Piecewise {
+                drug,
+                interval,
+                period,
+                doses: doses.clone(),
+            }),
             Schedule::Continuous {
                 drug,
                 dose,
@@ -204,6 +241,253 @@ impl Policy for Adaptive {
     }
 }
 
+/// Parameters of a drug-holiday rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HolidayRule {
+    pub drug: usize,
+    pub dose: f64,
+    pub interval: f64,
+    /// Treat this long before each holiday …
+    pub lead_in: Option<f64>,
+    /// … or until the marker is below this fraction of baseline.
+    pub respond_below: Option<f64>,
+    /// Holiday of this length …
+    pub holiday: Option<f64>,
+    /// … or until the marker is back to this fraction of baseline.
+    pub resume_above: Option<f64>,
+    /// Holidays allowed before treating continuously.
+    pub max_cycles: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Treat { since: f64 },
+    Off { since: f64 },
+}
+
+/// Treat to response, pause, rechallenge.
+#[derive(Debug, Clone)]
+pub struct Holiday {
+    rule: HolidayRule,
+    baseline: Option<f64>,
+    phase: Phase,
+    holidays: u32,
+}
+
+impl Holiday {
+    fn may_pause(&self) -> bool {
+        self.rule.max_cycles.is_none_or(|m| self.holidays < m)
+    }
+
+    fn pause(&mut self, at: f64) {
+        self.phase = Phase::Off { since: at };
+        self.holidays += 1;
+    }
+}
+
+impl Policy for Holiday {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        Some(k as f64 * self.rule.interval)
+    }
+
+    fn observe(&mut self, obs: &Observation) {
+        let Some(baseline) = self.baseline else {
+            self.baseline = Some(obs.value);
+            return;
+        };
+        match self.phase {
+            Phase::Treat { .. } => {
+                if let Some(r) = self.rule.respond_below
+                    && obs.value < r * baseline
+                    && self.may_pause()
+                {
+                    self.pause(obs.time);
+                }
+            }
+            Phase::Off { .. } => {
+                if let Some(r) = self.rule.resume_above
+                    && obs.value >= r * baseline
+                {
+                    self.phase = Phase::Treat { since: obs.time };
+                }
+            }
+        }
+    }
+
+    fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
+        // Fixed-length phases end at decision times.
+        match self.phase {
+            Phase::Treat { since } => {
+                if let Some(lead_in) = self.rule.lead_in
+                    && t - since >= lead_in - TIME_EPS
+                    && self.may_pause()
+                {
+                    self.pause(since + lead_in);
+                }
+            }
+            Phase::Off { since } => {
+                if let Some(length) = self.rule.holiday
+                    && t - since >= length - TIME_EPS
+                {
+                    self.phase = Phase::Treat {
+                        since: since + length,
+                    };
+                }
+            }
+        }
+        if let Phase::Treat { .. } = self.phase {
+            doses.push(Dose {
+                drug: self.rule.drug,
+                amount: self.rule.dose,
+                duration: self.rule.interval,
+            });
+        }
+    }
+}
+
+/// Parameters of a dose-modulation rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModulationRule {
+    pub drug: usize,
+    /// Starting dose.
+    pub dose: f64,
+    pub interval: f64,
+    /// Relative change per decision.
+    pub step: f64,
+    /// Relative marker change between visits that triggers a dose change.
+    pub margin: f64,
+    /// A relative fall larger than this skips dosing until the next visit.
+    pub skip_below: Option<f64>,
+    pub min_dose: f64,
+    pub max_dose: f64,
+}
+
+/// Raise the dose when the marker rises, lower it when it falls, skip when it falls a lot.
+#[derive(Debug, Clone)]
+pub struct Modulation {
+    rule: ModulationRule,
+    dose: f64,
+    last: Option<f64>,
+    skip: bool,
+}
+
+impl Policy for Modulation {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        Some(k as f64 * self.rule.interval)
+    }
+
+    fn observe(&mut self, obs: &Observation) {
+        if let Some(previous) = self.last
+            && previous > 0.0
+        {
+            let change = obs.value / previous - 1.0;
+            let r = &self.rule;
+            self.skip = r.skip_below.is_some_and(|s| change < -s);
+            if change > r.margin {
+                self.dose = (self.dose * (1.0 + r.step)).min(r.max_dose);
+            } else if change < -r.margin {
+                self.dose = (self.dose * (1.0 - r.step)).max(r.min_dose);
+            }
+        }
+        self.last = Some(obs.value);
+    }
+
+    fn decide(&mut self, _t: f64, doses: &mut Vec<Dose>) {
+        if !self.skip && self.dose > 0.0 {
+            doses.push(Dose {
+                drug: self.rule.drug,
+                amount: self.dose,
+                duration: self.rule.interval,
+            });
+        }
+    }
+}
+
+/// Parameters of a containment rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ContainmentRule {
+    pub drug: usize,
+    /// Starting dose.
+    pub dose: f64,
+    pub interval: f64,
+    /// Target marker as a multiple of its value at treatment start.
+    pub target: f64,
+    pub max_dose: f64,
+    /// Dose change per visit for each e-fold of marker over target.
+    pub gain: f64,
+}
+
+/// Containment (Viossat & Noble 2021) as feedback on the observed marker: at each visit the
+/// dose moves by `gain × ln(marker / target)`, kept within [0, max_dose]. Below target the
+/// dose falls to zero; held at target it settles on the smallest dose that holds it.
+#[derive(Debug, Clone)]
+pub struct Containment {
+    rule: ContainmentRule,
+    dose: f64,
+    baseline: Option<f64>,
+}
+
+impl Policy for Containment {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        Some(k as f64 * self.rule.interval)
+    }
+
+    fn observe(&mut self, obs: &Observation) {
+        let Some(baseline) = self.baseline else {
+            self.baseline = Some(obs.value);
+            return;
+        };
+        let target = self.rule.target * baseline;
+        if obs.value > 0.0 && target > 0.0 {
+            let adjusted = self.dose + self.rule.gain * (obs.value / target).ln();
+            self.dose = adjusted.clamp(0.0, self.rule.max_dose);
+        }
+    }
+
+    fn decide(&mut self, _t: f64, doses: &mut Vec<Dose>) {
+        if self.dose > 0.0 {
+            doses.push(Dose {
+                drug: self.rule.drug,
+                amount: self.dose,
+                duration: self.rule.interval,
+            });
+        }
+    }
+}
+
+/// An explicit dose per period, given every `interval` within the period.
+#[derive(Debug, Clone)]
+pub struct Piecewise {
+    drug: usize,
+    interval: f64,
+    period: f64,
+    doses: Vec<f64>,
+}
+
+impl Policy for Piecewise {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        Some(k as f64 * self.interval)
+    }
+
+    fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
+        let index = ((t + TIME_EPS) / self.period).floor();
+        if index < 0.0 {
+            return;
+        }
+        let Some(&amount) = self.doses.get(index as usize) else {
+            return;
+        };
+        if amount > 0.0 {
+            let period_end = (index + 1.0) * self.period;
+            doses.push(Dose {
+                drug: self.drug,
+                amount,
+                duration: self.interval.min(period_end - t),
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +536,143 @@ mod tests {
         };
         let d = doses_over(s.policy().as_mut(), 3.0);
         assert_eq!(d, vec![(0.0, 1.0), (1.0, 0.5)]);
+    }
+
+    /// Shows `policy` the marker values at visits 0, 1, 2, … (one per time unit, dosing daily)
+    /// and returns the dose given right after each visit.
+    fn doses_after_visits(policy: &mut dyn Policy, values: &[f64]) -> Vec<f64> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let t = i as f64;
+                policy.observe(&Observation {
+                    time: t,
+                    value: v,
+                    detected: true,
+                });
+                let mut d = Vec::new();
+                policy.decide(t, &mut d);
+                d.iter().map(|x| x.amount).sum()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn adaptive_stops_at_the_first_visit_below_half_and_resumes_at_baseline() {
+        let s = Schedule::Adaptive {
+            drug: 0,
+            dose: 1.0,
+            interval: 1.0,
+            stop_below: 0.5,
+            resume_above: 1.0,
+        };
+        let got = doses_after_visits(
+            s.policy().as_mut(),
+            &[100.0, 80.0, 50.0, 49.9, 30.0, 60.0, 99.9, 100.0, 70.0, 49.0],
+        );
+        assert_eq!(got, vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn holiday_on_response_and_marker_return_with_a_cycle_limit() {
+        let rule = HolidayRule {
+            drug: 0,
+            dose: 2.0,
+            interval: 1.0,
+            lead_in: None,
+            respond_below: Some(0.5),
+            holiday: None,
+            resume_above: Some(0.8),
+            max_cycles: Some(1),
+        };
+        let got = doses_after_visits(
+            Schedule::Holiday(rule).policy().as_mut(),
+            &[100.0, 60.0, 40.0, 70.0, 85.0, 40.0, 30.0],
+        );
+        // Pause at 40 (< 50), rechallenge at 85 (≥ 80); the one holiday is used, so the
+        // second response no longer pauses.
+        assert_eq!(got, vec![2.0, 2.0, 0.0, 0.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn holiday_with_fixed_lead_in_and_length() {
+        let rule = HolidayRule {
+            drug: 0,
+            dose: 1.0,
+            interval: 1.0,
+            lead_in: Some(3.0),
+            respond_below: None,
+            holiday: Some(2.0),
+            resume_above: None,
+            max_cycles: None,
+        };
+        let got = doses_after_visits(Schedule::Holiday(rule).policy().as_mut(), &[1.0; 11]);
+        assert_eq!(
+            got,
+            vec![1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn modulation_steps_the_dose_and_skips_on_a_large_fall() {
+        let rule = ModulationRule {
+            drug: 0,
+            dose: 100.0,
+            interval: 1.0,
+            step: 0.25,
+            margin: 0.1,
+            skip_below: Some(0.4),
+            min_dose: 50.0,
+            max_dose: 150.0,
+        };
+        let got = doses_after_visits(
+            Schedule::Modulation(rule).policy().as_mut(),
+            &[100.0, 105.0, 120.0, 150.0, 140.0, 120.0, 60.0, 58.0, 40.0],
+        );
+        // +5 %: keep 100; +14 %: 125; +25 %: 150 (cap); −7 %: keep; −14 %: 112.5;
+        // −50 %: skip (dose lowered to 84.4 meanwhile); −3 %: 84.4; −31 %: 63.3.
+        let want = [
+            100.0, 100.0, 125.0, 150.0, 150.0, 112.5, 0.0, 84.375, 63.28125,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-9, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn containment_doses_only_above_target_and_within_cmax() {
+        let rule = ContainmentRule {
+            drug: 0,
+            dose: 0.0,
+            interval: 1.0,
+            target: 2.0,
+            max_dose: 1.5,
+            gain: 1.0,
+        };
+        let e = std::f64::consts::E;
+        let got = doses_after_visits(
+            Schedule::Containment(rule).policy().as_mut(),
+            &[100.0, 150.0, 200.0 * e, 200.0 * e * e, 200.0, 200.0 / e],
+        );
+        // Below target: none; one e-fold over: +1; two more: capped at 1.5; at target:
+        // unchanged; one e-fold under: 0.5.
+        let want = [0.0, 0.0, 1.0, 1.5, 1.5, 0.5];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-9, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn piecewise_gives_each_period_its_dose_then_stops() {
+        let s = Schedule::Piecewise {
+            drug: 0,
+            interval: 1.0,
+            period: 2.0,
+            doses: vec![1.0, 0.0, 0.5],
+        };
+        let got = doses_after_visits(s.policy().as_mut(), &[1.0; 8]);
+        assert_eq!(got, vec![1.0, 1.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0]);
     }
 
     #[test]

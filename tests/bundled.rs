@@ -251,3 +251,37 @@ fn stochastic_simulate_is_identical_across_thread_counts() {
     }
     assert_eq!(outputs[0], outputs[1], "same seed, different thread counts");
 }
+
+fn deterministic_ttp(name: &str, arm: &str) -> f64 {
+    let s = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.yaml")),
+    )
+    .unwrap();
+    run_deterministic(&s, s.arm(arm).unwrap(), RunOptions::default())
+        .unwrap()
+        .outcome
+        .ttp
+}
+
+#[test]
+fn bundled_scenarios_show_holidays_winning_and_losing() {
+    // Competition lets sensitive cells hold resistant ones back: containment beats
+    // maximum-dose therapy (Viossat & Noble 2021), adaptive beats standard of care (Zhang 2022).
+    let mtd = deterministic_ttp("viossat-noble-containment", "maximum-dose");
+    let contained = deterministic_ttp("viossat-noble-containment", "containment");
+    assert!(
+        contained > 1.5 * mtd,
+        "containment {contained} vs MTD {mtd}"
+    );
+    let soc = deterministic_ttp("zhang2022-prostate", "standard-of-care");
+    let adaptive = deterministic_ttp("zhang2022-prostate", "adaptive-50");
+    assert!(adaptive > 2.0 * soc, "adaptive {adaptive} vs SOC {soc}");
+    // Without competition and with partial resistance, a holiday only lets the resistant
+    // clone grow: intermittent dosing loses (Algazi 2020, PFS 5.5 vs 9.0 months).
+    let continuous = deterministic_ttp("algazi2020-melanoma", "continuous");
+    let intermittent = deterministic_ttp("algazi2020-melanoma", "5w-on-3w-off");
+    assert!(
+        intermittent < 0.8 * continuous,
+        "intermittent {intermittent} vs {continuous}"
+    );
+}

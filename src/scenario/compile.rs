@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::observe::{MarkerModel, ProgressionRule};
 use crate::pk::{Drug, Kinetics, Response};
-use crate::schedule::Schedule;
+use crate::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule};
 use std::path::Path;
 
 /// Validation has run, so a missing name here is a bug; it still becomes an error, not a panic.
@@ -208,8 +208,16 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str]) -> Result<Schedule> {
     let dosing = copy.dosing_mut();
     let missing = || Error::Usage("internal: schedule not resolved".to_owned());
     let drug = index_of(drug_names, dosing.drug.as_deref().ok_or_else(missing)?)?;
-    let dose = dosing.dose.ok_or_else(missing)?;
     let interval = dosing.interval.ok_or_else(missing)?;
+    if let ScheduleSpec::Piecewise(x) = s {
+        return Ok(Schedule::Piecewise {
+            drug,
+            interval,
+            period: x.period,
+            doses: x.doses.clone(),
+        });
+    }
+    let dose = dosing.dose.ok_or_else(missing)?;
     Ok(match s {
         ScheduleSpec::Continuous(_) => Schedule::Continuous {
             drug,
@@ -233,5 +241,34 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str]) -> Result<Schedule> {
                 .resume_above
                 .unwrap_or(super::resolve::DEFAULT_RESUME_ABOVE),
         },
+        ScheduleSpec::Holiday(x) => Schedule::Holiday(HolidayRule {
+            drug,
+            dose,
+            interval,
+            lead_in: x.lead_in,
+            respond_below: x.respond_below,
+            holiday: x.holiday,
+            resume_above: x.resume_above,
+            max_cycles: x.max_cycles,
+        }),
+        ScheduleSpec::Modulation(x) => Schedule::Modulation(ModulationRule {
+            drug,
+            dose,
+            interval,
+            step: x.step.ok_or_else(missing)?,
+            margin: x.margin.ok_or_else(missing)?,
+            skip_below: x.skip_below,
+            min_dose: x.min_dose.ok_or_else(missing)?,
+            max_dose: x.max_dose.ok_or_else(missing)?,
+        }),
+        ScheduleSpec::Containment(x) => Schedule::Containment(ContainmentRule {
+            drug,
+            dose,
+            interval,
+            target: x.target,
+            max_dose: x.max_dose.ok_or_else(missing)?,
+            gain: x.gain.ok_or_else(missing)?,
+        }),
+        ScheduleSpec::Piecewise(_) => return Err(missing()),
     })
 }

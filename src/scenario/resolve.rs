@@ -136,6 +136,7 @@ fn resolve_schedule(
     only_drug: Option<&str>,
     drugs: &super::named::NamedList<DrugSpec>,
 ) {
+    // Family-specific defaults that do not depend on the drug.
     match schedule {
         ScheduleSpec::Intermittent(s) => {
             s.start_delay.get_or_insert(0.0);
@@ -144,18 +145,55 @@ fn resolve_schedule(
             s.stop_below.get_or_insert(DEFAULT_STOP_BELOW);
             s.resume_above.get_or_insert(DEFAULT_RESUME_ABOVE);
         }
-        ScheduleSpec::Continuous(_) => {}
+        ScheduleSpec::Holiday(s) => {
+            if s.lead_in.is_none() && s.respond_below.is_none() {
+                s.respond_below = Some(DEFAULT_STOP_BELOW);
+            }
+            if s.holiday.is_none() && s.resume_above.is_none() {
+                s.resume_above = Some(DEFAULT_RESUME_ABOVE);
+            }
+        }
+        ScheduleSpec::Modulation(s) => {
+            s.step.get_or_insert(0.25);
+            s.margin.get_or_insert(0.1);
+        }
+        // A containment rule starts off drug: it doses only once the marker nears the target.
+        ScheduleSpec::Containment(s) => {
+            s.dose.get_or_insert(0.0);
+        }
+        ScheduleSpec::Continuous(_) | ScheduleSpec::Piecewise(_) => {}
     }
+    let is_piecewise = matches!(schedule, ScheduleSpec::Piecewise(_));
     let dosing = schedule.dosing_mut();
     if dosing.drug.is_none() {
         *dosing.drug = only_drug.map(str::to_owned);
     }
-    if dosing.dose.is_none() {
-        *dosing.dose = dosing
-            .drug
-            .as_deref()
-            .and_then(|d| drugs.get(d))
-            .and_then(|d| d.standard_dose);
+    let drug = dosing.drug.as_deref().and_then(|d| drugs.get(d)).cloned();
+    // A piecewise schedule lists its doses; it has no single dose to default.
+    if dosing.dose.is_none() && !is_piecewise {
+        *dosing.dose = drug.as_ref().and_then(|d| d.standard_dose);
     }
     dosing.interval.get_or_insert(1.0);
+    let dose = *dosing.dose;
+    let drug_max = drug.as_ref().and_then(|d| d.max_dose);
+    let standard = drug.as_ref().and_then(|d| d.standard_dose);
+    match schedule {
+        ScheduleSpec::Modulation(s) => {
+            if s.max_dose.is_none() {
+                s.max_dose = drug_max.or(dose);
+            }
+            if s.min_dose.is_none() {
+                s.min_dose = dose.map(|d| 0.25 * d);
+            }
+        }
+        ScheduleSpec::Containment(s) => {
+            if s.max_dose.is_none() {
+                s.max_dose = drug_max.or(standard);
+            }
+            if s.gain.is_none() {
+                s.gain = s.max_dose.map(|m| 0.5 * m);
+            }
+        }
+        _ => {}
+    }
 }

@@ -323,7 +323,8 @@ impl<'de> Deserialize<'de> for ScheduleRef {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
                     "a schedule name from schedules/ or an inline schedule \
-                     (continuous, intermittent or adaptive)",
+                     (continuous, intermittent, adaptive, holiday, modulation, containment \
+                     or piecewise)",
                 )
             }
 
@@ -352,6 +353,17 @@ pub enum ScheduleSpec {
     /// Zhang 2017/2022: stop below a fraction of the marker at treatment start, resume above
     /// a fraction. Decides at visits from the observed marker only.
     Adaptive(AdaptiveSpec),
+    /// Treat to response (a fixed lead-in or the marker below a fraction of baseline), take
+    /// a drug holiday (fixed length or until the marker climbs back), rechallenge; repeated.
+    Holiday(HolidaySpec),
+    /// Change the dose by a step when the marker rises or falls by more than a margin
+    /// between visits; skip doses when it falls a lot.
+    Modulation(ModulationSpec),
+    /// Hold the marker at a target with the smallest dose up to a maximum (Viossat & Noble
+    /// 2021), by feedback on the observed marker.
+    Containment(ContainmentSpec),
+    /// An explicit dose per period (what the optimiser emits).
+    Piecewise(PiecewiseSpec),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -409,6 +421,106 @@ pub struct AdaptiveSpec {
     pub resume_above: Option<f64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidaySpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Treat for this long before each holiday (give this or `respond_below`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_in: Option<f64>,
+    /// Or treat until the marker falls below this fraction of its value at treatment start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond_below: Option<f64>,
+    /// Holiday length in time units (give this or `resume_above`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holiday: Option<f64>,
+    /// Or stay off until the marker is back to this fraction of its value at treatment start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_above: Option<f64>,
+    /// After this many holidays, treat continuously (no limit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cycles: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModulationSpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Relative dose change per decision (0.25 = ±25 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
+    /// Relative marker change between visits that triggers a change (0.1 = 10 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<f64>,
+    /// A fall larger than this fraction between visits skips dosing until the next visit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_below: Option<f64>,
+    /// Smallest dose when dosing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_dose: Option<f64>,
+    /// Largest dose (the drug's max_dose, else the starting dose, if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dose: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainmentSpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Target marker as a multiple of its value at treatment start (e.g. the tolerable
+    /// burden over the initial one).
+    pub target: f64,
+    /// Largest dose (Cmax); `dose` is the starting dose (0 if left out: no treatment until
+    /// the target is reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dose: Option<f64>,
+    /// Dose change per visit for each e-fold of marker over target (default: max_dose / 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiecewiseSpec {
+    /// The drug dosed (may be left out when the scenario has one drug).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Length of each period in time units.
+    pub period: f64,
+    /// Dose given every `interval` within each period; after the last period, none.
+    pub doses: Vec<f64>,
+}
+
 /// The dosing fields every schedule family shares, borrowed for resolution and checks.
 pub struct Dosing<'a> {
     pub drug: &'a mut Option<String>,
@@ -434,6 +546,26 @@ impl ScheduleSpec {
                 dose: &mut s.dose,
                 interval: &mut s.interval,
             },
+            ScheduleSpec::Holiday(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
+            ScheduleSpec::Modulation(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
+            ScheduleSpec::Containment(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
+            ScheduleSpec::Piecewise(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
         }
     }
 
@@ -443,6 +575,10 @@ impl ScheduleSpec {
             ScheduleSpec::Continuous(_) => "continuous",
             ScheduleSpec::Intermittent(_) => "intermittent",
             ScheduleSpec::Adaptive(_) => "adaptive",
+            ScheduleSpec::Holiday(_) => "holiday",
+            ScheduleSpec::Modulation(_) => "modulation",
+            ScheduleSpec::Containment(_) => "containment",
+            ScheduleSpec::Piecewise(_) => "piecewise",
         }
     }
 }

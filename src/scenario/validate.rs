@@ -503,6 +503,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
         Some(dose) => {
             c.non_negative(&format!("{p}.dose"), dose, "dose");
         }
+        None if matches!(s, ScheduleSpec::Piecewise(_)) => {}
         // Without a known drug the missing dose is a consequence, already reported.
         None if drug_known => c.fail(
             format!("{p}.dose"),
@@ -547,5 +548,101 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
                 );
             }
         }
+        ScheduleSpec::Holiday(x) => {
+            match (x.lead_in, x.respond_below) {
+                (Some(l), None) => {
+                    c.positive(&format!("{p}.lead_in"), l, "lead_in");
+                }
+                (None, Some(r)) => c.fraction(&format!("{p}.respond_below"), r, "respond_below"),
+                _ => c.fail(&p, "give one of lead_in (a fixed time on drug) or respond_below (a fraction of the starting marker)"),
+            }
+            match (x.holiday, x.resume_above) {
+                (Some(h), None) => {
+                    c.positive(&format!("{p}.holiday"), h, "holiday length");
+                }
+                (None, Some(r)) => {
+                    c.positive(&format!("{p}.resume_above"), r, "resume_above");
+                }
+                _ => c.fail(&p, "give one of holiday (a fixed length) or resume_above (a fraction of the starting marker)"),
+            }
+        }
+        ScheduleSpec::Modulation(x) => {
+            if let Some(step) = x.step
+                && c.positive(&format!("{p}.step"), step, "step")
+                && step > 1.0
+            {
+                c.fail(
+                    format!("{p}.step"),
+                    format!("step is a relative change in (0, 1], got {step}"),
+                );
+            }
+            if let Some(m) = x.margin {
+                c.non_negative(&format!("{p}.margin"), m, "margin");
+            }
+            if let Some(skip) = x.skip_below {
+                c.fraction(&format!("{p}.skip_below"), skip, "skip_below");
+                if x.margin.is_some_and(|m| skip <= m) {
+                    c.fail(
+                        format!("{p}.skip_below"),
+                        "skip_below must be larger than margin (skipping is for large falls)",
+                    );
+                }
+            }
+            if let (Some(lo), Some(hi)) = (x.min_dose, x.max_dose)
+                && c.non_negative(&format!("{p}.min_dose"), lo, "min_dose")
+                && c.positive(&format!("{p}.max_dose"), hi, "max_dose")
+                && !(lo <= x.dose.unwrap_or(lo) && x.dose.unwrap_or(hi) <= hi)
+            {
+                c.fail(
+                    format!("{p}.dose"),
+                    format!("the starting dose must lie in [min_dose, max_dose] = [{lo}, {hi}]"),
+                );
+            }
+        }
+        ScheduleSpec::Containment(x) => {
+            c.positive(&format!("{p}.target"), x.target, "target");
+            match x.max_dose {
+                Some(m) => {
+                    if c.positive(&format!("{p}.max_dose"), m, "max_dose")
+                        && x.dose.is_some_and(|d| d > m)
+                    {
+                        c.fail(
+                            format!("{p}.dose"),
+                            "the starting dose must be at most max_dose",
+                        );
+                    }
+                }
+                None => c.fail(
+                    format!("{p}.max_dose"),
+                    "give max_dose (Cmax), or a max_dose or standard_dose on the drug",
+                ),
+            }
+            if let Some(g) = x.gain {
+                c.non_negative(&format!("{p}.gain"), g, "gain");
+            }
+        }
+        ScheduleSpec::Piecewise(x) => {
+            c.positive(&format!("{p}.period"), x.period, "period");
+            if x.doses.is_empty() {
+                c.fail(format!("{p}.doses"), "list at least one dose");
+            }
+            let max = dosing_drug_max(spec, s);
+            for (i, d) in x.doses.iter().enumerate() {
+                let q = format!("{p}.doses[{i}]");
+                if c.non_negative(&q, *d, "dose")
+                    && let Some(m) = max
+                    && *d > m
+                {
+                    c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
+                }
+            }
+        }
     }
+}
+
+/// The max_dose of the drug a schedule doses, if any.
+fn dosing_drug_max(spec: &ScenarioSpec, s: &ScheduleSpec) -> Option<f64> {
+    let mut copy = s.clone();
+    let drug = copy.dosing_mut().drug.clone()?;
+    spec.drugs.get(&drug).and_then(|d| d.max_dose)
 }
