@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod observe;
 pub mod outcome;
+pub mod patients;
 pub mod pk;
 pub mod report;
 pub mod rng;

@@ -199,6 +199,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             .as_ref()
             .and_then(|s| s.cells_per_unit)
             .unwrap_or(1.0),
+        patients: crate::patients::compile(&spec)?,
         spec,
     })
 }

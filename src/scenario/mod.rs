@@ -48,6 +48,8 @@ pub struct Scenario {
     pub stochastic_step: f64,
     /// Cells per unit of burden (1 when counts are cells).
     pub cells_per_unit: f64,
+    /// Between-patient variability, drawn per rollout.
+    pub patients: Vec<crate::patients::PatientParameter>,
 }
 
 impl Scenario {

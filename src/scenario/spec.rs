@@ -36,6 +36,29 @@ pub struct ScenarioSpec {
     /// Settings of the stochastic engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stochastic: Option<StochasticSpec>,
+    /// Between-patient variability: parameters drawn anew for every rollout (every arm sees
+    /// the same patients). Keys: `compartments.<name>.<birth|death|initial|carrying_capacity>`
+    /// or `drugs.<drug>.effects.<compartment>.<kill|cytostatic|capacity>` (the response's
+    /// emax or slope).
+    #[serde(default, skip_serializing_if = "NamedList::is_empty")]
+    pub virtual_patients: NamedList<DistributionSpec>,
+}
+
+/// A distribution of a patient parameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum DistributionSpec {
+    /// Log-normal with the given coefficient of variation; its median is `median`, or the
+    /// scenario's own value of the parameter when `median` is left out.
+    Lognormal {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        median: Option<f64>,
+        cv: f64,
+    },
+    /// Normal, truncated at 0.
+    Normal { mean: f64, sd: f64 },
+    /// Uniform on [low, high].
+    Uniform { low: f64, high: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -159,6 +159,37 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
             );
         }
     }
+    for (key, dist) in spec.virtual_patients.iter() {
+        let p = format!("virtual_patients.{key}");
+        if let Err(message) = crate::patients::resolve_target(spec, key) {
+            c.fail(&p, message);
+        }
+        match dist {
+            DistributionSpec::Lognormal { median, cv } => {
+                if let Some(m) = median {
+                    c.positive(&format!("{p}.lognormal.median"), *m, "median");
+                }
+                if c.non_negative(&format!("{p}.lognormal.cv"), *cv, "cv") {
+                    c.at_most(&format!("{p}.lognormal.cv"), *cv, 10.0, "cv");
+                }
+            }
+            DistributionSpec::Normal { mean, sd } => {
+                c.non_negative(&format!("{p}.normal.mean"), *mean, "mean");
+                c.non_negative(&format!("{p}.normal.sd"), *sd, "sd");
+            }
+            DistributionSpec::Uniform { low, high } => {
+                if c.non_negative(&format!("{p}.uniform.low"), *low, "low")
+                    && c.non_negative(&format!("{p}.uniform.high"), *high, "high")
+                    && high < low
+                {
+                    c.fail(
+                        format!("{p}.uniform.high"),
+                        format!("high ({high}) must be ≥ low ({low})"),
+                    );
+                }
+            }
+        }
+    }
     if let Some(st) = &spec.stochastic {
         if let Some(step) = st.step
             && c.positive("stochastic.step", step, "stochastic step")

@@ -9,6 +9,7 @@ use super::stochastic::{StochasticPropagator, StochasticSettings};
 use super::{NoiseKey, RunOptions, RunResult, run};
 use crate::error::Result;
 use crate::outcome::RunOutcome;
+use crate::scenario::spec::DistributionSpec;
 use crate::scenario::{Arm, Scenario};
 use rayon::prelude::*;
 
@@ -53,6 +54,27 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
         c.capacity *= scale;
     }
     s.marker.detection_limit *= scale;
+    // Patient values given in burden units scale with the counts.
+    for p in &mut s.patients {
+        if let crate::patients::Target::Initial(_) | crate::patients::Target::Capacity(_) = p.target
+        {
+            match &mut p.distribution {
+                DistributionSpec::Lognormal { median, .. } => {
+                    if let Some(m) = median {
+                        *m *= scale;
+                    }
+                }
+                DistributionSpec::Normal { mean, sd } => {
+                    *mean *= scale;
+                    *sd *= scale;
+                }
+                DistributionSpec::Uniform { low, high } => {
+                    *low *= scale;
+                    *high *= scale;
+                }
+            }
+        }
+    }
     s
 }
 
@@ -64,6 +86,12 @@ pub fn run_rollout(
     index: u64,
     record_every: f64,
 ) -> Result<RunResult> {
+    if !cells.patients.is_empty() {
+        let mut patient = cells.clone();
+        crate::patients::apply(&cells.patients, &mut patient.model, seed, index, true);
+        patient.patients.clear();
+        return run_rollout(&patient, arm, seed, index, record_every);
+    }
     let graded = cells
         .drugs
         .iter()
