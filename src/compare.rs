@@ -55,6 +55,7 @@ pub struct SummaryRecord {
     pub mean_cumulative_dose: Vec<f64>,
     pub mean_fraction_on_drug: f64,
     pub mean_cycles: f64,
+    pub mean_clipped_doses: f64,
 }
 
 impl From<&ArmSummary> for SummaryRecord {
@@ -71,6 +72,7 @@ impl From<&ArmSummary> for SummaryRecord {
             mean_cumulative_dose: s.mean_cumulative_dose.clone(),
             mean_fraction_on_drug: s.mean_fraction_on_drug,
             mean_cycles: s.mean_cycles,
+            mean_clipped_doses: s.mean_clipped_doses,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod scenario;
 pub mod schedule;
 pub mod sim;
 pub mod survival;
+pub mod toxicity;
 
 pub use error::{Diagnostic, Error, Result};
 pub use scenario::Scenario;

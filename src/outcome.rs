@@ -23,6 +23,8 @@ pub struct RunOutcome {
     pub final_resistant: f64,
     /// Treatment cycles: stretches of dosing separated by a gap with no dose in effect.
     pub cycles: u32,
+    /// Doses reduced or withheld to respect a toxicity budget.
+    pub clipped_doses: u32,
 }
 
 /// Accumulates the per-run outcome as the driver moves through time.
@@ -113,6 +115,7 @@ impl OutcomeTracker {
             final_total: self.last_total,
             final_resistant: self.last_resistant,
             cycles: self.cycles,
+            clipped_doses: 0,
         }
     }
 }
@@ -139,6 +142,8 @@ pub struct ArmSummary {
     pub mean_fraction_on_drug: f64,
     /// Mean number of treatment cycles per rollout.
     pub mean_cycles: f64,
+    /// Mean number of doses reduced or withheld by a toxicity budget, per rollout.
+    pub mean_clipped_doses: f64,
 }
 
 impl ArmSummary {
@@ -172,8 +177,10 @@ impl ArmSummary {
         let mut dose = vec![0.0; n_drugs];
         let mut on_drug = 0.0;
         let mut cycles = 0.0;
+        let mut clipped = 0.0;
         for (o, _) in &runs {
             cycles += o.cycles as f64;
+            clipped += o.clipped_doses as f64;
             for (d, x) in dose.iter_mut().zip(&o.cumulative_dose) {
                 *d += x;
             }
@@ -196,6 +203,7 @@ impl ArmSummary {
             mean_cumulative_dose: dose.into_iter().map(mean).collect(),
             mean_fraction_on_drug: mean(on_drug),
             mean_cycles: mean(cycles),
+            mean_clipped_doses: mean(clipped),
             km,
         }
     }

@@ -212,13 +212,15 @@ pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Stri
         let o = &r.outcome;
         let _ = write!(
             out,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             csv_field(name),
             o.ttp,
             u8::from(o.progressed),
             u8::from(!o.progressed),
             opt(o.resistance_majority),
-            o.fraction_on_drug
+            o.fraction_on_drug,
+            o.cycles,
+            o.clipped_doses
         );
         for x in &o.cumulative_dose {
             let _ = write!(out, ",{x}");
@@ -314,7 +316,7 @@ fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
 pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
     let mut out = String::from(
         "arm,rollout,time,event,cnsr,resistance_majority_time,resistance_emerged,\
-         fraction_time_on_drug,final_total,final_resistant",
+         fraction_time_on_drug,final_total,final_resistant,cycles,clipped_doses",
     );
     for d in &scenario.drugs {
         let _ = write!(out, ",cumulative_dose_{}", d.name);
@@ -326,7 +328,7 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
             let o = &r.outcome;
             let _ = write!(
                 out,
-                "{label},{},{},{},{},{},{},{},{},{}",
+                "{label},{},{},{},{},{},{},{},{},{},{},{}",
                 r.index,
                 o.ttp,
                 u8::from(o.progressed),
@@ -335,7 +337,9 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
                 u8::from(r.resistance_emerged),
                 o.fraction_on_drug,
                 o.final_total,
-                o.final_resistant
+                o.final_resistant,
+                o.cycles,
+                o.clipped_doses
             );
             for x in &o.cumulative_dose {
                 let _ = write!(out, ",{x}");
@@ -426,6 +430,10 @@ pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     }
     header.push("% on drug".to_owned());
     header.push("cycles".to_owned());
+    let budgets = scenario.toxicity.iter().any(Option::is_some);
+    if budgets {
+        header.push("clipped doses".to_owned());
+    }
     let mut table = vec![header];
     let ends = |t: Option<f64>| t.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}"));
     for r in rows {
@@ -463,6 +471,9 @@ pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
         }
         row.push(format!("{:.1}", 100.0 * s.mean_fraction_on_drug));
         row.push(format!("{:.1}", s.mean_cycles));
+        if budgets {
+            row.push(format!("{:.1}", s.mean_clipped_doses));
+        }
         table.push(row);
     }
     render_table(&table)
@@ -493,7 +504,10 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     for t in &pfs_times {
         let _ = write!(out, ",pfs_at_{t}");
     }
-    out.push_str(",p_resistance,median_resistance_majority,mean_fraction_time_on_drug,mean_cycles");
+    out.push_str(
+        ",p_resistance,median_resistance_majority,mean_fraction_time_on_drug,mean_cycles,\
+         mean_clipped_doses",
+    );
     for d in &scenario.drugs {
         let _ = write!(out, ",mean_cumulative_dose_{0},relative_dose_{0}", d.name);
     }
@@ -532,11 +546,12 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
         }
         let _ = write!(
             out,
-            ",{},{},{},{}",
+            ",{},{},{},{},{}",
             s.p_resistance,
             opt(s.median_resistance_majority),
             s.mean_fraction_on_drug,
-            s.mean_cycles
+            s.mean_cycles,
+            s.mean_clipped_doses
         );
         for (d, rel) in s.mean_cumulative_dose.iter().zip(&r.relative_dose) {
             let _ = write!(out, ",{d},{}", opt(*rel));

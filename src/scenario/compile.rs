@@ -200,6 +200,16 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             .and_then(|s| s.cells_per_unit)
             .unwrap_or(1.0),
         patients: crate::patients::compile(&spec)?,
+        toxicity: spec
+            .drugs
+            .iter()
+            .map(|(_, d)| {
+                d.toxicity.as_ref().map(|t| crate::toxicity::Budget {
+                    max_cumulative: t.max_cumulative_dose,
+                    max_time_on: t.max_time_on.as_ref().map(|w| (w.on, w.window)),
+                })
+            })
+            .collect(),
         spec,
     })
 }

@@ -50,6 +50,8 @@ pub struct Scenario {
     pub cells_per_unit: f64,
     /// Between-patient variability, drawn per rollout.
     pub patients: Vec<crate::patients::PatientParameter>,
+    /// Per drug: its toxicity budget, if any.
+    pub toxicity: Vec<Option<crate::toxicity::Budget>>,
 }
 
 impl Scenario {

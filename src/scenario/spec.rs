@@ -220,9 +220,33 @@ pub struct DrugSpec {
     /// Fraction of full effect in [0, 1] at exposure C, used by `only_off_drug` transitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<ResponseSpec>,
+    /// A toxicity budget every schedule of this drug must respect; doses that would break
+    /// it are reduced or withheld, and counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxicity: Option<ToxicitySpec>,
     /// Per compartment: the effects of this drug on it.
     #[serde(default)]
     pub effects: NamedList<EffectSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToxicitySpec {
+    /// Most cumulative dose over the run (amount for PK drugs, level × time for levels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cumulative_dose: Option<f64>,
+    /// Most time on drug within any trailing window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_time_on: Option<TimeOnSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeOnSpec {
+    /// Time units on drug allowed …
+    pub on: f64,
+    /// … in any window of this length.
+    pub window: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

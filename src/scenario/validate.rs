@@ -404,6 +404,30 @@ fn check_drugs(c: &mut Checker, spec: &ScenarioSpec) {
             ),
             None => {}
         }
+        if let Some(tox) = &d.toxicity {
+            let q = format!("{p}.toxicity");
+            if tox.max_cumulative_dose.is_none() && tox.max_time_on.is_none() {
+                c.fail(&q, "give max_cumulative_dose and/or max_time_on");
+            }
+            if let Some(m) = tox.max_cumulative_dose {
+                c.non_negative(
+                    &format!("{q}.max_cumulative_dose"),
+                    m,
+                    "max_cumulative_dose",
+                );
+            }
+            if let Some(w) = &tox.max_time_on {
+                c.non_negative(&format!("{q}.max_time_on.on"), w.on, "on");
+                if c.positive(&format!("{q}.max_time_on.window"), w.window, "window")
+                    && w.on > w.window
+                {
+                    c.fail(
+                        format!("{q}.max_time_on.on"),
+                        format!("on ({}) cannot exceed the window ({})", w.on, w.window),
+                    );
+                }
+            }
+        }
         if d.effects.is_empty() {
             c.fail(
                 format!("{p}.effects"),

@@ -17,6 +17,7 @@ use crate::outcome::{OutcomeTracker, RunOutcome};
 use crate::pk::{Dose, Exposure, Kinetics};
 use crate::scenario::{Arm, Scenario};
 use crate::schedule::Observation;
+use crate::toxicity::ToxicityGuard;
 
 /// Moves the cell counts across one stretch of time with no dosing event inside.
 pub trait Propagator {
@@ -162,6 +163,10 @@ pub fn run<P: Propagator>(
     let mut doses: Vec<Dose> = Vec::new();
     let mut dose_since_row = vec![0.0; n_drugs];
     let mut conc = vec![0.0; n_drugs];
+    let mut toxicity = ToxicityGuard::new(
+        scenario.toxicity.clone(),
+        scenario.drugs.iter().map(|d| d.kinetics).collect(),
+    );
 
     let every = scenario.marker.every;
     let record = options.record_every > 0.0;
@@ -188,10 +193,15 @@ pub fn run<P: Propagator>(
             }
             doses.clear();
             policy.decide(t, &mut doses);
-            for d in &doses {
-                if d.amount <= 0.0 || d.drug >= n_drugs {
+            for planned in &doses {
+                if planned.amount <= 0.0 || planned.drug >= n_drugs {
                     continue;
                 }
+                let mut dose = *planned;
+                if !toxicity.admit(t, &mut dose) {
+                    continue;
+                }
+                let d = &dose;
                 exposure.give(t, d);
                 let weight = match scenario.drugs[d.drug].kinetics {
                     Kinetics::Level => d.amount * d.duration.min(horizon - t),
@@ -243,10 +253,12 @@ pub fn run<P: Propagator>(
         outcome.state(t, &state);
         debug_assert_eq!(state.len(), n_comp);
     }
+    let mut outcome = outcome.finish(progression.progressed_at());
+    outcome.clipped_doses = toxicity.clipped;
     Ok(RunResult {
         trajectory,
         visits,
-        outcome: outcome.finish(progression.progressed_at()),
+        outcome,
     })
 }
 
