@@ -32,6 +32,12 @@ pub trait Policy {
 /// A resolved schedule of one drug, ready to make policies from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
+    /// Several schedules given together (a combination regimen), deciding on the finest
+    /// of their dosing grids, `base`.
+    Combination {
+        parts: Vec<Schedule>,
+        base: f64,
+    },
     Holiday(HolidayRule),
     Modulation(ModulationRule),
     Containment(ContainmentRule),
@@ -64,9 +70,36 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// Combines schedules given together.
+    pub fn combination(parts: Vec<Schedule>) -> Schedule {
+        let base = parts
+            .iter()
+            .map(Schedule::interval)
+            .fold(f64::INFINITY, f64::min);
+        Schedule::Combination { parts, base }
+    }
+
+    /// The dosing interval: the spacing of the decisions.
+    pub fn interval(&self) -> f64 {
+        match self {
+            Schedule::Combination { base, .. } => *base,
+            Schedule::Holiday(r) => r.interval,
+            Schedule::Modulation(r) => r.interval,
+            Schedule::Containment(r) => r.interval,
+            Schedule::Piecewise { interval, .. }
+            | Schedule::Continuous { interval, .. }
+            | Schedule::Intermittent { interval, .. }
+            | Schedule::Adaptive { interval, .. } => *interval,
+        }
+    }
+
     /// A fresh policy in its initial state (one per simulated patient).
     pub fn policy(&self) -> Box<dyn Policy + Send> {
         match *self {
+            Schedule::Combination { ref parts, base } => Box::new(Combination {
+                parts: parts.iter().map(|p| (p.policy(), p.interval())).collect(),
+                base,
+            }),
             Schedule::Holiday(rule) => Box::new(Holiday {
                 rule,
                 baseline: None,
@@ -237,6 +270,33 @@ impl Policy for Adaptive {
                 amount: self.dose,
                 duration: self.interval,
             });
+        }
+    }
+}
+
+/// Schedules given together: each decides on its own grid, all see every observation.
+pub struct Combination {
+    parts: Vec<(Box<dyn Policy + Send>, f64)>,
+    base: f64,
+}
+
+impl Policy for Combination {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        Some(k as f64 * self.base)
+    }
+
+    fn observe(&mut self, obs: &Observation) {
+        for (p, _) in &mut self.parts {
+            p.observe(obs);
+        }
+    }
+
+    fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
+        for (p, interval) in &mut self.parts {
+            let steps = t / *interval;
+            if (steps - steps.round()).abs() < TIME_EPS * steps.max(1.0) {
+                p.decide(t, doses);
+            }
         }
     }
 }

@@ -111,7 +111,13 @@ fn simulate_prints_a_table_and_writes_whole_csv_files() {
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for arm in ["continuous", "3w-on-1w-off", "holiday-2w", "adaptive-50"] {
+    for arm in [
+        "continuous",
+        "3w-on-1w-off",
+        "holiday-2w",
+        "adaptive-50",
+        "continuous-gpx4i",
+    ] {
         assert!(stdout.contains(arm), "{stdout}");
     }
     assert!(stdout.contains("TTP (days)"), "{stdout}");
@@ -120,12 +126,12 @@ fn simulate_prints_a_table_and_writes_whole_csv_files() {
     assert_eq!(
         header,
         "arm,time,sensitive,primed,persister,cycling_persister,resistant,total,marker,\
-         exposure_osimertinib,dose_osimertinib"
+         exposure_osimertinib,exposure_gpx4i,dose_osimertinib,dose_gpx4i"
     );
-    // 4 arms × 1096 daily rows (0..=1095) + header.
-    assert_eq!(traj.lines().count(), 1 + 4 * 1096);
+    // 5 arms × 1096 daily rows (0..=1095) + header.
+    assert_eq!(traj.lines().count(), 1 + 5 * 1096);
     let outcomes = std::fs::read_to_string(out.join("outcomes.csv")).unwrap();
-    assert_eq!(outcomes.lines().count(), 5);
+    assert_eq!(outcomes.lines().count(), 6);
     assert!(outcomes.starts_with("arm,ttp,event,cnsr,"));
     assert!(out.join("visits.csv").is_file());
     // No temporary files left behind.
@@ -243,8 +249,8 @@ fn stochastic_simulate_is_identical_across_thread_counts() {
         .iter()
         .map(|f| std::fs::read_to_string(out.join(f)).unwrap())
         .collect();
-        // 4 arms × 150 rollouts + header.
-        assert_eq!(files[1].lines().count(), 1 + 4 * 150);
+        // 5 arms × 150 rollouts + header.
+        assert_eq!(files[1].lines().count(), 1 + 5 * 150);
         assert!(files[1].starts_with("arm,rollout,time,event,cnsr,"));
         std::fs::remove_dir_all(&out).unwrap();
         outputs.push((stdout, files));

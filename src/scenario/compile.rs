@@ -171,10 +171,26 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
                 arm.name
             )));
         };
+        let main = schedule(s, &drug_names)?;
+        let schedule = if arm.with.is_empty() {
+            main
+        } else {
+            let mut parts = vec![main];
+            for extra in &arm.with {
+                let ScheduleRef::Inline(x) = extra else {
+                    return Err(Error::Usage(format!(
+                        "internal: arm `{}` schedule not resolved",
+                        arm.name
+                    )));
+                };
+                parts.push(schedule(x, &drug_names)?);
+            }
+            Schedule::combination(parts)
+        };
         arms.push(Arm {
             name: arm.name.clone(),
             description: arm.description.clone(),
-            schedule: schedule(s, &drug_names)?,
+            schedule,
         });
     }
 

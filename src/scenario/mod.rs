@@ -68,11 +68,21 @@ impl Scenario {
     pub fn from_text(path: &Path, text: &str) -> Result<Scenario> {
         let parsed: Parsed<ScenarioSpec> = parse::parse(path, text)?;
         let mut spec = parsed.value;
-        // Where each arm's schedule came from, to point errors at the right file.
-        let mut origins: Vec<Option<(PathBuf, Locations, String)>> = vec![None; spec.arms.len()];
+        // Where each named schedule came from (by field path prefix), to point errors at the
+        // right file.
+        let mut origins: Vec<Origin> = Vec::new();
         let mut problems: Vec<Diagnostic> = Vec::new();
         for (i, arm) in spec.arms.iter_mut().enumerate() {
-            if let ScheduleRef::Named(name) = &arm.schedule {
+            let arm_name = arm.name.clone();
+            let mut refs: Vec<(String, &mut ScheduleRef)> =
+                vec![(format!("arms[{i}].schedule"), &mut arm.schedule)];
+            for (j, extra) in arm.with.iter_mut().enumerate() {
+                refs.push((format!("arms[{i}].with[{j}]"), extra));
+            }
+            for (field, schedule) in refs {
+                let ScheduleRef::Named(name) = &*schedule else {
+                    continue;
+                };
                 match library::find(path, name) {
                     Ok((file, text)) => match parse::parse::<ScheduleFile>(&file, &text) {
                         Ok(sf) => {
@@ -88,17 +98,19 @@ impl Scenario {
                                     ),
                                 ));
                             }
-                            if arm.description.is_empty() {
-                                arm.description = sf.value.description.clone();
-                            }
-                            arm.schedule = ScheduleRef::Inline(sf.value.schedule);
-                            origins[i] = Some((file, sf.locations, arm.name.clone()));
+                            *schedule = ScheduleRef::Inline(sf.value.schedule);
+                            origins.push(Origin {
+                                prefix: field,
+                                file,
+                                locations: sf.locations,
+                                arm: arm_name.clone(),
+                                description: sf.value.description,
+                            });
                         }
                         Err(Error::Invalid(mut d)) => problems.append(&mut d),
                         Err(other) => return Err(other),
                     },
                     Err(message) => {
-                        let field = format!("arms[{i}].schedule");
                         problems.push(diagnostic(
                             path,
                             parsed.locations.find(&field),
@@ -107,6 +119,14 @@ impl Scenario {
                         ));
                     }
                 }
+            }
+            // An arm without a description takes its main schedule's.
+            if arm.description.is_empty()
+                && let Some(o) = origins
+                    .iter()
+                    .find(|o| o.prefix == format!("arms[{i}].schedule"))
+            {
+                arm.description = o.description.clone();
             }
         }
         if !problems.is_empty() {
@@ -137,20 +157,28 @@ impl Scenario {
 
 /// Turns a validation problem into a diagnostic in the file that holds the field: the
 /// scenario, or the schedule file an arm took its schedule from.
+/// A named schedule's file, and the field path in the scenario that refers to it.
+struct Origin {
+    prefix: String,
+    file: PathBuf,
+    locations: Locations,
+    arm: String,
+    description: String,
+}
+
 fn locate_problem(
     path: &Path,
     locations: &Locations,
-    origins: &[Option<(PathBuf, Locations, String)>],
+    origins: &[Origin],
     problem: validate::Problem,
 ) -> Diagnostic {
-    if let Some(rest) = problem.path.strip_prefix("arms[")
-        && let Some((index, tail)) = rest.split_once(']')
-        && let Some(tail) = tail.strip_prefix(".schedule")
-        && let Ok(i) = index.parse::<usize>()
-        && let Some(Some((file, locs, arm))) = origins.get(i)
-    {
+    let hit = origins.iter().find_map(|o| {
+        let tail = problem.path.strip_prefix(&o.prefix)?;
+        (tail.is_empty() || tail.starts_with('.')).then_some((o, tail))
+    });
+    if let Some((origin, tail)) = hit {
         let field = format!("schedule{tail}");
-        if !locs.contains(&field) {
+        if !origin.locations.contains(&field) {
             // The value was filled in from the scenario (a drug or dose left out of the
             // schedule file): the fix belongs in the scenario's arm.
             return diagnostic(
@@ -158,19 +186,21 @@ fn locate_problem(
                 locations.find(&problem.path),
                 &problem.path,
                 format!(
-                    "{} (arm `{arm}` takes its schedule from {}; to set this field, write the schedule inline)",
+                    "{} (arm `{}` takes its schedule from {}; to set this field, write the schedule inline)",
                     problem.message,
-                    file.display()
+                    origin.arm,
+                    origin.file.display()
                 ),
             );
         }
         return diagnostic(
-            file,
-            locs.find(&field),
+            &origin.file,
+            origin.locations.find(&field),
             &field,
             format!(
-                "{} (schedule used by arm `{arm}` of {})",
+                "{} (schedule used by arm `{}` of {})",
                 problem.message,
+                origin.arm,
                 path.display()
             ),
         );

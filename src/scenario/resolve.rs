@@ -21,13 +21,13 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     if spec.progression.factor.is_none() {
         spec.progression.factor = Some(DEFAULT_PROGRESSION_FACTOR);
     }
-    let only_drug = match spec.drugs.0.as_slice() {
-        [(name, _)] => Some(name.clone()),
-        _ => None,
-    };
+    // A schedule that names no drug doses the first (primary) drug.
+    let only_drug = spec.drugs.0.first().map(|(name, _)| name.clone());
     for arm in &mut spec.arms {
-        if let ScheduleRef::Inline(schedule) = &mut arm.schedule {
-            resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs);
+        for schedule in std::iter::once(&mut arm.schedule).chain(arm.with.iter_mut()) {
+            if let ScheduleRef::Inline(schedule) = schedule {
+                resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs);
+            }
         }
     }
     if spec.pfs_at.is_none() {

@@ -342,6 +342,9 @@ pub struct ArmSpec {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     pub schedule: ScheduleRef,
+    /// Schedules of other drugs given at the same time (a combination regimen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<ScheduleRef>,
 }
 
 /// An arm's schedule: the name of a file in `schedules/`, or the schedule itself.
@@ -416,7 +419,7 @@ pub enum ScheduleSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuousSpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).
@@ -430,7 +433,7 @@ pub struct ContinuousSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntermittentSpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).
@@ -451,7 +454,7 @@ pub struct IntermittentSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdaptiveSpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).
@@ -471,7 +474,7 @@ pub struct AdaptiveSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HolidaySpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).
@@ -500,7 +503,7 @@ pub struct HolidaySpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModulationSpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).
@@ -529,7 +532,7 @@ pub struct ModulationSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContainmentSpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).
@@ -553,7 +556,7 @@ pub struct ContainmentSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PiecewiseSpec {
-    /// The drug dosed (may be left out when the scenario has one drug).
+    /// The drug dosed (the scenario's first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
     /// Amount per dose (the drug's standard dose if left out).

@@ -521,6 +521,30 @@ fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
         if let ScheduleRef::Inline(s) = &arm.schedule {
             check_schedule(c, &format!("{p}.schedule"), s, spec);
         }
+        let mut intervals = vec![schedule_interval(&arm.schedule)];
+        for (j, extra) in arm.with.iter().enumerate() {
+            if let ScheduleRef::Inline(s) = extra {
+                check_schedule(c, &format!("{p}.with[{j}]"), s, spec);
+            }
+            intervals.push(schedule_interval(extra));
+        }
+        // A combination decides on the finest dosing grid; every schedule's grid must sit on it.
+        let intervals: Vec<f64> = intervals
+            .into_iter()
+            .flatten()
+            .filter(|x| *x > 0.0)
+            .collect();
+        if let Some(base) = intervals.iter().cloned().reduce(f64::min) {
+            for (j, iv) in intervals.iter().enumerate() {
+                let ratio = iv / base;
+                if (ratio - ratio.round()).abs() > 1e-9 * ratio.max(1.0) {
+                    c.fail(
+                        if j == 0 { format!("{p}.schedule") } else { format!("{p}.with[{}]", j - 1) },
+                        format!("dosing interval {iv} is not a whole multiple of {base}, the finest interval of the combination"),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -532,9 +556,12 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
         None => c.fail(
             format!("{p}.drug"),
             format!(
-                "name the drug: the scenario defines {} drugs ({})",
-                spec.drugs.len(),
-                spec.drugs.names().collect::<Vec<_>>().join(", ")
+                "name the drug: the scenario defines no drugs{}",
+                if spec.drugs.is_empty() {
+                    ""
+                } else {
+                    " by that name"
+                }
             ),
         ),
         Some(d) => {
@@ -700,4 +727,12 @@ fn dosing_drug_max(spec: &ScenarioSpec, s: &ScheduleSpec) -> Option<f64> {
     let mut copy = s.clone();
     let drug = copy.dosing_mut().drug.clone()?;
     spec.drugs.get(&drug).and_then(|d| d.max_dose)
+}
+
+/// The dosing interval of a resolved inline schedule.
+fn schedule_interval(r: &ScheduleRef) -> Option<f64> {
+    match r {
+        ScheduleRef::Inline(s) => *s.clone().dosing_mut().interval,
+        ScheduleRef::Named(_) => None,
+    }
 }
