@@ -50,6 +50,13 @@ enum Command {
     /// cycles. Writes outcomes.csv (one row per rollout and arm), summary.csv, summary.json
     /// and manifest.json.
     Compare(CompareArgs),
+    /// Export the doses an arm gave as NONMEM-style records
+    /// (ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS; CMT is the 1-based drug index).
+    ///
+    /// Without --rollouts: the deterministic run (ID 1). With --rollouts N: the first N
+    /// stochastic rollouts (ID = rollout + 1), which differ for closed-loop schedules.
+    /// The file can be read back as `events: { file: … }`.
+    Events(EventsArgs),
     /// Validate a scenario and print its resolved form (every default filled in).
     ///
     /// Exit code 0 if the scenario is valid; otherwise every problem found is listed with
@@ -58,6 +65,24 @@ enum Command {
         /// The scenario YAML file.
         scenario: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+struct EventsArgs {
+    /// The scenario YAML file.
+    scenario: PathBuf,
+    /// The arm whose doses to export (may be left out when the scenario has one arm).
+    #[arg(long)]
+    arm: Option<String>,
+    /// Export the doses of this many stochastic rollouts instead of the deterministic run.
+    #[arg(long)]
+    rollouts: Option<u64>,
+    /// Seed of the stochastic rollouts.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output CSV file (default: out/<scenario>-<arm>-doses.csv).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +188,7 @@ fn run(command: Command, quiet: bool) -> Result<()> {
         }
         Command::Simulate(args) => simulate(args),
         Command::Compare(args) => compare(args, quiet),
+        Command::Events(args) => export_events(args),
     }
 }
 
@@ -325,6 +351,80 @@ fn simulate_rollouts(
     println!("P(resistance): resistant cells alive at the horizon.");
     println!("wrote {} to {}", written.join(", "), out.display());
     tracing::info!(seconds = elapsed.as_secs_f64(), "rollouts done");
+    Ok(())
+}
+
+fn export_events(args: EventsArgs) -> Result<()> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let arm = match &args.arm {
+        Some(name) => scenario.arm(name),
+        None if scenario.arms.len() == 1 => scenario.arms.first(),
+        None => None,
+    }
+    .ok_or_else(|| {
+        Error::Usage(format!(
+            "{}name the arm with --arm; the arms are: {}",
+            args.arm
+                .as_ref()
+                .map_or(String::new(), |a| format!("no arm `{a}`; ")),
+            scenario
+                .arms
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    // Recording must be on for doses to be kept; one row per horizon is enough.
+    let record = scenario.horizon;
+    let runs: Vec<(u64, RunResult)> = match args.rollouts {
+        None => vec![(
+            1,
+            sim::run_deterministic(
+                &scenario,
+                arm,
+                RunOptions {
+                    record_every: record,
+                    noise: None,
+                },
+            )?,
+        )],
+        Some(n) => {
+            let settings = RolloutSettings {
+                seed: args.seed,
+                first: 0,
+                count: n,
+                keep_trajectories: n,
+                record_every: record,
+            };
+            run_rollouts(&scenario, arm, settings)?
+                .trajectories
+                .into_iter()
+                .map(|(i, r)| (i + 1, r))
+                .collect()
+        }
+    };
+    let kinetics: Vec<_> = scenario.drugs.iter().map(|d| d.kinetics).collect();
+    let refs: Vec<(u64, &[crate::events::GivenDose])> = runs
+        .iter()
+        .map(|(id, r)| (*id, r.doses.as_slice()))
+        .collect();
+    let csv = crate::events::to_csv(&refs, &kinetics);
+    let out = args.out.clone().unwrap_or_else(|| {
+        let mut file = default_out_dir(&args.scenario);
+        file.as_mut_os_string()
+            .push(format!("-{}-doses.csv", arm.name));
+        file
+    });
+    report::write_atomic(&out, csv.as_bytes())?;
+    let doses: usize = runs.iter().map(|(_, r)| r.doses.len()).sum();
+    println!(
+        "wrote {doses} doses of arm `{}` ({} run{}) to {}",
+        arm.name,
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        out.display()
+    );
     Ok(())
 }
 

@@ -32,6 +32,10 @@ pub trait Policy {
 /// A resolved schedule of one drug, ready to make policies from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
+    /// Explicit doses: (time, dose), sorted by time.
+    Events {
+        doses: Vec<(f64, Dose)>,
+    },
     /// Several schedules given together (a combination regimen), deciding on the finest
     /// of their dosing grids, `base`.
     Combination {
@@ -72,16 +76,27 @@ pub enum Schedule {
 impl Schedule {
     /// Combines schedules given together.
     pub fn combination(parts: Vec<Schedule>) -> Schedule {
+        // Validation keeps explicit events out of combinations; a positive base is a must.
         let base = parts
             .iter()
             .map(Schedule::interval)
+            .filter(|x| *x > 0.0)
             .fold(f64::INFINITY, f64::min);
+        let base = if base.is_finite() { base } else { 1.0 };
         Schedule::Combination { parts, base }
     }
 
-    /// The dosing interval: the spacing of the decisions.
+    /// An explicit dose list (sorted here).
+    pub fn events(mut doses: Vec<(f64, Dose)>) -> Schedule {
+        doses.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Schedule::Events { doses }
+    }
+
+    /// The dosing interval: the spacing of the decisions (0 for explicit events, which
+    /// decide at their own times).
     pub fn interval(&self) -> f64 {
         match self {
+            Schedule::Events { .. } => 0.0,
             Schedule::Combination { base, .. } => *base,
             Schedule::Holiday(r) => r.interval,
             Schedule::Modulation(r) => r.interval,
@@ -96,6 +111,24 @@ impl Schedule {
     /// A fresh policy in its initial state (one per simulated patient).
     pub fn policy(&self) -> Box<dyn Policy + Send> {
         match *self {
+            Schedule::Events { ref doses } => {
+                let mut times: Vec<f64> = Vec::new();
+                let mut at: Vec<Vec<Dose>> = Vec::new();
+                for (t, d) in doses {
+                    if times
+                        .last()
+                        .is_some_and(|last| (t - last).abs() <= TIME_EPS)
+                    {
+                        if let Some(group) = at.last_mut() {
+                            group.push(*d);
+                        }
+                    } else {
+                        times.push(*t);
+                        at.push(vec![*d]);
+                    }
+                }
+                Box::new(Events { times, at })
+            }
             Schedule::Combination { ref parts, base } => Box::new(Combination {
                 parts: parts.iter().map(|p| (p.policy(), p.interval())).collect(),
                 base,
@@ -270,6 +303,33 @@ impl Policy for Adaptive {
                 amount: self.dose,
                 duration: self.interval,
             });
+        }
+    }
+}
+
+/// Explicit doses at their own times.
+#[derive(Debug, Clone)]
+pub struct Events {
+    /// Distinct dosing times, increasing.
+    times: Vec<f64>,
+    /// The doses at each time.
+    at: Vec<Vec<Dose>>,
+}
+
+impl Policy for Events {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        self.times.get(k).copied()
+    }
+
+    fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
+        // Decision times are visited in order; find the group at t.
+        let index = self
+            .times
+            .partition_point(|x| *x < t - TIME_EPS * t.abs().max(1.0));
+        if let (Some(time), Some(group)) = (self.times.get(index), self.at.get(index))
+            && (time - t).abs() <= TIME_EPS * t.abs().max(1.0)
+        {
+            doses.extend_from_slice(group);
         }
     }
 }

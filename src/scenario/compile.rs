@@ -171,7 +171,8 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
                 arm.name
             )));
         };
-        let main = schedule(s, &drug_names)?;
+        let kinetics: Vec<Kinetics> = drugs.iter().map(|d| d.kinetics).collect();
+        let main = schedule(s, &drug_names, &kinetics)?;
         let schedule = if arm.with.is_empty() {
             main
         } else {
@@ -183,7 +184,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
                         arm.name
                     )));
                 };
-                parts.push(schedule(x, &drug_names)?);
+                parts.push(schedule(x, &drug_names, &kinetics)?);
             }
             Schedule::combination(parts)
         };
@@ -230,12 +231,17 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
     })
 }
 
-fn schedule(s: &ScheduleSpec, drug_names: &[&str]) -> Result<Schedule> {
+fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Result<Schedule> {
     let mut copy = s.clone();
     let dosing = copy.dosing_mut();
     let missing = || Error::Usage("internal: schedule not resolved".to_owned());
     let drug = index_of(drug_names, dosing.drug.as_deref().ok_or_else(missing)?)?;
     let interval = dosing.interval.ok_or_else(missing)?;
+    if let ScheduleSpec::Events(x) = s {
+        return Ok(Schedule::events(crate::events::expand(
+            &x.records, drug, interval, kinetics,
+        )));
+    }
     if let ScheduleSpec::Piecewise(x) = s {
         return Ok(Schedule::Piecewise {
             drug,
@@ -296,6 +302,6 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str]) -> Result<Schedule> {
             max_dose: x.max_dose.ok_or_else(missing)?,
             gain: x.gain.ok_or_else(missing)?,
         }),
-        ScheduleSpec::Piecewise(_) => return Err(missing()),
+        ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => return Err(missing()),
     })
 }

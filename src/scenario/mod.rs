@@ -129,6 +129,41 @@ impl Scenario {
                 arm.description = o.description.clone();
             }
         }
+        // Dosing records kept in CSV files join their schedules.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for (i, arm) in spec.arms.iter_mut().enumerate() {
+            for (j, schedule) in std::iter::once(&mut arm.schedule)
+                .chain(arm.with.iter_mut())
+                .enumerate()
+            {
+                let ScheduleRef::Inline(spec::ScheduleSpec::Events(events)) = schedule else {
+                    continue;
+                };
+                let Some(name) = events.file.take() else {
+                    continue;
+                };
+                let csv = dir.join(&name);
+                let field = if j == 0 {
+                    format!("arms[{i}].schedule.events.file")
+                } else {
+                    format!("arms[{i}].with[{}].events.file", j - 1)
+                };
+                match parse::read_text(&csv) {
+                    Ok(text) => match crate::events::parse_csv(&csv, &text) {
+                        Ok(mut records) => events.records.append(&mut records),
+                        Err(mut d) => problems.append(&mut d),
+                    },
+                    Err(Error::Read { source, .. }) => problems.push(diagnostic(
+                        path,
+                        parsed.locations.find(&field),
+                        &field,
+                        format!("cannot read dosing records {}: {source}", csv.display()),
+                    )),
+                    Err(Error::Invalid(mut d)) => problems.append(&mut d),
+                    Err(other) => return Err(other),
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::Invalid(problems));
         }

@@ -161,9 +161,12 @@ fn resolve_schedule(
         ScheduleSpec::Containment(s) => {
             s.dose.get_or_insert(0.0);
         }
-        ScheduleSpec::Continuous(_) | ScheduleSpec::Piecewise(_) => {}
+        ScheduleSpec::Continuous(_) | ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => {}
     }
-    let is_piecewise = matches!(schedule, ScheduleSpec::Piecewise(_));
+    let is_piecewise = matches!(
+        schedule,
+        ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_)
+    );
     let dosing = schedule.dosing_mut();
     if dosing.drug.is_none() {
         *dosing.drug = only_drug.map(str::to_owned);

@@ -414,6 +414,8 @@ pub enum ScheduleSpec {
     Containment(ContainmentSpec),
     /// An explicit dose per period (what the optimiser emits).
     Piecewise(PiecewiseSpec),
+    /// Dosing records in the NONMEM / mrgsolve convention, inline or from a CSV file.
+    Events(EventsSpec),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -571,6 +573,50 @@ pub struct PiecewiseSpec {
     pub doses: Vec<f64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSpec {
+    /// The drug of records without `cmt` (the scenario's first drug if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Not used: each record gives its `amt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// How long a dose level lasts when a record gives neither `rate` nor `ii` (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// The records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<EventRecord>,
+    /// Or a CSV file of records (upper-case headers ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS),
+    /// relative to the scenario file; the resolved form holds its records inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// One dosing record: `amt` at `time`, repeated `addl` more times every `ii`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRecord {
+    pub time: f64,
+    pub amt: f64,
+    /// 1-based index of the drug in `drugs` (the schedule's drug if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmt: Option<u32>,
+    /// Interval between repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ii: Option<f64>,
+    /// Additional doses after the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addl: Option<u32>,
+    /// Amount per time unit for a dose level: the level lasts amt / rate (give this or `dur`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// How long a dose level lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dur: Option<f64>,
+}
+
 /// The dosing fields every schedule family shares, borrowed for resolution and checks.
 pub struct Dosing<'a> {
     pub drug: &'a mut Option<String>,
@@ -616,6 +662,11 @@ impl ScheduleSpec {
                 dose: &mut s.dose,
                 interval: &mut s.interval,
             },
+            ScheduleSpec::Events(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
         }
     }
 
@@ -629,6 +680,7 @@ impl ScheduleSpec {
             ScheduleSpec::Modulation(_) => "modulation",
             ScheduleSpec::Containment(_) => "containment",
             ScheduleSpec::Piecewise(_) => "piecewise",
+            ScheduleSpec::Events(_) => "events",
         }
     }
 }

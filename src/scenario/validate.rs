@@ -522,6 +522,13 @@ fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
             check_schedule(c, &format!("{p}.schedule"), s, spec);
         }
         let mut intervals = vec![schedule_interval(&arm.schedule)];
+        let is_events = |r: &ScheduleRef| matches!(r, ScheduleRef::Inline(ScheduleSpec::Events(_)));
+        if !arm.with.is_empty() && (is_events(&arm.schedule) || arm.with.iter().any(is_events)) {
+            c.fail(
+                format!("{p}.with"),
+                "events cannot be combined with other schedules: put every drug's records in one events schedule (cmt names the drug)",
+            );
+        }
         for (j, extra) in arm.with.iter().enumerate() {
             if let ScheduleRef::Inline(s) = extra {
                 check_schedule(c, &format!("{p}.with[{j}]"), s, spec);
@@ -585,7 +592,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
         Some(dose) => {
             c.non_negative(&format!("{p}.dose"), dose, "dose");
         }
-        None if matches!(s, ScheduleSpec::Piecewise(_)) => {}
+        None if matches!(s, ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_)) => {}
         // Without a known drug the missing dose is a consequence, already reported.
         None if drug_known => c.fail(
             format!("{p}.dose"),
@@ -701,6 +708,76 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
             }
             if let Some(g) = x.gain {
                 c.non_negative(&format!("{p}.gain"), g, "gain");
+            }
+        }
+        ScheduleSpec::Events(x) => {
+            if x.file.is_some() {
+                // Read in by the loader before validation; reaching here means it was not.
+                c.fail(format!("{p}.file"), "the records file was not read");
+            }
+            if x.records.is_empty() {
+                c.fail(
+                    format!("{p}.records"),
+                    "give at least one dosing record (or a file of them)",
+                );
+            }
+            if x.dose.is_some() {
+                c.fail(
+                    format!("{p}.dose"),
+                    "events take their amounts from each record's amt; remove dose",
+                );
+            }
+            let mut last = f64::NEG_INFINITY;
+            for (i, r) in x.records.iter().enumerate() {
+                let q = format!("{p}.records[{i}]");
+                if c.non_negative(&format!("{q}.time"), r.time, "time") {
+                    if r.time < last {
+                        c.fail(
+                            format!("{q}.time"),
+                            format!(
+                                "records must be in time order: {} comes after {last}",
+                                r.time
+                            ),
+                        );
+                    }
+                    last = last.max(r.time);
+                }
+                c.non_negative(&format!("{q}.amt"), r.amt, "amt");
+                if let Some(cmt) = r.cmt
+                    && (cmt == 0 || cmt as usize > spec.drugs.len())
+                {
+                    c.fail(
+                        format!("{q}.cmt"),
+                        format!(
+                            "cmt is the 1-based index of a drug: 1 to {}",
+                            spec.drugs.len()
+                        ),
+                    );
+                }
+                if let Some(ii) = r.ii {
+                    c.positive(&format!("{q}.ii"), ii, "ii");
+                }
+                if r.addl.is_some_and(|a| a > 0) && r.ii.is_none() {
+                    c.fail(
+                        format!("{q}.addl"),
+                        "addl repeats a dose every ii: give ii too",
+                    );
+                }
+                if r.addl.is_some_and(|a| a as f64 > MAX_EVENTS) {
+                    c.fail(
+                        format!("{q}.addl"),
+                        format!("at most {MAX_EVENTS:e} repeats"),
+                    );
+                }
+                if let Some(rate) = r.rate {
+                    c.positive(&format!("{q}.rate"), rate, "rate");
+                }
+                if let Some(dur) = r.dur {
+                    c.positive(&format!("{q}.dur"), dur, "dur");
+                }
+                if r.rate.is_some() && r.dur.is_some() {
+                    c.fail(&q, "give rate or dur, not both");
+                }
             }
         }
         ScheduleSpec::Piecewise(x) => {

@@ -11,6 +11,7 @@ pub mod rollouts;
 pub mod stochastic;
 
 use crate::error::{Error, Result};
+use crate::events::GivenDose;
 use crate::model::{Model, Rates, Role};
 use crate::observe::ProgressionTracker;
 use crate::outcome::{OutcomeTracker, RunOutcome};
@@ -130,6 +131,8 @@ pub struct RunResult {
     pub trajectory: Trajectory,
     pub visits: Vec<Visit>,
     pub outcome: RunOutcome,
+    /// Every dose given (after toxicity clipping), when the run records a trajectory.
+    pub doses: Vec<GivenDose>,
 }
 
 /// Tolerance for "these two event times are the same", relative to the horizon.
@@ -163,6 +166,7 @@ pub fn run<P: Propagator>(
     let mut doses: Vec<Dose> = Vec::new();
     let mut dose_since_row = vec![0.0; n_drugs];
     let mut conc = vec![0.0; n_drugs];
+    let mut given: Vec<GivenDose> = Vec::new();
     let mut toxicity = ToxicityGuard::new(
         scenario.toxicity.clone(),
         scenario.drugs.iter().map(|d| d.kinetics).collect(),
@@ -202,6 +206,9 @@ pub fn run<P: Propagator>(
                     continue;
                 }
                 let d = &dose;
+                if record {
+                    given.push(GivenDose { time: t, dose });
+                }
                 exposure.give(t, d);
                 let weight = match scenario.drugs[d.drug].kinetics {
                     Kinetics::Level => d.amount * d.duration.min(horizon - t),
@@ -259,6 +266,7 @@ pub fn run<P: Propagator>(
         trajectory,
         visits,
         outcome,
+        doses: given,
     })
 }
 
