@@ -27,11 +27,28 @@ pub trait Policy {
 
     /// Appends the doses given at decision time `t`.
     fn decide(&mut self, t: f64, doses: &mut Vec<Dose>);
+
+    /// The line of treatment in effect (sequential regimens move through several).
+    fn line(&self) -> usize {
+        0
+    }
+
+    /// Whether the current line is the last: progression only ends the arm there.
+    fn on_last_line(&self) -> bool {
+        true
+    }
 }
 
 /// A resolved schedule of one drug, ready to make policies from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
+    /// Lines of treatment one after another; `lines[0]` starts at time 0, each later line
+    /// when its switch comes. Progression is judged with `rule`.
+    Sequence {
+        lines: Vec<(Schedule, Option<Switch>)>,
+        rule: crate::observe::ProgressionRule,
+        base: f64,
+    },
     /// Explicit doses: (time, dose), sorted by time.
     Events {
         doses: Vec<(f64, Dose)>,
@@ -86,6 +103,23 @@ impl Schedule {
         Schedule::Combination { parts, base }
     }
 
+    /// Lines of treatment in sequence; each later line says when it starts.
+    pub fn sequence(
+        first: Schedule,
+        later: Vec<(Schedule, Switch)>,
+        rule: crate::observe::ProgressionRule,
+    ) -> Schedule {
+        let mut lines = vec![(first, None)];
+        lines.extend(later.into_iter().map(|(s, w)| (s, Some(w))));
+        let base = lines
+            .iter()
+            .map(|(s, _)| s.interval())
+            .filter(|x| *x > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let base = if base.is_finite() { base } else { 1.0 };
+        Schedule::Sequence { lines, rule, base }
+    }
+
     /// An explicit dose list (sorted here).
     pub fn events(mut doses: Vec<(f64, Dose)>) -> Schedule {
         doses.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -96,6 +130,7 @@ impl Schedule {
     /// decide at their own times).
     pub fn interval(&self) -> f64 {
         match self {
+            Schedule::Sequence { base, .. } => *base,
             Schedule::Events { .. } => 0.0,
             Schedule::Combination { base, .. } => *base,
             Schedule::Holiday(r) => r.interval,
@@ -111,6 +146,21 @@ impl Schedule {
     /// A fresh policy in its initial state (one per simulated patient).
     pub fn policy(&self) -> Box<dyn Policy + Send> {
         match *self {
+            Schedule::Sequence {
+                ref lines,
+                rule,
+                base,
+            } => Box::new(Sequence {
+                lines: lines
+                    .iter()
+                    .map(|(s, switch)| (s.policy(), s.interval(), *switch))
+                    .collect(),
+                current: 0,
+                started: 0.0,
+                tracker: crate::observe::ProgressionTracker::new(rule),
+                rule,
+                base,
+            }),
             Schedule::Events { ref doses } => {
                 let mut times: Vec<f64> = Vec::new();
                 let mut at: Vec<Vec<Dose>> = Vec::new();
@@ -304,6 +354,91 @@ impl Policy for Adaptive {
                 duration: self.interval,
             });
         }
+    }
+}
+
+/// When a sequential regimen moves on to a line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Switch {
+    /// At the visit where progression is called on the line before.
+    OnProgression,
+    /// After this long on the line before.
+    AfterTime(f64),
+}
+
+/// Lines of treatment one after another. Each line runs on its own clock, started when the
+/// line starts (so an intermittent line begins its first cycle then), and sees visits in
+/// that clock too.
+pub struct Sequence {
+    lines: Vec<(Box<dyn Policy + Send>, f64, Option<Switch>)>,
+    current: usize,
+    started: f64,
+    tracker: crate::observe::ProgressionTracker,
+    rule: crate::observe::ProgressionRule,
+    base: f64,
+}
+
+impl Sequence {
+    fn next_switch(&self) -> Option<Switch> {
+        self.lines.get(self.current + 1).and_then(|l| l.2)
+    }
+
+    fn advance(&mut self, at: f64) {
+        self.current += 1;
+        self.started = at;
+        self.tracker = crate::observe::ProgressionTracker::new(self.rule);
+    }
+
+    fn local(&self, obs: &Observation) -> Observation {
+        Observation {
+            time: obs.time - self.started,
+            ..*obs
+        }
+    }
+}
+
+impl Policy for Sequence {
+    fn decision_time(&self, k: usize) -> Option<f64> {
+        Some(k as f64 * self.base)
+    }
+
+    fn observe(&mut self, obs: &Observation) {
+        let local = self.local(obs);
+        if let Some((line, _, _)) = self.lines.get_mut(self.current) {
+            line.observe(&local);
+        }
+        if self.tracker.update(&local) && self.next_switch() == Some(Switch::OnProgression) {
+            self.advance(obs.time);
+            // The new line takes this visit as its baseline.
+            let local = self.local(obs);
+            self.tracker.update(&local);
+            if let Some((line, _, _)) = self.lines.get_mut(self.current) {
+                line.observe(&local);
+            }
+        }
+    }
+
+    fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
+        if let Some(Switch::AfterTime(length)) = self.next_switch()
+            && t - self.started >= length - TIME_EPS
+        {
+            self.advance(self.started + length);
+        }
+        let local = t - self.started;
+        if let Some((line, interval, _)) = self.lines.get_mut(self.current) {
+            let steps = local / *interval;
+            if (steps - steps.round()).abs() < TIME_EPS * steps.max(1.0) {
+                line.decide(local, doses);
+            }
+        }
+    }
+
+    fn line(&self) -> usize {
+        self.current
+    }
+
+    fn on_last_line(&self) -> bool {
+        self.current + 1 >= self.lines.len()
     }
 }
 

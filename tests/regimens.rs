@@ -83,3 +83,104 @@ fn exported_doses_replay_as_an_events_schedule() {
     assert!(s.resolved_yaml().contains("records:"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn two_drug_scenario(arms: &str) -> Scenario {
+    let yaml = format!(
+        "format_version: 1
+name: lines
+time_units: days
+horizon: 600
+model:
+  growth: exponential
+  compartments:
+    a: {{ birth: 0.03, death: 0.01, initial: 1.0e9 }}
+    b: {{ birth: 0.03, death: 0.01, initial: 1.0e6, role: resistant }}
+drugs:
+  first:
+    effects: {{ a: {{ kill: {{ linear: {{ slope: 0.05 }} }} }} }}
+  second:
+    effects: {{ b: {{ kill: {{ linear: {{ slope: 0.05 }} }} }} }}
+observation: {{ every: 28 }}
+progression: {{ rule: recist }}
+arms:
+{arms}"
+    );
+    Scenario::from_text(Path::new("lines.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_second_line_starts_at_progression_on_the_first() {
+    let s = two_drug_scenario(
+        "  - { name: first-only, schedule: continuous-mtd }
+  - name: first-then-second
+    schedule: continuous-mtd
+    then:
+      - { after: progression, schedule: { continuous: { drug: second } } }
+",
+    );
+    let first_only =
+        run_deterministic(&s, s.arm("first-only").unwrap(), RunOptions::default()).unwrap();
+    let sequence = run_deterministic(
+        &s,
+        s.arm("first-then-second").unwrap(),
+        RunOptions::default(),
+    )
+    .unwrap();
+    let switch = first_only.outcome.ttp;
+    assert!(first_only.outcome.progressed && switch < 600.0);
+    // The second drug's first dose comes at the visit where line 1 progressed.
+    let first_second = sequence
+        .doses
+        .iter()
+        .find(|g| g.dose.drug == 1)
+        .expect("second line given")
+        .time;
+    assert_eq!(first_second, switch);
+    // The first drug stops there.
+    assert!(
+        sequence
+            .doses
+            .iter()
+            .filter(|g| g.dose.drug == 0)
+            .all(|g| g.time < switch)
+    );
+    // Progression of the arm is judged on the last line, from its start: later than line 1.
+    assert!(sequence.outcome.ttp > switch, "{:?}", sequence.outcome);
+    // The visit at the switch is not a progression of the arm.
+    assert!(
+        !sequence
+            .visits
+            .iter()
+            .any(|v| v.progression && v.observation.time <= switch)
+    );
+}
+
+#[test]
+fn a_line_can_start_after_a_fixed_time() {
+    let s = two_drug_scenario(
+        "  - name: switch-at-day-100
+    schedule: continuous-mtd
+    then:
+      - { after: { time: 100 }, schedule: { intermittent: { drug: second, on: 7, off: 7 } } }
+",
+    );
+    let r = run_deterministic(&s, &s.arms[0], RunOptions::default()).unwrap();
+    let first: Vec<f64> = r
+        .doses
+        .iter()
+        .filter(|g| g.dose.drug == 0)
+        .map(|g| g.time)
+        .collect();
+    let second: Vec<f64> = r
+        .doses
+        .iter()
+        .filter(|g| g.dose.drug == 1)
+        .map(|g| g.time)
+        .collect();
+    assert_eq!(*first.last().unwrap(), 99.0);
+    // The intermittent line starts its own cycle at day 100: 100–106 on, 107–113 off, 114 on.
+    assert_eq!(
+        &second[..8],
+        &[100.0, 101.0, 102.0, 103.0, 104.0, 105.0, 106.0, 114.0]
+    );
+}

@@ -8,7 +8,7 @@ use crate::model::{
 };
 use crate::observe::{MarkerModel, ProgressionRule};
 use crate::pk::{Drug, Kinetics, Response};
-use crate::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule};
+use crate::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule, Switch};
 use std::path::Path;
 
 /// Validation has run, so a missing name here is a bug; it still becomes an error, not a panic.
@@ -173,7 +173,23 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         };
         let kinetics: Vec<Kinetics> = drugs.iter().map(|d| d.kinetics).collect();
         let main = schedule(s, &drug_names, &kinetics)?;
-        let schedule = if arm.with.is_empty() {
+        let schedule = if !arm.then.is_empty() {
+            let mut later = Vec::new();
+            for line in &arm.then {
+                let ScheduleRef::Inline(x) = &line.schedule else {
+                    return Err(Error::Usage(format!(
+                        "internal: arm `{}` schedule not resolved",
+                        arm.name
+                    )));
+                };
+                let switch = match line.after {
+                    spec::SwitchSpec::Progression => Switch::OnProgression,
+                    spec::SwitchSpec::Time(t) => Switch::AfterTime(t),
+                };
+                later.push((schedule(x, &drug_names, &kinetics)?, switch));
+            }
+            Schedule::sequence(main, later, progression)
+        } else if arm.with.is_empty() {
             main
         } else {
             let mut parts = vec![main];

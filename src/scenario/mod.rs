@@ -74,12 +74,8 @@ impl Scenario {
         let mut problems: Vec<Diagnostic> = Vec::new();
         for (i, arm) in spec.arms.iter_mut().enumerate() {
             let arm_name = arm.name.clone();
-            let mut refs: Vec<(String, &mut ScheduleRef)> =
-                vec![(format!("arms[{i}].schedule"), &mut arm.schedule)];
-            for (j, extra) in arm.with.iter_mut().enumerate() {
-                refs.push((format!("arms[{i}].with[{j}]"), extra));
-            }
-            for (field, schedule) in refs {
+            for (suffix, schedule) in arm.schedules_mut() {
+                let field = format!("arms[{i}].{suffix}");
                 let ScheduleRef::Named(name) = &*schedule else {
                     continue;
                 };
@@ -132,10 +128,7 @@ impl Scenario {
         // Dosing records kept in CSV files join their schedules.
         let dir = path.parent().unwrap_or(Path::new("."));
         for (i, arm) in spec.arms.iter_mut().enumerate() {
-            for (j, schedule) in std::iter::once(&mut arm.schedule)
-                .chain(arm.with.iter_mut())
-                .enumerate()
-            {
+            for (suffix, schedule) in arm.schedules_mut() {
                 let ScheduleRef::Inline(spec::ScheduleSpec::Events(events)) = schedule else {
                     continue;
                 };
@@ -143,11 +136,7 @@ impl Scenario {
                     continue;
                 };
                 let csv = dir.join(&name);
-                let field = if j == 0 {
-                    format!("arms[{i}].schedule.events.file")
-                } else {
-                    format!("arms[{i}].with[{}].events.file", j - 1)
-                };
+                let field = format!("arms[{i}].{suffix}.events.file");
                 match parse::read_text(&csv) {
                     Ok(text) => match crate::events::parse_csv(&csv, &text) {
                         Ok(mut records) => events.records.append(&mut records),

@@ -24,7 +24,7 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     // A schedule that names no drug doses the first (primary) drug.
     let only_drug = spec.drugs.0.first().map(|(name, _)| name.clone());
     for arm in &mut spec.arms {
-        for schedule in std::iter::once(&mut arm.schedule).chain(arm.with.iter_mut()) {
+        for (_, schedule) in arm.schedules_mut() {
             if let ScheduleRef::Inline(schedule) = schedule {
                 resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs);
             }

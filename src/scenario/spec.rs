@@ -345,6 +345,42 @@ pub struct ArmSpec {
     /// Schedules of other drugs given at the same time (a combination regimen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub with: Vec<ScheduleRef>,
+    /// Later lines of treatment, each replacing the one before when its switch comes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<LineSpec>,
+}
+
+impl ArmSpec {
+    /// Every schedule reference of the arm with its field path below `arms[i]`.
+    pub fn schedules_mut(&mut self) -> Vec<(String, &mut ScheduleRef)> {
+        let mut out = vec![("schedule".to_owned(), &mut self.schedule)];
+        for (j, s) in self.with.iter_mut().enumerate() {
+            out.push((format!("with[{j}]"), s));
+        }
+        for (j, line) in self.then.iter_mut().enumerate() {
+            out.push((format!("then[{j}].schedule"), &mut line.schedule));
+        }
+        out
+    }
+}
+
+/// A later line of treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineSpec {
+    /// When this line starts.
+    pub after: SwitchSpec,
+    pub schedule: ScheduleRef,
+}
+
+/// When a sequential regimen moves to its next line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum SwitchSpec {
+    /// At the visit where the scenario's progression rule fires on the current line.
+    Progression,
+    /// After this long on the current line.
+    Time(f64),
 }
 
 /// An arm's schedule: the name of a file in `schedules/`, or the schedule itself.

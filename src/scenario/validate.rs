@@ -529,6 +529,30 @@ fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
                 "events cannot be combined with other schedules: put every drug's records in one events schedule (cmt names the drug)",
             );
         }
+        let sequential = !arm.then.is_empty();
+        if sequential
+            && (is_events(&arm.schedule) || arm.then.iter().any(|l| is_events(&l.schedule)))
+        {
+            c.fail(
+                format!("{p}.then"),
+                "events cannot be part of a sequence of lines: their times are absolute",
+            );
+        }
+        if sequential && !arm.with.is_empty() {
+            c.fail(
+                format!("{p}.with"),
+                "an arm is a combination (with) or a sequence of lines (then), not both yet",
+            );
+        }
+        for (j, line) in arm.then.iter().enumerate() {
+            let q = format!("{p}.then[{j}]");
+            if let SwitchSpec::Time(t) = line.after {
+                c.positive(&format!("{q}.after.time"), t, "time on the previous line");
+            }
+            if let ScheduleRef::Inline(s) = &line.schedule {
+                check_schedule(c, &format!("{q}.schedule"), s, spec);
+            }
+        }
         for (j, extra) in arm.with.iter().enumerate() {
             if let ScheduleRef::Inline(s) = extra {
                 check_schedule(c, &format!("{p}.with[{j}]"), s, spec);

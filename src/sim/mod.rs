@@ -181,8 +181,20 @@ pub fn run<P: Propagator>(
         // 1. Visits: observe, call progression, and let the policy see the result.
         if (visit_k as f64) * every <= t + eps {
             let obs = scenario.marker.observe(&state, t, visit_k, options.noise);
-            let progressed = progression.update(&obs);
+            // The policy sees the visit first: a sequential regimen may move to its next
+            // line here, and progression ends the arm only on its last line, judged from
+            // that line's start.
+            let line_before = policy.line();
             policy.observe(&obs);
+            let progressed = if policy.line() != line_before {
+                progression = ProgressionTracker::new(scenario.progression);
+                progression.update(&obs);
+                false
+            } else if policy.on_last_line() {
+                progression.update(&obs)
+            } else {
+                false
+            };
             visits.push(Visit {
                 observation: obs,
                 true_value: scenario.marker.true_value(&state),
