@@ -87,6 +87,8 @@ pub enum Schedule {
         interval: f64,
         stop_below: f64,
         resume_above: f64,
+        /// Decide at every k-th visit only.
+        every_visits: u32,
     },
 }
 
@@ -241,12 +243,15 @@ impl Schedule {
                 interval,
                 stop_below,
                 resume_above,
+                every_visits,
             } => Box::new(Adaptive {
                 drug,
                 dose,
                 interval,
                 stop_below,
                 resume_above,
+                every_visits,
+                visits: 0,
                 baseline: None,
                 on: true,
             }),
@@ -325,6 +330,9 @@ pub struct Adaptive {
     interval: f64,
     stop_below: f64,
     resume_above: f64,
+    every_visits: u32,
+    /// Visits seen after the baseline.
+    visits: u32,
     baseline: Option<f64>,
     on: bool,
 }
@@ -339,6 +347,10 @@ impl Policy for Adaptive {
             self.baseline = Some(obs.value);
             return;
         };
+        self.visits += 1;
+        if self.visits % self.every_visits != 0 {
+            return;
+        }
         if self.on && obs.value < self.stop_below * baseline {
             self.on = false;
         } else if !self.on && obs.value >= self.resume_above * baseline {
@@ -821,12 +833,28 @@ mod tests {
             interval: 1.0,
             stop_below: 0.5,
             resume_above: 1.0,
+            every_visits: 1,
         };
         let got = doses_after_visits(
             s.policy().as_mut(),
             &[100.0, 80.0, 50.0, 49.9, 30.0, 60.0, 99.9, 100.0, 70.0, 49.0],
         );
         assert_eq!(got, vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn adaptive_can_decide_at_every_second_visit_only() {
+        let s = Schedule::Adaptive {
+            drug: 0,
+            dose: 1.0,
+            interval: 1.0,
+            stop_below: 0.5,
+            resume_above: 1.0,
+            every_visits: 2,
+        };
+        // Visits after baseline: 1 (skipped), 2 (decides), 3 (skipped), 4 (decides) …
+        let got = doses_after_visits(s.policy().as_mut(), &[100.0, 40.0, 40.0, 120.0, 120.0]);
+        assert_eq!(got, vec![1.0, 1.0, 0.0, 0.0, 1.0]);
     }
 
     #[test]
@@ -938,6 +966,7 @@ mod tests {
             interval: 1.0,
             stop_below: 0.5,
             resume_above: 1.0,
+            every_visits: 1,
         };
         let mut p = s.policy();
         let seen = |v: f64, p: &mut Box<dyn Policy + Send>| {

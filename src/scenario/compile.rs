@@ -289,6 +289,7 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Res
             resume_above: x
                 .resume_above
                 .unwrap_or(super::resolve::DEFAULT_RESUME_ABOVE),
+            every_visits: x.every_visits.unwrap_or(1).max(1),
         },
         ScheduleSpec::Holiday(x) => Schedule::Holiday(HolidayRule {
             drug,

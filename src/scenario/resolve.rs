@@ -144,6 +144,7 @@ fn resolve_schedule(
         ScheduleSpec::Adaptive(s) => {
             s.stop_below.get_or_insert(DEFAULT_STOP_BELOW);
             s.resume_above.get_or_insert(DEFAULT_RESUME_ABOVE);
+            s.every_visits.get_or_insert(1);
         }
         ScheduleSpec::Holiday(s) => {
             if s.lead_in.is_none() && s.respond_below.is_none() {

@@ -507,6 +507,9 @@ pub struct AdaptiveSpec {
     /// Resume when the marker climbs back to this fraction of its value at treatment start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_above: Option<f64>,
+    /// Decide at every k-th visit only (1: every visit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_visits: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

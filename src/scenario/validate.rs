@@ -647,6 +647,12 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
             }
         }
         ScheduleSpec::Adaptive(x) => {
+            if x.every_visits == Some(0) {
+                c.fail(
+                    format!("{p}.every_visits"),
+                    "every_visits counts visits: at least 1",
+                );
+            }
             if let Some(stop) = x.stop_below {
                 c.fraction(&format!("{p}.stop_below"), stop, "stop_below");
             }
