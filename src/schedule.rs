@@ -348,7 +348,7 @@ impl Policy for Adaptive {
             return;
         };
         self.visits += 1;
-        if self.visits % self.every_visits != 0 {
+        if !self.visits.is_multiple_of(self.every_visits) {
             return;
         }
         if self.on && obs.value < self.stop_below * baseline {
