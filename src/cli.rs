@@ -1,7 +1,6 @@
 //! The command line: `regimen simulate | check`.
 
 use crate::error::{Error, Result};
-use crate::outcome::ArmSummary;
 use crate::report;
 use crate::scenario::Scenario;
 use crate::sim::rollouts::{
@@ -223,7 +222,22 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         None => scenario.arms.iter().collect(),
     };
     if let Some(n) = args.rollouts {
-        return simulate_rollouts(&args, &scenario, &arms, n);
+        return run_stochastic(StochasticJob {
+            scenario: &scenario,
+            scenario_path: &args.scenario,
+            arms,
+            reference: 0,
+            rollouts: n,
+            seed: args.seed,
+            trajectories: args.trajectories,
+            record_every: args.record_every,
+            out: args
+                .out
+                .clone()
+                .unwrap_or_else(|| default_out_dir(&args.scenario)),
+            quiet: false,
+            command: "simulate --rollouts",
+        });
     }
     let options = RunOptions {
         record_every: args.record_every,
@@ -262,95 +276,6 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         "\nwrote trajectory.csv, visits.csv, outcomes.csv to {}",
         out.display()
     );
-    Ok(())
-}
-
-/// `simulate --rollouts N`: stochastic rollouts of every chosen arm, summarised.
-fn simulate_rollouts(
-    args: &SimulateArgs,
-    scenario: &Scenario,
-    arms: &[&crate::scenario::Arm],
-    n: u64,
-) -> Result<()> {
-    if n == 0 {
-        return Err(Error::Usage("--rollouts must be at least 1".to_owned()));
-    }
-    let settings = RolloutSettings {
-        seed: args.seed,
-        first: 0,
-        count: n,
-        keep_trajectories: args.trajectories.min(n),
-        record_every: args.record_every,
-    };
-    let started = std::time::Instant::now();
-    let mut runs: Vec<(&str, ArmRollouts)> = Vec::with_capacity(arms.len());
-    for arm in arms {
-        tracing::info!(arm = %arm.name, rollouts = n, "simulating");
-        runs.push((&arm.name, run_rollouts(scenario, arm, settings)?));
-    }
-    let elapsed = started.elapsed();
-    let summaries: Vec<(&str, ArmSummary)> = runs
-        .iter()
-        .map(|(name, r)| {
-            let summary = ArmSummary::new(
-                r.rollouts
-                    .iter()
-                    .map(|x| (&x.outcome, x.resistance_emerged)),
-                scenario.horizon,
-                &scenario.pfs_at,
-            );
-            (*name, summary)
-        })
-        .collect();
-    let summary_refs: Vec<(&str, &ArmSummary)> = summaries.iter().map(|(n, s)| (*n, s)).collect();
-    let run_refs: Vec<(&str, &ArmRollouts)> = runs.iter().map(|(n, r)| (*n, r)).collect();
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| default_out_dir(&args.scenario));
-    report::write_atomic(
-        &out.join("rollouts.csv"),
-        report::rollouts_csv(scenario, &run_refs).as_bytes(),
-    )?;
-    report::write_atomic(
-        &out.join("summary.csv"),
-        report::summary_csv(scenario, &summary_refs).as_bytes(),
-    )?;
-    let mut written = vec!["rollouts.csv", "summary.csv"];
-    if settings.keep_trajectories > 0 {
-        let labelled: Vec<report::LabelledRun> = runs
-            .iter()
-            .flat_map(|(name, r)| {
-                r.trajectories
-                    .iter()
-                    .map(move |(i, run)| (*name, Some(*i), run))
-            })
-            .collect();
-        report::write_atomic(
-            &out.join("trajectory.csv"),
-            report::trajectory_csv(scenario, &labelled).as_bytes(),
-        )?;
-        report::write_atomic(
-            &out.join("visits.csv"),
-            report::visits_csv(&labelled).as_bytes(),
-        )?;
-        written.extend(["trajectory.csv", "visits.csv"]);
-    }
-    println!(
-        "{} — {n} stochastic rollouts per arm, seed {}, horizon {} {}\n",
-        scenario.spec.name,
-        args.seed,
-        scenario.horizon,
-        scenario.spec.time_units.as_str()
-    );
-    print!("{}", report::rollout_table(scenario, &summary_refs));
-    println!(
-        "\nTTP: Kaplan–Meier over rollouts, censored at the horizon (>{:.0}: median not reached; NR: CI end not reached).",
-        scenario.horizon
-    );
-    println!("P(resistance): resistant cells alive at the horizon.");
-    println!("wrote {} to {}", written.join(", "), out.display());
-    tracing::info!(seconds = elapsed.as_secs_f64(), "rollouts done");
     Ok(())
 }
 
@@ -446,9 +371,6 @@ fn progress_bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
 }
 
 fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
-    if args.rollouts == 0 {
-        return Err(Error::Usage("--rollouts must be at least 1".to_owned()));
-    }
     if !(args.record_every.is_finite() && args.record_every > 0.0) {
         return Err(Error::Usage(format!(
             "--record-every must be a positive number, got {}",
@@ -474,51 +396,90 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
                 ))
             })?,
     };
-    let settings = RolloutSettings {
-        seed: args.seed,
-        first: 0,
-        count: args.rollouts,
-        keep_trajectories: args.trajectories.min(args.rollouts),
-        record_every: args.record_every,
-    };
-    let started = std::time::Instant::now();
-    let bar = progress_bar(args.rollouts * scenario.arms.len() as u64, quiet);
-    let mut runs: Vec<(&str, ArmRollouts)> = Vec::with_capacity(scenario.arms.len());
-    for arm in &scenario.arms {
-        bar.set_message(arm.name.clone());
-        let tick = || bar.inc(1);
-        runs.push((
-            &arm.name,
-            run_rollouts_with_progress(&scenario, arm, settings, &tick)?,
-        ));
-    }
-    bar.finish_and_clear();
-    let wall = started.elapsed().as_secs_f64();
-    let run_refs: Vec<(&str, &ArmRollouts)> = runs.iter().map(|(n, r)| (*n, r)).collect();
-    let rows = crate::compare::compare(&scenario, &run_refs, reference);
-
     let out = args.out.clone().unwrap_or_else(|| {
         let mut dir = default_out_dir(&args.scenario);
         dir.as_mut_os_string().push("-compare");
         dir
     });
+    run_stochastic(StochasticJob {
+        scenario: &scenario,
+        scenario_path: &args.scenario,
+        arms: scenario.arms.iter().collect(),
+        reference,
+        rollouts: args.rollouts,
+        seed: args.seed,
+        trajectories: args.trajectories,
+        record_every: args.record_every,
+        out,
+        quiet,
+        command: "compare",
+    })
+}
+
+/// Stochastic rollouts of some arms of a scenario, compared with a reference arm.
+struct StochasticJob<'a> {
+    scenario: &'a Scenario,
+    scenario_path: &'a Path,
+    arms: Vec<&'a crate::scenario::Arm>,
+    reference: usize,
+    rollouts: u64,
+    seed: u64,
+    trajectories: u64,
+    record_every: f64,
+    out: PathBuf,
+    quiet: bool,
+    command: &'static str,
+}
+
+/// Runs a [`StochasticJob`]: the table on stdout; outcomes.csv, summary.csv, summary.json,
+/// manifest.json (and trajectories of the first rollouts, if asked) in the output folder.
+fn run_stochastic(job: StochasticJob) -> Result<()> {
+    let scenario = job.scenario;
+    if job.rollouts == 0 {
+        return Err(Error::Usage("--rollouts must be at least 1".to_owned()));
+    }
+    let settings = RolloutSettings {
+        seed: job.seed,
+        first: 0,
+        count: job.rollouts,
+        keep_trajectories: job.trajectories.min(job.rollouts),
+        record_every: job.record_every,
+    };
+    let started = std::time::Instant::now();
+    let bar = progress_bar(job.rollouts * job.arms.len() as u64, job.quiet);
+    let mut runs: Vec<(&str, ArmRollouts)> = Vec::with_capacity(job.arms.len());
+    for arm in &job.arms {
+        tracing::info!(arm = %arm.name, rollouts = job.rollouts, "simulating");
+        bar.set_message(arm.name.clone());
+        let tick = || bar.inc(1);
+        runs.push((
+            &arm.name,
+            run_rollouts_with_progress(scenario, arm, settings, &tick)?,
+        ));
+    }
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let run_refs: Vec<(&str, &ArmRollouts)> = runs.iter().map(|(n, r)| (*n, r)).collect();
+    let rows = crate::compare::compare(scenario, &run_refs, job.reference);
+
+    let out = &job.out;
     report::write_atomic(
         &out.join("outcomes.csv"),
-        report::rollouts_csv(&scenario, &run_refs).as_bytes(),
+        report::rollouts_csv(scenario, &run_refs).as_bytes(),
     )?;
     report::write_atomic(
         &out.join("summary.csv"),
-        report::compare_csv(&scenario, &rows).as_bytes(),
+        report::compare_csv(scenario, &rows).as_bytes(),
     )?;
     let json = serde_json::to_string_pretty(&rows)
         .map_err(|e| Error::Usage(format!("cannot encode summary.json: {e}")))?;
     report::write_atomic(&out.join("summary.json"), json.as_bytes())?;
     let manifest = report::manifest(
-        &scenario,
-        "compare",
-        args.seed,
-        args.rollouts,
-        &scenario.arms[reference].name,
+        scenario,
+        job.command,
+        job.seed,
+        job.rollouts,
+        &job.arms[job.reference].name,
         wall,
     );
     report::write_atomic(&out.join("manifest.json"), manifest.as_bytes())?;
@@ -539,7 +500,7 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
             .collect();
         report::write_atomic(
             &out.join("trajectory.csv"),
-            report::trajectory_csv(&scenario, &labelled).as_bytes(),
+            report::trajectory_csv(scenario, &labelled).as_bytes(),
         )?;
         report::write_atomic(
             &out.join("visits.csv"),
@@ -551,12 +512,12 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
         "{} — {} rollouts per arm on the same virtual patients and random numbers, seed {}, \
          horizon {} {}\n",
         scenario.spec.name,
-        args.rollouts,
-        args.seed,
+        job.rollouts,
+        job.seed,
         scenario.horizon,
         scenario.spec.time_units.as_str()
     );
-    print!("{}", report::compare_table(&scenario, &rows));
+    print!("{}", report::compare_table(scenario, &rows));
     println!(
         "\nTTP: Kaplan–Meier, censored at the horizon (>{h:.0}: median not reached; NR: CI end not reached).\n\
          ΔRMST: paired difference in restricted mean TTP up to {h:.0} {u}; HR: Cox hazard ratio of progression.\n\
@@ -569,6 +530,7 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
         written.join(", "),
         out.display()
     );
+    let _ = job.scenario_path;
     Ok(())
 }
 

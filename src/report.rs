@@ -2,7 +2,6 @@
 
 use crate::compare::ArmComparison;
 use crate::error::{Error, Result};
-use crate::outcome::ArmSummary;
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
 use crate::sim::rollouts::ArmRollouts;
@@ -257,53 +256,6 @@ fn reached(t: Option<f64>, horizon: f64) -> String {
     t.map_or_else(|| format!(">{horizon:.0}"), |t| format!("{t:.0}"))
 }
 
-/// The per-arm table of a stochastic run.
-pub fn rollout_table(scenario: &Scenario, arms: &[(&str, &ArmSummary)]) -> String {
-    let units = scenario.spec.time_units.as_str();
-    let h = scenario.horizon;
-    let mut header = vec![
-        "arm".to_owned(),
-        format!("median TTP ({units}, 95% CI)"),
-        format!("RMST ({units})"),
-    ];
-    let pfs_times: Vec<f64> = arms
-        .first()
-        .map(|(_, s)| s.pfs.iter().map(|(t, _)| *t).collect())
-        .unwrap_or_default();
-    for t in &pfs_times {
-        header.push(format!("PFS@{t:.0}"));
-    }
-    header.push("P(resistance)".to_owned());
-    header.push(format!("resistance majority ({units})"));
-    for d in &scenario.drugs {
-        header.push(format!("mean dose {} ({})", d.name, dose_unit(d, units)));
-    }
-    header.push("% on drug".to_owned());
-    let mut rows = vec![header];
-    for (name, s) in arms {
-        let (lo, hi) = s.median_ttp_ci;
-        let mut row = vec![
-            (*name).to_owned(),
-            format!(
-                "{} ({}–{})",
-                reached(s.median_ttp, h),
-                lo.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}")),
-                hi.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}"))
-            ),
-            format!("{:.0}", s.restricted_mean_ttp),
-        ];
-        for (_, p) in &s.pfs {
-            row.push(format!("{:.2}", p));
-        }
-        row.push(format!("{:.3}", s.p_resistance));
-        row.push(reached(s.median_resistance_majority, h));
-        row.extend(s.mean_cumulative_dose.iter().map(|&x| number_cell(x)));
-        row.push(format!("{:.1}", 100.0 * s.mean_fraction_on_drug));
-        rows.push(row);
-    }
-    render_table(&rows)
-}
-
 /// Unit of a cumulative dose: the dose unit for PK drugs, level × time for dose levels.
 fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
     match d.kinetics {
@@ -312,7 +264,8 @@ fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
     }
 }
 
-/// `rollouts.csv`: one row per rollout and arm, in the time-to-event layout.
+/// `outcomes.csv` of a stochastic run: one row per rollout and arm, in the time-to-event
+/// layout.
 pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
     let mut out = String::from(
         "arm,rollout,time,event,cnsr,resistance_majority_time,resistance_emerged,\
@@ -346,57 +299,6 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
             }
             out.push('\n');
         }
-    }
-    out
-}
-
-/// `summary.csv`: one row per arm of a stochastic run; empty cells mean "not reached".
-pub fn summary_csv(scenario: &Scenario, arms: &[(&str, &ArmSummary)]) -> String {
-    let mut out = String::from(
-        "arm,rollouts,median_ttp,median_ttp_lower,median_ttp_upper,restricted_mean_ttp",
-    );
-    let pfs_times: Vec<f64> = arms
-        .first()
-        .map(|(_, s)| s.pfs.iter().map(|(t, _)| *t).collect())
-        .unwrap_or_default();
-    for t in &pfs_times {
-        let _ = write!(out, ",pfs_at_{t}");
-    }
-    out.push_str(
-        ",p_resistance,p_resistance_lower,p_resistance_upper,median_resistance_majority,\
-         mean_fraction_time_on_drug",
-    );
-    for d in &scenario.drugs {
-        let _ = write!(out, ",mean_cumulative_dose_{}", d.name);
-    }
-    out.push('\n');
-    for (name, s) in arms {
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{}",
-            csv_field(name),
-            s.rollouts,
-            opt(s.median_ttp),
-            opt(s.median_ttp_ci.0),
-            opt(s.median_ttp_ci.1),
-            s.restricted_mean_ttp
-        );
-        for (_, p) in &s.pfs {
-            let _ = write!(out, ",{p}");
-        }
-        let _ = write!(
-            out,
-            ",{},{},{},{},{}",
-            s.p_resistance,
-            s.p_resistance_ci.0,
-            s.p_resistance_ci.1,
-            opt(s.median_resistance_majority),
-            s.mean_fraction_on_drug
-        );
-        for x in &s.mean_cumulative_dose {
-            let _ = write!(out, ",{x}");
-        }
-        out.push('\n');
     }
     out
 }
