@@ -224,7 +224,6 @@ fn simulate(args: SimulateArgs) -> Result<()> {
     if let Some(n) = args.rollouts {
         return run_stochastic(StochasticJob {
             scenario: &scenario,
-            scenario_path: &args.scenario,
             arms,
             reference: 0,
             rollouts: n,
@@ -403,7 +402,6 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
     });
     run_stochastic(StochasticJob {
         scenario: &scenario,
-        scenario_path: &args.scenario,
         arms: scenario.arms.iter().collect(),
         reference,
         rollouts: args.rollouts,
@@ -419,7 +417,6 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
 /// Stochastic rollouts of some arms of a scenario, compared with a reference arm.
 struct StochasticJob<'a> {
     scenario: &'a Scenario,
-    scenario_path: &'a Path,
     arms: Vec<&'a crate::scenario::Arm>,
     reference: usize,
     rollouts: u64,
@@ -530,7 +527,6 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         written.join(", "),
         out.display()
     );
-    let _ = job.scenario_path;
     Ok(())
 }
 
