@@ -199,7 +199,9 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
             c.fail(
                 "stochastic.step",
                 format!(
-                    "a step of {step} over a horizon of {} makes more than {MAX_EVENTS:e} steps",
+                    "a stochastic step of {step} (set here, or derived from the fastest \
+                     per-capita rate) over a horizon of {} makes more than {MAX_EVENTS:e} steps; \
+                     set stochastic.step or shorten the horizon",
                     spec.horizon
                 ),
             );
