@@ -34,47 +34,11 @@ pub struct Contrast {
 pub struct ArmComparison {
     pub arm: String,
     #[serde(flatten)]
-    pub summary: SummaryRecord,
+    pub summary: ArmSummary,
     /// Mean cumulative dose per drug relative to the reference arm (`None` where the
     /// reference gave none of that drug).
     pub relative_dose: Vec<Option<f64>>,
     pub contrast: Option<Contrast>,
-}
-
-/// The serialisable part of an [`ArmSummary`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SummaryRecord {
-    pub rollouts: usize,
-    pub median_ttp: Option<f64>,
-    pub median_ttp_ci: (Option<f64>, Option<f64>),
-    pub restricted_mean_ttp: f64,
-    pub pfs: Vec<(f64, f64)>,
-    pub p_resistance: f64,
-    pub p_resistance_ci: (f64, f64),
-    pub median_resistance_majority: Option<f64>,
-    pub mean_cumulative_dose: Vec<f64>,
-    pub mean_fraction_on_drug: f64,
-    pub mean_cycles: f64,
-    pub mean_clipped_doses: f64,
-}
-
-impl From<&ArmSummary> for SummaryRecord {
-    fn from(s: &ArmSummary) -> Self {
-        SummaryRecord {
-            rollouts: s.rollouts,
-            median_ttp: s.median_ttp,
-            median_ttp_ci: s.median_ttp_ci,
-            restricted_mean_ttp: s.restricted_mean_ttp,
-            pfs: s.pfs.clone(),
-            p_resistance: s.p_resistance,
-            p_resistance_ci: s.p_resistance_ci,
-            median_resistance_majority: s.median_resistance_majority,
-            mean_cumulative_dose: s.mean_cumulative_dose.clone(),
-            mean_fraction_on_drug: s.mean_fraction_on_drug,
-            mean_cycles: s.mean_cycles,
-            mean_clipped_doses: s.mean_clipped_doses,
-        }
-    }
 }
 
 /// Summarises one arm's rollouts.
@@ -145,7 +109,7 @@ pub fn compare(
             });
             ArmComparison {
                 arm: (*name).to_owned(),
-                summary: SummaryRecord::from(summary),
+                summary: summary.clone(),
                 relative_dose,
                 contrast,
             }

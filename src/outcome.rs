@@ -121,9 +121,11 @@ impl OutcomeTracker {
 }
 
 /// Summary of many rollouts of one arm.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ArmSummary {
     pub rollouts: usize,
+    /// The Kaplan–Meier curve (kept for plots; not part of the serialised summary).
+    #[serde(skip)]
     pub km: KaplanMeier,
     /// Median TTP and its 95 % CI (`None`: not reached within the horizon).
     pub median_ttp: Option<f64>,

@@ -1,5 +1,7 @@
 //! `regimen compare`: arms on common random numbers, contrasts, and the files it writes.
 
+mod common;
+use common::correlation;
 use regimen::Scenario;
 use regimen::compare::compare;
 use regimen::sim::rollouts::{RolloutSettings, run_rollouts};
@@ -136,13 +138,4 @@ fn arms_treat_the_same_virtual_patients() {
     let different = correlation(&continuous, &other_patients);
     assert!(same > 0.6, "same patients: r = {same}");
     assert!(different.abs() < 0.15, "other patients: r = {different}");
-}
-
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }

@@ -1,6 +1,8 @@
 //! Statistical validation of the stochastic engine. Every test uses fixed seeds; every bound
 //! is derived from theory in the comment beside it.
 
+mod common;
+use common::correlation;
 use rayon::prelude::*;
 use regimen::Scenario;
 use regimen::sim::exact::ExactPropagator;
@@ -523,15 +525,6 @@ fn common_random_numbers_keep_nearby_doses_correlated() {
         independent.abs() < 0.15,
         "correlation across seeds {independent}"
     );
-}
-
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
 }
 
 #[test]
