@@ -19,6 +19,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod schedule;
+pub mod search;
 pub mod sim;
 pub mod survival;
 pub mod toxicity;
