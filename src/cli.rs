@@ -3,6 +3,8 @@
 use crate::error::{Error, Result};
 use crate::report;
 use crate::scenario::Scenario;
+use crate::schedule::Schedule;
+use crate::search::objective::Objective;
 use crate::sim::rollouts::{
     ArmRollouts, RolloutSettings, run_rollouts, run_rollouts_with_progress,
 };
@@ -49,6 +51,13 @@ enum Command {
     /// cycles. Writes outcomes.csv (one row per rollout and arm), summary.csv, summary.json
     /// and manifest.json.
     Compare(CompareArgs),
+    /// Search schedule families (intermittent: on, off, dose; adaptive: stop and resume
+    /// thresholds) for the schedule that maximises the objective, on fixed tuning seeds, then
+    /// rank the best of each family with the scenario's arms on fresh hold-out seeds.
+    ///
+    /// Writes best.yaml (an arm to paste into the scenario), leaderboard.csv, trace.csv (every
+    /// evaluation) and manifest.json. The LP relaxation comes in a later version.
+    Optimise(OptimiseArgs),
     /// Export the doses an arm gave as NONMEM-style records
     /// (ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS; CMT is the 1-based drug index).
     ///
@@ -64,6 +73,34 @@ enum Command {
         /// The scenario YAML file.
         scenario: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+struct OptimiseArgs {
+    /// The scenario YAML file.
+    scenario: PathBuf,
+    /// Distinct schedules scored per family.
+    #[arg(long, default_value_t = 40)]
+    budget_evals: u64,
+    /// Rollouts per candidate while searching (the tuning seeds).
+    #[arg(long, default_value_t = 200)]
+    rollouts: u64,
+    /// Rollouts of the hold-out re-scoring (seed + 1).
+    #[arg(long, default_value_t = 1000)]
+    holdout: u64,
+    /// Seed of the tuning rollouts.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Objective: rmst (restricted mean TTP), median, pfs:T (P(progression-free) at T) or
+    /// cvar:A (mean of the worst fraction A of TTPs).
+    #[arg(long, default_value = "rmst")]
+    objective: String,
+    /// Most mean cumulative dose of the drug relative to the scenario's first arm.
+    #[arg(long)]
+    max_relative_dose: Option<f64>,
+    /// Output folder (default: out/<scenario file name>-optimise).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +225,7 @@ fn run(command: Command, quiet: bool) -> Result<()> {
         Command::Simulate(args) => simulate(args),
         Command::Compare(args) => compare(args, quiet),
         Command::Events(args) => export_events(args),
+        Command::Optimise(args) => optimise(args),
     }
 }
 
@@ -273,6 +311,209 @@ fn simulate(args: SimulateArgs) -> Result<()> {
     print!("{}", report::summary_table(&scenario, &refs));
     println!(
         "\nwrote trajectory.csv, visits.csv, outcomes.csv to {}",
+        out.display()
+    );
+    Ok(())
+}
+
+fn parse_objective(text: &str) -> Result<Objective> {
+    let bad = || {
+        Error::Usage(format!(
+            "--objective `{text}`: use rmst, median, pfs:T (T > 0) or cvar:A (0 < A ≤ 1)"
+        ))
+    };
+    match text.split_once(':') {
+        None if text == "rmst" => Ok(Objective::RestrictedMeanTtp),
+        None if text == "median" => Ok(Objective::MedianTtp),
+        Some(("pfs", t)) => match t.parse::<f64>() {
+            Ok(t) if t.is_finite() && t > 0.0 => Ok(Objective::PfsAt(t)),
+            _ => Err(bad()),
+        },
+        Some(("cvar", a)) => match a.parse::<f64>() {
+            Ok(a) if a > 0.0 && a <= 1.0 => Ok(Objective::Cvar(a)),
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// A searched schedule as a scenario arm, in YAML.
+fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[&str]) -> String {
+    let drug = |d: usize| drugs.get(d).copied().unwrap_or("?");
+    let body = match *schedule {
+        Schedule::Intermittent {
+            drug: d,
+            dose,
+            interval,
+            on,
+            off,
+            start_delay,
+        } => format!(
+            "{{ intermittent: {{ drug: {}, dose: {dose}, interval: {interval}, on: {on}, off: {off}, start_delay: {start_delay} }} }}",
+            drug(d)
+        ),
+        Schedule::Adaptive {
+            drug: d,
+            dose,
+            interval,
+            stop_below,
+            resume_above,
+            every_visits,
+        } => format!(
+            "{{ adaptive: {{ drug: {}, dose: {dose}, interval: {interval}, stop_below: {stop_below}, resume_above: {resume_above}, every_visits: {every_visits} }} }}",
+            drug(d)
+        ),
+        _ => "{}  # not a searched family".to_owned(),
+    };
+    format!("  - name: {name}\n    schedule: {body}\n")
+}
+
+fn optimise(args: OptimiseArgs) -> Result<()> {
+    let objective = parse_objective(&args.objective)?;
+    if args.rollouts == 0 || args.holdout == 0 || args.budget_evals == 0 {
+        return Err(Error::Usage(
+            "--rollouts, --holdout and --budget-evals must be at least 1".to_owned(),
+        ));
+    }
+    if let Some(m) = args.max_relative_dose
+        && !(m.is_finite() && m > 0.0)
+    {
+        return Err(Error::Usage(format!(
+            "--max-relative-dose must be a positive number, got {m}"
+        )));
+    }
+    let scenario = Scenario::load(&args.scenario)?;
+    let families = crate::search::leaderboard::default_families(&scenario)?;
+    let settings = crate::search::leaderboard::Settings {
+        objective,
+        seed: args.seed,
+        rollouts: args.rollouts,
+        holdout_rollouts: args.holdout,
+        budget_per_family: args.budget_evals,
+        max_relative_dose: args.max_relative_dose,
+    };
+    let started = std::time::Instant::now();
+    let board = crate::search::leaderboard::optimise(&scenario, &families, &settings)?;
+    let wall = started.elapsed().as_secs_f64();
+    let drugs: Vec<&str> = scenario.drugs.iter().map(|d| d.name.as_str()).collect();
+    let units = scenario.spec.time_units.as_str();
+
+    let mut rows = vec![vec![
+        "rank".to_owned(),
+        "schedule".to_owned(),
+        "parameters".to_owned(),
+        "tuning".to_owned(),
+        format!("hold-out {} (95% CI)", args.objective),
+        "dose vs first arm".to_owned(),
+        "evaluations".to_owned(),
+    ]];
+    let mut csv = String::from(
+        "rank,schedule,parameters,tuning,holdout,holdout_lower,holdout_upper,relative_dose,evaluations\n",
+    );
+    for (i, e) in board.entries.iter().enumerate() {
+        let params = e
+            .parameters
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        rows.push(vec![
+            (i + 1).to_string(),
+            e.label.clone(),
+            params.clone(),
+            e.tuning
+                .map_or_else(|| "—".to_owned(), |t| format!("{t:.1}")),
+            match e.holdout_ci {
+                Some((lo, hi)) => format!("{:.1} ({lo:.1}–{hi:.1})", e.holdout),
+                None => format!("{:.3}", e.holdout),
+            },
+            format!("{:.0}%", 100.0 * e.relative_dose),
+            e.evaluations.to_string(),
+        ]);
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            i + 1,
+            e.label,
+            params,
+            e.tuning.map_or(String::new(), |t| t.to_string()),
+            e.holdout,
+            e.holdout_ci.map_or(String::new(), |c| c.0.to_string()),
+            e.holdout_ci.map_or(String::new(), |c| c.1.to_string()),
+            e.relative_dose,
+            e.evaluations
+        ));
+    }
+    let mut trace = String::from("family,evaluation,parameters,score,penalised\n");
+    for (i, (family, e)) in board.trace.iter().enumerate() {
+        let params = e
+            .values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        trace.push_str(&format!(
+            "{family},{},{params},{},{}\n",
+            i + 1,
+            e.score,
+            e.penalised
+        ));
+    }
+    let best = board
+        .entries
+        .iter()
+        .find(|e| e.label.starts_with("search:"))
+        .ok_or_else(|| Error::Usage("no searched schedule to report".to_owned()))?;
+    let best_name = format!("best-{}", best.label.trim_start_matches("search:"));
+    let best_yaml = format!(
+        "# Best searched schedule (regimen optimise, objective {}, tuning seed {}, {} rollouts).\n\
+         # Hold-out: {} over {} rollouts with seed {}; reproduce with\n\
+         #   regimen compare <scenario with this arm> --seed {} --rollouts {}\n\
+         # Paste under `arms:` in {}.\n{}",
+        args.objective,
+        args.seed,
+        args.rollouts,
+        best.holdout,
+        args.holdout,
+        board.holdout_seed,
+        board.holdout_seed,
+        args.holdout,
+        args.scenario.display(),
+        arm_yaml(&best_name, &best.schedule, &drugs)
+    );
+    let out = args.out.clone().unwrap_or_else(|| {
+        let mut dir = default_out_dir(&args.scenario);
+        dir.as_mut_os_string().push("-optimise");
+        dir
+    });
+    report::write_atomic(&out.join("best.yaml"), best_yaml.as_bytes())?;
+    report::write_atomic(&out.join("leaderboard.csv"), csv.as_bytes())?;
+    report::write_atomic(&out.join("trace.csv"), trace.as_bytes())?;
+    let manifest = report::manifest(
+        &scenario,
+        "optimise",
+        args.seed,
+        args.rollouts,
+        &scenario
+            .arms
+            .first()
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        wall,
+    );
+    report::write_atomic(&out.join("manifest.json"), manifest.as_bytes())?;
+    println!(
+        "{} — search: {} distinct schedules per family on {} rollouts (seed {}); hold-out: {} rollouts (seed {}); {units}\n",
+        scenario.spec.name,
+        args.budget_evals,
+        args.rollouts,
+        args.seed,
+        args.holdout,
+        board.holdout_seed
+    );
+    print!("{}", report::render_table(&rows));
+    println!(
+        "\n{} evaluations in {wall:.1} s. wrote best.yaml, leaderboard.csv, trace.csv, manifest.json to {}",
+        board.trace.len(),
         out.display()
     );
     Ok(())

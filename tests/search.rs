@@ -59,3 +59,79 @@ fn nelder_mead_reaches_the_grid_optimum_with_a_tenth_of_the_evaluations() {
         found.best.score
     );
 }
+
+#[test]
+fn optimise_writes_a_best_arm_that_compare_reproduces() {
+    use regimen::search::objective::Engine;
+    let dir = std::env::temp_dir().join(format!("regimen-optimise-{}", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args([
+            "optimise",
+            "scenarios/zhang2022-prostate.yaml",
+            "--budget-evals",
+            "8",
+            "--rollouts",
+            "20",
+            "--holdout",
+            "60",
+            "--seed",
+            "5",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("arm:standard-of-care") && stdout.contains("search:"),
+        "{stdout}"
+    );
+    for f in ["best.yaml", "leaderboard.csv", "trace.csv", "manifest.json"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let best = std::fs::read_to_string(dir.join("best.yaml")).unwrap();
+    let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
+    assert!(trace.lines().count() > 1 && trace.lines().count() <= 1 + 2 * 8);
+    // The leaderboard's hold-out score of the best searched schedule …
+    let board = std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    let row = board
+        .lines()
+        .find(|l| {
+            l.split(',')
+                .nth(1)
+                .is_some_and(|c| c.starts_with("search:"))
+        })
+        .unwrap()
+        .to_owned();
+    let holdout: f64 = row.split(',').nth(4).unwrap().parse().unwrap();
+    // … is what the pasted arm scores on the hold-out seed (seed + 1) with compare's rollouts.
+    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/zhang2022-prostate.yaml");
+    let text = std::fs::read_to_string(&original).unwrap();
+    let arm_lines: String = best
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let pasted = format!("{}\n{arm_lines}", text.trim_end());
+    let file = dir.join("with-best.yaml");
+    std::fs::write(&file, pasted).unwrap();
+    let s = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let arm = s.arms.last().unwrap();
+    assert!(arm.name.starts_with("best-"));
+    let mut eval = Evaluator::new(
+        &s,
+        Objective::RestrictedMeanTtp,
+        Engine::Stochastic {
+            seed: 6,
+            rollouts: 60,
+        },
+    );
+    let score = eval.score(&arm.schedule).unwrap().value;
+    assert!(
+        (score - holdout).abs() < 1e-9,
+        "pasted arm {score} vs leaderboard {holdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,4 +7,5 @@
 //! argmin's Nelder–Mead; argmin never touches regimen's random streams.
 
 pub mod family;
+pub mod leaderboard;
 pub mod objective;
