@@ -249,12 +249,7 @@ fn simulate(args: SimulateArgs) -> Result<()> {
             Error::Usage(format!(
                 "no arm `{name}` in {}; its arms are: {}",
                 args.scenario.display(),
-                scenario
-                    .arms
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                scenario.arm_names()
             ))
         })?],
         None => scenario.arms.iter().collect(),
@@ -532,12 +527,7 @@ fn export_events(args: EventsArgs) -> Result<()> {
             args.arm
                 .as_ref()
                 .map_or(String::new(), |a| format!("no arm `{a}`; ")),
-            scenario
-                .arms
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            scenario.arm_names()
         ))
     })?;
     // Recording must be on for doses to be kept; one row per horizon is enough.
@@ -627,12 +617,7 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
             .ok_or_else(|| {
                 Error::Usage(format!(
                     "--reference: no arm `{name}`; the arms are: {}",
-                    scenario
-                        .arms
-                        .iter()
-                        .map(|a| a.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    scenario.arm_names()
                 ))
             })?,
     };

@@ -172,6 +172,15 @@ impl Scenario {
         self.arms.iter().find(|a| a.name == name)
     }
 
+    /// The arms' names, comma-separated (for messages).
+    pub fn arm_names(&self) -> String {
+        self.arms
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The resolved scenario as YAML (what `regimen check` prints).
     pub fn resolved_yaml(&self) -> String {
         serde_saphyr::to_string(&self.spec)
