@@ -1,21 +1,14 @@
 //! Every bundled scenario loads, resolves idempotently and runs; the command line works on
 //! them as the README says.
 
+mod common;
 use regimen::Scenario;
 use regimen::sim::{RunOptions, run_deterministic};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn scenarios() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
+    common::yaml_files("scenarios")
 }
 
 #[test]

@@ -2,21 +2,11 @@
 //! with `# expect: <fragment>`; loading it must fail with a message holding that fragment
 //! and a line number. Every file in `tests/cases/valid/` must load.
 
+mod common;
+use common::yaml_files;
 use regimen::{Error, Scenario};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn expected_fragment(file: &Path) -> String {
     let text = std::fs::read_to_string(file).unwrap();
