@@ -3,7 +3,6 @@
 use crate::error::{Error, Result};
 use crate::report;
 use crate::scenario::Scenario;
-use crate::schedule::Schedule;
 use crate::search::objective::Objective;
 use crate::sim::rollouts::{
     ArmRollouts, RolloutSettings, run_rollouts, run_rollouts_with_progress,
@@ -333,36 +332,6 @@ fn parse_objective(text: &str) -> Result<Objective> {
 }
 
 /// A searched schedule as a scenario arm, in YAML.
-fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[&str]) -> String {
-    let drug = |d: usize| drugs.get(d).copied().unwrap_or("?");
-    let body = match *schedule {
-        Schedule::Intermittent {
-            drug: d,
-            dose,
-            interval,
-            on,
-            off,
-            start_delay,
-        } => format!(
-            "{{ intermittent: {{ drug: {}, dose: {dose}, interval: {interval}, on: {on}, off: {off}, start_delay: {start_delay} }} }}",
-            drug(d)
-        ),
-        Schedule::Adaptive {
-            drug: d,
-            dose,
-            interval,
-            stop_below,
-            resume_above,
-            every_visits,
-        } => format!(
-            "{{ adaptive: {{ drug: {}, dose: {dose}, interval: {interval}, stop_below: {stop_below}, resume_above: {resume_above}, every_visits: {every_visits} }} }}",
-            drug(d)
-        ),
-        _ => "{}  # not a searched family".to_owned(),
-    };
-    format!("  - name: {name}\n    schedule: {body}\n")
-}
-
 fn optimise(args: OptimiseArgs) -> Result<()> {
     let objective = parse_objective(&args.objective)?;
     if args.rollouts == 0 || args.holdout == 0 || args.budget_evals == 0 {
@@ -390,7 +359,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let board = crate::search::leaderboard::optimise(&scenario, &families, &settings)?;
     let wall = started.elapsed().as_secs_f64();
-    let drugs: Vec<&str> = scenario.drugs.iter().map(|d| d.name.as_str()).collect();
+    let drug_names: Vec<String> = scenario.drugs.iter().map(|d| d.name.clone()).collect();
     let units = scenario.spec.time_units.as_str();
 
     let mut rows = vec![vec![
@@ -473,7 +442,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         board.holdout_seed,
         args.holdout,
         args.scenario.display(),
-        arm_yaml(&best_name, &best.schedule, &drugs)
+        crate::search::export::arm_yaml(&best_name, &best.schedule, &drug_names)
     );
     let out = args.out.clone().unwrap_or_else(|| {
         let mut dir = default_out_dir(&args.scenario);

@@ -62,11 +62,14 @@ pub enum Schedule {
     Holiday(HolidayRule),
     Modulation(ModulationRule),
     Containment(ContainmentRule),
+    /// A dose per period, given every `interval` for the first `on[k]` time units of
+    /// period `k` (the whole period when `on` is empty).
     Piecewise {
         drug: usize,
         interval: f64,
         period: f64,
         doses: Vec<f64>,
+        on: Vec<f64>,
     },
     Continuous {
         drug: usize,
@@ -207,11 +210,13 @@ impl Schedule {
                 interval,
                 period,
                 ref doses,
+                ref on,
             } => Box::new(Piecewise {
                 drug,
                 interval,
                 period,
                 doses: doses.clone(),
+                on: on.clone(),
             }),
             Schedule::Continuous {
                 drug,
@@ -729,6 +734,7 @@ pub struct Piecewise {
     interval: f64,
     period: f64,
     doses: Vec<f64>,
+    on: Vec<f64>,
 }
 
 impl Policy for Piecewise {
@@ -744,12 +750,16 @@ impl Policy for Piecewise {
         let Some(&amount) = self.doses.get(index as usize) else {
             return;
         };
-        if amount > 0.0 {
-            let period_end = (index + 1.0) * self.period;
+        let start = index * self.period;
+        let on_end = match self.on.get(index as usize) {
+            Some(&on) => start + on.min(self.period),
+            None => start + self.period,
+        };
+        if amount > 0.0 && t + TIME_EPS < on_end {
             doses.push(Dose {
                 drug: self.drug,
                 amount,
-                duration: self.interval.min(period_end - t),
+                duration: self.interval.min(on_end - t),
             });
         }
     }
@@ -953,9 +963,26 @@ mod tests {
             interval: 1.0,
             period: 2.0,
             doses: vec![1.0, 0.0, 0.5],
+            on: vec![],
         };
         let got = doses_after_visits(s.policy().as_mut(), &[1.0; 8]);
         assert_eq!(got, vec![1.0, 1.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn piecewise_on_times_dose_the_start_of_each_period() {
+        let s = Schedule::Piecewise {
+            drug: 0,
+            interval: 1.0,
+            period: 4.0,
+            doses: vec![1.0, 1.0, 1.0],
+            on: vec![1.0, 0.0, 4.0],
+        };
+        let got = doses_after_visits(s.policy().as_mut(), &[1.0; 12]);
+        assert_eq!(
+            got,
+            vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
+        );
     }
 
     #[test]

@@ -264,6 +264,7 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Res
             interval,
             period: x.period,
             doses: x.doses.clone(),
+            on: x.on.clone().unwrap_or_default(),
         });
     }
     let dose = dosing.dose.ok_or_else(missing)?;

@@ -610,6 +610,10 @@ pub struct PiecewiseSpec {
     pub period: f64,
     /// Dose given every `interval` within each period; after the last period, none.
     pub doses: Vec<f64>,
+    /// Time on drug at the start of each period (the whole period if left out); the rest
+    /// of the period is a holiday.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -827,6 +827,24 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
                     c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
                 }
             }
+            if let Some(on) = &x.on {
+                if on.len() != x.doses.len() {
+                    c.fail(
+                        format!("{p}.on"),
+                        format!(
+                            "give one on-time per period: {} doses but {} on-times",
+                            x.doses.len(),
+                            on.len()
+                        ),
+                    );
+                }
+                for (i, t) in on.iter().enumerate() {
+                    let q = format!("{p}.on[{i}]");
+                    if c.non_negative(&q, *t, "on-time") && *t > x.period {
+                        c.fail(q, format!("on-time {t} is longer than the period {}", x.period));
+                    }
+                }
+            }
         }
     }
 }

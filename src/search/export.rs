@@ -1,0 +1,118 @@
+//! Writing a schedule back as a scenario arm, so a searched schedule can be pasted under
+//! `arms:` and run by `compare`.
+
+use crate::scenario::spec::{
+    AdaptiveSpec, ArmSpec, ContainmentSpec, ContinuousSpec, HolidaySpec, IntermittentSpec,
+    ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
+};
+use crate::schedule::Schedule;
+
+/// The YAML spec of a single-drug schedule; `None` for combinations, sequences and events,
+/// which the search does not produce.
+pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSpec> {
+    let name = |d: usize| drugs.get(d).cloned();
+    Some(match schedule {
+        Schedule::Continuous {
+            drug,
+            dose,
+            interval,
+        } => ScheduleSpec::Continuous(ContinuousSpec {
+            drug: name(*drug),
+            dose: Some(*dose),
+            interval: Some(*interval),
+        }),
+        Schedule::Intermittent {
+            drug,
+            dose,
+            interval,
+            on,
+            off,
+            start_delay,
+        } => ScheduleSpec::Intermittent(IntermittentSpec {
+            drug: name(*drug),
+            dose: Some(*dose),
+            interval: Some(*interval),
+            on: *on,
+            off: *off,
+            start_delay: Some(*start_delay),
+        }),
+        Schedule::Adaptive {
+            drug,
+            dose,
+            interval,
+            stop_below,
+            resume_above,
+            every_visits,
+        } => ScheduleSpec::Adaptive(AdaptiveSpec {
+            drug: name(*drug),
+            dose: Some(*dose),
+            interval: Some(*interval),
+            stop_below: Some(*stop_below),
+            resume_above: Some(*resume_above),
+            every_visits: Some(*every_visits),
+        }),
+        Schedule::Holiday(r) => ScheduleSpec::Holiday(HolidaySpec {
+            drug: name(r.drug),
+            dose: Some(r.dose),
+            interval: Some(r.interval),
+            lead_in: r.lead_in,
+            respond_below: r.respond_below,
+            holiday: r.holiday,
+            resume_above: r.resume_above,
+            max_cycles: r.max_cycles,
+        }),
+        Schedule::Modulation(r) => ScheduleSpec::Modulation(ModulationSpec {
+            drug: name(r.drug),
+            dose: Some(r.dose),
+            interval: Some(r.interval),
+            step: Some(r.step),
+            margin: Some(r.margin),
+            skip_below: r.skip_below,
+            min_dose: Some(r.min_dose),
+            max_dose: Some(r.max_dose),
+        }),
+        Schedule::Containment(r) => ScheduleSpec::Containment(ContainmentSpec {
+            drug: name(r.drug),
+            dose: Some(r.dose),
+            interval: Some(r.interval),
+            target: r.target,
+            max_dose: Some(r.max_dose),
+            gain: Some(r.gain),
+        }),
+        Schedule::Piecewise {
+            drug,
+            interval,
+            period,
+            doses,
+            on,
+        } => ScheduleSpec::Piecewise(PiecewiseSpec {
+            drug: name(*drug),
+            dose: None,
+            interval: Some(*interval),
+            period: *period,
+            doses: doses.clone(),
+            on: (!on.is_empty()).then(|| on.clone()),
+        }),
+        Schedule::Sequence { .. } | Schedule::Combination { .. } | Schedule::Events { .. } => {
+            return None;
+        }
+    })
+}
+
+/// The schedule as one entry of a scenario's `arms:` list, indented to paste under it.
+pub fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[String]) -> String {
+    let Some(spec) = schedule_spec(schedule, drugs) else {
+        return format!("  # {name}: a multi-part schedule that cannot be written as one arm\n");
+    };
+    let arm = ArmSpec {
+        name: name.to_owned(),
+        description: String::new(),
+        schedule: ScheduleRef::Inline(spec),
+        with: Vec::new(),
+        then: Vec::new(),
+    };
+    match serde_saphyr::to_string(&vec![arm]) {
+        Ok(text) => text.lines().map(|l| format!("  {l}\n")).collect(),
+        Err(e) => format!("  # {name}: cannot be written as YAML: {e}\n"),
+    }
+}
