@@ -9,4 +9,5 @@
 pub mod export;
 pub mod family;
 pub mod leaderboard;
+pub mod lp;
 pub mod objective;

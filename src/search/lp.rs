@@ -1,0 +1,439 @@
+//! The LP relaxation: a sequential linear programme over the time on drug in each period.
+//!
+//! The horizon is split into periods of length `L`; in period `k` the drug is given for the
+//! first `o_k ∈ [0, L]` time units (`o_k / L` is the period's duty cycle). Around a current
+//! schedule `ō` the deterministic model's map from on-times to log-populations is linearised
+//! by forward differences of one dosing interval (each column is one ODE run of the
+//! implementable schedule with one more dose in period `j`; the runs are independent and
+//! run in parallel). With
+//!
+//! * `z(o)`: ln of the target load at the horizon (resistant cells, or all cells) plus one
+//!   cell, and
+//! * `y_k(o)`: ln of the peak marker in period `k` over the cap (`y_k ≤ 0` is "under the
+//!   cap"),
+//!
+//! each step solves the LP
+//!
+//! ```text
+//! minimise   z̄ + Σ_j ∂z/∂o_j (o_j − ō_j) + ρ Σ_k s_k
+//! subject to ȳ_k + Σ_j ∂y_k/∂o_j (o_j − ō_j) ≤ s_k,  s_k ≥ 0      (cap, softened)
+//!            Σ_j o_j ≤ B                                          (dose budget)
+//!            max(0, ō_j − Δ) ≤ o_j ≤ min(L_j, ō_j + Δ)            (trust region)
+//! ```
+//!
+//! with good_lp's pure-Rust microlp backend. The LP's solution is rounded to whole dosing
+//! intervals without exceeding the budget and run; the step is kept if the merit
+//! `z + ρ Σ_k max(0, y_k)` fell, and the trust region grows; otherwise it halves. The
+//! iteration stops when the trust region is below one dosing interval or after
+//! `max_iterations` steps.
+
+use crate::error::{Error, Result};
+use crate::model::Role;
+use crate::scenario::{Arm, Scenario};
+use crate::schedule::Schedule;
+use crate::sim::{RunOptions, run_deterministic};
+use good_lp::{
+    Expression, ProblemVariables, Solution, SolverModel, Variable, constraint, microlp, variable,
+};
+use rayon::prelude::*;
+
+/// Penalty per unit of ln(peak / cap) over the cap, in units of ln(target load): large
+/// enough that the LP never trades a cap violation for a smaller load.
+const CAP_PENALTY: f64 = 100.0;
+
+/// What the LP minimises at the horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LpTarget {
+    /// Cells of resistant-role compartments.
+    Resistant,
+    /// All cells.
+    Total,
+}
+
+impl LpTarget {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LpTarget::Resistant => "resistant",
+            LpTarget::Total => "total",
+        }
+    }
+}
+
+/// Settings of the sequential LP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LpSettings {
+    pub drug: usize,
+    /// Amount per dose on dosing days.
+    pub dose: f64,
+    /// Time between doses.
+    pub interval: f64,
+    /// Period length (a whole number of intervals).
+    pub period: f64,
+    pub target: LpTarget,
+    /// Most marker, as a multiple of its value at time 0, at any recorded time (None: no cap).
+    pub cap: Option<f64>,
+    /// Most time on drug over the horizon (the dose budget).
+    pub max_on: f64,
+    /// First trust region, in time units.
+    pub trust_region: f64,
+    pub max_iterations: usize,
+}
+
+/// One step of the sequential LP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LpStep {
+    /// Merit predicted by the LP (ln units).
+    pub predicted: f64,
+    /// Merit of the rounded schedule (ln units).
+    pub actual: f64,
+    pub accepted: bool,
+    pub trust_region: f64,
+    /// Total time on drug of the rounded schedule.
+    pub on_total: f64,
+}
+
+/// What the sequential LP found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LpResult {
+    /// On-time per period of the best rounded schedule (whole dosing intervals).
+    pub on: Vec<f64>,
+    /// The LP's fractional on-times behind it (the relaxed solution).
+    pub relaxed_on: Vec<f64>,
+    /// log10 of the target load the LP predicted for `relaxed_on`.
+    pub relaxed_log10: f64,
+    /// log10 of the target load of the rounded schedule on the ODE.
+    pub rounded_log10: f64,
+    /// Largest ln(peak marker / cap) of the rounded schedule (≤ 0: under the cap).
+    pub cap_excess: f64,
+    /// Time to progression of the rounded schedule on the ODE.
+    pub deterministic_ttp: f64,
+    pub schedule: Schedule,
+    pub steps: Vec<LpStep>,
+    /// ODE runs made.
+    pub evaluations: u64,
+}
+
+/// The deterministic profile of one schedule: what the LP constrains and minimises.
+#[derive(Debug, Clone, PartialEq)]
+struct Profile {
+    /// ln(target load at the horizon + one cell).
+    z: f64,
+    /// Per period: ln(peak marker / cap) (0 everywhere without a cap).
+    y: Vec<f64>,
+    ttp: f64,
+}
+
+impl Profile {
+    fn merit(&self) -> f64 {
+        self.z + CAP_PENALTY * self.y.iter().map(|v| v.max(0.0)).sum::<f64>()
+    }
+}
+
+struct Problem<'a> {
+    scenario: &'a Scenario,
+    settings: &'a LpSettings,
+    /// Length of each period (the last one may be cut by the horizon).
+    lengths: Vec<f64>,
+}
+
+impl Problem<'_> {
+    fn schedule(&self, on: &[f64]) -> Schedule {
+        Schedule::Piecewise {
+            drug: self.settings.drug,
+            interval: self.settings.interval,
+            period: self.settings.period,
+            doses: vec![self.settings.dose; on.len()],
+            on: on.to_vec(),
+        }
+    }
+
+    fn profile(&self, on: &[f64]) -> Result<Profile> {
+        let arm = Arm {
+            name: "lp".to_owned(),
+            description: String::new(),
+            schedule: self.schedule(on),
+        };
+        let record = self.settings.interval.min(self.settings.period);
+        let run = run_deterministic(
+            self.scenario,
+            &arm,
+            RunOptions {
+                record_every: record,
+                noise: None,
+            },
+        )?;
+        let n = self.scenario.model.n_compartments();
+        let traj = &run.trajectory;
+        let rows = traj.times.len();
+        if rows == 0 {
+            return Err(Error::Usage("internal: the LP's run recorded nothing".to_owned()));
+        }
+        let row = |i: usize| &traj.counts[i * n..(i + 1) * n];
+        let marker0 = self.scenario.marker.true_value(row(0));
+        let one_cell = 1.0 / self.scenario.cells_per_unit.max(1.0);
+        let last = row(rows - 1);
+        let load: f64 = match self.settings.target {
+            LpTarget::Total => last.iter().sum(),
+            LpTarget::Resistant => self
+                .scenario
+                .model
+                .compartments
+                .iter()
+                .zip(last)
+                .filter(|(c, _)| c.role == Role::Resistant)
+                .map(|(_, x)| *x)
+                .sum(),
+        };
+        let mut y = vec![0.0; self.lengths.len()];
+        if let Some(cap) = self.settings.cap {
+            let mut peak = vec![0.0f64; self.lengths.len()];
+            let eps = 1e-9 * self.settings.period;
+            for (i, &t) in traj.times.iter().enumerate() {
+                let m = self.scenario.marker.true_value(row(i));
+                // A row on a period boundary counts for both periods it touches.
+                let first = (((t - eps) / self.settings.period).floor().max(0.0)) as usize;
+                let last = ((t + eps) / self.settings.period).floor() as usize;
+                for p in peak.iter_mut().take(last + 1).skip(first) {
+                    *p = p.max(m);
+                }
+            }
+            let limit = cap * marker0;
+            for (v, p) in y.iter_mut().zip(peak) {
+                *v = if p > 0.0 && limit > 0.0 {
+                    (p / limit).ln()
+                } else {
+                    -1.0
+                };
+            }
+        }
+        Ok(Profile {
+            z: (load.max(0.0) + one_cell).ln(),
+            y,
+            ttp: run.outcome.ttp,
+        })
+    }
+
+    /// Forward (or, at the upper bound, backward) differences of one dosing interval.
+    fn jacobian(&self, on: &[f64], base: &Profile) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+        let h = self.settings.interval;
+        let columns: Vec<Result<(f64, Vec<f64>)>> = (0..on.len())
+            .into_par_iter()
+            .map(|j| {
+                let step = if on[j] + h <= self.lengths[j] + 1e-9 {
+                    h
+                } else {
+                    -h.min(on[j])
+                };
+                if step == 0.0 {
+                    return Ok((0.0, vec![0.0; on.len()]));
+                }
+                let mut moved = on.to_vec();
+                moved[j] += step;
+                let p = self.profile(&moved)?;
+                Ok((
+                    (p.z - base.z) / step,
+                    p.y.iter().zip(&base.y).map(|(a, b)| (a - b) / step).collect(),
+                ))
+            })
+            .collect();
+        let mut dz = Vec::with_capacity(on.len());
+        let mut dy = vec![vec![0.0; on.len()]; on.len()];
+        for (j, c) in columns.into_iter().enumerate() {
+            let (gz, gy) = c?;
+            dz.push(gz);
+            for (k, g) in gy.into_iter().enumerate() {
+                dy[k][j] = g;
+            }
+        }
+        Ok((dz, dy))
+    }
+
+    /// Whole dosing intervals per period, as near `on` as possible, never more in total
+    /// than the budget allows (largest remainders first).
+    fn round(&self, on: &[f64]) -> Vec<f64> {
+        let h = self.settings.interval;
+        let units: Vec<f64> = on
+            .iter()
+            .zip(&self.lengths)
+            .map(|(o, l)| (o.clamp(0.0, *l) / h).max(0.0))
+            .collect();
+        let mut whole: Vec<f64> = units.iter().map(|u| (u + 1e-9).floor()).collect();
+        let budget_units = (self.settings.max_on / h + 1e-9).floor();
+        let wanted = (units.iter().sum::<f64>() + 1e-9).round().min(budget_units);
+        let mut order: Vec<usize> = (0..units.len()).collect();
+        order.sort_by(|&a, &b| {
+            (units[b] - whole[b])
+                .total_cmp(&(units[a] - whole[a]))
+                .then(a.cmp(&b))
+        });
+        let mut total: f64 = whole.iter().sum();
+        for i in order {
+            if total + 1.0 > wanted + 1e-9 {
+                break;
+            }
+            if (whole[i] + 1.0) * h <= self.lengths[i] + 1e-9 && units[i] > whole[i] {
+                whole[i] += 1.0;
+                total += 1.0;
+            }
+        }
+        whole.iter().map(|w| w * h).collect()
+    }
+}
+
+/// Solves one trust-region LP around `on`; returns the fractional solution, the predicted
+/// merit and the predicted target z.
+fn solve_step(
+    on: &[f64],
+    lengths: &[f64],
+    base: &Profile,
+    dz: &[f64],
+    dy: &[Vec<f64>],
+    max_on: f64,
+    delta: f64,
+    capped: bool,
+) -> Result<(Vec<f64>, f64, f64)> {
+    let mut vars = ProblemVariables::new();
+    let o: Vec<Variable> = on
+        .iter()
+        .zip(lengths)
+        .map(|(&c, &l)| vars.add(variable().min((c - delta).max(0.0)).max((c + delta).min(l))))
+        .collect();
+    let s: Vec<Variable> = (0..on.len())
+        .map(|_| vars.add(variable().min(0.0)))
+        .collect();
+    let change = |g: &[f64]| -> Expression {
+        g.iter()
+            .zip(&o)
+            .zip(on)
+            .map(|((gj, v), c)| *gj * (*v - *c))
+            .sum()
+    };
+    let z_lin = base.z + change(dz);
+    let objective = z_lin.clone() + CAP_PENALTY * s.iter().copied().sum::<Expression>();
+    let mut model = vars.minimise(objective.clone()).using(microlp);
+    if capped {
+        for (k, row) in dy.iter().enumerate() {
+            model = model.with(constraint!(base.y[k] + change(row) <= s[k]));
+        }
+    }
+    let used: Expression = o.iter().copied().sum();
+    // Feasible: the current point is within the budget (rounding keeps it so).
+    model = model.with(constraint!(used <= max_on));
+    let solution = model
+        .solve()
+        .map_err(|e| Error::Usage(format!("the LP relaxation failed: {e}")))?;
+    let x: Vec<f64> = o.iter().map(|v| solution.value(*v)).collect();
+    Ok((x, solution.eval(&objective), solution.eval(&z_lin)))
+}
+
+/// Runs the sequential LP from a uniform duty cycle that spends the budget.
+pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResult> {
+    if !(settings.period > 0.0 && settings.interval > 0.0 && settings.period >= settings.interval)
+    {
+        return Err(Error::Usage(format!(
+            "the LP needs a period ({}) at least one dosing interval ({}) long",
+            settings.period, settings.interval
+        )));
+    }
+    let horizon = scenario.horizon;
+    let periods = ((horizon / settings.period) - 1e-9).ceil().max(1.0) as usize;
+    if periods > 10_000 {
+        return Err(Error::Usage(format!(
+            "the LP would have {periods} periods; use a longer period"
+        )));
+    }
+    let lengths: Vec<f64> = (0..periods)
+        .map(|k| (horizon - k as f64 * settings.period).min(settings.period))
+        .collect();
+    let problem = Problem {
+        scenario,
+        settings,
+        lengths: lengths.clone(),
+    };
+    let duty = (settings.max_on / horizon).clamp(0.0, 1.0);
+    let mut on = problem.round(&lengths.iter().map(|l| duty * l).collect::<Vec<_>>());
+    let mut base = problem.profile(&on)?;
+    let mut evaluations = 1u64;
+    let mut delta = settings.trust_region.max(settings.interval);
+    let mut steps = Vec::new();
+    let mut relaxed_on = on.clone();
+    let mut relaxed_z = base.z;
+    let mut jacobian: Option<(Vec<f64>, Vec<Vec<f64>>)> = None;
+    for _ in 0..settings.max_iterations {
+        if delta < settings.interval - 1e-9 {
+            break;
+        }
+        if jacobian.is_none() {
+            jacobian = Some(problem.jacobian(&on, &base)?);
+            evaluations += on.len() as u64;
+        }
+        let Some((dz, dy)) = jacobian.as_ref() else {
+            break;
+        };
+        let (x, predicted, z_lin) =
+            solve_step(
+            &on,
+            &lengths,
+            &base,
+            dz,
+            dy,
+            settings.max_on,
+            delta,
+            settings.cap.is_some(),
+        )?;
+        let rounded = problem.round(&x);
+        let trial = if rounded == on {
+            base.clone()
+        } else {
+            evaluations += 1;
+            problem.profile(&rounded)?
+        };
+        let accepted = rounded != on && trial.merit() < base.merit() - 1e-9;
+        steps.push(LpStep {
+            predicted,
+            actual: trial.merit(),
+            accepted,
+            trust_region: delta,
+            on_total: rounded.iter().sum(),
+        });
+        tracing::debug!(
+            predicted,
+            actual = trial.merit(),
+            accepted,
+            delta,
+            "LP step"
+        );
+        if accepted {
+            relaxed_on = x;
+            relaxed_z = z_lin;
+            let reached_edge = rounded
+                .iter()
+                .zip(&on)
+                .any(|(a, b)| (a - b).abs() >= delta - settings.interval);
+            on = rounded;
+            base = trial;
+            jacobian = None;
+            if reached_edge {
+                delta = (2.0 * delta).min(settings.period);
+            }
+        } else {
+            if steps.len() == 1 {
+                // The first LP failed to improve: its answer is the relaxed one.
+                relaxed_on = x;
+                relaxed_z = z_lin;
+            }
+            delta /= 2.0;
+        }
+    }
+    Ok(LpResult {
+        schedule: problem.schedule(&on),
+        relaxed_log10: relaxed_z / std::f64::consts::LN_10,
+        rounded_log10: base.z / std::f64::consts::LN_10,
+        cap_excess: base.y.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        deterministic_ttp: base.ttp,
+        on,
+        relaxed_on,
+        steps,
+        evaluations,
+    })
+}

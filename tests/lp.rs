@@ -1,0 +1,131 @@
+//! The sequential LP relaxation against a model whose optimum is known in closed form, and
+//! its rounding against the dose budget.
+
+use regimen::Scenario;
+use regimen::schedule::Schedule;
+use regimen::search::lp::{LpSettings, LpTarget, optimise_lp};
+use std::path::Path;
+
+fn load(yaml: &str) -> Scenario {
+    match Scenario::from_text(Path::new("lp-test.yaml"), yaml) {
+        Ok(s) => s,
+        Err(e) => panic!("test scenario invalid:\n{e}"),
+    }
+}
+
+/// One exponentially growing compartment (net rate r = 0.02/day) and a drug given as a dose
+/// level with linear kill (slope 0.05 per unit, dose 1): while on drug the log-population
+/// falls at 0.03/day. So ln N(H) = ln N0 + r·H − k·D·T_on, linear in the total time on
+/// drug T_on whatever its placement, and the best schedule spends the whole budget:
+/// ln N(H) = ln N0 + r·H − k·D·B.
+const EXPONENTIAL: &str = "format_version: 1
+name: exponential with linear kill
+time_units: days
+horizon: 280
+model:
+  growth: exponential
+  compartments:
+    tumour: { birth: 0.03, death: 0.01, initial: 1.0e9 }
+drugs:
+  d:
+    standard_dose: 1
+    effects:
+      tumour: { kill: { linear: { slope: 0.05 } } }
+observation: { every: 28 }
+progression: { rule: recist }
+arms:
+  - { name: continuous, schedule: continuous-mtd }
+";
+
+fn settings(max_on: f64) -> LpSettings {
+    LpSettings {
+        drug: 0,
+        dose: 1.0,
+        interval: 1.0,
+        period: 28.0,
+        target: LpTarget::Total,
+        cap: None,
+        max_on,
+        trust_region: 7.0,
+        max_iterations: 20,
+    }
+}
+
+#[test]
+fn lp_optimum_matches_the_closed_form_and_rounding_keeps_the_budget() {
+    let s = load(EXPONENTIAL);
+    let (ln_n0, r, kill, horizon) = (1.0e9f64.ln(), 0.02, 0.05, 280.0);
+    // A budget that is not a whole number of days, so the relaxed and the rounded optima
+    // differ by exactly half a day of kill.
+    for budget in [100.5, 37.25, 280.0] {
+        let got = optimise_lp(&s, &settings(budget)).expect("LP");
+        // The LP scores ln(N + one cell), so that an extinct population has a finite log.
+        let log10_plus_cell = |ln_n: f64| (ln_n.exp() + 1.0).log10();
+        let relaxed_exact = log10_plus_cell(ln_n0 + r * horizon - kill * budget);
+        let whole_days = budget.floor();
+        let rounded_exact = log10_plus_cell(ln_n0 + r * horizon - kill * whole_days);
+        assert!(
+            (got.relaxed_log10 - relaxed_exact).abs() < 1e-6,
+            "budget {budget}: relaxed {} vs exact {relaxed_exact}",
+            got.relaxed_log10
+        );
+        assert!(
+            (got.rounded_log10 - rounded_exact).abs() < 1e-6,
+            "budget {budget}: rounded {} vs exact {rounded_exact}",
+            got.rounded_log10
+        );
+        let relaxed_total: f64 = got.relaxed_on.iter().sum();
+        assert!((relaxed_total - budget).abs() < 1e-6, "{relaxed_total}");
+        // Rounding: whole days, within each period, never over the budget.
+        let total: f64 = got.on.iter().sum();
+        assert!(total <= budget + 1e-9, "rounded total {total} > {budget}");
+        assert_eq!(total, whole_days);
+        for o in &got.on {
+            assert_eq!(o.fract(), 0.0);
+            assert!((0.0..=28.0).contains(o));
+        }
+        // The schedule it returns is the one it scored, and gives that many dosing days.
+        let Schedule::Piecewise { on, .. } = &got.schedule else {
+            panic!("LP schedule is not piecewise");
+        };
+        assert_eq!(on, &got.on);
+    }
+}
+
+/// Zhang 2022 (Lotka–Volterra competition, resistant cells suppressed by sensitive ones):
+/// minimising resistant cells at the horizon under a cap of 1.2 × the initial marker. The
+/// LP must keep every period under the cap and leave fewer resistant cells than the
+/// feasible starting point (continuous dosing).
+#[test]
+fn lp_on_zhang_keeps_the_cap_and_reduces_resistance() {
+    let s = Scenario::load(Path::new("scenarios/zhang2022-prostate.yaml")).expect("scenario");
+    let dose = s.spec.drugs.0[0].1.standard_dose.expect("standard dose");
+    let settings = LpSettings {
+        drug: 0,
+        dose,
+        interval: 1.0,
+        period: 28.0,
+        target: LpTarget::Resistant,
+        cap: Some(1.2),
+        max_on: s.horizon,
+        trust_region: 14.0,
+        max_iterations: 30,
+    };
+    let got = optimise_lp(&s, &settings).expect("LP");
+    let first = got.steps.first().expect("at least one step");
+    assert!(got.cap_excess <= 1e-9, "peak over cap: {}", got.cap_excess);
+    let accepted = got.steps.iter().filter(|s| s.accepted).count();
+    assert!(accepted > 0, "no LP step improved: {:?}", got.steps);
+    let best = got.steps.iter().map(|s| s.actual).fold(f64::INFINITY, f64::min);
+    assert!(best < first.actual || got.steps[0].accepted);
+    println!(
+        "Zhang LP: log10 resistant relaxed {:.3}, rounded {:.3}, on {} of {} days, TTP {}, {} ODE runs",
+        got.relaxed_log10,
+        got.rounded_log10,
+        got.on.iter().sum::<f64>(),
+        s.horizon,
+        got.deterministic_ttp,
+        got.evaluations
+    );
+}
+
