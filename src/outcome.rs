@@ -25,6 +25,8 @@ pub struct RunOutcome {
     pub cycles: u32,
     /// Doses reduced or withheld to respect a toxicity budget.
     pub clipped_doses: u32,
+    /// Highest true marker at a visit up to progression, over its value at time 0.
+    pub peak_marker: f64,
 }
 
 /// Accumulates the per-run outcome as the driver moves through time.
@@ -116,6 +118,7 @@ impl OutcomeTracker {
             final_resistant: self.last_resistant,
             cycles: self.cycles,
             clipped_doses: 0,
+            peak_marker: 0.0,
         }
     }
 }

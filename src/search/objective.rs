@@ -157,6 +157,7 @@ mod tests {
             final_resistant: 0.0,
             cycles: 0,
             clipped_doses: 0,
+            peak_marker: 0.0,
         }
     }
 

@@ -176,6 +176,7 @@ pub fn run<P: Propagator>(
     let record = options.record_every > 0.0;
     let (mut visit_k, mut decision_k, mut record_k) = (0u64, 0usize, 0u64);
     let mut t = 0.0;
+    let (mut marker0, mut peak_marker) = (0.0f64, 0.0f64);
     outcome.state(t, &state);
     loop {
         // 1. Visits: observe, call progression, and let the policy see the result.
@@ -184,6 +185,13 @@ pub fn run<P: Propagator>(
             // The policy sees the visit first: a sequential regimen may move to its next
             // line here, and progression ends the arm only on its last line, judged from
             // that line's start.
+            let true_value = scenario.marker.true_value(&state);
+            if visit_k == 0 {
+                marker0 = true_value;
+            }
+            if progression.progressed_at().is_none() {
+                peak_marker = peak_marker.max(true_value);
+            }
             let line_before = policy.line();
             policy.observe(&obs);
             let progressed = if policy.line() != line_before {
@@ -197,7 +205,7 @@ pub fn run<P: Propagator>(
             };
             visits.push(Visit {
                 observation: obs,
-                true_value: scenario.marker.true_value(&state),
+                true_value,
                 progression: progressed,
             });
             visit_k += 1;
@@ -274,6 +282,11 @@ pub fn run<P: Propagator>(
     }
     let mut outcome = outcome.finish(progression.progressed_at());
     outcome.clipped_doses = toxicity.clipped;
+    outcome.peak_marker = if marker0 > 0.0 {
+        peak_marker / marker0
+    } else {
+        0.0
+    };
     Ok(RunResult {
         trajectory,
         visits,
