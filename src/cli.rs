@@ -3,7 +3,6 @@
 use crate::error::{Error, Result};
 use crate::report;
 use crate::scenario::Scenario;
-use crate::search::objective::Objective;
 use crate::sim::rollouts::{
     ArmRollouts, RolloutSettings, run_rollouts, run_rollouts_with_progress,
 };
@@ -76,30 +75,50 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct OptimiseArgs {
-    /// The scenario YAML file.
+    /// The scenario YAML file (its `optimise:` block sets the defaults of every flag below).
     scenario: PathBuf,
-    /// Distinct schedules scored per family.
-    #[arg(long, default_value_t = 40)]
-    budget_evals: u64,
-    /// Rollouts per candidate while searching (the tuning seeds).
-    #[arg(long, default_value_t = 200)]
-    rollouts: u64,
-    /// Rollouts of the hold-out re-scoring (seed + 1).
-    #[arg(long, default_value_t = 1000)]
-    holdout: u64,
+    /// Distinct schedules scored per family [default: 40].
+    #[arg(long)]
+    budget_evals: Option<u64>,
+    /// Rollouts per candidate while searching (the tuning seeds) [default: 200].
+    #[arg(long)]
+    rollouts: Option<u64>,
+    /// Rollouts of the hold-out re-scoring (seed + 1) [default: 1000].
+    #[arg(long)]
+    holdout: Option<u64>,
     /// Seed of the tuning rollouts.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Objective: rmst (restricted mean TTP), median, pfs:T (P(progression-free) at T) or
-    /// cvar:A (mean of the worst fraction A of TTPs).
-    #[arg(long, default_value = "rmst")]
-    objective: String,
-    /// Most mean cumulative dose of the drug relative to the scenario's first arm.
+    /// cvar:A (mean of the worst fraction A of TTPs) [default: rmst].
+    #[arg(long)]
+    objective: Option<String>,
+    /// Most mean cumulative dose of the searched drug relative to continuous dosing at its
+    /// standard dose.
     #[arg(long)]
     max_relative_dose: Option<f64>,
+    /// Families to search, comma-separated: intermittent, holiday, adaptive, modulation, lp.
+    #[arg(long, value_delimiter = ',')]
+    families: Option<Vec<String>>,
+    /// Solver after the design: nelder-mead or particle-swarm.
+    #[arg(long)]
+    solver: Option<String>,
+    /// Score every candidate on all tuning rollouts (no racing).
+    #[arg(long)]
+    no_racing: bool,
+    /// Bi-objective mode: search under each of these dose limits (relative to continuous,
+    /// comma-separated) and write the front of benefit against dose to pareto.csv.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_value = "0.25,0.5,0.75,1")]
+    pareto: Option<Vec<f64>>,
+    /// Stop searching after this many seconds and report the best found so far.
+    #[arg(long)]
+    time_limit: Option<f64>,
     /// Output folder (default: out/<scenario file name>-optimise).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -310,174 +329,158 @@ fn simulate(args: SimulateArgs) -> Result<()> {
     Ok(())
 }
 
-fn parse_objective(text: &str) -> Result<Objective> {
-    let bad = || {
-        Error::Usage(format!(
-            "--objective `{text}`: use rmst, median, pfs:T (T > 0) or cvar:A (0 < A ≤ 1)"
-        ))
-    };
-    match text.split_once(':') {
-        None if text == "rmst" => Ok(Objective::RestrictedMeanTtp),
-        None if text == "median" => Ok(Objective::MedianTtp),
-        Some(("pfs", t)) => match t.parse::<f64>() {
-            Ok(t) if t.is_finite() && t > 0.0 => Ok(Objective::PfsAt(t)),
-            _ => Err(bad()),
-        },
-        Some(("cvar", a)) => match a.parse::<f64>() {
-            Ok(a) if a > 0.0 && a <= 1.0 => Ok(Objective::Cvar(a)),
-            _ => Err(bad()),
-        },
-        _ => Err(bad()),
-    }
-}
-
-/// A searched schedule as a scenario arm, in YAML.
 fn optimise(args: OptimiseArgs) -> Result<()> {
-    let objective = parse_objective(&args.objective)?;
-    if args.rollouts == 0 || args.holdout == 0 || args.budget_evals == 0 {
-        return Err(Error::Usage(
-            "--rollouts, --holdout and --budget-evals must be at least 1".to_owned(),
-        ));
+    use crate::scenario::spec::FamilyName;
+    use crate::search::{config, family::Solver, leaderboard, output};
+    let objective = args
+        .objective
+        .as_deref()
+        .map(config::parse_objective)
+        .transpose()?;
+    for (flag, v) in [
+        ("--rollouts", args.rollouts),
+        ("--holdout", args.holdout),
+        ("--budget-evals", args.budget_evals),
+    ] {
+        if v == Some(0) {
+            return Err(Error::Usage(format!("{flag} must be at least 1")));
+        }
     }
-    if let Some(m) = args.max_relative_dose
-        && !(m.is_finite() && m > 0.0)
-    {
-        return Err(Error::Usage(format!(
-            "--max-relative-dose must be a positive number, got {m}"
-        )));
-    }
-    let scenario = Scenario::load(&args.scenario)?;
-    let families = crate::search::leaderboard::default_families(&scenario)?;
-    let settings = crate::search::leaderboard::Settings {
-        objective,
-        seed: args.seed,
-        rollouts: args.rollouts,
-        holdout_rollouts: args.holdout,
-        budget_per_family: args.budget_evals,
-        max_relative_dose: args.max_relative_dose,
+    let positive = |flag: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!(
+                "{flag} must be a positive number, got {v}"
+            )))
+        }
     };
+    if let Some(m) = args.max_relative_dose {
+        positive("--max-relative-dose", m)?;
+    }
+    if let Some(levels) = &args.pareto {
+        if levels.is_empty() {
+            return Err(Error::Usage(
+                "--pareto needs at least one dose limit".to_owned(),
+            ));
+        }
+        for l in levels {
+            positive("--pareto", *l)?;
+        }
+    }
+    let time_limit = match args.time_limit {
+        Some(t) => {
+            positive("--time-limit", t)?;
+            Some(std::time::Duration::from_secs_f64(t.min(1.0e9)))
+        }
+        None => None,
+    };
+    let families = match &args.families {
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| {
+                    FamilyName::ALL
+                        .into_iter()
+                        .find(|f| f.as_str() == n.trim())
+                        .ok_or_else(|| {
+                            Error::Usage(format!(
+                                "--families: unknown family `{n}`; use intermittent, holiday, \
+                                 adaptive, modulation or lp"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    let solver = match args.solver.as_deref() {
+        None => None,
+        Some("nelder-mead") => Some(Solver::NelderMead),
+        Some("particle-swarm") => Some(Solver::ParticleSwarm),
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "--solver must be nelder-mead or particle-swarm, got `{other}`"
+            )));
+        }
+    };
+    let scenario = Scenario::load(&args.scenario)?;
+    let overrides = config::Overrides {
+        objective,
+        rollouts: args.rollouts,
+        holdout: args.holdout,
+        budget_evals: args.budget_evals,
+        max_relative_dose: args.max_relative_dose,
+        families,
+        solver,
+        racing: args.no_racing.then_some(false),
+        pareto: args.pareto.clone(),
+    };
+    let plan = config::Plan::new(&scenario, args.seed, &overrides, time_limit)?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
+    let levels = plan.dose_limits().len() as u64;
+    let total = levels
+        * (plan.families.len() as u64 * plan.budget_per_family + u64::from(plan.lp.is_some()))
+        + levels * (plan.families.len() as u64 + u64::from(plan.lp.is_some()))
+        + scenario.arms.len() as u64;
+    let bar = progress_bar(total, args.quiet);
+    bar.set_message("searching");
+    let tick = || bar.inc(1);
     let started = std::time::Instant::now();
-    let board = crate::search::leaderboard::optimise(&scenario, &families, &settings)?;
+    let board = leaderboard::optimise(&scenario, &plan, Some(&tick))?;
+    bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
-    let drug_names: Vec<String> = scenario.drugs.iter().map(|d| d.name.clone()).collect();
-    let units = scenario.spec.time_units.as_str();
-
-    let mut rows = vec![vec![
-        "rank".to_owned(),
-        "schedule".to_owned(),
-        "parameters".to_owned(),
-        "tuning".to_owned(),
-        format!("hold-out {} (95% CI)", args.objective),
-        "dose vs first arm".to_owned(),
-        "evaluations".to_owned(),
-    ]];
-    let mut csv = String::from(
-        "rank,schedule,parameters,tuning,holdout,holdout_lower,holdout_upper,relative_dose,evaluations\n",
-    );
-    for (i, e) in board.entries.iter().enumerate() {
-        let params = e
-            .parameters
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        rows.push(vec![
-            (i + 1).to_string(),
-            e.label.clone(),
-            params.clone(),
-            e.tuning
-                .map_or_else(|| "—".to_owned(), |t| format!("{t:.1}")),
-            match e.holdout_ci {
-                Some((lo, hi)) => format!("{:.1} ({lo:.1}–{hi:.1})", e.holdout),
-                None => format!("{:.3}", e.holdout),
-            },
-            format!("{:.0}%", 100.0 * e.relative_dose),
-            e.evaluations.to_string(),
-        ]);
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
-            i + 1,
-            e.label,
-            params,
-            e.tuning.map_or(String::new(), |t| t.to_string()),
-            e.holdout,
-            e.holdout_ci.map_or(String::new(), |c| c.0.to_string()),
-            e.holdout_ci.map_or(String::new(), |c| c.1.to_string()),
-            e.relative_dose,
-            e.evaluations
-        ));
-    }
-    let mut trace = String::from("family,evaluation,parameters,score,penalised\n");
-    for (i, (family, e)) in board.trace.iter().enumerate() {
-        let params = e
-            .values
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        trace.push_str(&format!(
-            "{family},{},{params},{},{}\n",
-            i + 1,
-            e.score,
-            e.penalised
-        ));
-    }
-    let best = board
-        .entries
-        .iter()
-        .find(|e| e.label.starts_with("search:"))
-        .ok_or_else(|| Error::Usage("no searched schedule to report".to_owned()))?;
-    let best_name = format!("best-{}", best.label.trim_start_matches("search:"));
-    let best_yaml = format!(
-        "# Best searched schedule (regimen optimise, objective {}, tuning seed {}, {} rollouts).\n\
-         # Hold-out: {} over {} rollouts with seed {}; reproduce with\n\
-         #   regimen compare <scenario with this arm> --seed {} --rollouts {}\n\
-         # Paste under `arms:` in {}.\n{}",
-        args.objective,
-        args.seed,
-        args.rollouts,
-        best.holdout,
-        args.holdout,
-        board.holdout_seed,
-        board.holdout_seed,
-        args.holdout,
-        args.scenario.display(),
-        crate::search::export::arm_yaml(&best_name, &best.schedule, &drug_names)
-    );
     let out = args.out.clone().unwrap_or_else(|| {
         let mut dir = default_out_dir(&args.scenario);
         dir.as_mut_os_string().push("-optimise");
         dir
     });
-    report::write_atomic(&out.join("best.yaml"), best_yaml.as_bytes())?;
-    report::write_atomic(&out.join("leaderboard.csv"), csv.as_bytes())?;
-    report::write_atomic(&out.join("trace.csv"), trace.as_bytes())?;
-    let manifest = report::manifest(
-        &scenario,
-        "optimise",
-        args.seed,
-        args.rollouts,
-        &scenario
-            .arms
-            .first()
-            .map(|a| a.name.clone())
-            .unwrap_or_default(),
-        wall,
-    );
-    report::write_atomic(&out.join("manifest.json"), manifest.as_bytes())?;
+    let mut written = vec!["leaderboard.csv", "trace.csv", "manifest.json"];
+    if let Some(best) = output::best_yaml(&board, &plan, &scenario) {
+        report::write_atomic(&out.join("best.yaml"), best.as_bytes())?;
+        written.insert(0, "best.yaml");
+    }
+    report::write_atomic(
+        &out.join("leaderboard.csv"),
+        output::leaderboard_csv(&board).as_bytes(),
+    )?;
+    report::write_atomic(&out.join("trace.csv"), output::trace_csv(&board).as_bytes())?;
+    if plan.pareto.is_some() {
+        report::write_atomic(
+            &out.join("pareto.csv"),
+            output::pareto_csv(&board).as_bytes(),
+        )?;
+        written.push("pareto.csv");
+    }
+    report::write_atomic(
+        &out.join("manifest.json"),
+        output::manifest_json(&board, &plan, &scenario, wall).as_bytes(),
+    )?;
+    let units = scenario.spec.time_units.as_str();
     println!(
-        "{} — search: {} distinct schedules per family on {} rollouts (seed {}); hold-out: {} rollouts (seed {}); {units}\n",
+        "{} — search: {} distinct schedules per family on {} rollouts (seed {}, {}{}); \
+         hold-out: {} rollouts (seed {}); {units}\n",
         scenario.spec.name,
-        args.budget_evals,
-        args.rollouts,
-        args.seed,
-        args.holdout,
+        plan.budget_per_family,
+        plan.rollouts,
+        plan.seed,
+        plan.solver.as_str(),
+        if plan.racing { ", racing" } else { "" },
+        plan.holdout,
         board.holdout_seed
     );
-    print!("{}", report::render_table(&rows));
+    print!("{}", output::table(&board, &plan));
+    if board.timed_out {
+        println!("\nstopped by --time-limit: the leaderboard holds the best found so far.");
+    }
     println!(
-        "\n{} evaluations in {wall:.1} s. wrote best.yaml, leaderboard.csv, trace.csv, manifest.json to {}",
+        "\n{} evaluations ({} tuning rollouts; {} without racing) in {wall:.1} s. wrote {} to {}",
         board.trace.len(),
+        board.rollouts_run,
+        board.rollouts_without_racing,
+        written.join(", "),
         out.display()
     );
     Ok(())

@@ -48,6 +48,7 @@ fn settings(max_on: f64) -> LpSettings {
         max_on,
         trust_region: 7.0,
         max_iterations: 20,
+        deadline: None,
     }
 }
 
@@ -110,13 +111,18 @@ fn lp_on_zhang_keeps_the_cap_and_reduces_resistance() {
         max_on: s.horizon,
         trust_region: 14.0,
         max_iterations: 30,
+        deadline: None,
     };
     let got = optimise_lp(&s, &settings).expect("LP");
     let first = got.steps.first().expect("at least one step");
     assert!(got.cap_excess <= 1e-9, "peak over cap: {}", got.cap_excess);
     let accepted = got.steps.iter().filter(|s| s.accepted).count();
     assert!(accepted > 0, "no LP step improved: {:?}", got.steps);
-    let best = got.steps.iter().map(|s| s.actual).fold(f64::INFINITY, f64::min);
+    let best = got
+        .steps
+        .iter()
+        .map(|s| s.actual)
+        .fold(f64::INFINITY, f64::min);
     assert!(best < first.actual || got.steps[0].accepted);
     println!(
         "Zhang LP: log10 resistant relaxed {:.3}, rounded {:.3}, on {} of {} days, TTP {}, {} ODE runs",
@@ -129,3 +135,14 @@ fn lp_on_zhang_keeps_the_cap_and_reduces_resistance() {
     );
 }
 
+/// The LP's schedule written as an arm reads back as the same schedule.
+#[test]
+fn lp_schedule_pasted_as_an_arm_is_the_same_schedule() {
+    let s = load(EXPONENTIAL);
+    let got = optimise_lp(&s, &settings(100.5)).expect("LP");
+    let arm = regimen::search::export::arm_yaml("best-lp", &got.schedule, &["d".to_owned()]);
+    let text = format!("{}{arm}", EXPONENTIAL);
+    let pasted = load(&text);
+    let back = &pasted.arms.last().expect("arm").schedule;
+    assert_eq!(back, &got.schedule, "{arm}");
+}

@@ -42,6 +42,192 @@ pub struct ScenarioSpec {
     /// emax or slope).
     #[serde(default, skip_serializing_if = "NamedList::is_empty")]
     pub virtual_patients: NamedList<DistributionSpec>,
+    /// What `regimen optimise` searches for and under which constraints (command-line flags
+    /// override it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimise: Option<OptimiseSpec>,
+}
+
+/// The `optimise:` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimiseSpec {
+    /// What to maximise (restricted mean TTP if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<ObjectiveSpec>,
+    /// The drug whose schedule is searched (the first drug if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Rollouts per candidate while searching (the tuning set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollouts: Option<u64>,
+    /// Rollouts of the hold-out re-scoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<u64>,
+    /// Distinct schedules scored per family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_evals: Option<u64>,
+    /// Families searched, in order (all five if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub families: Option<Vec<FamilyName>>,
+    /// The argmin solver after the design (nelder-mead if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<SolverName>,
+    /// Stop clearly worse candidates early (true if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub racing: Option<bool>,
+    /// Bi-objective mode: search again under each of these limits on the dose relative to
+    /// continuous dosing, and report the front of benefit against dose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pareto: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<ConstraintsSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<BoundsSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lp: Option<LpSpec>,
+}
+
+/// A statistic of time to progression, larger is better.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ObjectiveSpec {
+    /// Restricted mean TTP up to the horizon.
+    Rmst,
+    /// Kaplan–Meier median TTP.
+    Median,
+    /// P(progression-free) at this time.
+    PfsAt(f64),
+    /// Mean of the worst fraction of TTPs.
+    Cvar(f64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FamilyName {
+    Intermittent,
+    Holiday,
+    Adaptive,
+    Modulation,
+    Lp,
+}
+
+impl FamilyName {
+    pub const ALL: [FamilyName; 5] = [
+        FamilyName::Intermittent,
+        FamilyName::Holiday,
+        FamilyName::Adaptive,
+        FamilyName::Modulation,
+        FamilyName::Lp,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FamilyName::Intermittent => "intermittent",
+            FamilyName::Holiday => "holiday",
+            FamilyName::Adaptive => "adaptive",
+            FamilyName::Modulation => "modulation",
+            FamilyName::Lp => "lp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SolverName {
+    NelderMead,
+    ParticleSwarm,
+}
+
+/// Constraints every searched schedule must meet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstraintsSpec {
+    /// Most mean cumulative dose of the searched drug, relative to continuous dosing at its
+    /// standard dose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_relative_dose: Option<f64>,
+    /// Most marker before progression, as a multiple of its value at time 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker_cap: Option<f64>,
+    /// Shortest time between the visits a closed-loop rule decides on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_visit_interval: Option<f64>,
+    /// The only doses allowed (e.g. tablet strengths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose_levels: Option<Vec<f64>>,
+}
+
+/// Search bounds, `[low, high]`, in the scenario's time units and dose units.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundsSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_in: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holiday: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_below: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_above: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_visits: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<[f64; 2]>,
+}
+
+impl BoundsSpec {
+    /// Every bound given, with its name.
+    pub fn given(&self) -> Vec<(&'static str, [f64; 2])> {
+        [
+            ("on", self.on),
+            ("off", self.off),
+            ("dose", self.dose),
+            ("lead_in", self.lead_in),
+            ("holiday", self.holiday),
+            ("stop_below", self.stop_below),
+            ("resume_above", self.resume_above),
+            ("every_visits", self.every_visits),
+            ("step", self.step),
+            ("margin", self.margin),
+        ]
+        .into_iter()
+        .filter_map(|(n, b)| b.map(|b| (n, b)))
+        .collect()
+    }
+}
+
+/// The LP relaxation's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LpSpec {
+    /// Period length (28 days if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<f64>,
+    /// What to minimise at the horizon (resistant cells if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<LpTargetName>,
+    /// First trust region (one week if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_region: Option<f64>,
+    /// Most sequential-LP steps (30 if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LpTargetName {
+    Resistant,
+    Total,
 }
 
 /// A distribution of a patient parameter.

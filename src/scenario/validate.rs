@@ -150,6 +150,9 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
         );
     }
     check_arms(&mut c, spec);
+    if let Some(o) = &spec.optimise {
+        check_optimise(&mut c, spec, o);
+    }
     if let Some(times) = &spec.pfs_at {
         for (i, t) in times.iter().enumerate() {
             c.positive(
@@ -841,10 +844,214 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
                 for (i, t) in on.iter().enumerate() {
                     let q = format!("{p}.on[{i}]");
                     if c.non_negative(&q, *t, "on-time") && *t > x.period {
-                        c.fail(q, format!("on-time {t} is longer than the period {}", x.period));
+                        c.fail(
+                            q,
+                            format!("on-time {t} is longer than the period {}", x.period),
+                        );
                     }
                 }
             }
+        }
+    }
+}
+
+/// Most rollouts per candidate or hold-out set, and most evaluations per family: beyond
+/// these a run would take days on one machine (shard it instead).
+const MAX_OPTIMISE_ROLLOUTS: u64 = 10_000_000;
+const MAX_BUDGET_EVALS: u64 = 100_000;
+
+fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
+    let drug = match &o.drug {
+        Some(name) => {
+            if !c.known("optimise.drug", &spec.drugs, name, "drug") {
+                return;
+            }
+            spec.drugs.get(name)
+        }
+        None => spec.drugs.0.first().map(|(_, d)| d),
+    };
+    let Some(drug) = drug else {
+        c.fail(
+            "optimise",
+            "optimise needs a drug: the scenario defines none",
+        );
+        return;
+    };
+    if drug.standard_dose.is_none() {
+        c.fail(
+            if o.drug.is_some() {
+                "optimise.drug"
+            } else {
+                "optimise"
+            },
+            "the searched drug needs a standard_dose (the dose of continuous dosing, which \
+             dose limits are relative to)",
+        );
+    }
+    match o.objective {
+        Some(ObjectiveSpec::PfsAt(t)) if !(t.is_finite() && t > 0.0 && t <= spec.horizon) => {
+            c.fail(
+                "optimise.objective.pfs_at",
+                format!(
+                    "pfs_at must be a time in (0, horizon = {}], got {t}",
+                    spec.horizon
+                ),
+            );
+        }
+        Some(ObjectiveSpec::Cvar(a)) if !(a.is_finite() && a > 0.0 && a <= 1.0) => {
+            c.fail(
+                "optimise.objective.cvar",
+                format!("cvar must be a fraction in (0, 1], got {a}"),
+            );
+        }
+        _ => {}
+    }
+    for (field, v, max) in [
+        ("rollouts", o.rollouts, MAX_OPTIMISE_ROLLOUTS),
+        ("holdout", o.holdout, MAX_OPTIMISE_ROLLOUTS),
+        ("budget_evals", o.budget_evals, MAX_BUDGET_EVALS),
+    ] {
+        if let Some(v) = v
+            && !(1..=max).contains(&v)
+        {
+            c.fail(
+                format!("optimise.{field}"),
+                format!("{field} must be between 1 and {max}, got {v}"),
+            );
+        }
+    }
+    if let Some(families) = &o.families {
+        if families.is_empty() {
+            c.fail(
+                "optimise.families",
+                "list at least one of: intermittent, holiday, adaptive, modulation, lp",
+            );
+        }
+        for (i, f) in families.iter().enumerate() {
+            if families[..i].contains(f) {
+                c.fail(
+                    format!("optimise.families[{i}]"),
+                    format!("family `{}` is listed twice", f.as_str()),
+                );
+            }
+        }
+    }
+    if let Some(levels) = &o.pareto {
+        if levels.is_empty() {
+            c.fail(
+                "optimise.pareto",
+                "list at least one dose limit relative to continuous dosing (e.g. [0.25, 0.5, 1])",
+            );
+        }
+        if levels.len() > 20 {
+            c.fail("optimise.pareto", "list at most 20 dose limits");
+        }
+        for (i, l) in levels.iter().enumerate() {
+            c.positive(&format!("optimise.pareto[{i}]"), *l, "relative dose limit");
+        }
+    }
+    if let Some(k) = &o.constraints {
+        if let Some(r) = k.max_relative_dose {
+            c.positive(
+                "optimise.constraints.max_relative_dose",
+                r,
+                "max_relative_dose",
+            );
+        }
+        if let Some(cap) = k.marker_cap
+            && c.positive("optimise.constraints.marker_cap", cap, "marker_cap")
+            && cap < 1.0
+        {
+            c.fail(
+                "optimise.constraints.marker_cap",
+                format!(
+                    "marker_cap is a multiple of the marker at time 0 and must be ≥ 1 (the \
+                     marker starts there), got {cap}"
+                ),
+            );
+        }
+        if let Some(v) = k.min_visit_interval {
+            c.positive(
+                "optimise.constraints.min_visit_interval",
+                v,
+                "min_visit_interval",
+            );
+        }
+        if let Some(levels) = &k.dose_levels {
+            if levels.is_empty() {
+                c.fail("optimise.constraints.dose_levels", "list at least one dose");
+            }
+            for (i, d) in levels.iter().enumerate() {
+                let q = format!("optimise.constraints.dose_levels[{i}]");
+                if c.positive(&q, *d, "dose level")
+                    && let Some(m) = drug.max_dose
+                    && *d > m
+                {
+                    c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
+                }
+            }
+        }
+    }
+    if let Some(b) = &o.bounds {
+        for (name, [lo, hi]) in b.given() {
+            let q = format!("optimise.bounds.{name}");
+            if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo <= hi) {
+                c.fail(
+                    q,
+                    format!("give [low, high] with 0 ≤ low ≤ high, got [{lo}, {hi}]"),
+                );
+                continue;
+            }
+            let (min, max, what) = match name {
+                "on" | "lead_in" | "holiday" | "every_visits" => (
+                    if name == "every_visits" { 1.0 } else { 0.0 },
+                    f64::INFINITY,
+                    "",
+                ),
+                "stop_below" => (0.0, 1.0, "a fraction of the marker at treatment start"),
+                "step" => (0.0, 1.0, "a relative change per decision"),
+                _ => (0.0, f64::INFINITY, ""),
+            };
+            if lo < min || hi > max || (name == "on" && hi <= 0.0) {
+                c.fail(
+                    q,
+                    format!(
+                        "{name} bounds must lie in [{min}, {max}]{}{what}, got [{lo}, {hi}]",
+                        if what.is_empty() { "" } else { ": " }
+                    ),
+                );
+            }
+        }
+        if let (Some([lo, hi]), Some(m)) = (b.dose, drug.max_dose)
+            && hi > m
+        {
+            c.fail(
+                "optimise.bounds.dose",
+                format!("dose bounds [{lo}, {hi}] exceed the drug's max_dose {m}"),
+            );
+        }
+    }
+    if let Some(lp) = &o.lp {
+        if let Some(p) = lp.period
+            && c.positive("optimise.lp.period", p, "period")
+            && spec.horizon / p > 10_000.0
+        {
+            c.fail(
+                "optimise.lp.period",
+                format!(
+                    "a period of {p} splits the horizon {} into more than 10000 periods",
+                    spec.horizon
+                ),
+            );
+        }
+        if let Some(t) = lp.trust_region {
+            c.positive("optimise.lp.trust_region", t, "trust_region");
+        }
+        if lp.max_iterations == Some(0) {
+            c.fail(
+                "optimise.lp.max_iterations",
+                "max_iterations must be at least 1",
+            );
         }
     }
 }

@@ -101,6 +101,34 @@ pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSp
 
 /// The schedule as one entry of a scenario's `arms:` list, indented to paste under it.
 pub fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[String]) -> String {
+    if let Schedule::Piecewise {
+        drug,
+        interval,
+        period,
+        doses,
+        on,
+    } = schedule
+    {
+        // Flow style: a value per period would make a block list hundreds of lines long.
+        let list = |xs: &[f64]| {
+            xs.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let drug = drugs
+            .get(*drug)
+            .map_or(String::new(), |d| format!("drug: {d}, "));
+        let on = if on.is_empty() {
+            String::new()
+        } else {
+            format!(",\n        on: [{}]", list(on))
+        };
+        return format!(
+            "  - name: {name}\n    schedule:\n      piecewise: {{ {drug}interval: {interval}, period: {period},\n        doses: [{}]{on} }}\n",
+            list(doses)
+        );
+    }
     let Some(spec) = schedule_spec(schedule, drugs) else {
         return format!("  # {name}: a multi-part schedule that cannot be written as one arm\n");
     };

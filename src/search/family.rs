@@ -1,19 +1,29 @@
-//! Tuning a schedule family's parameters with Nelder–Mead (argmin) on the rollout score.
+//! Tuning a schedule family's parameters with argmin (Nelder–Mead or particle swarm) on the
+//! rollout score.
 //!
 //! The simplex moves in the unit cube; each coordinate maps onto its parameter's bounds and
 //! whole-day parameters are rounded, so nearby simplex points often name the same schedule.
 //! Scores are cached by the rounded parameters: a repeat costs no evaluation. Because
 //! rounding makes the objective piecewise flat and schedules have many local optima, the
 //! search first scores a spread-out (Halton) design, then runs Nelder–Mead from the best
-//! design points in turn until its evaluation budget is spent.
+//! design points in turn until its evaluation budget is spent — or, with the particle swarm,
+//! lets a swarm seeded with the best design points explore from there.
+//!
+//! Candidates are raced against the best complete candidate so far (see
+//! [`Evaluator::score_raced`]); the swarm's own random numbers come from a generator seeded
+//! from the run's seed, separate from regimen's rollout streams.
 
 use super::objective::{Evaluator, Score};
 use crate::error::{Error, Result};
-use crate::schedule::Schedule;
+use crate::schedule::{HolidayRule, ModulationRule, Schedule};
 use argmin::core::{CostFunction, Executor};
 use argmin::solver::neldermead::NelderMead;
+use argmin::solver::particleswarm::ParticleSwarm;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::SeedableRng;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// One tunable parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,71 +38,92 @@ pub struct Parameter {
 /// A schedule family and the bounds of its parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Family {
-    /// Intermittent dosing of `drug`: parameters on, off (whole time units) and dose.
+    /// Intermittent dosing of `drug`: parameters on, off (whole time units) and dose (the
+    /// nearest of `levels` when given).
     Intermittent {
         drug: usize,
         interval: f64,
         on: (f64, f64),
         off: (f64, f64),
         dose: (f64, f64),
+        levels: Vec<f64>,
     },
-    /// The Zhang adaptive rule: parameters stop_below and resume_above.
+    /// Fixed drug holidays: treat for lead_in, pause for holiday, repeat (whole time units).
+    Holiday {
+        drug: usize,
+        dose: f64,
+        interval: f64,
+        lead_in: (f64, f64),
+        holiday: (f64, f64),
+    },
+    /// The Zhang adaptive rule: parameters stop_below, resume_above and every_visits (the
+    /// cadence of decisions, in visits).
     Adaptive {
         drug: usize,
         dose: f64,
         interval: f64,
         stop_below: (f64, f64),
         resume_above: (f64, f64),
+        every_visits: (f64, f64),
     },
+    /// Dose modulation: parameters step (relative change per decision) and margin (relative
+    /// marker change that triggers it), between min_dose and max_dose.
+    Modulation {
+        drug: usize,
+        dose: f64,
+        interval: f64,
+        min_dose: f64,
+        max_dose: f64,
+        step: (f64, f64),
+        margin: (f64, f64),
+    },
+}
+
+fn parameter(name: &'static str, bounds: (f64, f64), whole: bool) -> Parameter {
+    Parameter {
+        name,
+        low: bounds.0,
+        high: bounds.1,
+        whole,
+    }
 }
 
 impl Family {
     pub fn name(&self) -> &'static str {
         match self {
             Family::Intermittent { .. } => "intermittent",
+            Family::Holiday { .. } => "holiday",
             Family::Adaptive { .. } => "adaptive",
+            Family::Modulation { .. } => "modulation",
         }
     }
 
     pub fn parameters(&self) -> Vec<Parameter> {
         match *self {
             Family::Intermittent { on, off, dose, .. } => vec![
-                Parameter {
-                    name: "on",
-                    low: on.0,
-                    high: on.1,
-                    whole: true,
-                },
-                Parameter {
-                    name: "off",
-                    low: off.0,
-                    high: off.1,
-                    whole: true,
-                },
-                Parameter {
-                    name: "dose",
-                    low: dose.0,
-                    high: dose.1,
-                    whole: false,
-                },
+                parameter("on", on, true),
+                parameter("off", off, true),
+                parameter("dose", dose, false),
+            ],
+            Family::Holiday {
+                lead_in, holiday, ..
+            } => vec![
+                parameter("lead_in", lead_in, true),
+                parameter("holiday", holiday, true),
             ],
             Family::Adaptive {
                 stop_below,
                 resume_above,
+                every_visits,
                 ..
             } => vec![
-                Parameter {
-                    name: "stop_below",
-                    low: stop_below.0,
-                    high: stop_below.1,
-                    whole: false,
-                },
-                Parameter {
-                    name: "resume_above",
-                    low: resume_above.0,
-                    high: resume_above.1,
-                    whole: false,
-                },
+                parameter("stop_below", stop_below, false),
+                parameter("resume_above", resume_above, false),
+                parameter("every_visits", every_visits, true),
+            ],
+            Family::Modulation { step, margin, .. } => vec![
+                parameter("step", step, false),
+                parameter("margin", margin, false),
             ],
         }
     }
@@ -103,13 +134,25 @@ impl Family {
     /// (on, off): good schedules lie along a line of nearly constant duty fraction (the
     /// dose intensity), which these coordinates make an axis.
     pub fn decode(&self, x: &[f64]) -> Vec<f64> {
-        if let Family::Intermittent { on, off, dose, .. } = *self {
+        if let Family::Intermittent {
+            on,
+            off,
+            dose,
+            ref levels,
+            ..
+        } = *self
+        {
             let u = |i: usize| x.get(i).copied().unwrap_or(0.5).clamp(0.0, 1.0);
             let (shortest, longest) = (on.0 + off.0, on.1 + off.1);
             let cycle = shortest + u(0) * (longest - shortest);
             let days_on = (u(1) * cycle).round().clamp(on.0, on.1);
             let days_off = (cycle - days_on).round().clamp(off.0, off.1);
-            let amount = ((dose.0 + u(2) * (dose.1 - dose.0)) * 1e6).round() / 1e6;
+            let wanted = dose.0 + u(2) * (dose.1 - dose.0);
+            let amount = levels
+                .iter()
+                .copied()
+                .min_by(|a, b| (a - wanted).abs().total_cmp(&(b - wanted).abs()))
+                .unwrap_or((wanted * 1e6).round() / 1e6);
             return vec![days_on, days_off, amount];
         }
         self.parameters()
@@ -135,7 +178,9 @@ impl Family {
                 0.5
             }
         };
-        if let Family::Intermittent { on, off, dose, .. } = *self {
+        if let Family::Intermittent { on, off, dose, .. } = *self
+            && values.len() == 3
+        {
             let cycle = values[0] + values[1];
             return vec![
                 unit(cycle, on.0 + off.0, on.1 + off.1),
@@ -152,13 +197,46 @@ impl Family {
 
     /// The schedule with the given parameter values.
     pub fn schedule(&self, values: &[f64]) -> Schedule {
+        let value = |i: usize| values.get(i).copied().unwrap_or(0.0);
         match *self {
+            Family::Holiday {
+                drug,
+                dose,
+                interval,
+                ..
+            } => Schedule::Holiday(HolidayRule {
+                drug,
+                dose,
+                interval,
+                lead_in: Some(value(0).max(interval)),
+                respond_below: None,
+                holiday: Some(value(1)),
+                resume_above: None,
+                max_cycles: None,
+            }),
+            Family::Modulation {
+                drug,
+                dose,
+                interval,
+                min_dose,
+                max_dose,
+                ..
+            } => Schedule::Modulation(ModulationRule {
+                drug,
+                dose,
+                interval,
+                step: value(0),
+                margin: value(1),
+                skip_below: None,
+                min_dose,
+                max_dose,
+            }),
             Family::Intermittent { drug, interval, .. } => Schedule::Intermittent {
                 drug,
-                dose: values[2],
+                dose: value(2),
                 interval,
-                on: values[0],
-                off: values[1],
+                on: value(0),
+                off: value(1),
                 start_delay: 0.0,
             },
             Family::Adaptive {
@@ -170,9 +248,9 @@ impl Family {
                 drug,
                 dose,
                 interval,
-                stop_below: values[0],
-                resume_above: values[1].max(values[0]),
-                every_visits: 1,
+                stop_below: value(0),
+                resume_above: value(1).max(value(0)),
+                every_visits: value(2).max(1.0) as u32,
             },
         }
     }
@@ -185,6 +263,10 @@ pub struct Evaluation {
     pub score: f64,
     pub penalised: f64,
     pub mean_dose: Vec<f64>,
+    /// Rollouts run (fewer than the tuning set when racing stopped it).
+    pub rollouts: u64,
+    /// Share of rollouts whose marker went above the cap before progression.
+    pub over_cap: f64,
 }
 
 /// What a family search found.
@@ -195,41 +277,138 @@ pub struct FamilyResult {
     pub schedule: Schedule,
     /// Every distinct schedule scored, in order.
     pub trace: Vec<Evaluation>,
+    /// The search stopped at its deadline.
+    pub timed_out: bool,
 }
 
-/// A dose constraint: mean cumulative dose of `drug` at most `max` (absolute units);
-/// exceeding it costs `weight` score units per unit of relative excess.
+/// A dose constraint: mean cumulative dose of `drug` at most `max` (absolute units).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DoseLimit {
     pub drug: usize,
     pub max: f64,
+}
+
+/// Constraints, enforced as penalties on the score: `weight` score units per unit of
+/// relative dose excess, and per unit share of rollouts whose marker passed the cap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Penalty {
+    pub dose: Option<DoseLimit>,
+    /// Most marker before progression, as a multiple of its value at time 0.
+    pub marker_cap: Option<f64>,
     pub weight: f64,
 }
 
-struct Problem<'e, 'a> {
-    family: &'e Family,
-    evaluator: RefCell<&'e mut Evaluator<'a>>,
-    cache: RefCell<HashMap<Vec<u64>, f64>>,
-    trace: RefCell<Vec<Evaluation>>,
-    limit: Option<DoseLimit>,
-    budget: u64,
-    failure: RefCell<Option<Error>>,
-}
+impl Penalty {
+    pub const NONE: Penalty = Penalty {
+        dose: None,
+        marker_cap: None,
+        weight: 0.0,
+    };
 
-impl Problem<'_, '_> {
-    fn penalised(&self, score: &Score) -> f64 {
-        match self.limit {
+    /// Share of `score`'s rollouts whose marker went above the cap.
+    pub fn over_cap(&self, score: &Score) -> f64 {
+        match self.marker_cap {
+            Some(cap) if !score.outcomes.is_empty() => {
+                score
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.peak_marker > cap)
+                    .count() as f64
+                    / score.outcomes.len() as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// The penalty of `score` (0 when every constraint holds).
+    pub fn of(&self, score: &Score) -> f64 {
+        let dose = match self.dose {
             Some(l) if l.max > 0.0 => {
                 let used = score.mean_dose.get(l.drug).copied().unwrap_or(0.0);
-                let excess = (used / l.max - 1.0).max(0.0);
-                score.value - l.weight * excess
+                (used / l.max - 1.0).max(0.0)
             }
-            _ => score.value,
+            _ => 0.0,
+        };
+        self.weight * (dose + self.over_cap(score))
+    }
+}
+
+/// The argmin solver a family search runs after its design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Solver {
+    /// Nelder–Mead restarted from the best design points.
+    NelderMead,
+    /// Particle swarm over the unit cube.
+    ParticleSwarm,
+}
+
+impl Solver {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Solver::NelderMead => "nelder-mead",
+            Solver::ParticleSwarm => "particle-swarm",
         }
     }
 }
 
-impl CostFunction for Problem<'_, '_> {
+/// How a family search runs.
+#[derive(Clone, Copy)]
+pub struct SearchOptions<'p> {
+    /// Distinct schedules scored at most.
+    pub budget: u64,
+    pub penalty: Penalty,
+    pub solver: Solver,
+    /// Race candidates against the best so far (stochastic engine only).
+    pub racing: bool,
+    /// Seed of the particle swarm's own generator.
+    pub seed: u64,
+    /// Stop scoring new schedules after this instant.
+    pub deadline: Option<Instant>,
+    /// Called after each new evaluation.
+    pub progress: Option<&'p (dyn Fn() + Sync)>,
+}
+
+impl SearchOptions<'_> {
+    /// Nelder–Mead with `budget` evaluations, no constraints, no racing.
+    pub fn budget(budget: u64) -> SearchOptions<'static> {
+        SearchOptions {
+            budget,
+            penalty: Penalty::NONE,
+            solver: Solver::NelderMead,
+            racing: false,
+            seed: 0,
+            deadline: None,
+            progress: None,
+        }
+    }
+}
+
+struct Problem<'e, 'a, 'p> {
+    family: &'e Family,
+    evaluator: RefCell<&'e mut Evaluator<'a>>,
+    cache: RefCell<HashMap<Vec<u64>, f64>>,
+    trace: RefCell<Vec<Evaluation>>,
+    /// The best complete score so far, which candidates race against.
+    incumbent: RefCell<Option<(f64, Score)>>,
+    options: SearchOptions<'p>,
+    timed_out: RefCell<bool>,
+    failure: RefCell<Option<Error>>,
+}
+
+impl Problem<'_, '_, '_> {
+    fn exhausted(&self) -> bool {
+        if self.trace.borrow().len() as u64 >= self.options.budget {
+            return true;
+        }
+        if self.options.deadline.is_some_and(|d| Instant::now() >= d) {
+            *self.timed_out.borrow_mut() = true;
+            return true;
+        }
+        false
+    }
+}
+
+impl CostFunction for Problem<'_, '_, '_> {
     type Param = Vec<f64>;
     type Output = f64;
 
@@ -239,12 +418,23 @@ impl CostFunction for Problem<'_, '_> {
         if let Some(&c) = self.cache.borrow().get(&key) {
             return Ok(c);
         }
-        if self.trace.borrow().len() as u64 >= self.budget {
-            // Out of budget: make every new point look bad so the simplex stops moving.
+        if self.exhausted() {
+            // Out of budget or time: every new point looks bad so the solver stops moving.
             return Ok(f64::INFINITY);
         }
         let schedule = self.family.schedule(&values);
-        let score = match self.evaluator.borrow_mut().score(&schedule) {
+        let penalty = self.options.penalty;
+        let scored = {
+            let incumbent = self.incumbent.borrow();
+            let against = incumbent
+                .as_ref()
+                .filter(|_| self.options.racing)
+                .map(|(_, s)| s);
+            self.evaluator
+                .borrow_mut()
+                .score_raced(&schedule, against, &|s| penalty.of(s))
+        };
+        let score = match scored {
             Ok(s) => s,
             Err(e) => {
                 let message = e.to_string();
@@ -252,14 +442,25 @@ impl CostFunction for Problem<'_, '_> {
                 return Err(argmin::core::Error::msg(message));
             }
         };
-        let penalised = self.penalised(&score);
+        let penalised = score.value - penalty.of(&score);
         self.trace.borrow_mut().push(Evaluation {
             values,
             score: score.value,
             penalised,
-            mean_dose: score.mean_dose,
+            mean_dose: score.mean_dose.clone(),
+            rollouts: score.outcomes.len() as u64,
+            over_cap: penalty.over_cap(&score),
         });
+        if let Some(report) = self.options.progress {
+            report();
+        }
         self.cache.borrow_mut().insert(key, -penalised);
+        if score.complete {
+            let mut incumbent = self.incumbent.borrow_mut();
+            if incumbent.as_ref().is_none_or(|(p, _)| penalised > *p) {
+                *incumbent = Some((penalised, score));
+            }
+        }
         Ok(-penalised)
     }
 }
@@ -282,55 +483,80 @@ fn halton(i: u64, dims: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Searches `family` with at most `budget` distinct evaluations.
+/// Searches `family` with at most `options.budget` distinct evaluations.
 pub fn search(
     evaluator: &mut Evaluator,
     family: &Family,
-    budget: u64,
-    limit: Option<DoseLimit>,
+    options: &SearchOptions,
 ) -> Result<FamilyResult> {
     let dims = family.parameters().len();
+    let budget = options.budget;
     let problem = Problem {
         family,
         evaluator: RefCell::new(evaluator),
         cache: RefCell::new(HashMap::new()),
         trace: RefCell::new(Vec::new()),
-        limit,
-        budget,
+        incumbent: RefCell::new(None),
+        options: *options,
+        timed_out: RefCell::new(false),
         failure: RefCell::new(None),
     };
-    // A spread-out first look (a quarter of the budget, at most 8 points a dimension), then
-    // Nelder–Mead from the best points found, best first, until the budget is spent.
+    let failed = |p: &Problem, e: argmin::core::Error| {
+        p.failure
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| Error::Usage(format!("search of {} failed: {e}", family.name())))
+    };
+    // A spread-out first look (a quarter of the budget, at most 8 points a dimension).
     let design = (budget / 4).clamp(1, 8 * dims as u64);
     for i in 1..=design {
-        problem.cost(&halton(i, dims)).map_err(|e| {
-            problem
-                .failure
-                .borrow_mut()
-                .take()
-                .unwrap_or_else(|| Error::Usage(format!("search of {} failed: {e}", family.name())))
-        })?;
+        problem
+            .cost(&halton(i, dims))
+            .map_err(|e| failed(&problem, e))?;
     }
-    let mut ranked: Vec<Vec<f64>> = problem
+    let mut ranked: Vec<(f64, Vec<f64>)> = problem
         .trace
         .borrow()
         .iter()
-        .map(|e| (e.penalised, e.values.clone()))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|(_, v)| v)
+        .map(|e| (e.penalised, family.encode(&e.values)))
         .collect();
-    let scores: Vec<f64> = problem.trace.borrow().iter().map(|e| e.penalised).collect();
-    let mut order: Vec<usize> = (0..ranked.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    ranked = order.into_iter().map(|i| ranked[i].clone()).collect();
-    let encode = |values: &[f64]| family.encode(values);
-    let mut problem = Some(problem);
-    for values in ranked {
-        let start = encode(&values);
-        let Some(p) = problem.take() else { break };
-        if p.trace.borrow().len() as u64 >= budget {
-            problem = Some(p);
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let starts: Vec<Vec<f64>> = ranked.into_iter().map(|(_, x)| x).collect();
+    let problem = match options.solver {
+        Solver::NelderMead => nelder_mead(problem, &starts, dims, budget)?,
+        Solver::ParticleSwarm => particle_swarm(problem, dims, budget, options.seed)?,
+    };
+    if let Some(e) = problem.failure.borrow_mut().take() {
+        return Err(e);
+    }
+    let timed_out = problem.timed_out.into_inner();
+    let trace = problem.trace.into_inner();
+    // The best complete evaluation (a raced-out one is scored on part of the rollouts).
+    let best = trace
+        .iter()
+        .filter(|e| e.rollouts == trace.iter().map(|t| t.rollouts).max().unwrap_or(0))
+        .max_by(|a, b| a.penalised.total_cmp(&b.penalised))
+        .cloned()
+        .ok_or_else(|| Error::Usage(format!("the {} search made no evaluation", family.name())))?;
+    Ok(FamilyResult {
+        family: family.name(),
+        schedule: family.schedule(&best.values),
+        best,
+        trace,
+        timed_out,
+    })
+}
+
+/// Nelder–Mead from each start in turn (best first) until the budget is spent.
+fn nelder_mead<'e, 'a, 'p>(
+    problem: Problem<'e, 'a, 'p>,
+    starts: &[Vec<f64>],
+    dims: usize,
+    budget: u64,
+) -> Result<Problem<'e, 'a, 'p>> {
+    let mut problem = problem;
+    for start in starts {
+        if problem.exhausted() {
             break;
         }
         // Simplex: the start and one step of 0.15 along each axis.
@@ -347,35 +573,44 @@ pub fn search(
         let solver = NelderMead::new(simplex)
             .with_sd_tolerance(1e-4)
             .map_err(|e| Error::Usage(format!("internal: Nelder–Mead setup: {e}")))?;
-        let result = Executor::new(p, solver)
+        let done = Executor::new(problem, solver)
             .configure(|state| state.max_iters(budget))
-            .run();
-        match result {
-            Ok(done) => problem = done.problem.problem,
-            Err(e) => {
-                return Err(Error::Usage(format!(
-                    "search of {} failed: {e}",
-                    family.name()
-                )));
-            }
-        }
-        if let Some(p) = &problem
-            && let Some(e) = p.failure.borrow_mut().take()
-        {
-            return Err(e);
+            .run()
+            .map_err(|e| Error::Usage(format!("Nelder–Mead failed: {e}")))?;
+        problem = done
+            .problem
+            .problem
+            .ok_or_else(|| Error::Usage("internal: Nelder–Mead lost its problem".to_owned()))?;
+        if problem.failure.borrow().is_some() {
+            break;
         }
     }
-    let p = problem.ok_or_else(|| Error::Usage("internal: search lost its problem".to_owned()))?;
-    let trace = p.trace.into_inner();
-    let best = trace
-        .iter()
-        .max_by(|a, b| a.penalised.total_cmp(&b.penalised))
-        .cloned()
-        .ok_or_else(|| Error::Usage(format!("the {} search made no evaluation", family.name())))?;
-    Ok(FamilyResult {
-        family: family.name(),
-        schedule: family.schedule(&best.values),
-        best,
-        trace,
-    })
+    Ok(problem)
+}
+
+/// Particles in the swarm: enough to cover a few dimensions, few enough to leave the budget
+/// several generations.
+fn swarm_size(dims: usize, budget: u64) -> usize {
+    (4 * dims).clamp(6, 16).min((budget / 4).max(2) as usize)
+}
+
+/// argmin's particle swarm over the unit cube, its generator seeded from `seed`. The swarm
+/// draws its own starting positions; the design's points stay in the cache and the trace,
+/// so the best of them still counts.
+fn particle_swarm<'e, 'a, 'p>(
+    problem: Problem<'e, 'a, 'p>,
+    dims: usize,
+    budget: u64,
+    seed: u64,
+) -> Result<Problem<'e, 'a, 'p>> {
+    let particles = swarm_size(dims, budget);
+    let solver = ParticleSwarm::new((vec![0.0; dims], vec![1.0; dims]), particles)
+        .with_rng_generator(Xoshiro256PlusPlus::seed_from_u64(seed));
+    let done = Executor::new(problem, solver)
+        .configure(|state| state.max_iters(budget))
+        .run()
+        .map_err(|e| Error::Usage(format!("particle swarm failed: {e}")))?;
+    done.problem
+        .problem
+        .ok_or_else(|| Error::Usage("internal: the particle swarm lost its problem".to_owned()))
 }

@@ -1,227 +1,378 @@
-//! An optimisation run: family searches on tuning seeds, then every finalist and the
-//! scenario's own arms re-scored on fresh (hold-out) seeds.
+//! An optimisation run: family searches and the LP on tuning seeds, then every finalist and
+//! the scenario's own arms re-scored on fresh (hold-out) seeds and ranked.
 
-use super::family::{DoseLimit, Evaluation, Family, FamilyResult, search};
-use super::objective::{Engine, Evaluator, Objective};
-use crate::error::{Error, Result};
+use super::config::Plan;
+use super::family::{DoseLimit, Evaluation, Penalty, SearchOptions, search};
+use super::lp::{LpSettings, LpTarget, optimise_lp};
+use super::objective::{Engine, Evaluator, Objective, Score};
+use crate::error::Result;
 use crate::scenario::Scenario;
 use crate::schedule::Schedule;
+use std::time::Instant;
 
-/// Settings of an optimisation run.
+/// What the LP reports beside its rounded schedule's score: the relaxation gap.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub objective: Objective,
-    pub seed: u64,
-    /// Rollouts per candidate while searching.
-    pub rollouts: u64,
-    /// Rollouts of the hold-out re-scoring (seed + 1).
-    pub holdout_rollouts: u64,
-    /// Distinct evaluations per family.
-    pub budget_per_family: u64,
-    /// Most mean cumulative dose of the searched drug, relative to the scenario's first arm.
-    pub max_relative_dose: Option<f64>,
+pub struct LpReport {
+    pub target: LpTarget,
+    /// The marker cap of every period, relative to time 0.
+    pub cap: f64,
+    /// Largest ln(peak marker / cap) of the rounded schedule on the ODE (≤ 0: under it).
+    pub cap_excess: f64,
+    /// log10 of the target load at the horizon: the LP's relaxed prediction, the rounded
+    /// schedule on the ODE, and the mean over the hold-out rollouts.
+    pub relaxed_log10: f64,
+    pub rounded_log10: f64,
+    pub stochastic_log10: f64,
+    /// Time to progression of the rounded schedule on the ODE.
+    pub deterministic_ttp: f64,
+    pub steps: usize,
+    pub ode_runs: u64,
 }
 
 /// One row of the leaderboard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// `search:<family>` or `arm:<name>`.
+    /// `search:<family>` (with `@<limit>` in bi-objective mode) or `arm:<name>`.
     pub label: String,
     pub schedule: Schedule,
-    /// Parameter names and values for searched schedules.
-    pub parameters: Vec<(&'static str, f64)>,
+    /// Parameter names and values of searched schedules.
+    pub parameters: Vec<(String, f64)>,
+    /// The dose limit (relative to continuous) the schedule was searched under.
+    pub dose_limit: Option<f64>,
     /// Objective on the tuning seeds (searched schedules only).
     pub tuning: Option<f64>,
-    /// Objective on the hold-out seeds, with a 95 % CI for the restricted mean.
+    /// Objective on the hold-out seeds, with a 95 % CI for a mean over rollouts.
     pub holdout: f64,
     pub holdout_ci: Option<(f64, f64)>,
-    /// Mean cumulative dose of the searched drug relative to the first arm (hold-out).
+    /// Mean cumulative dose of the searched drug relative to continuous dosing (hold-out).
     pub relative_dose: f64,
+    /// Share of hold-out rollouts whose marker passed the cap before progression.
+    pub over_cap: f64,
+    /// Meets the dose limit and the marker cap on the hold-out seeds.
+    pub feasible: bool,
+    /// Not beaten on both benefit and dose by another feasible entry.
+    pub on_front: bool,
+    /// Distinct schedules scored by its search.
     pub evaluations: u64,
+    pub lp: Option<LpReport>,
+}
+
+/// One evaluation of the search, for trace.csv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceRow {
+    pub search: String,
+    pub evaluation: Evaluation,
+    pub relative_dose: f64,
 }
 
 /// The result of [`optimise`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leaderboard {
-    /// Best first (by hold-out objective, among entries within the dose limit).
+    /// Best first: feasible entries, then by hold-out objective, ties to the lower dose.
     pub entries: Vec<Entry>,
-    /// Every evaluation of every family search: (family, evaluation).
-    pub trace: Vec<(&'static str, Evaluation)>,
+    pub trace: Vec<TraceRow>,
     pub holdout_seed: u64,
+    /// Mean cumulative dose of continuous dosing at the standard dose (tuning seeds).
+    pub continuous_dose: f64,
+    /// Tuning rollouts run, and what they would have been without racing.
+    pub rollouts_run: u64,
+    pub rollouts_without_racing: u64,
+    /// The time limit stopped the search early.
+    pub timed_out: bool,
 }
 
-/// The default families for the scenario's first drug, with bounds in its time units.
-pub fn default_families(scenario: &Scenario) -> Result<Vec<Family>> {
-    let drug = 0;
-    let standard = scenario
-        .spec
-        .drugs
-        .0
-        .first()
-        .and_then(|(_, d)| d.standard_dose)
-        .ok_or_else(|| Error::Usage("optimise needs a drug with a standard dose".to_owned()))?;
-    let max = scenario
-        .spec
-        .drugs
-        .0
-        .first()
-        .and_then(|(_, d)| d.max_dose)
-        .unwrap_or(standard)
-        .max(standard);
-    let day = 1.0 / scenario.spec.time_units.in_days();
-    let interval = day.max(f64::MIN_POSITIVE);
-    Ok(vec![
-        Family::Intermittent {
-            drug,
-            interval,
-            on: (day, 56.0 * day),
-            off: (0.0, 28.0 * day),
-            dose: (0.5 * standard, max),
-        },
-        Family::Adaptive {
-            drug,
-            dose: standard,
-            interval,
-            stop_below: (0.1, 0.9),
-            resume_above: (0.5, 1.5),
-        },
-    ])
+/// Score units per unit of constraint violation: ten times the objective's range, so no
+/// gain in the objective pays for a violation.
+fn penalty_weight(objective: Objective, horizon: f64) -> f64 {
+    match objective {
+        Objective::PfsAt(_) => 10.0,
+        _ => 10.0 * horizon,
+    }
 }
 
-/// A hold-out score: the objective, its 95 % CI (restricted mean only) and the dose
-/// relative to the first arm.
-struct Holdout {
-    value: f64,
+/// ln-free mean of log10(target load + one cell) over rollouts.
+fn mean_log10_load(scenario: &Scenario, score: &Score, target: LpTarget) -> f64 {
+    let one_cell = 1.0 / scenario.cells_per_unit.max(1.0);
+    let n = score.outcomes.len().max(1) as f64;
+    score
+        .outcomes
+        .iter()
+        .map(|o| {
+            let load = match target {
+                LpTarget::Total => o.final_total,
+                LpTarget::Resistant => o.final_resistant,
+            };
+            (load.max(0.0) + one_cell).log10()
+        })
+        .sum::<f64>()
+        / n
+}
+
+struct Scored {
+    score: Score,
     ci: Option<(f64, f64)>,
-    relative_dose: f64,
 }
 
-fn holdout(
-    scenario: &Scenario,
-    objective: Objective,
-    seed: u64,
-    rollouts: u64,
-    schedule: &Schedule,
-    reference_dose: f64,
-) -> Result<Holdout> {
-    let mut eval = Evaluator::new(scenario, objective, Engine::Stochastic { seed, rollouts });
+fn holdout(scenario: &Scenario, plan: &Plan, seed: u64, schedule: &Schedule) -> Result<Scored> {
+    let mut eval = Evaluator::new(
+        scenario,
+        plan.objective,
+        Engine::Stochastic {
+            seed,
+            rollouts: plan.holdout,
+        },
+    );
     let score = eval.score(schedule)?;
-    let ci = matches!(objective, Objective::RestrictedMeanTtp).then(|| {
-        let xs: Vec<f64> = score
-            .outcomes
-            .iter()
-            .map(|o| o.ttp.min(scenario.horizon))
-            .collect();
-        let n = xs.len() as f64;
-        let mean = xs.iter().sum::<f64>() / n;
-        let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-        let half = 1.959_963_984_540_054 * sd / n.sqrt();
-        (mean - half, mean + half)
-    });
-    let relative = if reference_dose > 0.0 {
-        score.mean_dose.first().copied().unwrap_or(0.0) / reference_dose
-    } else {
-        0.0
-    };
-    Ok(Holdout {
-        value: score.value,
-        ci,
-        relative_dose: relative,
-    })
+    let horizon = scenario.horizon;
+    let ci = score
+        .outcomes
+        .first()
+        .and_then(|o| plan.objective.contribution(o, horizon))
+        .map(|_| {
+            let xs: Vec<f64> = score
+                .outcomes
+                .iter()
+                .filter_map(|o| plan.objective.contribution(o, horizon))
+                .collect();
+            let n = xs.len() as f64;
+            let mean = xs.iter().sum::<f64>() / n;
+            let sd =
+                (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+            let half = 1.959_963_984_540_054 * sd / n.sqrt();
+            (mean - half, mean + half)
+        });
+    Ok(Scored { score, ci })
 }
 
-/// Searches `families` and ranks the finalists with the scenario's arms on hold-out seeds.
+/// Runs the plan's searches and ranks the finalists with the scenario's arms on hold-out
+/// seeds. `progress` is called after every evaluation and hold-out scoring.
 pub fn optimise(
     scenario: &Scenario,
-    families: &[Family],
-    settings: &Settings,
+    plan: &Plan,
+    progress: Option<&(dyn Fn() + Sync)>,
 ) -> Result<Leaderboard> {
-    let first_arm = scenario
-        .arms
-        .first()
-        .ok_or_else(|| Error::Usage("the scenario has no arms".to_owned()))?;
+    let started = Instant::now();
+    let deadline = plan.time_limit.map(|d| started + d);
     let tuning = Engine::Stochastic {
-        seed: settings.seed,
-        rollouts: settings.rollouts,
+        seed: plan.seed,
+        rollouts: plan.rollouts,
     };
-    // The dose limit is relative to the first arm on the tuning seeds.
-    let mut reference = Evaluator::new(scenario, settings.objective, tuning);
-    let reference_dose = reference
-        .score(&first_arm.schedule)?
+    let continuous = Schedule::Continuous {
+        drug: plan.drug,
+        dose: plan.standard_dose,
+        interval: plan.continuous_interval,
+    };
+    let continuous_dose = Evaluator::new(scenario, plan.objective, tuning)
+        .score(&continuous)?
         .mean_dose
-        .first()
+        .get(plan.drug)
         .copied()
         .unwrap_or(0.0);
-    let limit = settings.max_relative_dose.map(|r| DoseLimit {
-        drug: 0,
-        max: r * reference_dose,
-        weight: 10.0 * scenario.horizon,
-    });
-    let mut results: Vec<FamilyResult> = Vec::new();
-    let mut trace = Vec::new();
-    for family in families {
-        tracing::info!(family = family.name(), "searching");
-        let mut eval = Evaluator::new(scenario, settings.objective, tuning);
-        let found = search(&mut eval, family, settings.budget_per_family, limit)?;
-        trace.extend(found.trace.iter().map(|e| (found.family, e.clone())));
-        results.push(found);
-    }
-    let holdout_seed = settings.seed.wrapping_add(1);
-    let mut entries = Vec::new();
-    for (family, found) in families.iter().zip(&results) {
-        let h = holdout(
-            scenario,
-            settings.objective,
-            holdout_seed,
-            settings.holdout_rollouts,
-            &found.schedule,
-            reference_dose,
-        )?;
-        entries.push(Entry {
-            label: format!("search:{}", found.family),
-            schedule: found.schedule.clone(),
-            parameters: family
-                .parameters()
-                .iter()
-                .map(|p| p.name)
-                .zip(found.best.values.iter().copied())
-                .collect(),
-            tuning: Some(found.best.score),
-            holdout: h.value,
-            holdout_ci: h.ci,
-            relative_dose: h.relative_dose,
-            evaluations: found.trace.len() as u64,
-        });
-    }
-    for arm in &scenario.arms {
-        let h = holdout(
-            scenario,
-            settings.objective,
-            holdout_seed,
-            settings.holdout_rollouts,
-            &arm.schedule,
-            reference_dose,
-        )?;
-        entries.push(Entry {
-            label: format!("arm:{}", arm.name),
-            schedule: arm.schedule.clone(),
-            parameters: Vec::new(),
-            tuning: None,
-            holdout: h.value,
-            holdout_ci: h.ci,
-            relative_dose: h.relative_dose,
-            evaluations: 0,
-        });
-    }
-    let within = |e: &Entry| {
-        settings
-            .max_relative_dose
-            .is_none_or(|m| e.relative_dose <= m + 1e-9)
+    let relative = |mean_dose: &[f64]| {
+        if continuous_dose > 0.0 {
+            mean_dose.get(plan.drug).copied().unwrap_or(0.0) / continuous_dose
+        } else {
+            0.0
+        }
     };
-    // Within the dose limit first, then by hold-out objective; ties go to the lower dose.
+    let weight = penalty_weight(plan.objective, scenario.horizon);
+    let pareto = plan.pareto.is_some();
+    let mut finalists: Vec<Entry> = Vec::new();
+    let mut trace = Vec::new();
+    let (mut rollouts_run, mut rollouts_without_racing) = (0u64, 0u64);
+    let mut timed_out = false;
+    for limit in plan.dose_limits() {
+        let suffix = match (pareto, limit) {
+            (true, Some(l)) => format!("@{l}"),
+            _ => String::new(),
+        };
+        let penalty = Penalty {
+            dose: limit.map(|r| DoseLimit {
+                drug: plan.drug,
+                max: r * continuous_dose,
+            }),
+            marker_cap: plan.marker_cap,
+            weight,
+        };
+        for (i, family) in plan.families.iter().enumerate() {
+            let label = format!("search:{}{suffix}", family.name());
+            tracing::info!(search = %label, "searching");
+            let mut eval = Evaluator::new(scenario, plan.objective, tuning);
+            let options = SearchOptions {
+                budget: plan.budget_per_family,
+                penalty,
+                solver: plan.solver,
+                racing: plan.racing,
+                seed: plan.seed.wrapping_add(1000 + i as u64),
+                deadline,
+                progress,
+            };
+            let found = match search(&mut eval, family, &options) {
+                Ok(f) => f,
+                // Out of time before the first evaluation: nothing to report for it.
+                Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    timed_out = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            timed_out |= found.timed_out;
+            for e in &found.trace {
+                rollouts_run += e.rollouts;
+                rollouts_without_racing += plan.rollouts;
+                trace.push(TraceRow {
+                    search: label.clone(),
+                    relative_dose: relative(&e.mean_dose),
+                    evaluation: e.clone(),
+                });
+            }
+            finalists.push(Entry {
+                label,
+                schedule: found.schedule.clone(),
+                parameters: family
+                    .parameters()
+                    .iter()
+                    .map(|p| p.name.to_owned())
+                    .zip(found.best.values.iter().copied())
+                    .collect(),
+                dose_limit: limit,
+                tuning: Some(found.best.score),
+                holdout: 0.0,
+                holdout_ci: None,
+                relative_dose: 0.0,
+                over_cap: 0.0,
+                feasible: true,
+                on_front: false,
+                evaluations: found.trace.len() as u64,
+                lp: None,
+            });
+        }
+        if let Some(lp) = &plan.lp {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                timed_out = true;
+            } else {
+                let label = format!("search:lp{suffix}");
+                tracing::info!(search = %label, "sequential LP");
+                let settings = LpSettings {
+                    drug: plan.drug,
+                    dose: lp.dose,
+                    interval: lp.interval,
+                    period: lp.period,
+                    target: lp.target,
+                    cap: Some(lp.cap),
+                    max_on: limit.unwrap_or(1.0).min(1.0) * scenario.horizon,
+                    trust_region: lp.trust_region,
+                    max_iterations: lp.max_iterations,
+                    deadline,
+                };
+                let found = optimise_lp(scenario, &settings)?;
+                let tuned =
+                    Evaluator::new(scenario, plan.objective, tuning).score(&found.schedule)?;
+                rollouts_run += plan.rollouts;
+                rollouts_without_racing += plan.rollouts;
+                if let Some(report) = progress {
+                    report();
+                }
+                trace.push(TraceRow {
+                    search: label.clone(),
+                    relative_dose: relative(&tuned.mean_dose),
+                    evaluation: Evaluation {
+                        values: found.on.clone(),
+                        score: tuned.value,
+                        penalised: tuned.value - penalty.of(&tuned),
+                        mean_dose: tuned.mean_dose.clone(),
+                        rollouts: plan.rollouts,
+                        over_cap: penalty.over_cap(&tuned),
+                    },
+                });
+                finalists.push(Entry {
+                    label,
+                    schedule: found.schedule.clone(),
+                    parameters: vec![
+                        ("period".to_owned(), lp.period),
+                        ("on_total".to_owned(), found.on.iter().sum()),
+                    ],
+                    dose_limit: limit,
+                    tuning: Some(tuned.value),
+                    holdout: 0.0,
+                    holdout_ci: None,
+                    relative_dose: 0.0,
+                    over_cap: 0.0,
+                    feasible: true,
+                    on_front: false,
+                    evaluations: found.evaluations,
+                    lp: Some(LpReport {
+                        target: lp.target,
+                        cap: lp.cap,
+                        cap_excess: found.cap_excess,
+                        relaxed_log10: found.relaxed_log10,
+                        rounded_log10: found.rounded_log10,
+                        stochastic_log10: f64::NAN,
+                        deterministic_ttp: found.deterministic_ttp,
+                        steps: found.steps.len(),
+                        ode_runs: found.evaluations,
+                    }),
+                });
+            }
+        }
+    }
+    let holdout_seed = plan.seed.wrapping_add(1);
+    let cap_penalty = Penalty {
+        dose: None,
+        marker_cap: plan.marker_cap,
+        weight: 0.0,
+    };
+    let mut entries = finalists;
+    entries.extend(scenario.arms.iter().map(|arm| Entry {
+        label: format!("arm:{}", arm.name),
+        schedule: arm.schedule.clone(),
+        parameters: Vec::new(),
+        dose_limit: None,
+        tuning: None,
+        holdout: 0.0,
+        holdout_ci: None,
+        relative_dose: 0.0,
+        over_cap: 0.0,
+        feasible: true,
+        on_front: false,
+        evaluations: 0,
+        lp: None,
+    }));
+    for e in &mut entries {
+        let scored = holdout(scenario, plan, holdout_seed, &e.schedule)?;
+        e.holdout = scored.score.value;
+        e.holdout_ci = scored.ci;
+        e.relative_dose = relative(&scored.score.mean_dose);
+        e.over_cap = cap_penalty.over_cap(&scored.score);
+        if let Some(lp) = &mut e.lp {
+            lp.stochastic_log10 = mean_log10_load(scenario, &scored.score, lp.target);
+        }
+        let limit = e
+            .dose_limit
+            .or(if pareto { None } else { plan.max_relative_dose });
+        e.feasible = limit.is_none_or(|m| e.relative_dose <= m + 1e-9) && e.over_cap == 0.0;
+        if let Some(report) = progress {
+            report();
+        }
+    }
+    // The front: feasible entries not beaten on benefit without using more dose.
+    let snapshot: Vec<(f64, f64, bool)> = entries
+        .iter()
+        .map(|e| (e.holdout, e.relative_dose, e.feasible))
+        .collect();
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.on_front = e.feasible
+            && !snapshot.iter().enumerate().any(|(j, &(v, d, ok))| {
+                j != i
+                    && ok
+                    && v >= e.holdout
+                    && d <= e.relative_dose
+                    && (v > e.holdout || d < e.relative_dose)
+            });
+    }
     entries.sort_by(|a, b| {
-        within(b)
-            .cmp(&within(a))
+        b.feasible
+            .cmp(&a.feasible)
             .then(b.holdout.total_cmp(&a.holdout))
             .then(a.relative_dose.total_cmp(&b.relative_dose))
     });
@@ -229,5 +380,9 @@ pub fn optimise(
         entries,
         trace,
         holdout_seed,
+        continuous_dose,
+        rollouts_run,
+        rollouts_without_racing,
+        timed_out,
     })
 }

@@ -77,6 +77,8 @@ pub struct LpSettings {
     /// First trust region, in time units.
     pub trust_region: f64,
     pub max_iterations: usize,
+    /// Stop stepping after this instant.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// One step of the sequential LP.
@@ -166,7 +168,9 @@ impl Problem<'_> {
         let traj = &run.trajectory;
         let rows = traj.times.len();
         if rows == 0 {
-            return Err(Error::Usage("internal: the LP's run recorded nothing".to_owned()));
+            return Err(Error::Usage(
+                "internal: the LP's run recorded nothing".to_owned(),
+            ));
         }
         let row = |i: usize| &traj.counts[i * n..(i + 1) * n];
         let marker0 = self.scenario.marker.true_value(row(0));
@@ -214,7 +218,7 @@ impl Problem<'_> {
     }
 
     /// Forward (or, at the upper bound, backward) differences of one dosing interval.
-    fn jacobian(&self, on: &[f64], base: &Profile) -> Result<(Vec<f64>, Vec<Vec<f64>>)> {
+    fn jacobian(&self, on: &[f64], base: &Profile) -> Result<Linearisation> {
         let h = self.settings.interval;
         let columns: Vec<Result<(f64, Vec<f64>)>> = (0..on.len())
             .into_par_iter()
@@ -232,7 +236,10 @@ impl Problem<'_> {
                 let p = self.profile(&moved)?;
                 Ok((
                     (p.z - base.z) / step,
-                    p.y.iter().zip(&base.y).map(|(a, b)| (a - b) / step).collect(),
+                    p.y.iter()
+                        .zip(&base.y)
+                        .map(|(a, b)| (a - b) / step)
+                        .collect(),
                 ))
             })
             .collect();
@@ -245,7 +252,7 @@ impl Problem<'_> {
                 dy[k][j] = g;
             }
         }
-        Ok((dz, dy))
+        Ok(Linearisation { dz, dy })
     }
 
     /// Whole dosing intervals per period, as near `on` as possible, never more in total
@@ -280,18 +287,24 @@ impl Problem<'_> {
     }
 }
 
+/// The linearisation at the current point: ∂z/∂o_j and ∂y_k/∂o_j.
+struct Linearisation {
+    dz: Vec<f64>,
+    dy: Vec<Vec<f64>>,
+}
+
 /// Solves one trust-region LP around `on`; returns the fractional solution, the predicted
 /// merit and the predicted target z.
 fn solve_step(
+    problem: &Problem,
     on: &[f64],
-    lengths: &[f64],
     base: &Profile,
-    dz: &[f64],
-    dy: &[Vec<f64>],
-    max_on: f64,
+    lin: &Linearisation,
     delta: f64,
-    capped: bool,
 ) -> Result<(Vec<f64>, f64, f64)> {
+    let (lengths, max_on) = (&problem.lengths, problem.settings.max_on);
+    let (dz, dy) = (&lin.dz, &lin.dy);
+    let capped = problem.settings.cap.is_some();
     let mut vars = ProblemVariables::new();
     let o: Vec<Variable> = on
         .iter()
@@ -328,8 +341,7 @@ fn solve_step(
 
 /// Runs the sequential LP from a uniform duty cycle that spends the budget.
 pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResult> {
-    if !(settings.period > 0.0 && settings.interval > 0.0 && settings.period >= settings.interval)
-    {
+    if !(settings.period > 0.0 && settings.interval > 0.0 && settings.period >= settings.interval) {
         return Err(Error::Usage(format!(
             "the LP needs a period ({}) at least one dosing interval ({}) long",
             settings.period, settings.interval
@@ -358,29 +370,23 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
     let mut steps = Vec::new();
     let mut relaxed_on = on.clone();
     let mut relaxed_z = base.z;
-    let mut jacobian: Option<(Vec<f64>, Vec<Vec<f64>>)> = None;
+    let mut jacobian: Option<Linearisation> = None;
     for _ in 0..settings.max_iterations {
-        if delta < settings.interval - 1e-9 {
+        if delta < settings.interval - 1e-9
+            || settings
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+        {
             break;
         }
         if jacobian.is_none() {
             jacobian = Some(problem.jacobian(&on, &base)?);
             evaluations += on.len() as u64;
         }
-        let Some((dz, dy)) = jacobian.as_ref() else {
+        let Some(lin) = jacobian.as_ref() else {
             break;
         };
-        let (x, predicted, z_lin) =
-            solve_step(
-            &on,
-            &lengths,
-            &base,
-            dz,
-            dy,
-            settings.max_on,
-            delta,
-            settings.cap.is_some(),
-        )?;
+        let (x, predicted, z_lin) = solve_step(&problem, &on, &base, lin, delta)?;
         let rounded = problem.round(&x);
         let trial = if rounded == on {
             base.clone()

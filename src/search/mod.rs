@@ -6,8 +6,10 @@
 //! deterministic, low-noise objective. `family` tunes a schedule family's parameters with
 //! argmin's Nelder–Mead; argmin never touches regimen's random streams.
 
+pub mod config;
 pub mod export;
 pub mod family;
 pub mod leaderboard;
 pub mod lp;
 pub mod objective;
+pub mod output;

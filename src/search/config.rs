@@ -1,0 +1,336 @@
+//! The plan of an optimisation run: the scenario's `optimise:` block, overridden by
+//! command-line flags, with every default filled in.
+
+use super::family::{Family, Solver};
+use super::lp::LpTarget;
+use super::objective::Objective;
+use crate::error::{Error, Result};
+use crate::model::Role;
+use crate::scenario::Scenario;
+use crate::scenario::spec::{FamilyName, LpTargetName, ObjectiveSpec, OptimiseSpec, SolverName};
+use std::time::Duration;
+
+/// Settings given on the command line; each replaces the block's value when set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub objective: Option<Objective>,
+    pub rollouts: Option<u64>,
+    pub holdout: Option<u64>,
+    pub budget_evals: Option<u64>,
+    pub max_relative_dose: Option<f64>,
+    pub families: Option<Vec<FamilyName>>,
+    pub solver: Option<Solver>,
+    pub racing: Option<bool>,
+    pub pareto: Option<Vec<f64>>,
+}
+
+/// The LP's part of the plan (its dose budget comes from each dose limit in turn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LpPlan {
+    /// Most marker relative to time 0 in every period: the marker cap if one is set,
+    /// otherwise the progression rule's factor (without a cap, "fewest resistant cells"
+    /// is met by never treating and letting sensitive cells crowd them out).
+    pub cap: f64,
+    pub dose: f64,
+    pub interval: f64,
+    pub period: f64,
+    pub target: LpTarget,
+    pub trust_region: f64,
+    pub max_iterations: usize,
+}
+
+/// Everything an optimisation run needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub objective: Objective,
+    /// The searched drug.
+    pub drug: usize,
+    pub seed: u64,
+    pub rollouts: u64,
+    pub holdout: u64,
+    pub budget_per_family: u64,
+    pub families: Vec<Family>,
+    pub lp: Option<LpPlan>,
+    pub solver: Solver,
+    pub racing: bool,
+    /// Most mean cumulative dose relative to continuous dosing at the standard dose.
+    pub max_relative_dose: Option<f64>,
+    /// Most marker before progression, relative to time 0.
+    pub marker_cap: Option<f64>,
+    /// Bi-objective mode: the dose limits of the front.
+    pub pareto: Option<Vec<f64>>,
+    pub time_limit: Option<Duration>,
+    /// The continuous schedule dose limits are relative to.
+    pub continuous_interval: f64,
+    pub standard_dose: f64,
+    /// Things the plan left out, and why (printed as notes).
+    pub notes: Vec<String>,
+}
+
+/// Default rollouts per candidate, hold-out rollouts and evaluations per family.
+pub const DEFAULT_ROLLOUTS: u64 = 200;
+pub const DEFAULT_HOLDOUT: u64 = 1000;
+pub const DEFAULT_BUDGET_EVALS: u64 = 40;
+
+/// `rmst`, `median`, `pfs:T` or `cvar:A`, as on the command line.
+pub fn parse_objective(text: &str) -> Result<Objective> {
+    let number = |s: &str, what: &str| -> Result<f64> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--objective {text}: {what} must be a positive number, got `{s}`"
+                ))
+            })
+    };
+    match text.split_once(':') {
+        None if text == "rmst" => Ok(Objective::RestrictedMeanTtp),
+        None if text == "median" => Ok(Objective::MedianTtp),
+        Some(("pfs", t)) => Ok(Objective::PfsAt(number(t, "the time")?)),
+        Some(("cvar", a)) => {
+            let a = number(a, "the fraction")?;
+            if a > 1.0 {
+                return Err(Error::Usage(format!(
+                    "--objective {text}: the CVaR fraction must be in (0, 1]"
+                )));
+            }
+            Ok(Objective::Cvar(a))
+        }
+        _ => Err(Error::Usage(format!(
+            "--objective must be rmst, median, pfs:T or cvar:A, got `{text}`"
+        ))),
+    }
+}
+
+/// The objective's name as `--objective` takes it.
+pub fn objective_name(o: Objective) -> String {
+    match o {
+        Objective::RestrictedMeanTtp => "rmst".to_owned(),
+        Objective::MedianTtp => "median".to_owned(),
+        Objective::PfsAt(t) => format!("pfs:{t}"),
+        Objective::Cvar(a) => format!("cvar:{a}"),
+    }
+}
+
+fn nearest(levels: &[f64], x: f64) -> f64 {
+    levels
+        .iter()
+        .copied()
+        .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()))
+        .unwrap_or(x)
+}
+
+impl Plan {
+    /// The plan for `scenario` (validated, so its `optimise:` block is within range).
+    pub fn new(
+        scenario: &Scenario,
+        seed: u64,
+        overrides: &Overrides,
+        time_limit: Option<Duration>,
+    ) -> Result<Plan> {
+        let block = scenario.spec.optimise.clone().unwrap_or_default();
+        let OptimiseSpec {
+            objective,
+            drug,
+            rollouts,
+            holdout,
+            budget_evals,
+            families,
+            solver,
+            racing,
+            pareto,
+            constraints,
+            bounds,
+            lp,
+        } = block;
+        let constraints = constraints.unwrap_or_default();
+        let bounds = bounds.unwrap_or_default();
+        let lp = lp.unwrap_or_default();
+        let drug_index = match &drug {
+            Some(name) => scenario
+                .drugs
+                .iter()
+                .position(|d| &d.name == name)
+                .ok_or_else(|| Error::Usage(format!("optimise.drug: unknown drug `{name}`")))?,
+            None => 0,
+        };
+        let (_, drug_spec) = scenario.spec.drugs.0.get(drug_index).ok_or_else(|| {
+            Error::Usage("optimise needs a drug: the scenario defines none".to_owned())
+        })?;
+        let standard = drug_spec.standard_dose.ok_or_else(|| {
+            Error::Usage(format!(
+                "optimise needs a standard_dose for drug `{}`",
+                scenario.drugs[drug_index].name
+            ))
+        })?;
+        let max = drug_spec.max_dose.unwrap_or(standard).max(standard);
+        let day = 1.0 / scenario.spec.time_units.in_days();
+        let interval = day.max(f64::MIN_POSITIVE);
+        let mut notes = Vec::new();
+
+        let levels: Vec<f64> = constraints.dose_levels.clone().unwrap_or_default();
+        let (dose_low, dose_high) = if levels.is_empty() {
+            (0.5 * standard, max)
+        } else {
+            (
+                levels.iter().copied().fold(f64::INFINITY, f64::min),
+                levels.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            )
+        };
+        let level_dose = if levels.is_empty() {
+            standard
+        } else {
+            nearest(&levels, standard)
+        };
+        let b = |given: Option<[f64; 2]>, default: (f64, f64)| -> (f64, f64) {
+            given.map_or(default, |[lo, hi]| (lo, hi))
+        };
+        let visits_min = constraints
+            .min_visit_interval
+            .map_or(1.0, |m| (m / scenario.marker.every - 1e-9).ceil().max(1.0));
+        let cadence = b(bounds.every_visits, (visits_min, visits_min + 3.0));
+        let cadence = (cadence.0.max(visits_min), cadence.1.max(visits_min));
+
+        let chosen = overrides
+            .families
+            .clone()
+            .or(families)
+            .unwrap_or_else(|| FamilyName::ALL.to_vec());
+        let mut out = Vec::new();
+        let mut lp_plan = None;
+        for name in chosen {
+            match name {
+                FamilyName::Intermittent => out.push(Family::Intermittent {
+                    drug: drug_index,
+                    interval,
+                    on: b(bounds.on, (day, 56.0 * day)),
+                    off: b(bounds.off, (0.0, 28.0 * day)),
+                    dose: b(bounds.dose, (dose_low, dose_high)),
+                    levels: levels.clone(),
+                }),
+                FamilyName::Holiday => out.push(Family::Holiday {
+                    drug: drug_index,
+                    dose: level_dose,
+                    interval,
+                    lead_in: b(bounds.lead_in, (7.0 * day, 112.0 * day)),
+                    holiday: b(bounds.holiday, (7.0 * day, 84.0 * day)),
+                }),
+                FamilyName::Adaptive => out.push(Family::Adaptive {
+                    drug: drug_index,
+                    dose: level_dose,
+                    interval,
+                    stop_below: b(bounds.stop_below, (0.1, 0.9)),
+                    resume_above: b(bounds.resume_above, (0.5, 1.5)),
+                    every_visits: cadence,
+                }),
+                FamilyName::Modulation => {
+                    if levels.is_empty() {
+                        out.push(Family::Modulation {
+                            drug: drug_index,
+                            dose: standard,
+                            interval,
+                            min_dose: 0.25 * standard,
+                            max_dose: max,
+                            step: b(bounds.step, (0.05, 0.5)),
+                            margin: b(bounds.margin, (0.0, 0.3)),
+                        });
+                    } else {
+                        notes.push(
+                            "modulation left out: its doses vary continuously, which \
+                             constraints.dose_levels does not allow"
+                                .to_owned(),
+                        );
+                    }
+                }
+                FamilyName::Lp => {
+                    let has_resistant = scenario
+                        .model
+                        .compartments
+                        .iter()
+                        .any(|c| c.role == Role::Resistant);
+                    let target = match lp.target {
+                        Some(LpTargetName::Total) => LpTarget::Total,
+                        Some(LpTargetName::Resistant) => LpTarget::Resistant,
+                        None if has_resistant => LpTarget::Resistant,
+                        None => LpTarget::Total,
+                    };
+                    let period = lp.period.unwrap_or(28.0 * day).max(interval);
+                    let factor = match scenario.progression {
+                        crate::observe::ProgressionRule::Recist { factor }
+                        | crate::observe::ProgressionRule::AboveBaseline { factor } => factor,
+                    };
+                    lp_plan = Some(LpPlan {
+                        cap: constraints.marker_cap.unwrap_or(factor),
+                        dose: level_dose,
+                        interval,
+                        period: (period / interval).round().max(1.0) * interval,
+                        target,
+                        trust_region: lp.trust_region.unwrap_or(7.0 * day),
+                        max_iterations: lp.max_iterations.unwrap_or(30) as usize,
+                    });
+                }
+            }
+        }
+        let objective = match overrides.objective {
+            Some(o) => o,
+            None => match objective {
+                None | Some(ObjectiveSpec::Rmst) => Objective::RestrictedMeanTtp,
+                Some(ObjectiveSpec::Median) => Objective::MedianTtp,
+                Some(ObjectiveSpec::PfsAt(t)) => Objective::PfsAt(t),
+                Some(ObjectiveSpec::Cvar(a)) => Objective::Cvar(a),
+            },
+        };
+        let solver = overrides.solver.unwrap_or(match solver {
+            Some(SolverName::ParticleSwarm) => Solver::ParticleSwarm,
+            Some(SolverName::NelderMead) | None => Solver::NelderMead,
+        });
+        let plan = Plan {
+            objective,
+            drug: drug_index,
+            seed,
+            rollouts: overrides.rollouts.or(rollouts).unwrap_or(DEFAULT_ROLLOUTS),
+            holdout: overrides.holdout.or(holdout).unwrap_or(DEFAULT_HOLDOUT),
+            budget_per_family: overrides
+                .budget_evals
+                .or(budget_evals)
+                .unwrap_or(DEFAULT_BUDGET_EVALS),
+            families: out,
+            lp: lp_plan,
+            solver,
+            racing: overrides.racing.or(racing).unwrap_or(true),
+            max_relative_dose: overrides
+                .max_relative_dose
+                .or(constraints.max_relative_dose),
+            marker_cap: constraints.marker_cap,
+            pareto: overrides.pareto.clone().or(pareto).map(|mut levels| {
+                levels.sort_by(f64::total_cmp);
+                levels.dedup();
+                levels
+            }),
+            time_limit,
+            continuous_interval: interval,
+            standard_dose: standard,
+            notes,
+        };
+        if plan.rollouts == 0 || plan.holdout == 0 || plan.budget_per_family == 0 {
+            return Err(Error::Usage(
+                "rollouts, holdout and budget_evals must be at least 1".to_owned(),
+            ));
+        }
+        if plan.families.is_empty() && plan.lp.is_none() {
+            return Err(Error::Usage("no family left to search".to_owned()));
+        }
+        Ok(plan)
+    }
+
+    /// The dose limits the run searches under: each level of the front in bi-objective
+    /// mode, otherwise the one limit (or none).
+    pub fn dose_limits(&self) -> Vec<Option<f64>> {
+        match &self.pareto {
+            Some(levels) => levels.iter().map(|l| Some(*l)).collect(),
+            None => vec![self.max_relative_dose],
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! What `regimen optimise` prints and writes: the leaderboard table, leaderboard.csv,
+//! trace.csv, pareto.csv, best.yaml and the manifest.
+
+use super::config::{Plan, objective_name};
+use super::export::arm_yaml;
+use super::leaderboard::{Entry, Leaderboard};
+use crate::report::{manifest, render_table};
+use crate::scenario::Scenario;
+
+fn parameters(e: &Entry) -> String {
+    e.parameters
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn holdout_cell(e: &Entry) -> String {
+    match e.holdout_ci {
+        Some((lo, hi)) if e.holdout.abs() >= 10.0 => {
+            format!("{:.1} ({lo:.1}–{hi:.1})", e.holdout)
+        }
+        Some((lo, hi)) => format!("{:.3} ({lo:.3}–{hi:.3})", e.holdout),
+        None => format!("{:.3}", e.holdout),
+    }
+}
+
+/// The leaderboard as a table for the terminal.
+pub fn table(board: &Leaderboard, plan: &Plan) -> String {
+    let mut rows = vec![vec![
+        "rank".to_owned(),
+        "schedule".to_owned(),
+        "parameters".to_owned(),
+        "tuning".to_owned(),
+        format!("hold-out {} (95% CI)", objective_name(plan.objective)),
+        "dose vs continuous".to_owned(),
+        "feasible".to_owned(),
+        "evaluations".to_owned(),
+    ]];
+    for (i, e) in board.entries.iter().enumerate() {
+        rows.push(vec![
+            (i + 1).to_string(),
+            e.label.clone(),
+            parameters(e),
+            e.tuning
+                .map_or_else(|| "—".to_owned(), |t| format!("{t:.1}")),
+            holdout_cell(e),
+            format!("{:.0}%", 100.0 * e.relative_dose),
+            if e.feasible { "yes" } else { "no" }.to_owned(),
+            e.evaluations.to_string(),
+        ]);
+    }
+    let mut out = render_table(&rows);
+    let lp: Vec<&Entry> = board.entries.iter().filter(|e| e.lp.is_some()).collect();
+    if !lp.is_empty() {
+        let mut rows = vec![vec![
+            "LP schedule".to_owned(),
+            "target".to_owned(),
+            "cap".to_owned(),
+            "LP relaxed log10".to_owned(),
+            "rounded, ODE".to_owned(),
+            "rounded, rollouts".to_owned(),
+            "gap (ODE − LP)".to_owned(),
+            "ODE TTP".to_owned(),
+            "steps".to_owned(),
+            "ODE runs".to_owned(),
+        ]];
+        for e in lp {
+            if let Some(r) = &e.lp {
+                rows.push(vec![
+                    e.label.clone(),
+                    r.target.as_str().to_owned(),
+                    if r.cap_excess <= 1e-9 {
+                        format!("{}× (kept)", r.cap)
+                    } else {
+                        format!("{}× (passed ×{:.2})", r.cap, r.cap_excess.exp())
+                    },
+                    format!("{:.3}", r.relaxed_log10),
+                    format!("{:.3}", r.rounded_log10),
+                    format!("{:.3}", r.stochastic_log10),
+                    format!("{:+.3}", r.rounded_log10 - r.relaxed_log10),
+                    format!("{:.0}", r.deterministic_ttp),
+                    r.steps.to_string(),
+                    r.ode_runs.to_string(),
+                ]);
+            }
+        }
+        out.push('\n');
+        out.push_str(&render_table(&rows));
+    }
+    out
+}
+
+/// leaderboard.csv: one row per entry.
+pub fn leaderboard_csv(board: &Leaderboard) -> String {
+    let mut csv = String::from(
+        "rank,schedule,parameters,dose_limit,tuning,holdout,holdout_lower,holdout_upper,\
+         relative_dose,over_cap,feasible,on_front,evaluations,lp_relaxed_log10,\
+         lp_rounded_ode_log10,lp_rounded_rollouts_log10\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for (i, e) in board.entries.iter().enumerate() {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            i + 1,
+            e.label,
+            parameters(e),
+            opt(e.dose_limit),
+            opt(e.tuning),
+            e.holdout,
+            opt(e.holdout_ci.map(|c| c.0)),
+            opt(e.holdout_ci.map(|c| c.1)),
+            e.relative_dose,
+            e.over_cap,
+            e.feasible,
+            e.on_front,
+            e.evaluations,
+            opt(e.lp.as_ref().map(|r| r.relaxed_log10)),
+            opt(e.lp.as_ref().map(|r| r.rounded_log10)),
+            opt(e.lp.as_ref().map(|r| r.stochastic_log10)),
+        ));
+    }
+    csv
+}
+
+/// trace.csv: every evaluation of every search, in order.
+pub fn trace_csv(board: &Leaderboard) -> String {
+    let mut csv = String::from(
+        "search,evaluation,parameters,score,penalised,relative_dose,over_cap,rollouts\n",
+    );
+    for (i, row) in board.trace.iter().enumerate() {
+        let e = &row.evaluation;
+        let params = e
+            .values
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        csv.push_str(&format!(
+            "{},{},{params},{},{},{},{},{}\n",
+            row.search,
+            i + 1,
+            e.score,
+            e.penalised,
+            row.relative_dose,
+            e.over_cap,
+            e.rollouts
+        ));
+    }
+    csv
+}
+
+/// pareto.csv: benefit against dose for every entry, sorted by dose, front marked.
+pub fn pareto_csv(board: &Leaderboard) -> String {
+    let mut entries: Vec<&Entry> = board.entries.iter().collect();
+    entries.sort_by(|a, b| {
+        a.relative_dose
+            .total_cmp(&b.relative_dose)
+            .then(b.holdout.total_cmp(&a.holdout))
+    });
+    let mut csv = String::from("schedule,dose_limit,relative_dose,holdout,feasible,on_front\n");
+    for e in entries {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            e.label,
+            e.dose_limit.map_or(String::new(), |v| v.to_string()),
+            e.relative_dose,
+            e.holdout,
+            e.feasible,
+            e.on_front
+        ));
+    }
+    csv
+}
+
+/// The best feasible searched schedule, if any (else the best searched one).
+pub fn best(board: &Leaderboard) -> Option<&Entry> {
+    let searched = |e: &&Entry| e.label.starts_with("search:");
+    board
+        .entries
+        .iter()
+        .filter(searched)
+        .find(|e| e.feasible)
+        .or_else(|| board.entries.iter().find(searched))
+}
+
+/// best.yaml: the best searched schedule as an arm, with how to reproduce its score.
+pub fn best_yaml(board: &Leaderboard, plan: &Plan, scenario: &Scenario) -> Option<String> {
+    let best = best(board)?;
+    let drugs: Vec<String> = scenario.drugs.iter().map(|d| d.name.clone()).collect();
+    let name = format!(
+        "best-{}",
+        best.label
+            .trim_start_matches("search:")
+            .replace(['@', '.'], "-")
+    );
+    Some(format!(
+        "# Best searched schedule (regimen optimise, objective {}, tuning seed {}, {} rollouts).\n\
+         # Hold-out: {} over {} rollouts with seed {}; reproduce with\n\
+         #   regimen compare <scenario with this arm> --seed {} --rollouts {}\n\
+         # Paste under `arms:` in {}.\n{}",
+        objective_name(plan.objective),
+        plan.seed,
+        plan.rollouts,
+        best.holdout,
+        plan.holdout,
+        board.holdout_seed,
+        board.holdout_seed,
+        plan.holdout,
+        scenario.source.display(),
+        arm_yaml(&name, &best.schedule, &drugs)
+    ))
+}
+
+/// manifest.json: the shared manifest plus the plan of the search.
+pub fn manifest_json(
+    board: &Leaderboard,
+    plan: &Plan,
+    scenario: &Scenario,
+    wall_seconds: f64,
+) -> String {
+    let base = manifest(
+        scenario,
+        "optimise",
+        plan.seed,
+        plan.rollouts,
+        "continuous",
+        wall_seconds,
+    );
+    let mut value: serde_json::Value =
+        serde_json::from_str(&base).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "optimise".to_owned(),
+            serde_json::json!({
+                "objective": objective_name(plan.objective),
+                "drug": scenario.drugs.get(plan.drug).map(|d| d.name.clone()),
+                "tuning_seed": plan.seed,
+                "tuning_rollouts": plan.rollouts,
+                "holdout_seed": board.holdout_seed,
+                "holdout_rollouts": plan.holdout,
+                "budget_evals_per_family": plan.budget_per_family,
+                "families": plan.families.iter().map(|f| f.name()).chain(plan.lp.as_ref().map(|_| "lp")).collect::<Vec<_>>(),
+                "solver": plan.solver.as_str(),
+                "racing": plan.racing,
+                "max_relative_dose": plan.max_relative_dose,
+                "marker_cap": plan.marker_cap,
+                "pareto": plan.pareto,
+                "time_limit_seconds": plan.time_limit.map(|d| d.as_secs_f64()),
+                "timed_out": board.timed_out,
+                "evaluations": board.trace.len(),
+                "rollouts_run": board.rollouts_run,
+                "rollouts_without_racing": board.rollouts_without_racing,
+                "continuous_mean_dose": board.continuous_dose,
+            }),
+        );
+    }
+    serde_json::to_string_pretty(&value).unwrap_or(base)
+}
