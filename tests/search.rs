@@ -1,7 +1,7 @@
 //! The family search against exhaustive enumeration.
 
 use regimen::Scenario;
-use regimen::search::family::{Family, SearchOptions, search};
+use regimen::search::family::{Family, SearchOptions, Solver, search};
 use regimen::search::objective::{Engine, Evaluator, Objective};
 use std::path::Path;
 
@@ -16,7 +16,7 @@ fn scenario() -> Scenario {
 }
 
 #[test]
-fn nelder_mead_reaches_the_grid_optimum_with_a_tenth_of_the_evaluations() {
+fn family_search_reaches_the_grid_optimum_with_a_tenth_of_the_evaluations() {
     // Grid: on, off ∈ 1..=28 days at full dose (784 schedules), scored by restricted mean
     // TTP on the deterministic model. The search must come within 2 % of the grid's best
     // with at most 78 evaluations.
@@ -44,21 +44,38 @@ fn nelder_mead_reaches_the_grid_optimum_with_a_tenth_of_the_evaluations() {
         }
     }
     assert_eq!(grid_eval.evaluations, 784);
-    let mut eval = Evaluator::new(&s, Objective::RestrictedMeanTtp, Engine::Deterministic);
-    let found = search(&mut eval, &family, &SearchOptions::budget(78)).unwrap();
-    eprintln!(
-        "grid best {grid_best:.1} at {grid_arg:?}; search {:.1} at {:?} with {} evaluations",
-        found.best.score,
-        found.best.values,
-        found.trace.len()
-    );
-    assert!(found.trace.len() <= 78);
-    assert_eq!(eval.evaluations as usize, found.trace.len());
-    assert!(
-        found.best.score >= 0.98 * grid_best,
-        "search {} vs grid {grid_best}",
+    let run = |solver: Solver, seed: u64| {
+        let mut eval = Evaluator::new(&s, Objective::RestrictedMeanTtp, Engine::Deterministic);
+        let options = SearchOptions {
+            solver,
+            seed,
+            ..SearchOptions::budget(78)
+        };
+        let found = search(&mut eval, &family, &options).unwrap();
+        eprintln!(
+            "{} (seed {seed}): grid best {grid_best:.1} at {grid_arg:?}; search {:.1} at {:?} \
+             with {} evaluations",
+            solver.as_str(),
+            found.best.score,
+            found.best.values,
+            found.trace.len()
+        );
+        assert!(found.trace.len() <= 78);
+        assert_eq!(eval.evaluations as usize, found.trace.len());
         found.best.score
+    };
+    // The default solver is deterministic: it must come within 2 %.
+    let nm = run(Solver::NelderMead, 0);
+    assert!(
+        nm >= 0.98 * grid_best,
+        "Nelder–Mead {nm} vs grid {grid_best}"
     );
+    // The swarm depends on its seed. Measured: the optimum on 7 of seeds 1–8, 95 % of it on
+    // the eighth; require 7 of 8 within 2 % so that a broken swarm or polish fails.
+    let hits = (1..=8)
+        .filter(|&seed| run(Solver::ParticleSwarm, seed) >= 0.98 * grid_best)
+        .count();
+    assert!(hits >= 7, "particle swarm within 2 % on {hits} of 8 seeds");
 }
 
 #[test]
@@ -135,5 +152,136 @@ fn optimise_writes_a_best_arm_that_compare_reproduces() {
         (score - holdout).abs() < 1e-9,
         "pasted arm {score} vs leaderboard {holdout}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn zhang() -> Scenario {
+    Scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/zhang2022-prostate.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn racing_stops_a_clearly_worse_candidate_and_keeps_an_equal_one() {
+    let s = zhang();
+    let adaptive = &s.arm("adaptive-50").unwrap().schedule;
+    let standard = &s.arm("standard-of-care").unwrap().schedule;
+    let engine = Engine::Stochastic {
+        seed: 3,
+        rollouts: 128,
+    };
+    let mut eval = Evaluator::new(&s, Objective::RestrictedMeanTtp, engine);
+    let incumbent = eval.score(adaptive).unwrap();
+    assert!(incumbent.complete);
+    let none = |_: &regimen::search::objective::Score| 0.0;
+    // Standard of care progresses at day ~672 while adaptive holds to the horizon: it stops
+    // at the first look (a quarter of the rollouts) …
+    let worse = eval.score_raced(standard, Some(&incumbent), &none).unwrap();
+    assert!(!worse.complete);
+    assert_eq!(worse.outcomes.len(), 32);
+    // … with the score of those rollouts, which are the first 32 of the full set.
+    let full = eval.score(standard).unwrap();
+    assert_eq!(worse.outcomes[..], full.outcomes[..32]);
+    // The incumbent itself is never stopped and scores exactly as without racing.
+    let same = eval.score_raced(adaptive, Some(&incumbent), &none).unwrap();
+    assert!(same.complete);
+    assert_eq!(same.value, incumbent.value);
+    // Without an incumbent, or for an objective that is not a mean over rollouts, every
+    // rollout runs.
+    assert!(eval.score_raced(standard, None, &none).unwrap().complete);
+    let mut median = Evaluator::new(&s, Objective::MedianTtp, engine);
+    let inc = median.score(adaptive).unwrap();
+    assert!(
+        median
+            .score_raced(standard, Some(&inc), &none)
+            .unwrap()
+            .complete
+    );
+}
+
+fn run_optimise(args: &[&str], dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .arg("optimise")
+        .args(args)
+        .args(["--out", dir.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_time_limit_stops_cleanly_with_what_was_found() {
+    let dir = std::env::temp_dir().join(format!("regimen-time-limit-{}", std::process::id()));
+    let o = run_optimise(
+        &[
+            "scenarios/zhang2022-prostate.yaml",
+            "--time-limit",
+            "0.000001",
+            "--rollouts",
+            "10",
+            "--holdout",
+            "20",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("stopped by --time-limit"), "{stdout}");
+    // The scenario's arms are still ranked on the hold-out seeds.
+    let board = std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    assert!(board.contains("arm:standard-of-care") && board.contains("arm:adaptive-50"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn pareto_mode_writes_a_front_no_entry_dominates() {
+    let dir = std::env::temp_dir().join(format!("regimen-pareto-{}", std::process::id()));
+    let o = run_optimise(
+        &[
+            "scenarios/zhang2022-prostate.yaml",
+            "--pareto",
+            "0.05,0.3",
+            "--families",
+            "intermittent,lp",
+            "--budget-evals",
+            "8",
+            "--rollouts",
+            "16",
+            "--holdout",
+            "32",
+            "-q",
+        ],
+        &dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.join("pareto.csv")).unwrap();
+    // schedule, dose_limit, relative_dose, holdout, feasible, on_front
+    let rows: Vec<(String, Option<f64>, f64, f64, bool, bool)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (
+                c[0].to_owned(),
+                c[1].parse().ok(),
+                c[2].parse().unwrap(),
+                c[3].parse().unwrap(),
+                c[4] == "true",
+                c[5] == "true",
+            )
+        })
+        .collect();
+    // Two families at two limits, and both arms.
+    assert_eq!(rows.len(), 2 * 2 + 2, "{csv}");
+    assert!(rows.iter().any(|r| r.0 == "search:lp@0.05"), "{csv}");
+    for (name, limit, dose, value, feasible, front) in &rows {
+        if let Some(l) = limit {
+            assert_eq!(*feasible, *dose <= l + 1e-9, "{name}: {csv}");
+        }
+        let dominated = rows
+            .iter()
+            .any(|o| o.4 && o.3 >= *value && o.2 <= *dose && (o.3 > *value || o.2 < *dose));
+        assert_eq!(*front, *feasible && !dominated, "{name}: {csv}");
+    }
+    assert!(rows.iter().any(|r| r.5), "empty front: {csv}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -391,13 +391,16 @@ struct Problem<'e, 'a, 'p> {
     /// The best complete score so far, which candidates race against.
     incumbent: RefCell<Option<(f64, Score)>>,
     options: SearchOptions<'p>,
+    /// Evaluations allowed in the current phase (the swarm leaves the rest to the polish).
+    phase_budget: RefCell<u64>,
     timed_out: RefCell<bool>,
     failure: RefCell<Option<Error>>,
 }
 
 impl Problem<'_, '_, '_> {
     fn exhausted(&self) -> bool {
-        if self.trace.borrow().len() as u64 >= self.options.budget {
+        let used = self.trace.borrow().len() as u64;
+        if used >= self.options.budget || used >= *self.phase_budget.borrow() {
             return true;
         }
         if self.options.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -498,6 +501,7 @@ pub fn search(
         trace: RefCell::new(Vec::new()),
         incumbent: RefCell::new(None),
         options: *options,
+        phase_budget: RefCell::new(budget),
         timed_out: RefCell::new(false),
         failure: RefCell::new(None),
     };
@@ -524,7 +528,23 @@ pub fn search(
     let starts: Vec<Vec<f64>> = ranked.into_iter().map(|(_, x)| x).collect();
     let problem = match options.solver {
         Solver::NelderMead => nelder_mead(problem, &starts, dims, budget)?,
-        Solver::ParticleSwarm => particle_swarm(problem, dims, budget, options.seed)?,
+        Solver::ParticleSwarm => {
+            // The swarm explores with two thirds of the budget; Nelder–Mead polishes the
+            // best points it found with the rest (a swarm alone converges slowly on the
+            // rounded, piecewise-flat scores).
+            *problem.phase_budget.borrow_mut() = budget - (budget - design) / 3;
+            let problem = particle_swarm(problem, dims, budget, options.seed)?;
+            *problem.phase_budget.borrow_mut() = budget;
+            let mut ranked: Vec<(f64, Vec<f64>)> = problem
+                .trace
+                .borrow()
+                .iter()
+                .map(|e| (e.penalised, family.encode(&e.values)))
+                .collect();
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let starts: Vec<Vec<f64>> = ranked.into_iter().map(|(_, x)| x).collect();
+            nelder_mead(problem, &starts, dims, budget)?
+        }
     };
     if let Some(e) = problem.failure.borrow_mut().take() {
         return Err(e);

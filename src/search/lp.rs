@@ -99,9 +99,9 @@ pub struct LpStep {
 pub struct LpResult {
     /// On-time per period of the best rounded schedule (whole dosing intervals).
     pub on: Vec<f64>,
-    /// The LP's fractional on-times behind it (the relaxed solution).
+    /// The fractional optimum of the LP linearised at `on` (the relaxed solution).
     pub relaxed_on: Vec<f64>,
-    /// log10 of the target load the LP predicted for `relaxed_on`.
+    /// log10 of the target load the LP predicts for `relaxed_on`.
     pub relaxed_log10: f64,
     /// log10 of the target load of the rounded schedule on the ODE.
     pub rounded_log10: f64,
@@ -368,8 +368,6 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
     let mut evaluations = 1u64;
     let mut delta = settings.trust_region.max(settings.interval);
     let mut steps = Vec::new();
-    let mut relaxed_on = on.clone();
-    let mut relaxed_z = base.z;
     let mut jacobian: Option<Linearisation> = None;
     for _ in 0..settings.max_iterations {
         if delta < settings.interval - 1e-9
@@ -386,7 +384,7 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
         let Some(lin) = jacobian.as_ref() else {
             break;
         };
-        let (x, predicted, z_lin) = solve_step(&problem, &on, &base, lin, delta)?;
+        let (x, predicted, _) = solve_step(&problem, &on, &base, lin, delta)?;
         let rounded = problem.round(&x);
         let trial = if rounded == on {
             base.clone()
@@ -410,8 +408,6 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
             "LP step"
         );
         if accepted {
-            relaxed_on = x;
-            relaxed_z = z_lin;
             let reached_edge = rounded
                 .iter()
                 .zip(&on)
@@ -423,14 +419,21 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
                 delta = (2.0 * delta).min(settings.period);
             }
         } else {
-            if steps.len() == 1 {
-                // The first LP failed to improve: its answer is the relaxed one.
-                relaxed_on = x;
-                relaxed_z = z_lin;
-            }
             delta /= 2.0;
         }
     }
+    // The relaxation at the final schedule: the LP's fractional optimum within the first
+    // trust region. The final schedule is feasible for this LP, so the LP's merit is at most
+    // the schedule's; the difference is the relaxation gap (fractional days, linearisation).
+    let lin = match jacobian {
+        Some(lin) => lin,
+        None => {
+            evaluations += on.len() as u64;
+            problem.jacobian(&on, &base)?
+        }
+    };
+    let first_region = settings.trust_region.max(settings.interval);
+    let (relaxed_on, _, relaxed_z) = solve_step(&problem, &on, &base, &lin, first_region)?;
     Ok(LpResult {
         schedule: problem.schedule(&on),
         relaxed_log10: relaxed_z / std::f64::consts::LN_10,
