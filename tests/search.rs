@@ -133,7 +133,11 @@ fn optimise_writes_a_best_arm_that_compare_reproduces() {
         .filter(|l| !l.starts_with('#'))
         .map(|l| format!("{l}\n"))
         .collect();
-    let pasted = format!("{}\n{arm_lines}", text.trim_end());
+    // Under `arms:`, i.e. before the optimise block that follows the arms.
+    let at = text
+        .find("\n# What `regimen optimise`")
+        .unwrap_or(text.len());
+    let pasted = format!("{}\n{arm_lines}{}", text[..at].trim_end(), &text[at..]);
     let file = dir.join("with-best.yaml");
     std::fs::write(&file, pasted).unwrap();
     let s = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
