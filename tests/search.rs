@@ -289,3 +289,41 @@ fn pareto_mode_writes_a_front_no_entry_dominates() {
     assert!(rows.iter().any(|r| r.5), "empty front: {csv}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn optimise_gives_the_same_files_on_one_thread_and_on_two() {
+    let run = |threads: &str| {
+        let dir = std::env::temp_dir().join(format!(
+            "regimen-optimise-threads-{threads}-{}",
+            std::process::id()
+        ));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+            .args([
+                "optimise",
+                "scenarios/zhang2022-prostate.yaml",
+                "--budget-evals",
+                "6",
+                "--rollouts",
+                "24",
+                "--holdout",
+                "32",
+                "--solver",
+                "particle-swarm",
+                "-q",
+                "--out",
+                dir.to_str().unwrap(),
+            ])
+            .env("RAYON_NUM_THREADS", threads)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let files: Vec<String> = ["best.yaml", "leaderboard.csv", "trace.csv"]
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap())
+            .collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        files
+    };
+    assert_eq!(run("1"), run("2"));
+}

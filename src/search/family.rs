@@ -398,6 +398,19 @@ struct Problem<'e, 'a, 'p> {
 }
 
 impl Problem<'_, '_, '_> {
+    /// Every point scored so far, best first, in unit-cube coordinates: where local
+    /// searches start.
+    fn starts(&self) -> Vec<Vec<f64>> {
+        let mut ranked: Vec<(f64, Vec<f64>)> = self
+            .trace
+            .borrow()
+            .iter()
+            .map(|e| (e.penalised, self.family.encode(&e.values)))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked.into_iter().map(|(_, x)| x).collect()
+    }
+
     fn exhausted(&self) -> bool {
         let used = self.trace.borrow().len() as u64;
         if used >= self.options.budget || used >= *self.phase_budget.borrow() {
@@ -518,16 +531,11 @@ pub fn search(
             .cost(&halton(i, dims))
             .map_err(|e| failed(&problem, e))?;
     }
-    let mut ranked: Vec<(f64, Vec<f64>)> = problem
-        .trace
-        .borrow()
-        .iter()
-        .map(|e| (e.penalised, family.encode(&e.values)))
-        .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let starts: Vec<Vec<f64>> = ranked.into_iter().map(|(_, x)| x).collect();
     let problem = match options.solver {
-        Solver::NelderMead => nelder_mead(problem, &starts, dims, budget)?,
+        Solver::NelderMead => {
+            let starts = problem.starts();
+            nelder_mead(problem, &starts, dims, budget)?
+        }
         Solver::ParticleSwarm => {
             // The swarm explores with two thirds of the budget; Nelder–Mead polishes the
             // best points it found with the rest (a swarm alone converges slowly on the
@@ -535,14 +543,7 @@ pub fn search(
             *problem.phase_budget.borrow_mut() = budget - (budget - design) / 3;
             let problem = particle_swarm(problem, dims, budget, options.seed)?;
             *problem.phase_budget.borrow_mut() = budget;
-            let mut ranked: Vec<(f64, Vec<f64>)> = problem
-                .trace
-                .borrow()
-                .iter()
-                .map(|e| (e.penalised, family.encode(&e.values)))
-                .collect();
-            ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let starts: Vec<Vec<f64>> = ranked.into_iter().map(|(_, x)| x).collect();
+            let starts = problem.starts();
             nelder_mead(problem, &starts, dims, budget)?
         }
     };

@@ -57,6 +57,27 @@ pub struct Entry {
     pub lp: Option<LpReport>,
 }
 
+impl Entry {
+    /// An entry before its hold-out scoring.
+    fn unscored(label: String, schedule: Schedule, parameters: Vec<(String, f64)>) -> Entry {
+        Entry {
+            label,
+            schedule,
+            parameters,
+            dose_limit: None,
+            tuning: None,
+            holdout: 0.0,
+            holdout_ci: None,
+            relative_dose: 0.0,
+            over_cap: 0.0,
+            feasible: true,
+            on_front: false,
+            evaluations: 0,
+            lp: None,
+        }
+    }
+}
+
 /// One evaluation of the search, for trace.csv.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceRow {
@@ -227,24 +248,19 @@ pub fn optimise(
                 });
             }
             finalists.push(Entry {
-                label,
-                schedule: found.schedule.clone(),
-                parameters: family
-                    .parameters()
-                    .iter()
-                    .map(|p| p.name.to_owned())
-                    .zip(found.best.values.iter().copied())
-                    .collect(),
                 dose_limit: limit,
                 tuning: Some(found.best.score),
-                holdout: 0.0,
-                holdout_ci: None,
-                relative_dose: 0.0,
-                over_cap: 0.0,
-                feasible: true,
-                on_front: false,
                 evaluations: found.trace.len() as u64,
-                lp: None,
+                ..Entry::unscored(
+                    label,
+                    found.schedule.clone(),
+                    family
+                        .parameters()
+                        .iter()
+                        .map(|p| p.name.to_owned())
+                        .zip(found.best.values.iter().copied())
+                        .collect(),
+                )
             });
         }
         if let Some(lp) = &plan.lp {
@@ -286,20 +302,8 @@ pub fn optimise(
                     },
                 });
                 finalists.push(Entry {
-                    label,
-                    schedule: found.schedule.clone(),
-                    parameters: vec![
-                        ("period".to_owned(), lp.period),
-                        ("on_total".to_owned(), found.on.iter().sum()),
-                    ],
                     dose_limit: limit,
                     tuning: Some(tuned.value),
-                    holdout: 0.0,
-                    holdout_ci: None,
-                    relative_dose: 0.0,
-                    over_cap: 0.0,
-                    feasible: true,
-                    on_front: false,
                     evaluations: found.evaluations,
                     lp: Some(LpReport {
                         target: lp.target,
@@ -312,6 +316,14 @@ pub fn optimise(
                         steps: found.steps.len(),
                         ode_runs: found.evaluations,
                     }),
+                    ..Entry::unscored(
+                        label,
+                        found.schedule.clone(),
+                        vec![
+                            ("period".to_owned(), lp.period),
+                            ("on_total".to_owned(), found.on.iter().sum()),
+                        ],
+                    )
                 });
             }
         }
@@ -323,20 +335,12 @@ pub fn optimise(
         weight: 0.0,
     };
     let mut entries = finalists;
-    entries.extend(scenario.arms.iter().map(|arm| Entry {
-        label: format!("arm:{}", arm.name),
-        schedule: arm.schedule.clone(),
-        parameters: Vec::new(),
-        dose_limit: None,
-        tuning: None,
-        holdout: 0.0,
-        holdout_ci: None,
-        relative_dose: 0.0,
-        over_cap: 0.0,
-        feasible: true,
-        on_front: false,
-        evaluations: 0,
-        lp: None,
+    entries.extend(scenario.arms.iter().map(|arm| {
+        Entry::unscored(
+            format!("arm:{}", arm.name),
+            arm.schedule.clone(),
+            Vec::new(),
+        )
     }));
     for e in &mut entries {
         let scored = holdout(scenario, plan, holdout_seed, &e.schedule)?;

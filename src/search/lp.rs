@@ -21,19 +21,23 @@
 //!            max(0, ō_j − Δ) ≤ o_j ≤ min(L_j, ō_j + Δ)            (trust region)
 //! ```
 //!
-//! with good_lp's pure-Rust microlp backend. The LP's solution is rounded to whole dosing
-//! intervals without exceeding the budget and run; the step is kept if the merit
-//! `z + ρ Σ_k max(0, y_k)` fell, and the trust region grows; otherwise it halves. The
-//! iteration stops when the trust region is below one dosing interval or after
-//! `max_iterations` steps.
+//! with good_lp's pure-Rust microlp backend (HiGHS with the `highs` feature). The LP's
+//! solution is rounded to whole dosing intervals without exceeding the budget and run; the
+//! step is kept if the merit `z + ρ Σ_k max(0, y_k)` fell, and the trust region grows;
+//! otherwise it halves. The iteration stops when the trust region is below one dosing
+//! interval or after `max_iterations` steps.
 
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::scenario::{Arm, Scenario};
 use crate::schedule::Schedule;
 use crate::sim::{RunOptions, run_deterministic};
+#[cfg(feature = "highs")]
+use good_lp::highs as lp_solver;
+#[cfg(not(feature = "highs"))]
+use good_lp::microlp as lp_solver;
 use good_lp::{
-    Expression, ProblemVariables, Solution, SolverModel, Variable, constraint, microlp, variable,
+    Expression, ProblemVariables, Solution, SolverModel, Variable, constraint, variable,
 };
 use rayon::prelude::*;
 
@@ -323,7 +327,7 @@ fn solve_step(
     };
     let z_lin = base.z + change(dz);
     let objective = z_lin.clone() + CAP_PENALTY * s.iter().copied().sum::<Expression>();
-    let mut model = vars.minimise(objective.clone()).using(microlp);
+    let mut model = vars.minimise(objective.clone()).using(lp_solver);
     if capped {
         for (k, row) in dy.iter().enumerate() {
             model = model.with(constraint!(base.y[k] + change(row) <= s[k]));
