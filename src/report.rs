@@ -202,7 +202,9 @@ pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
 /// `outcomes.csv`: one row per arm, with the time-to-event layout (time, event flag,
 /// censoring flag as in CDISC ADTTE: `cnsr` = 1 when censored).
 pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
-    let mut out = String::from("arm,ttp,event,cnsr,resistance_majority_time,fraction_time_on_drug");
+    let mut out = String::from(
+        "arm,ttp,event,cnsr,resistance_majority_time,fraction_time_on_drug,cycles,clipped_doses",
+    );
     for d in &scenario.drugs {
         let _ = write!(out, ",cumulative_dose_{}", d.name);
     }
