@@ -49,13 +49,17 @@ enum Command {
     /// cycles. Writes outcomes.csv (one row per rollout and arm), summary.csv, summary.json
     /// and manifest.json.
     Compare(CompareArgs),
-    /// Search schedule families (intermittent: on, off, dose; adaptive: stop and resume
-    /// thresholds) for the schedule that maximises the objective, on fixed tuning seeds, then
-    /// rank the best of each family with the scenario's arms on fresh hold-out seeds.
+    /// Search schedule families (intermittent, holiday, adaptive, modulation) and a sequential
+    /// LP relaxation for the schedule that maximises the objective, on fixed tuning seeds,
+    /// then rank the best of each with the scenario's arms on fresh hold-out seeds.
     ///
-    /// Writes best.yaml (an arm to paste into the scenario), leaderboard.csv, trace.csv (every
-    /// evaluation) and manifest.json. The LP relaxation comes in a later version.
+    /// Settings come from the scenario's `optimise:` block; flags override them. Writes
+    /// best.yaml (an arm to paste into the scenario), leaderboard.csv, trace.csv (every
+    /// evaluation), pareto.csv (with --pareto), manifest.json and plots/.
     Optimise(OptimiseArgs),
+    /// Redraw the plots (and optionally the HTML report) from a run's output folder, without
+    /// running anything again.
+    Plot(PlotArgs),
     /// Export the doses an arm gave as NONMEM-style records
     /// (ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS; CMT is the 1-based drug index).
     ///
@@ -119,6 +123,24 @@ struct OptimiseArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Also write a self-contained HTML report (leaderboard, best schedule, plots, manifest).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Draw SVG plots only (no PNG copies).
+    #[arg(long)]
+    no_png: bool,
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// An output folder of simulate, compare or optimise.
+    dir: PathBuf,
+    /// Also write the self-contained HTML report to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Draw SVG plots only (no PNG copies).
+    #[arg(long)]
+    no_png: bool,
 }
 
 #[derive(Debug, Args)]
@@ -155,12 +177,19 @@ struct CompareArgs {
     /// The arm the others are contrasted with (default: the first arm).
     #[arg(long)]
     reference: Option<String>,
-    /// Keep and write the trajectories of the first K rollouts of each arm.
-    #[arg(long, default_value_t = 0)]
+    /// Keep and write the trajectories and doses of the first K rollouts of each arm (for
+    /// the trajectory, composition and swimmer plots).
+    #[arg(long, default_value_t = 30)]
     trajectories: u64,
     /// Trajectory recording interval of kept trajectories, in time units.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 7.0)]
     record_every: f64,
+    /// Also write a self-contained HTML report (tables, plots, manifest) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Draw SVG plots only (no PNG copies).
+    #[arg(long)]
+    no_png: bool,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +219,12 @@ struct SimulateArgs {
     /// Keep and write the trajectories of the first K rollouts of each arm.
     #[arg(long, default_value_t = 0)]
     trajectories: u64,
+    /// Also write a self-contained HTML report (tables, plots, manifest) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Draw SVG plots only (no PNG copies).
+    #[arg(long)]
+    no_png: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -244,6 +279,11 @@ fn run(command: Command, quiet: bool) -> Result<()> {
         Command::Compare(args) => compare(args, quiet),
         Command::Events(args) => export_events(args),
         Command::Optimise(args) => optimise(args),
+        Command::Plot(args) => {
+            let said = draw(&args.dir, args.report.as_deref(), args.no_png)?;
+            println!("drew {said} of {}", args.dir.display());
+            Ok(())
+        }
     }
 }
 
@@ -287,6 +327,8 @@ fn simulate(args: SimulateArgs) -> Result<()> {
                 .unwrap_or_else(|| default_out_dir(&args.scenario)),
             quiet: false,
             command: "simulate --rollouts",
+            report: args.report.clone(),
+            no_png: args.no_png,
         });
     }
     let options = RunOptions {
@@ -315,6 +357,12 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         &out.join("outcomes.csv"),
         report::outcomes_csv(&scenario, &refs).as_bytes(),
     )?;
+    report::write_atomic(
+        &out.join("doses.csv"),
+        report::doses_csv(&scenario, &labelled).as_bytes(),
+    )?;
+    write_provenance(&scenario, &out, "simulate", 0, 1, 0.0)?;
+    let figures = draw(&out, args.report.as_deref(), args.no_png)?;
     println!(
         "{} — deterministic evaluation, horizon {} {}\n",
         scenario.spec.name,
@@ -323,10 +371,49 @@ fn simulate(args: SimulateArgs) -> Result<()> {
     );
     print!("{}", report::summary_table(&scenario, &refs));
     println!(
-        "\nwrote trajectory.csv, visits.csv, outcomes.csv to {}",
+        "\nwrote trajectory.csv, visits.csv, outcomes.csv, doses.csv, scenario.yaml, manifest.json \
+         and {figures} to {}",
         out.display()
     );
     Ok(())
+}
+
+/// The resolved scenario and the manifest, beside a run's other files.
+fn write_provenance(
+    scenario: &Scenario,
+    out: &std::path::Path,
+    command: &str,
+    seed: u64,
+    rollouts: u64,
+    wall: f64,
+) -> Result<()> {
+    report::write_atomic(
+        &out.join("scenario.yaml"),
+        scenario.resolved_yaml().as_bytes(),
+    )?;
+    let reference = scenario
+        .arms
+        .first()
+        .map(|a| a.name.clone())
+        .unwrap_or_default();
+    report::write_atomic(
+        &out.join("manifest.json"),
+        report::manifest(scenario, command, seed, rollouts, &reference, wall).as_bytes(),
+    )
+}
+
+/// Draws the folder's plots (and the report, if asked); says what was drawn.
+fn draw(out: &std::path::Path, report: Option<&std::path::Path>, no_png: bool) -> Result<String> {
+    let names = crate::plot::render_folder(out, report, !no_png)?;
+    let mut said = format!(
+        "{} plot{} in plots/",
+        names.len(),
+        if names.len() == 1 { "" } else { "s" }
+    );
+    if let Some(r) = report {
+        said.push_str(&format!(" (report: {})", r.display()));
+    }
+    Ok(said)
 }
 
 fn optimise(args: OptimiseArgs) -> Result<()> {
@@ -458,6 +545,12 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         &out.join("manifest.json"),
         output::manifest_json(&board, &plan, &scenario, wall).as_bytes(),
     )?;
+    report::write_atomic(
+        &out.join("scenario.yaml"),
+        scenario.resolved_yaml().as_bytes(),
+    )?;
+    written.push("scenario.yaml");
+    let figures = draw(&out, args.report.as_deref(), args.no_png)?;
     let units = scenario.spec.time_units.as_str();
     println!(
         "{} — search: {} distinct schedules per family on {} rollouts (seed {}, {}{}); \
@@ -476,7 +569,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         println!("\nstopped by --time-limit: the leaderboard holds the best found so far.");
     }
     println!(
-        "\n{} evaluations ({} tuning rollouts; {} without racing) in {wall:.1} s. wrote {} to {}",
+        "\n{} evaluations ({} tuning rollouts; {} without racing) in {wall:.1} s. wrote {} and {figures} to {}",
         board.trace.len(),
         board.rollouts_run,
         board.rollouts_without_racing,
@@ -609,6 +702,8 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
         out,
         quiet,
         command: "compare",
+        report: args.report.clone(),
+        no_png: args.no_png,
     })
 }
 
@@ -624,6 +719,8 @@ struct StochasticJob<'a> {
     out: PathBuf,
     quiet: bool,
     command: &'static str,
+    report: Option<PathBuf>,
+    no_png: bool,
 }
 
 /// Runs a [`StochasticJob`]: the table on stdout; outcomes.csv, summary.csv, summary.json,
@@ -701,8 +798,18 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
             &out.join("visits.csv"),
             report::visits_csv(&labelled).as_bytes(),
         )?;
-        written.extend(["trajectory.csv", "visits.csv"]);
+        report::write_atomic(
+            &out.join("doses.csv"),
+            report::doses_csv(scenario, &labelled).as_bytes(),
+        )?;
+        written.extend(["trajectory.csv", "visits.csv", "doses.csv"]);
     }
+    report::write_atomic(
+        &out.join("scenario.yaml"),
+        scenario.resolved_yaml().as_bytes(),
+    )?;
+    written.push("scenario.yaml");
+    let figures = draw(out, job.report.as_deref(), job.no_png)?;
     println!(
         "{} — {} rollouts per arm on the same virtual patients and random numbers, seed {}, \
          horizon {} {}\n",
@@ -721,7 +828,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         u = scenario.spec.time_units.as_str()
     );
     println!(
-        "wrote {} to {} ({wall:.1} s)",
+        "wrote {} and {figures} to {} ({wall:.1} s)",
         written.join(", "),
         out.display()
     );

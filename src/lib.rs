@@ -15,6 +15,7 @@ pub mod observe;
 pub mod outcome;
 pub mod patients;
 pub mod pk;
+pub mod plot;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -231,6 +231,31 @@ pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Stri
     out
 }
 
+/// `doses.csv`: every dose given (after toxicity clipping): time, drug, amount, and how long
+/// it is in effect (the dosing interval, or a level's duration).
+pub fn doses_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
+    let mut out = String::new();
+    let with_rollout = run_label(&mut out, results);
+    out.push_str(",time,drug,amount,duration\n");
+    for (name, rollout, r) in results {
+        for g in &r.doses {
+            let drug = scenario
+                .drugs
+                .get(g.dose.drug)
+                .map_or("?", |d| d.name.as_str());
+            let _ = writeln!(
+                out,
+                "{},{},{drug},{},{}",
+                label_cells(name, *rollout, with_rollout),
+                g.time,
+                g.dose.amount,
+                g.dose.duration
+            );
+        }
+    }
+    out
+}
+
 /// `visits.csv`: every visit of every run — observed and true marker, detection, progression.
 pub fn visits_csv(results: &[LabelledRun]) -> String {
     let mut out = String::new();
@@ -492,6 +517,18 @@ pub fn manifest(
         "reference_arm": reference,
         "rng": "SplitMix64 streams keyed by (seed, rollout, step, unit, channel)",
         "stochastic_step": scenario.stochastic_step,
+        "cells_per_unit": scenario.cells_per_unit,
+        "time_units": scenario.spec.time_units.as_str(),
+        "horizon": scenario.horizon,
+        "progression_rule": match scenario.progression {
+            crate::observe::ProgressionRule::Recist { .. } => "recist",
+            crate::observe::ProgressionRule::AboveBaseline { .. } => "above_baseline",
+        },
+        "progression_factor": match scenario.progression {
+            crate::observe::ProgressionRule::Recist { factor }
+            | crate::observe::ProgressionRule::AboveBaseline { factor } => factor,
+        },
+        "drugs": scenario.drugs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
         "threads": rayon::current_num_threads(),
         "wall_seconds": wall_seconds,
     });

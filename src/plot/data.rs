@@ -1,0 +1,308 @@
+//! Reading a run's output folder back: the plots and the report are drawn from the files a
+//! command wrote, so `regimen plot DIR` redraws exactly what the command drew.
+
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A CSV file as text cells (regimen's CSVs never quote a comma).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn parse(text: &str) -> Table {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header = lines
+            .next()
+            .map(|h| h.split(',').map(|c| c.trim().to_owned()).collect())
+            .unwrap_or_default();
+        let rows = lines
+            .map(|l| l.split(',').map(|c| c.trim().to_owned()).collect())
+            .collect();
+        Table { header, rows }
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
+
+    /// The number in `row` at column `col` (NaN when missing or not a number).
+    pub fn number(row: &[String], col: Option<usize>) -> f64 {
+        col.and_then(|c| row.get(c))
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    }
+
+    pub fn text(row: &[String], col: Option<usize>) -> String {
+        col.and_then(|c| row.get(c)).cloned().unwrap_or_default()
+    }
+}
+
+/// One recorded run: an arm, and the rollout for stochastic runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RunKey {
+    pub arm: String,
+    pub rollout: Option<u64>,
+}
+
+/// A recorded trajectory.
+#[derive(Debug, Clone, Default)]
+pub struct Trajectory {
+    pub times: Vec<f64>,
+    /// (compartment, counts).
+    pub compartments: Vec<(String, Vec<f64>)>,
+    pub marker: Vec<f64>,
+}
+
+/// A visit as recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit {
+    pub time: f64,
+    pub marker: f64,
+    pub detected: bool,
+    pub progression: bool,
+}
+
+/// A dose given: time, drug, duration.
+#[derive(Debug, Clone)]
+pub struct GivenDose {
+    pub time: f64,
+    pub drug: String,
+    pub duration: f64,
+}
+
+/// A row of an optimisation's leaderboard.
+#[derive(Debug, Clone)]
+pub struct Finalist {
+    pub label: String,
+    pub relative_dose: f64,
+    pub holdout: f64,
+    pub feasible: bool,
+    pub on_front: bool,
+}
+
+/// Everything a run's folder holds that the plots use.
+#[derive(Debug, Clone, Default)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+    pub manifest: serde_json::Value,
+    pub command: String,
+    pub scenario_name: String,
+    pub time_units: String,
+    pub horizon: f64,
+    /// (rule, factor) of the progression call.
+    pub progression: Option<(String, f64)>,
+    /// Arms in the order of the scenario.
+    pub arms: Vec<String>,
+    pub drugs: Vec<String>,
+    pub trajectories: BTreeMap<RunKey, Trajectory>,
+    pub visits: BTreeMap<RunKey, Vec<Visit>>,
+    pub doses: BTreeMap<RunKey, Vec<GivenDose>>,
+    /// Per arm: (time, progressed) of every run.
+    pub outcomes: BTreeMap<String, Vec<(f64, bool)>>,
+    /// Rollouts per arm in outcomes.csv (1 for a deterministic run).
+    pub stochastic: bool,
+    /// Optimisation: every evaluation's (relative dose, score), and the finalists.
+    pub cloud: Vec<(f64, f64)>,
+    pub finalists: Vec<Finalist>,
+    pub objective: String,
+    /// Cells per unit of the counts (1 when counts are cells).
+    pub cells_per_unit: f64,
+}
+
+fn read(dir: &Path, name: &str) -> Result<Option<String>> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(&path)
+        .map(Some)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn key(t: &Table, row: &[String]) -> RunKey {
+    RunKey {
+        arm: Table::text(row, t.column("arm")),
+        rollout: t
+            .column("rollout")
+            .and_then(|c| row.get(c))
+            .and_then(|s| s.parse().ok()),
+    }
+}
+
+impl RunFolder {
+    /// Reads `dir` (a folder written by simulate, compare or optimise).
+    pub fn load(dir: &Path) -> Result<RunFolder> {
+        let manifest_text = read(dir, "manifest.json")?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} has no manifest.json: not an output folder of regimen",
+                dir.display()
+            ))
+        })?;
+        let manifest: serde_json::Value = serde_json::from_str(&manifest_text)
+            .map_err(|e| Error::Usage(format!("{}: manifest.json: {e}", dir.display())))?;
+        let s = |k: &str| manifest[k].as_str().unwrap_or_default().to_owned();
+        let mut folder = RunFolder {
+            dir: dir.to_path_buf(),
+            command: s("command"),
+            scenario_name: s("scenario_name"),
+            time_units: manifest["time_units"].as_str().unwrap_or("days").to_owned(),
+            horizon: manifest["horizon"].as_f64().unwrap_or(f64::NAN),
+            progression: manifest["progression_rule"].as_str().map(|r| {
+                (
+                    r.to_owned(),
+                    manifest["progression_factor"].as_f64().unwrap_or(1.2),
+                )
+            }),
+            arms: manifest["arms"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            drugs: manifest["drugs"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            objective: manifest["optimise"]["objective"]
+                .as_str()
+                .unwrap_or("rmst")
+                .to_owned(),
+            cells_per_unit: manifest["cells_per_unit"].as_f64().unwrap_or(1.0),
+            manifest,
+            ..RunFolder::default()
+        };
+        if let Some(text) = read(dir, "trajectory.csv")? {
+            folder.read_trajectories(&Table::parse(&text));
+        }
+        if let Some(text) = read(dir, "visits.csv")? {
+            let t = Table::parse(&text);
+            let (time, marker, detected, progression) = (
+                t.column("time"),
+                t.column("marker"),
+                t.column("detected"),
+                t.column("progression"),
+            );
+            for row in &t.rows {
+                folder.visits.entry(key(&t, row)).or_default().push(Visit {
+                    time: Table::number(row, time),
+                    marker: Table::number(row, marker),
+                    detected: Table::text(row, detected) == "1",
+                    progression: Table::text(row, progression) == "1",
+                });
+            }
+        }
+        if let Some(text) = read(dir, "doses.csv")? {
+            let t = Table::parse(&text);
+            let (time, drug, duration) = (t.column("time"), t.column("drug"), t.column("duration"));
+            for row in &t.rows {
+                folder
+                    .doses
+                    .entry(key(&t, row))
+                    .or_default()
+                    .push(GivenDose {
+                        time: Table::number(row, time),
+                        drug: Table::text(row, drug),
+                        duration: Table::number(row, duration),
+                    });
+            }
+        }
+        if let Some(text) = read(dir, "outcomes.csv")? {
+            let t = Table::parse(&text);
+            folder.stochastic = t.column("rollout").is_some();
+            let time = t.column("time").or(t.column("ttp"));
+            let event = t.column("event");
+            for row in &t.rows {
+                folder
+                    .outcomes
+                    .entry(Table::text(row, t.column("arm")))
+                    .or_default()
+                    .push((Table::number(row, time), Table::text(row, event) == "1"));
+            }
+        }
+        if let Some(text) = read(dir, "trace.csv")? {
+            let t = Table::parse(&text);
+            let (dose, score) = (t.column("relative_dose"), t.column("score"));
+            folder.cloud = t
+                .rows
+                .iter()
+                .map(|r| (Table::number(r, dose), Table::number(r, score)))
+                .filter(|(d, s)| d.is_finite() && s.is_finite())
+                .collect();
+        }
+        if let Some(text) = read(dir, "leaderboard.csv")? {
+            let t = Table::parse(&text);
+            let c = |n: &str| t.column(n);
+            folder.finalists = t
+                .rows
+                .iter()
+                .map(|r| Finalist {
+                    label: Table::text(r, c("schedule")),
+                    relative_dose: Table::number(r, c("relative_dose")),
+                    holdout: Table::number(r, c("holdout")),
+                    feasible: Table::text(r, c("feasible")) == "true",
+                    on_front: Table::text(r, c("on_front")) == "true",
+                })
+                .collect();
+        }
+        if folder.arms.is_empty() {
+            folder.arms = folder.outcomes.keys().cloned().collect();
+        }
+        Ok(folder)
+    }
+
+    fn read_trajectories(&mut self, t: &Table) {
+        let Some(time) = t.column("time") else {
+            return;
+        };
+        let Some(total) = t.column("total") else {
+            return;
+        };
+        let marker = t.column("marker");
+        let names: Vec<(usize, String)> = (time + 1..total)
+            .map(|i| (i, t.header[i].clone()))
+            .collect();
+        for row in &t.rows {
+            let tr = self.trajectories.entry(key(t, row)).or_default();
+            if tr.compartments.is_empty() {
+                tr.compartments = names.iter().map(|(_, n)| (n.clone(), Vec::new())).collect();
+            }
+            tr.times.push(Table::number(row, Some(time)));
+            for (k, (i, _)) in names.iter().enumerate() {
+                tr.compartments[k].1.push(Table::number(row, Some(*i)));
+            }
+            tr.marker.push(Table::number(row, marker));
+        }
+    }
+
+    /// One cell in the units of the counts.
+    pub fn one_cell(&self) -> f64 {
+        1.0 / self.cells_per_unit.max(1.0)
+    }
+
+    /// The y-axis label of counts.
+    pub fn count_label(&self) -> String {
+        if self.cells_per_unit == 1.0 {
+            "cells (log scale)".to_owned()
+        } else {
+            format!("burden, 1 = {:e} cells (log scale)", self.cells_per_unit)
+        }
+    }
+
+    /// The recorded runs of `arm`, in rollout order.
+    pub fn runs_of<'a, T>(
+        map: &'a BTreeMap<RunKey, T>,
+        arm: &'a str,
+    ) -> impl Iterator<Item = (&'a RunKey, &'a T)> + 'a {
+        map.iter().filter(move |(k, _)| k.arm == arm)
+    }
+}

@@ -1,0 +1,487 @@
+//! A small SVG writer and the axes every figure shares.
+//!
+//! Figures are written by hand rather than through a plotting crate so that every element
+//! carries a class a test can count (`km-curve`, `censor`, …) and the files stay small and
+//! self-contained for the HTML report.
+
+use std::fmt::Write as _;
+
+/// Okabe–Ito: distinguishable with the common colour-vision deficiencies.
+pub const PALETTE: [&str; 8] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000",
+];
+
+/// The colour of series `i`.
+pub fn colour(i: usize) -> &'static str {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// The font stack: DejaVu Sans is bundled for PNG rendering; browsers fall back.
+pub const FONT: &str = "DejaVu Sans, Verdana, Arial, sans-serif";
+
+/// Text safe inside an SVG or HTML element or attribute.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Coordinates with two decimals: enough for the screen, small files.
+fn n(v: f64) -> String {
+    if v.is_finite() {
+        let r = (v * 100.0).round() / 100.0;
+        if r == 0.0 {
+            "0".to_owned()
+        } else {
+            r.to_string()
+        }
+    } else {
+        "0".to_owned()
+    }
+}
+
+/// An SVG document being written.
+pub struct Svg {
+    width: f64,
+    height: f64,
+    body: String,
+}
+
+impl Svg {
+    pub fn new(width: f64, height: f64) -> Svg {
+        Svg {
+            width,
+            height,
+            body: String::new(),
+        }
+    }
+
+    pub fn open_group(&mut self, class: &str) {
+        let _ = writeln!(self.body, "<g class=\"{}\">", escape(class));
+    }
+
+    /// A group whose contents are clipped to `frame`'s plotting area; `id` must be unique
+    /// in the page that shows the figure.
+    pub fn open_clipped(&mut self, class: &str, id: &str, frame: &Frame) {
+        let _ = writeln!(
+            self.body,
+            "<clipPath id=\"{id}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath>\n<g class=\"{}\" clip-path=\"url(#{id})\">",
+            n(frame.left),
+            n(frame.top),
+            n(frame.width),
+            n(frame.height),
+            escape(class)
+        );
+    }
+
+    pub fn close_group(&mut self) {
+        self.body.push_str("</g>\n");
+    }
+
+    pub fn line(&mut self, from: (f64, f64), to: (f64, f64), stroke: &str, width: f64, dash: bool) {
+        let _ = writeln!(
+            self.body,
+            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{stroke}\" stroke-width=\"{}\"{}/>",
+            n(from.0),
+            n(from.1),
+            n(to.0),
+            n(to.1),
+            n(width),
+            if dash {
+                " stroke-dasharray=\"5 4\""
+            } else {
+                ""
+            }
+        );
+    }
+
+    /// An open path through `points` (a curve), with a class for tests and styling.
+    pub fn path(&mut self, points: &[(f64, f64)], stroke: &str, width: f64, class: &str) {
+        if points.is_empty() {
+            return;
+        }
+        let mut d = String::new();
+        for (i, (x, y)) in points.iter().enumerate() {
+            let _ = write!(d, "{}{},{}", if i == 0 { "M" } else { " L" }, n(*x), n(*y));
+        }
+        let _ = writeln!(
+            self.body,
+            "<path class=\"{class}\" d=\"{d}\" fill=\"none\" stroke=\"{stroke}\" stroke-width=\"{}\" stroke-linejoin=\"round\"/>",
+            n(width)
+        );
+    }
+
+    /// A dashed open path (thresholds).
+    pub fn dashed_path(&mut self, points: &[(f64, f64)], stroke: &str, width: f64, class: &str) {
+        let start = self.body.len();
+        self.path(points, stroke, width, class);
+        if self.body.len() > start {
+            self.body.truncate(self.body.len() - 3);
+            self.body.push_str(" stroke-dasharray=\"6 4\"/>\n");
+        }
+    }
+
+    /// A closed, filled polygon (a band or a stacked area).
+    pub fn polygon(&mut self, points: &[(f64, f64)], fill: &str, opacity: f64, class: &str) {
+        if points.len() < 3 {
+            return;
+        }
+        let pts: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
+            .collect();
+        let _ = writeln!(
+            self.body,
+            "<polygon class=\"{class}\" points=\"{}\" fill=\"{fill}\" fill-opacity=\"{}\" stroke=\"none\"/>",
+            pts.join(" "),
+            n(opacity)
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, opacity: f64, class: &str) {
+        let _ = writeln!(
+            self.body,
+            "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" fill-opacity=\"{}\"/>",
+            n(x),
+            n(y),
+            n(w.max(0.0)),
+            n(h.max(0.0)),
+            n(opacity)
+        );
+    }
+
+    pub fn circle(&mut self, x: f64, y: f64, r: f64, fill: &str, class: &str) {
+        let _ = writeln!(
+            self.body,
+            "<circle class=\"{class}\" cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{fill}\"/>",
+            n(x),
+            n(y),
+            n(r)
+        );
+    }
+
+    /// Text; `anchor` is start, middle or end; `rotate` turns it about its anchor point.
+    pub fn text(&mut self, x: f64, y: f64, s: &str, size: f64, anchor: &str, rotate: bool) {
+        let transform = if rotate {
+            format!(" transform=\"rotate(-90 {} {})\"", n(x), n(y))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            self.body,
+            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"{anchor}\"{transform}>{}</text>",
+            n(x),
+            n(y),
+            n(size),
+            escape(s)
+        );
+    }
+
+    /// The finished document (no XML declaration, so it can be inlined in HTML).
+    pub fn finish(self, title: &str) -> String {
+        format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"{FONT}\" fill=\"#222\">\n<title>{}</title>\n<rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n{}</svg>\n",
+            escape(title),
+            self.body,
+            w = n(self.width),
+            h = n(self.height),
+        )
+    }
+}
+
+/// One axis: a data range mapped linearly or logarithmically onto [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Axis {
+    pub low: f64,
+    pub high: f64,
+    pub log: bool,
+}
+
+impl Axis {
+    /// A linear axis over [low, high] (widened if empty).
+    pub fn linear(low: f64, high: f64) -> Axis {
+        let (low, high) = if high > low && low.is_finite() && high.is_finite() {
+            (low, high)
+        } else if low.is_finite() {
+            (low - 0.5, low + 0.5)
+        } else {
+            (0.0, 1.0)
+        };
+        Axis {
+            low,
+            high,
+            log: false,
+        }
+    }
+
+    /// A log axis spanning whole decades around the positive values in [low, high].
+    pub fn log(low: f64, high: f64) -> Axis {
+        let low = if low > 0.0 && low.is_finite() {
+            low
+        } else {
+            1e-3
+        };
+        let high = if high > low && high.is_finite() {
+            high
+        } else {
+            low * 10.0
+        };
+        Axis {
+            low: 10f64.powf(low.log10().floor()),
+            high: 10f64.powf(high.log10().ceil()),
+            log: true,
+        }
+    }
+
+    /// Where `v` falls, 0 at `low` and 1 at `high` (clamped a little beyond).
+    pub fn fraction(&self, v: f64) -> f64 {
+        let f = if self.log {
+            let v = v.max(self.low * 1e-3);
+            (v.log10() - self.low.log10()) / (self.high.log10() - self.low.log10())
+        } else {
+            (v - self.low) / (self.high - self.low)
+        };
+        if f.is_finite() {
+            f.clamp(-0.05, 1.05)
+        } else {
+            0.0
+        }
+    }
+
+    /// Tick values and labels: 1-2-5 steps, or decades on a log axis.
+    pub fn ticks(&self) -> Vec<(f64, String)> {
+        if self.log {
+            let (a, b) = (
+                self.low.log10().round() as i32,
+                self.high.log10().round() as i32,
+            );
+            let every = ((b - a) / 8 + 1).max(1);
+            return (a..=b)
+                .filter(|k| (k - a) % every == 0)
+                .map(|k| (10f64.powi(k), power_of_ten(k)))
+                .collect();
+        }
+        let span = self.high - self.low;
+        let raw = span / 6.0;
+        let magnitude = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * magnitude)
+            .find(|s| span / s <= 7.0)
+            .unwrap_or(10.0 * magnitude);
+        let first = (self.low / step).ceil() as i64;
+        let last = (self.high / step + 1e-9).floor() as i64;
+        (first..=last)
+            .map(|i| {
+                let v = i as f64 * step;
+                (v, short_number(v, step))
+            })
+            .collect()
+    }
+}
+
+/// 10 to the power k, with superscript digits.
+fn power_of_ten(k: i32) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    if k == 0 {
+        return "1".to_owned();
+    }
+    if k == 1 {
+        return "10".to_owned();
+    }
+    let mut s = String::from("10");
+    if k < 0 {
+        s.push('⁻');
+    }
+    for d in k.unsigned_abs().to_string().chars() {
+        s.push(SUP[d.to_digit(10).unwrap_or(0) as usize]);
+    }
+    s
+}
+
+/// A tick label with no more decimals than the step needs.
+fn short_number(v: f64, step: f64) -> String {
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10().floor()) as usize
+    };
+    let s = format!("{v:.decimals$}");
+    if s == "-0" { "0".to_owned() } else { s }
+}
+
+/// A plotting area in pixels with its two axes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frame {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+    pub x: Axis,
+    pub y: Axis,
+}
+
+impl Frame {
+    pub fn px(&self, v: f64) -> f64 {
+        self.left + self.x.fraction(v) * self.width
+    }
+
+    pub fn py(&self, v: f64) -> f64 {
+        self.top + (1.0 - self.y.fraction(v)) * self.height
+    }
+
+    pub fn bottom(&self) -> f64 {
+        self.top + self.height
+    }
+
+    pub fn right(&self) -> f64 {
+        self.left + self.width
+    }
+
+    /// Grid, ticks, tick labels and axis labels.
+    pub fn draw(&self, svg: &mut Svg, x_label: &str, y_label: &str) {
+        svg.open_group("axes");
+        for (v, label) in self.y.ticks() {
+            let y = self.py(v);
+            svg.line((self.left, y), (self.right(), y), "#e4e4e4", 1.0, false);
+            svg.text(self.left - 6.0, y + 4.0, &label, 12.0, "end", false);
+        }
+        for (v, label) in self.x.ticks() {
+            let x = self.px(v);
+            svg.line((x, self.top), (x, self.bottom()), "#f0f0f0", 1.0, false);
+            svg.line(
+                (x, self.bottom()),
+                (x, self.bottom() + 5.0),
+                "#444",
+                1.0,
+                false,
+            );
+            svg.text(x, self.bottom() + 18.0, &label, 12.0, "middle", false);
+        }
+        svg.line(
+            (self.left, self.bottom()),
+            (self.right(), self.bottom()),
+            "#444",
+            1.0,
+            false,
+        );
+        svg.line(
+            (self.left, self.top),
+            (self.left, self.bottom()),
+            "#444",
+            1.0,
+            false,
+        );
+        svg.close_group();
+        svg.open_group("axis-label x-label");
+        svg.text(
+            self.left + self.width / 2.0,
+            self.bottom() + 38.0,
+            x_label,
+            13.0,
+            "middle",
+            false,
+        );
+        svg.close_group();
+        svg.open_group("axis-label y-label");
+        svg.text(
+            self.left - 52.0,
+            self.top + self.height / 2.0,
+            y_label,
+            13.0,
+            "middle",
+            true,
+        );
+        svg.close_group();
+    }
+}
+
+/// Progression threshold and progression time: a dark red no series uses.
+pub const PROGRESSION: &str = "#A50026";
+
+/// Greys for dosing bands, so they never share a colour with a series.
+pub const DOSING: [&str; 3] = ["#4d4d4d", "#8c8c8c", "#b3b3b3"];
+
+/// The colour of drug `k`'s dosing.
+pub fn dosing_colour(k: usize) -> &'static str {
+    DOSING[k % DOSING.len()]
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Line,
+    Dashed,
+    Dot,
+    Block,
+}
+
+/// A legend: swatches with names, in a column at (x, y).
+pub fn legend(svg: &mut Svg, x: f64, y: f64, entries: &[(String, &str, Mark)]) {
+    svg.open_group("legend");
+    let width = entries
+        .iter()
+        .map(|(name, _, _)| name.chars().count())
+        .max()
+        .unwrap_or(0) as f64
+        * 7.0
+        + 34.0;
+    svg.rect(
+        x - 6.0,
+        y - 14.0,
+        width,
+        entries.len() as f64 * 18.0 + 8.0,
+        "#ffffff",
+        0.85,
+        "legend-box",
+    );
+    for (i, (name, colour, mark)) in entries.iter().enumerate() {
+        let row = y + i as f64 * 18.0;
+        match mark {
+            Mark::Line | Mark::Dashed => svg.line(
+                (x, row - 4.0),
+                (x + 20.0, row - 4.0),
+                colour,
+                2.5,
+                *mark == Mark::Dashed,
+            ),
+            Mark::Dot => svg.circle(x + 10.0, row - 4.0, 4.0, colour, "legend-dot"),
+            Mark::Block => svg.rect(x, row - 10.0, 20.0, 11.0, colour, 0.85, "legend-block"),
+        }
+        svg.text(x + 26.0, row, name, 12.0, "start", false);
+    }
+    svg.close_group();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_numbers_inside_the_range() {
+        let t = Axis::linear(0.0, 1095.0).ticks();
+        assert_eq!(t.first().map(|x| x.0), Some(0.0));
+        assert!(t.iter().all(|(v, _)| *v <= 1095.0));
+        assert_eq!(t[1].1, "200");
+        let l = Axis::log(3e5, 2e9).ticks();
+        assert_eq!(l.first().map(|x| x.1.as_str()), Some("10⁵"));
+        assert_eq!(l.last().map(|x| x.1.as_str()), Some("10¹⁰"));
+        assert_eq!(Axis::linear(0.0, 1.0).ticks()[1].1, "0.2");
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+}
