@@ -140,14 +140,20 @@ fn positive_range<'a>(values: impl Iterator<Item = &'a f64>) -> (f64, f64) {
 
 /// Dosing strips above a frame: one row per drug, shaded where the drug was given (the
 /// share of runs on drug when there are several).
-fn dosing_strips(svg: &mut Svg, frame: &Frame, drugs: &[String], runs: &[&Vec<GivenDose>]) {
+fn dosing_strips(
+    svg: &mut Svg,
+    frame: &Frame,
+    drugs: &[(usize, String)],
+    runs: &[&Vec<GivenDose>],
+) {
     if runs.is_empty() {
         return;
     }
     let h = 12.0;
     svg.open_group("dosing");
-    for (k, drug) in drugs.iter().enumerate() {
-        let y = frame.top - 8.0 - (drugs.len() - k) as f64 * (h + 4.0);
+    for (row, (k, drug)) in drugs.iter().enumerate() {
+        let k = *k;
+        let y = frame.top - 8.0 - (drugs.len() - row) as f64 * (h + 4.0);
         svg.rect(
             frame.left,
             y,
@@ -244,7 +250,15 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
     let several = runs.len() > 1;
     let first = runs[0];
     let h = horizon(f, first.times.last().copied().unwrap_or(1.0));
-    let n_drugs = f.drugs.len().max(1) as f64;
+    // Strips only for the drugs this arm gave.
+    let given: Vec<(usize, String)> = f
+        .drugs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| doses.iter().any(|run| run.iter().any(|g| &g.drug == *d)))
+        .map(|(k, d)| (k, d.clone()))
+        .collect();
+    let n_drugs = given.len() as f64;
     let top = TOP + 6.0 + n_drugs * 16.0;
     let mut svg = Svg::new(WIDTH, top + 400.0 + 64.0);
     // (compartment, median, 10 %, 90 %) over the runs.
@@ -384,7 +398,7 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
         );
     }
     svg.close_group();
-    dosing_strips(&mut svg, &frame, &f.drugs, &doses);
+    dosing_strips(&mut svg, &frame, &given, &doses);
     legend(&mut svg, frame.right() + 20.0, frame.top + 14.0, &entries);
     Figure {
         name: format!("trajectory-{}", slug(arm)),
@@ -590,6 +604,16 @@ pub fn swimmer(f: &RunFolder, arm: &str) -> Figure {
     let outcomes = f.outcomes.get(arm);
     let h = horizon(f, 1.0);
     let row = 14.0;
+    let given: Vec<(usize, String)> = f
+        .drugs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            runs.iter()
+                .any(|(_, run)| run.iter().any(|g| &g.drug == *d))
+        })
+        .map(|(k, d)| (k, d.clone()))
+        .collect();
     let mut svg = Svg::new(WIDTH, TOP + row * runs.len() as f64 + 70.0);
     let frame = Frame {
         left: 90.0,
@@ -645,17 +669,19 @@ pub fn swimmer(f: &RunFolder, arm: &str) -> Figure {
             1.0,
             "patient",
         );
-        for (k, drug) in f.drugs.iter().enumerate() {
+        // One sub-row per drug the arm gave, so combinations show both.
+        let lane = (row - 4.0) / given.len().max(1) as f64;
+        for (lane_k, (k, drug)) in given.iter().enumerate() {
             for (a, b) in on_intervals(doses, drug) {
                 let (x0, x1) = (frame.px(a.min(end)), frame.px(b.min(end)));
                 if x1 > x0 {
                     svg.rect(
                         x0,
-                        y + 2.0 * k as f64,
+                        y + lane * lane_k as f64,
                         x1 - x0,
-                        row - 4.0 - 2.0 * k as f64,
-                        dosing_colour(k),
-                        0.85,
+                        lane,
+                        dosing_colour(*k),
+                        0.9,
                         "on-drug",
                     );
                 }
@@ -671,11 +697,9 @@ pub fn swimmer(f: &RunFolder, arm: &str) -> Figure {
             );
         }
     }
-    let mut entries: Vec<(String, &str, Mark)> = f
-        .drugs
+    let mut entries: Vec<(String, &str, Mark)> = given
         .iter()
-        .enumerate()
-        .map(|(k, d)| (format!("on {d}"), dosing_colour(k), Mark::Block))
+        .map(|(k, d)| (format!("on {d}"), dosing_colour(*k), Mark::Block))
         .collect();
     entries.push(("progression".to_owned(), PROGRESSION, Mark::Dot));
     legend(&mut svg, frame.right() + 20.0, frame.top + 14.0, &entries);
