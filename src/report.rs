@@ -518,6 +518,7 @@ pub fn manifest(
         "rng": "SplitMix64 streams keyed by (seed, rollout, step, unit, channel)",
         "stochastic_step": scenario.stochastic_step,
         "cells_per_unit": scenario.cells_per_unit,
+        "detection_limit": scenario.marker.detection_limit,
         "time_units": scenario.spec.time_units.as_str(),
         "horizon": scenario.horizon,
         "progression_rule": match scenario.progression {

@@ -111,6 +111,8 @@ pub struct RunFolder {
     pub objective: String,
     /// Cells per unit of the counts (1 when counts are cells).
     pub cells_per_unit: f64,
+    /// Marker below this is not detected (0: no limit).
+    pub detection_limit: f64,
 }
 
 fn read(dir: &Path, name: &str) -> Result<Option<String>> {
@@ -178,6 +180,7 @@ impl RunFolder {
                 .unwrap_or("rmst")
                 .to_owned(),
             cells_per_unit: manifest["cells_per_unit"].as_f64().unwrap_or(1.0),
+            detection_limit: manifest["detection_limit"].as_f64().unwrap_or(0.0),
             manifest,
             ..RunFolder::default()
         };

@@ -195,19 +195,26 @@ fn dosing_strips(
                     *s += f64::from(u8::from(c)) / runs.len() as f64;
                 }
             }
+            // Runs of bins with the same share become one rectangle (no seams).
             let w = frame.width / bins as f64;
-            for (i, s) in share.iter().enumerate() {
-                if *s > 0.0 {
+            let mut i = 0;
+            while i < bins {
+                let mut j = i + 1;
+                while j < bins && (share[j] - share[i]).abs() < 0.02 {
+                    j += 1;
+                }
+                if share[i] > 0.0 {
                     svg.rect(
                         frame.left + i as f64 * w,
                         y,
-                        w + 0.3,
+                        (j - i) as f64 * w,
                         h,
                         dosing_colour(k),
-                        0.9 * s,
+                        0.9 * share[i],
                         "dosing-on",
                     );
                 }
+                i = j;
             }
         }
     }
@@ -344,6 +351,16 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
     if !several {
         entries.push(("marker observed".to_owned(), "#000000", Mark::Dot));
     }
+    if f.detection_limit > 0.0 && f.detection_limit > frame.y.low {
+        let y = frame.py(f.detection_limit);
+        svg.dashed_path(
+            &[(frame.left, y), (frame.right(), y)],
+            "#777777",
+            1.0,
+            "detection-limit",
+        );
+        entries.push(("detection limit".to_owned(), "#777777", Mark::Dashed));
+    }
     if !several {
         if let Some((_, visits)) = RunFolder::runs_of(&f.visits, arm).next() {
             svg.open_group("visits");
@@ -366,8 +383,13 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
                     step.push((frame.px(next), frame.py(*v)));
                 }
                 svg.dashed_path(&step, PROGRESSION, 1.2, "threshold");
+                let rule = match f.progression.as_ref().map(|p| p.0.as_str()) {
+                    Some("recist") => "× nadir",
+                    _ => "× baseline",
+                };
+                let factor = f.progression.as_ref().map_or(1.2, |p| p.1);
                 entries.push((
-                    "progression threshold".to_owned(),
+                    format!("threshold ({factor} {rule})"),
                     PROGRESSION,
                     Mark::Dashed,
                 ));
