@@ -791,19 +791,31 @@ pub fn pareto(f: &RunFolder) -> Figure {
         .map(|(d, s)| (frame.px(*d), frame.py(*s)))
         .collect();
     svg.path(&pts, "#0072B2", 2.5, "front");
+    // Labels of arms that sit close together are stacked so they do not overlap.
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new();
     for e in &f.finalists {
         let (x, y) = (frame.px(e.relative_dose), frame.py(e.holdout));
         if e.label.starts_with("arm:") {
             svg.circle(x, y, 5.0, "#D55E00", "arm");
+            let name = e.label.trim_start_matches("arm:");
+            let width = 6.6 * name.chars().count() as f64;
+            let mut ly = y - 6.0;
+            let overlaps = |ly: f64, placed: &[(f64, f64, f64)]| {
+                placed.iter().any(|(a, b, py)| {
+                    (ly - py).abs() < 13.0 && x + 7.0 < *b && x + 7.0 + width > *a
+                })
+            };
+            let mut step = 0;
+            while overlaps(ly, &placed) && step < 12 {
+                step += 1;
+                ly = y - 6.0 + 14.0 * step as f64;
+            }
+            placed.push((x + 7.0, x + 7.0 + width, ly));
+            if (ly - (y - 6.0)).abs() > 1.0 {
+                svg.line((x, y), (x + 6.0, ly - 4.0), "#D55E00", 0.8, false);
+            }
             svg.open_group("arm-label");
-            svg.text(
-                x + 7.0,
-                y - 6.0,
-                e.label.trim_start_matches("arm:"),
-                11.0,
-                "start",
-                false,
-            );
+            svg.text(x + 7.0, ly, name, 11.0, "start", false);
             svg.close_group();
         } else {
             svg.circle(
