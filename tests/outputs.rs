@@ -1,20 +1,13 @@
 //! Every CSV a command writes is rectangular: each row has as many fields as its header.
 
 use std::path::Path;
-use std::process::Command;
+mod common;
+use common::regimen_ok;
 
 fn run(args: &[&str], dir: &Path) {
-    let o = Command::new(env!("CARGO_BIN_EXE_regimen"))
-        .args(args)
-        .args(["--out", dir.to_str().unwrap()])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let mut all = args.to_vec();
+    all.extend(["--out", dir.to_str().unwrap()]);
+    regimen_ok(&all);
 }
 
 /// Fields of a CSV line (no field of regimen's CSVs contains a quoted comma).

@@ -2,21 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn regimen(args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_regimen"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::regimen_ok as regimen;
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("regimen-plots-{name}-{}", std::process::id()))

@@ -115,6 +115,18 @@ pub struct RunFolder {
     pub detection_limit: f64,
 }
 
+/// A JSON array of strings (empty if it is not one).
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn read(dir: &Path, name: &str) -> Result<Option<String>> {
     let path = dir.join(name);
     if !path.is_file() {
@@ -159,22 +171,8 @@ impl RunFolder {
                     manifest["progression_factor"].as_f64().unwrap_or(1.2),
                 )
             }),
-            arms: manifest["arms"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            drugs: manifest["drugs"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            arms: strings(&manifest["arms"]),
+            drugs: strings(&manifest["drugs"]),
             objective: manifest["optimise"]["objective"]
                 .as_str()
                 .unwrap_or("rmst")

@@ -41,6 +41,19 @@ fn marker_label(svg: &mut Svg, frame: &Frame, x: f64, text: &str) {
     svg.close_group();
 }
 
+/// The usual plotting area: 90 px for the y axis on the left, 190 px for the legend on the
+/// right.
+fn plot_area(top: f64, height: f64, x: Axis, y: Axis) -> Frame {
+    Frame {
+        left: 90.0,
+        top,
+        width: WIDTH - 90.0 - 190.0,
+        height,
+        x,
+        y,
+    }
+}
+
 /// A file-name-safe form of an arm name.
 pub fn slug(name: &str) -> String {
     name.chars()
@@ -437,14 +450,7 @@ pub fn composition(f: &RunFolder, arm: &str) -> Figure {
     let first = runs[0];
     let h = horizon(f, first.times.last().copied().unwrap_or(1.0));
     let mut svg = Svg::new(WIDTH, 496.0);
-    let frame = Frame {
-        left: 90.0,
-        top: TOP,
-        width: WIDTH - 90.0 - 190.0,
-        height: 370.0,
-        x: Axis::linear(0.0, h),
-        y: Axis::linear(0.0, 1.0),
-    };
+    let frame = plot_area(TOP, 370.0, Axis::linear(0.0, h), Axis::linear(0.0, 1.0));
     let what = if runs.len() > 1 {
         format!("mean over {} rollouts", runs.len())
     } else {
@@ -755,14 +761,12 @@ pub fn pareto(f: &RunFolder) -> Figure {
         });
     let pad = ((y_hi - y_lo) * 0.05).max(1e-6);
     let mut svg = Svg::new(WIDTH, 536.0);
-    let frame = Frame {
-        left: 90.0,
-        top: TOP,
-        width: WIDTH - 90.0 - 190.0,
-        height: 400.0,
-        x: Axis::linear(0.0, x_hi),
-        y: Axis::linear(y_lo - pad, y_hi + pad),
-    };
+    let frame = plot_area(
+        TOP,
+        400.0,
+        Axis::linear(0.0, x_hi),
+        Axis::linear(y_lo - pad, y_hi + pad),
+    );
     let objective = match f.objective.as_str() {
         "rmst" => format!("restricted mean TTP ({})", f.time_units),
         "median" => format!("median TTP ({})", f.time_units),

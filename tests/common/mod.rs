@@ -24,3 +24,20 @@ pub fn yaml_files(folder: &str) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// Runs the regimen binary from the repository root; fails the test unless it succeeds.
+/// Returns its standard output.
+#[allow(dead_code)] // not every test file runs the binary
+pub fn regimen_ok(args: &[&str]) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
