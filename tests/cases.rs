@@ -109,3 +109,21 @@ fn an_error_names_the_field_path_and_what_is_allowed() {
         "{text}"
     );
 }
+
+/// A 100 MB file is refused after reading at most the size limit, with a clear message.
+#[test]
+fn a_huge_file_is_refused_without_reading_it_all() {
+    let path = std::env::temp_dir().join(format!("regimen-huge-{}.yaml", std::process::id()));
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let line = "# padding padding padding padding padding padding padding padding\n";
+        for _ in 0..(100 * 1024 * 1024 / line.len()) {
+            f.write_all(line.as_bytes()).unwrap();
+        }
+    }
+    let err = Scenario::load(&path).expect_err("a 100 MB file must be refused");
+    let text = err.to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(text.contains("file is larger than 4 MiB"), "{text}");
+}
