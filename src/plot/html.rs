@@ -74,11 +74,19 @@ fn scenario_summary(folder: &RunFolder) -> Option<String> {
         }
     );
     for c in &s.model.compartments {
+        let role = match c.role {
+            crate::model::Role::Sensitive => "sensitive",
+            crate::model::Role::Persister => "persister",
+            crate::model::Role::Resistant => "resistant",
+        };
+        let initial = if c.initial == 0.0 || c.initial.abs() < 1e4 {
+            c.initial.to_string()
+        } else {
+            format!("{:e}", c.initial)
+        };
         out.push_str(&format!(
-            "<tr><td>{}</td><td>{:?}</td><td>{:e}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{role}</td><td>{initial}</td><td>{}</td><td>{}</td></tr>\n",
             escape(&c.name),
-            c.role,
-            c.initial,
             c.birth,
             c.death
         ));
