@@ -60,6 +60,10 @@ enum Command {
     /// Redraw the plots (and optionally the HTML report) from a run's output folder, without
     /// running anything again.
     Plot(PlotArgs),
+    /// Put the shards of a `compare --shard K/N` job back together: checks they share the
+    /// scenario, version, seed and N and that every unit is present once, then writes the
+    /// same outcomes, summary and plots a single machine would.
+    Merge(MergeArgs),
     /// Export the doses an arm gave as NONMEM-style records
     /// (ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS; CMT is the 1-based drug index).
     ///
@@ -132,6 +136,22 @@ struct OptimiseArgs {
 }
 
 #[derive(Debug, Args)]
+struct MergeArgs {
+    /// The shard folders (all N of them).
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Output folder of the merged result.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the self-contained HTML report to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Draw SVG plots only (no PNG copies).
+    #[arg(long)]
+    no_png: bool,
+}
+
+#[derive(Debug, Args)]
 struct PlotArgs {
     /// An output folder of simulate, compare or optimise.
     dir: PathBuf,
@@ -190,6 +210,10 @@ struct CompareArgs {
     /// Draw SVG plots only (no PNG copies).
     #[arg(long)]
     no_png: bool,
+    /// Run only shard K of N (0 ≤ K < N) of the work and write its outcomes for
+    /// `regimen merge`; defaults to SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +303,7 @@ fn run(command: Command, quiet: bool) -> Result<()> {
         Command::Compare(args) => compare(args, quiet),
         Command::Events(args) => export_events(args),
         Command::Optimise(args) => optimise(args),
+        Command::Merge(args) => merge(args),
         Command::Plot(args) => {
             let said = draw(&args.dir, args.report.as_deref(), args.no_png)?;
             println!("drew {said} of {}", args.dir.display());
@@ -329,6 +354,7 @@ fn simulate(args: SimulateArgs) -> Result<()> {
             command: "simulate --rollouts",
             report: args.report.clone(),
             no_png: args.no_png,
+            shard: None,
         });
     }
     let options = RunOptions {
@@ -686,9 +712,16 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
                 ))
             })?,
     };
+    let shard = match &args.shard {
+        Some(text) => Some(crate::shard::Shard::parse(text)?),
+        None => crate::shard::Shard::from_slurm()?,
+    };
     let out = args.out.clone().unwrap_or_else(|| {
         let mut dir = default_out_dir(&args.scenario);
         dir.as_mut_os_string().push("-compare");
+        if let Some(s) = shard {
+            dir.push(format!("shard-{}-of-{}", s.index, s.count));
+        }
         dir
     });
     run_stochastic(StochasticJob {
@@ -704,6 +737,7 @@ fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
         command: "compare",
         report: args.report.clone(),
         no_png: args.no_png,
+        shard,
     })
 }
 
@@ -721,6 +755,8 @@ struct StochasticJob<'a> {
     command: &'static str,
     report: Option<PathBuf>,
     no_png: bool,
+    /// Run only this shard's units (and write no summary).
+    shard: Option<crate::shard::Shard>,
 }
 
 /// Runs a [`StochasticJob`]: the table on stdout; outcomes.csv, summary.csv, summary.json,
@@ -730,66 +766,79 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
     if job.rollouts == 0 {
         return Err(Error::Usage("--rollouts must be at least 1".to_owned()));
     }
-    let settings = RolloutSettings {
-        seed: job.seed,
-        first: 0,
-        count: job.rollouts,
-        keep_trajectories: job.trajectories.min(job.rollouts),
-        record_every: job.record_every,
+    let out = &job.out;
+    let hash = report::sha256_hex(&scenario.resolved_yaml());
+    if let Some(shard) = job.shard
+        && crate::shard::already_done(out, shard, &hash, job.seed, job.rollouts)
+    {
+        println!(
+            "shard {}/{} already done in {}; nothing to run",
+            shard.index,
+            shard.count,
+            out.display()
+        );
+        return Ok(());
+    }
+    // The work: every arm's rollouts, or this shard's units of them.
+    let units: Vec<crate::shard::Unit> = match job.shard {
+        Some(shard) => crate::shard::units_of(shard, job.arms.len(), job.rollouts),
+        None => (0..job.arms.len())
+            .map(|arm| crate::shard::Unit {
+                id: arm as u64,
+                arm,
+                first: 0,
+                count: job.rollouts,
+            })
+            .collect(),
     };
     let started = std::time::Instant::now();
-    let bar = progress_bar(job.rollouts * job.arms.len() as u64, job.quiet);
-    let mut runs: Vec<(&str, ArmRollouts)> = Vec::with_capacity(job.arms.len());
-    for arm in &job.arms {
-        tracing::info!(arm = %arm.name, rollouts = job.rollouts, "simulating");
+    let bar = progress_bar(units.iter().map(|u| u.count).sum(), job.quiet);
+    let mut runs: Vec<(&str, ArmRollouts)> = job
+        .arms
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                ArmRollouts {
+                    rollouts: Vec::new(),
+                    trajectories: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for unit in &units {
+        let arm = job.arms[unit.arm];
+        tracing::info!(arm = %arm.name, first = unit.first, rollouts = unit.count, "simulating");
         bar.set_message(arm.name.clone());
         let tick = || bar.inc(1);
-        runs.push((
-            &arm.name,
-            run_rollouts_with_progress(scenario, arm, settings, &tick)?,
-        ));
+        let settings = RolloutSettings {
+            seed: job.seed,
+            first: unit.first,
+            count: unit.count,
+            keep_trajectories: job.trajectories.saturating_sub(unit.first).min(unit.count),
+            record_every: job.record_every,
+        };
+        let done = run_rollouts_with_progress(scenario, arm, settings, &tick)?;
+        runs[unit.arm].1.rollouts.extend(done.rollouts);
+        runs[unit.arm].1.trajectories.extend(done.trajectories);
     }
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     let run_refs: Vec<(&str, &ArmRollouts)> = runs.iter().map(|(n, r)| (*n, r)).collect();
-    let rows = crate::compare::compare(scenario, &run_refs, job.reference);
-
-    let out = &job.out;
     report::write_atomic(
         &out.join("outcomes.csv"),
         report::rollouts_csv(scenario, &run_refs).as_bytes(),
     )?;
-    report::write_atomic(
-        &out.join("summary.csv"),
-        report::compare_csv(scenario, &rows).as_bytes(),
-    )?;
-    let json = serde_json::to_string_pretty(&rows)
-        .map_err(|e| Error::Usage(format!("cannot encode summary.json: {e}")))?;
-    report::write_atomic(&out.join("summary.json"), json.as_bytes())?;
-    let manifest = report::manifest(
-        scenario,
-        job.command,
-        job.seed,
-        job.rollouts,
-        &job.arms[job.reference].name,
-        wall,
-    );
-    report::write_atomic(&out.join("manifest.json"), manifest.as_bytes())?;
-    let mut written = vec![
-        "outcomes.csv",
-        "summary.csv",
-        "summary.json",
-        "manifest.json",
-    ];
-    if settings.keep_trajectories > 0 {
-        let labelled: Vec<report::LabelledRun> = runs
-            .iter()
-            .flat_map(|(name, r)| {
-                r.trajectories
-                    .iter()
-                    .map(move |(i, run)| (*name, Some(*i), run))
-            })
-            .collect();
+    let mut written = vec!["outcomes.csv"];
+    let labelled: Vec<report::LabelledRun> = runs
+        .iter()
+        .flat_map(|(name, r)| {
+            r.trajectories
+                .iter()
+                .map(move |(i, run)| (*name, Some(*i), run))
+        })
+        .collect();
+    if !labelled.is_empty() {
         report::write_atomic(
             &out.join("trajectory.csv"),
             report::trajectory_csv(scenario, &labelled).as_bytes(),
@@ -809,13 +858,152 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         scenario.resolved_yaml().as_bytes(),
     )?;
     written.push("scenario.yaml");
-    let figures = draw(out, job.report.as_deref(), job.no_png)?;
+    let reference_name = &job.arms[job.reference].name;
+    let mut manifest: serde_json::Value = serde_json::from_str(&report::manifest(
+        scenario,
+        job.command,
+        job.seed,
+        job.rollouts,
+        reference_name,
+        wall,
+    ))
+    .unwrap_or_default();
+    if let Some(shard) = job.shard {
+        // A shard: its outcomes and manifest only; `regimen merge` makes the summary.
+        manifest["shard"] = serde_json::json!({
+            "index": shard.index,
+            "count": shard.count,
+            "block": crate::shard::BLOCK,
+            "units": units.iter().map(|u| u.id).collect::<Vec<_>>(),
+            "complete": true,
+        });
+        report::write_atomic(
+            &out.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+        written.push("manifest.json");
+        println!(
+            "shard {}/{}: {} units ({} rollouts) in {wall:.1} s; wrote {} to {}",
+            shard.index,
+            shard.count,
+            units.len(),
+            units.iter().map(|u| u.count).sum::<u64>(),
+            written.join(", "),
+            out.display()
+        );
+        return Ok(());
+    }
+    report::write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    written.push("manifest.json");
+    summarise_comparison(
+        scenario,
+        &run_refs,
+        job.reference,
+        out,
+        &mut written,
+        job.report.as_deref(),
+        job.no_png,
+        (job.rollouts, job.seed, wall),
+    )
+}
+
+fn merge(args: MergeArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let merged = crate::shard::merge(&args.dirs)?;
+    let scenario = &merged.scenario;
+    let out = &args.out;
+    let run_refs: Vec<(&str, &ArmRollouts)> =
+        merged.arms.iter().map(|(n, r)| (n.as_str(), r)).collect();
+    report::write_atomic(
+        &out.join("outcomes.csv"),
+        report::rollouts_csv(scenario, &run_refs).as_bytes(),
+    )?;
+    let mut written = vec!["outcomes.csv"];
+    let names: Vec<String> = merged.arms.iter().map(|(n, _)| n.clone()).collect();
+    for name in ["trajectory.csv", "visits.csv", "doses.csv"] {
+        if let Some(text) = crate::shard::merge_run_csv(&merged.dirs, name, &names)? {
+            report::write_atomic(&out.join(name), text.as_bytes())?;
+            written.push(name);
+        }
+    }
+    report::write_atomic(
+        &out.join("scenario.yaml"),
+        scenario.resolved_yaml().as_bytes(),
+    )?;
+    written.push("scenario.yaml");
+    let mut manifest = merged.manifest.clone();
+    if let Some(m) = manifest.as_object_mut() {
+        m.remove("shard");
+        m.insert(
+            "merged_from".to_owned(),
+            serde_json::json!(
+                merged
+                    .dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    report::write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    written.push("manifest.json");
+    summarise_comparison(
+        scenario,
+        &run_refs,
+        merged.reference,
+        out,
+        &mut written,
+        args.report.as_deref(),
+        args.no_png,
+        (
+            merged.rollouts,
+            merged.seed,
+            started.elapsed().as_secs_f64(),
+        ),
+    )
+}
+
+/// The summary of a comparison (from one machine or merged shards): summary.csv and .json,
+/// the plots and report, and the table on stdout.
+#[allow(clippy::too_many_arguments)]
+fn summarise_comparison(
+    scenario: &Scenario,
+    run_refs: &[(&str, &ArmRollouts)],
+    reference: usize,
+    out: &std::path::Path,
+    written: &mut Vec<&str>,
+    report_file: Option<&std::path::Path>,
+    no_png: bool,
+    (rollouts, seed, wall): (u64, u64, f64),
+) -> Result<()> {
+    let rows = crate::compare::compare(scenario, run_refs, reference);
+    report::write_atomic(
+        &out.join("summary.csv"),
+        report::compare_csv(scenario, &rows).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(&rows)
+        .map_err(|e| Error::Usage(format!("cannot encode summary.json: {e}")))?;
+    report::write_atomic(&out.join("summary.json"), json.as_bytes())?;
+    written.extend(["summary.csv", "summary.json"]);
+    let figures = draw(out, report_file, no_png)?;
     println!(
         "{} — {} rollouts per arm on the same virtual patients and random numbers, seed {}, \
          horizon {} {}\n",
         scenario.spec.name,
-        job.rollouts,
-        job.seed,
+        rollouts,
+        seed,
         scenario.horizon,
         scenario.spec.time_units.as_str()
     );

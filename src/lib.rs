@@ -21,6 +21,7 @@ pub mod rng;
 pub mod scenario;
 pub mod schedule;
 pub mod search;
+pub mod shard;
 pub mod sim;
 pub mod survival;
 pub mod toxicity;

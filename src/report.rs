@@ -296,7 +296,7 @@ fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
 pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
     let mut out = String::from(
         "arm,rollout,time,event,cnsr,resistance_majority_time,resistance_emerged,\
-         fraction_time_on_drug,final_total,final_resistant,cycles,clipped_doses",
+         fraction_time_on_drug,final_total,final_resistant,cycles,clipped_doses,peak_marker",
     );
     for d in &scenario.drugs {
         let _ = write!(out, ",cumulative_dose_{}", d.name);
@@ -308,7 +308,7 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
             let o = &r.outcome;
             let _ = write!(
                 out,
-                "{label},{},{},{},{},{},{},{},{},{},{},{}",
+                "{label},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.index,
                 o.ttp,
                 u8::from(o.progressed),
@@ -319,7 +319,8 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
                 o.final_total,
                 o.final_resistant,
                 o.cycles,
-                o.clipped_doses
+                o.clipped_doses,
+                o.peak_marker
             );
             for x in &o.cumulative_dose {
                 let _ = write!(out, ",{x}");
@@ -490,6 +491,15 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     out
 }
 
+/// SHA-256 of `text`, in hex (the scenario hash of manifests).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// `manifest.json`: what produced a run's files, so a result can be traced and repeated.
 pub fn manifest(
     scenario: &Scenario,
@@ -499,12 +509,7 @@ pub fn manifest(
     reference: &str,
     wall_seconds: f64,
 ) -> String {
-    use sha2::{Digest, Sha256};
-    let resolved = scenario.resolved_yaml();
-    let hash: String = Sha256::digest(resolved.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = sha256_hex(&scenario.resolved_yaml());
     let value = serde_json::json!({
         "regimen_version": env!("CARGO_PKG_VERSION"),
         "command": command,

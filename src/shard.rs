@@ -1,0 +1,451 @@
+//! Splitting a comparison across machines and putting it back together.
+//!
+//! A comparison's work is enumerated in one canonical order from the resolved scenario: for
+//! each arm (scenario order), blocks of [`BLOCK`] rollouts. Unit `u` belongs to shard
+//! `u mod N`. Every rollout draws only from streams keyed by (seed, rollout, …), so a unit
+//! gives the same outcomes on any machine; `merge` checks that the shards belong together
+//! and that every unit is present exactly once, reads the outcomes back (floats print and
+//! parse exactly) and computes the same summary a single machine would.
+
+use crate::error::{Error, Result};
+use crate::outcome::RunOutcome;
+use crate::plot::data::Table;
+use crate::scenario::Scenario;
+use crate::sim::rollouts::{ArmRollouts, Rollout};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Rollouts per unit of work.
+pub const BLOCK: u64 = 100;
+
+/// Shard `index` of `count` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// `K/N` as on the command line (K from 0 to N − 1).
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = || {
+            Error::Usage(format!(
+                "--shard must be K/N with 0 ≤ K < N ≤ 100000 (e.g. 3/32), got `{text}`"
+            ))
+        };
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count || count > 100_000 {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// From Slurm's job-array variables, when both are set.
+    pub fn from_slurm() -> Result<Option<Shard>> {
+        let (Ok(id), Ok(count)) = (
+            std::env::var("SLURM_ARRAY_TASK_ID"),
+            std::env::var("SLURM_ARRAY_TASK_COUNT"),
+        ) else {
+            return Ok(None);
+        };
+        Shard::parse(&format!("{id}/{count}"))
+            .map(Some)
+            .map_err(|_| {
+                Error::Usage(format!(
+                    "SLURM_ARRAY_TASK_ID={id} and SLURM_ARRAY_TASK_COUNT={count} do not name a \
+                 shard (the array must be numbered 0 … N−1, e.g. --array=0-31)"
+                ))
+            })
+    }
+}
+
+/// One unit of work: rollouts `first .. first + count` of arm `arm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unit {
+    pub id: u64,
+    pub arm: usize,
+    pub first: u64,
+    pub count: u64,
+}
+
+/// Every unit of a comparison of `arms` arms with `rollouts` rollouts each, in canonical
+/// order.
+pub fn units(arms: usize, rollouts: u64) -> Vec<Unit> {
+    let blocks = rollouts.div_ceil(BLOCK);
+    let mut out = Vec::new();
+    for arm in 0..arms {
+        for b in 0..blocks {
+            let first = b * BLOCK;
+            out.push(Unit {
+                id: out.len() as u64,
+                arm,
+                first,
+                count: BLOCK.min(rollouts - first),
+            });
+        }
+    }
+    out
+}
+
+/// The units shard `shard` runs.
+pub fn units_of(shard: Shard, arms: usize, rollouts: u64) -> Vec<Unit> {
+    units(arms, rollouts)
+        .into_iter()
+        .filter(|u| u.id % shard.count == shard.index)
+        .collect()
+}
+
+fn field<'a>(m: &'a serde_json::Value, key: &str, dir: &Path) -> Result<&'a serde_json::Value> {
+    let v = &m[key];
+    if v.is_null() {
+        return Err(Error::Usage(format!(
+            "{}: manifest.json lacks `{key}`: not a shard of regimen compare",
+            dir.display()
+        )));
+    }
+    Ok(v)
+}
+
+/// A shard folder as read back.
+struct ShardFolder {
+    dir: PathBuf,
+    manifest: serde_json::Value,
+    shard: Shard,
+    units: Vec<u64>,
+}
+
+fn read_shard(dir: &Path) -> Result<ShardFolder> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let s = field(&manifest, "shard", dir)?;
+    let shard = Shard {
+        index: s["index"].as_u64().unwrap_or(u64::MAX),
+        count: s["count"].as_u64().unwrap_or(0),
+    };
+    if shard.count == 0 || shard.index >= shard.count {
+        return Err(Error::Usage(format!(
+            "{}: manifest.json has a malformed shard entry",
+            dir.display()
+        )));
+    }
+    if s["complete"].as_bool() != Some(true) {
+        return Err(Error::Usage(format!(
+            "{}: shard {}/{} did not finish; run it again",
+            dir.display(),
+            shard.index,
+            shard.count
+        )));
+    }
+    let units = s["units"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
+        .unwrap_or_default();
+    Ok(ShardFolder {
+        dir: dir.to_path_buf(),
+        manifest,
+        shard,
+        units,
+    })
+}
+
+/// True when `dir` already holds this shard, finished, of this same job (a resubmitted
+/// array task can skip it).
+pub fn already_done(dir: &Path, shard: Shard, hash: &str, seed: u64, rollouts: u64) -> bool {
+    let Ok(folder) = read_shard(dir) else {
+        return false;
+    };
+    let m = &folder.manifest;
+    folder.shard == shard
+        && m["scenario_sha256"].as_str() == Some(hash)
+        && m["seed"].as_u64() == Some(seed)
+        && m["rollouts_per_arm"].as_u64() == Some(rollouts)
+        && m["regimen_version"].as_str() == Some(env!("CARGO_PKG_VERSION"))
+}
+
+/// What `merge` puts back together.
+pub struct Merged {
+    pub scenario: Scenario,
+    pub arms: Vec<(String, ArmRollouts)>,
+    pub reference: usize,
+    pub seed: u64,
+    pub rollouts: u64,
+    /// The first shard's manifest (for the merged one).
+    pub manifest: serde_json::Value,
+    pub dirs: Vec<PathBuf>,
+}
+
+fn outcome_from_row(t: &Table, row: &[String], drugs: &[String]) -> Result<(u64, Rollout)> {
+    let num = |name: &str| -> Result<f64> {
+        let v = Table::number(row, t.column(name));
+        if v.is_nan() && Table::text(row, t.column(name)) != "NaN" {
+            return Err(Error::Usage(format!(
+                "outcomes.csv: column `{name}` missing or not a number in row {row:?}"
+            )));
+        }
+        Ok(v)
+    };
+    let text = |name: &str| Table::text(row, t.column(name));
+    let index: u64 = text("rollout")
+        .parse()
+        .map_err(|_| Error::Usage(format!("outcomes.csv: bad rollout in row {row:?}")))?;
+    let majority = text("resistance_majority_time");
+    let outcome = RunOutcome {
+        ttp: num("time")?,
+        progressed: text("event") == "1",
+        resistance_majority: if majority.is_empty() {
+            None
+        } else {
+            Some(num("resistance_majority_time")?)
+        },
+        cumulative_dose: drugs
+            .iter()
+            .map(|d| num(&format!("cumulative_dose_{d}")))
+            .collect::<Result<Vec<_>>>()?,
+        fraction_on_drug: num("fraction_time_on_drug")?,
+        final_total: num("final_total")?,
+        final_resistant: num("final_resistant")?,
+        cycles: num("cycles")? as u32,
+        clipped_doses: num("clipped_doses")? as u32,
+        peak_marker: num("peak_marker")?,
+    };
+    Ok((
+        index,
+        Rollout {
+            index,
+            outcome,
+            resistance_emerged: text("resistance_emerged") == "1",
+        },
+    ))
+}
+
+/// Reads shard folders, checks they form one complete job, and collects their outcomes.
+pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
+    if dirs.is_empty() {
+        return Err(Error::Usage(
+            "merge needs at least one shard folder".to_owned(),
+        ));
+    }
+    let shards: Vec<ShardFolder> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_>>()?;
+    let first = &shards[0];
+    for key in [
+        "scenario_sha256",
+        "regimen_version",
+        "seed",
+        "rollouts_per_arm",
+        "reference_arm",
+    ] {
+        for s in &shards[1..] {
+            if s.manifest[key] != first.manifest[key] {
+                return Err(Error::Usage(format!(
+                    "{} and {} are not shards of the same job: `{key}` is {} in one and {} in the other",
+                    first.dir.display(),
+                    s.dir.display(),
+                    first.manifest[key],
+                    s.manifest[key]
+                )));
+            }
+        }
+    }
+    let count = first.shard.count;
+    let mut seen_shards = BTreeSet::new();
+    for s in &shards {
+        if s.shard.count != count {
+            return Err(Error::Usage(format!(
+                "{} is shard {}/{} but {} is of {count}",
+                s.dir.display(),
+                s.shard.index,
+                s.shard.count,
+                first.dir.display()
+            )));
+        }
+        if !seen_shards.insert(s.shard.index) {
+            return Err(Error::Usage(format!(
+                "shard {}/{count} is given twice ({})",
+                s.shard.index,
+                s.dir.display()
+            )));
+        }
+    }
+    let missing: Vec<u64> = (0..count).filter(|k| !seen_shards.contains(k)).collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "shards missing: {} of {count} (indices {:?})",
+            missing.len(),
+            missing
+        )));
+    }
+    // The scenario, as the shards resolved it, checked against the manifest's hash.
+    let scenario_path = first.dir.join("scenario.yaml");
+    let text = crate::scenario::parse::read_text(&scenario_path)?;
+    let scenario = Scenario::from_text(&scenario_path, &text)?;
+    let hash = crate::report::sha256_hex(&scenario.resolved_yaml());
+    if first.manifest["scenario_sha256"].as_str() != Some(hash.as_str()) {
+        return Err(Error::Usage(format!(
+            "{}: scenario.yaml does not match the manifest's scenario hash",
+            first.dir.display()
+        )));
+    }
+    let rollouts = first.manifest["rollouts_per_arm"].as_u64().unwrap_or(0);
+    let seed = first.manifest["seed"].as_u64().unwrap_or(0);
+    let all = units(scenario.arms.len(), rollouts);
+    let mut owner: BTreeMap<u64, &Path> = BTreeMap::new();
+    for s in &shards {
+        for u in &s.units {
+            if let Some(other) = owner.insert(*u, &s.dir) {
+                return Err(Error::Usage(format!(
+                    "unit {u} is in both {} and {}",
+                    other.display(),
+                    s.dir.display()
+                )));
+            }
+        }
+    }
+    let absent: Vec<u64> = all
+        .iter()
+        .map(|u| u.id)
+        .filter(|u| !owner.contains_key(u))
+        .collect();
+    if !absent.is_empty() || owner.len() != all.len() {
+        return Err(Error::Usage(format!(
+            "the shards hold {} units; the job has {} (missing: {absent:?})",
+            owner.len(),
+            all.len()
+        )));
+    }
+    let drugs: Vec<String> = scenario.drugs.iter().map(|d| d.name.clone()).collect();
+    let names: Vec<String> = scenario.arms.iter().map(|a| a.name.clone()).collect();
+    let mut by_arm: Vec<BTreeMap<u64, Rollout>> = vec![BTreeMap::new(); names.len()];
+    for s in &shards {
+        let path = s.dir.join("outcomes.csv");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let t = Table::parse(&text);
+        for row in &t.rows {
+            let arm = Table::text(row, t.column("arm"));
+            let a = names
+                .iter()
+                .position(|n| *n == arm)
+                .ok_or_else(|| Error::Usage(format!("{}: unknown arm `{arm}`", path.display())))?;
+            let (index, rollout) = outcome_from_row(&t, row, &drugs)
+                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            if by_arm[a].insert(index, rollout).is_some() {
+                return Err(Error::Usage(format!(
+                    "{}: rollout {index} of arm `{arm}` appears twice",
+                    path.display()
+                )));
+            }
+        }
+    }
+    for (a, runs) in by_arm.iter().enumerate() {
+        if runs.len() as u64 != rollouts
+            || runs.keys().next_back().is_some_and(|k| *k + 1 != rollouts)
+        {
+            return Err(Error::Usage(format!(
+                "arm `{}` has {} rollouts in the shards; the job has {rollouts}",
+                names[a],
+                runs.len()
+            )));
+        }
+    }
+    let reference = first.manifest["reference_arm"]
+        .as_str()
+        .and_then(|r| names.iter().position(|n| n == r))
+        .unwrap_or(0);
+    let arms = names
+        .into_iter()
+        .zip(by_arm)
+        .map(|(n, runs)| {
+            (
+                n,
+                ArmRollouts {
+                    rollouts: runs.into_values().collect(),
+                    trajectories: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    Ok(Merged {
+        scenario,
+        arms,
+        reference,
+        seed,
+        rollouts,
+        manifest: first.manifest.clone(),
+        dirs: dirs.to_vec(),
+    })
+}
+
+/// The rows of a per-run CSV (`trajectory.csv`, `visits.csv`, `doses.csv`) from every shard,
+/// in canonical order: by arm (scenario order), then rollout; rows of one run keep their
+/// order. `None` when no shard has the file.
+pub fn merge_run_csv(dirs: &[PathBuf], name: &str, arms: &[String]) -> Result<Option<String>> {
+    let mut header: Option<String> = None;
+    let mut rows: Vec<(usize, u64, usize, String)> = Vec::new();
+    for dir in dirs {
+        let path = dir.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut lines = text.lines();
+        let Some(h) = lines.next() else { continue };
+        if header.as_deref().is_some_and(|x| x != h) {
+            return Err(Error::Usage(format!(
+                "{}: its header differs from another shard's",
+                path.display()
+            )));
+        }
+        header = Some(h.to_owned());
+        for line in lines {
+            let mut cells = line.splitn(3, ',');
+            let arm = cells.next().unwrap_or_default();
+            let rollout: u64 = cells.next().and_then(|r| r.parse().ok()).unwrap_or(0);
+            let a = arms.iter().position(|n| n == arm).unwrap_or(usize::MAX);
+            rows.push((a, rollout, rows.len(), line.to_owned()));
+        }
+    }
+    let Some(header) = header else {
+        return Ok(None);
+    };
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
+    let mut out = header;
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r.3);
+        out.push('\n');
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_units() {
+        let all = units(3, 250);
+        assert_eq!(all.len(), 9);
+        assert_eq!(all[2].count, 50);
+        let mut seen: Vec<u64> = (0..4)
+            .flat_map(|k| units_of(Shard { index: k, count: 4 }, 3, 250))
+            .map(|u| u.id)
+            .collect();
+        seen.sort();
+        assert_eq!(seen, (0..9).collect::<Vec<_>>());
+        assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        assert_eq!(
+            Shard::parse("3/32").unwrap(),
+            Shard {
+                index: 3,
+                count: 32
+            }
+        );
+    }
+}
