@@ -130,6 +130,15 @@ struct OptimiseArgs {
     /// Also write a self-contained HTML report (leaderboard, best schedule, plots, manifest).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Continue the interrupted run whose output folder is DIR (same scenario and flags).
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Write checkpoint.json every this many new evaluations.
+    #[arg(long, default_value_t = 10)]
+    checkpoint_every: u64,
+    /// Stop as if interrupted after this many new evaluations (for testing resume).
+    #[arg(long, hide = true)]
+    stop_after_evaluations: Option<u64>,
     /// Draw SVG plots only (no PNG copies).
     #[arg(long)]
     no_png: bool,
@@ -541,16 +550,101 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
     let bar = progress_bar(total, args.quiet);
     bar.set_message("searching");
     let tick = || bar.inc(1);
+    let out = match (&args.resume, &args.out) {
+        (Some(r), Some(o)) if r != o => {
+            return Err(Error::Usage(
+                "--resume DIR continues in DIR; leave out --out or give the same folder".to_owned(),
+            ));
+        }
+        (Some(r), _) => r.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => {
+            let mut dir = default_out_dir(&args.scenario);
+            dir.as_mut_os_string().push("-optimise");
+            dir
+        }
+    };
+    // The run's identity: a checkpoint only resumes the same scenario, seed and plan.
+    let fingerprint = format!(
+        "{} seed={} {:?} rollouts={} holdout={} budget={} families={:?} lp={:?} solver={:?} \
+         racing={} dose={:?} cap={:?} pareto={:?}",
+        report::sha256_hex(&scenario.resolved_yaml()),
+        plan.seed,
+        plan.objective,
+        plan.rollouts,
+        plan.holdout,
+        plan.budget_per_family,
+        plan.families,
+        plan.lp,
+        plan.solver,
+        plan.racing,
+        plan.max_relative_dose,
+        plan.marker_cap,
+        plan.pareto
+    );
+    let checkpoint = out.join("checkpoint.json");
+    let journal = match &args.resume {
+        Some(_) => {
+            let j = crate::search::checkpoint::Journal::resume(
+                &checkpoint,
+                fingerprint,
+                args.checkpoint_every,
+                args.stop_after_evaluations,
+            )?;
+            eprintln!(
+                "resuming: {} evaluations from {}",
+                j.len(),
+                checkpoint.display()
+            );
+            j
+        }
+        None => crate::search::checkpoint::Journal::new(
+            &checkpoint,
+            fingerprint,
+            args.checkpoint_every,
+            args.stop_after_evaluations,
+        ),
+    };
+    // Ctrl-C and SIGTERM stop the searches at their next evaluation.
+    let _ = ctrlc::set_handler(crate::search::checkpoint::request_stop);
     let started = std::time::Instant::now();
-    let board = leaderboard::optimise(&scenario, &plan, Some(&tick))?;
+    let board = leaderboard::optimise(&scenario, &plan, Some(&tick), Some(&journal))?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
-    let out = args.out.clone().unwrap_or_else(|| {
-        let mut dir = default_out_dir(&args.scenario);
-        dir.as_mut_os_string().push("-optimise");
-        dir
-    });
-    let mut written = vec!["leaderboard.csv", "trace.csv", "manifest.json"];
+    if board.interrupted {
+        journal.save()?;
+        report::write_atomic(&out.join("trace.csv"), output::trace_csv(&board).as_bytes())?;
+        let best = board
+            .trace
+            .iter()
+            .filter(|r| r.evaluation.rollouts == plan.rollouts)
+            .max_by(|a, b| a.evaluation.penalised.total_cmp(&b.evaluation.penalised));
+        let best_text = best.map_or_else(
+            || "no schedule was scored yet".to_owned(),
+            |r| {
+                format!(
+                    "best so far: {} {:?} scoring {:.1} on the tuning seeds",
+                    r.search, r.evaluation.values, r.evaluation.score
+                )
+            },
+        );
+        return Err(Error::Usage(format!(
+            "interrupted after {} evaluations; {best_text}. Wrote {} and trace.csv to {}. \
+             Continue with: regimen optimise {} --resume {} (and the same flags)",
+            journal.len(),
+            checkpoint.display(),
+            out.display(),
+            args.scenario.display(),
+            out.display()
+        )));
+    }
+    journal.save()?;
+    let mut written = vec![
+        "leaderboard.csv",
+        "trace.csv",
+        "manifest.json",
+        "checkpoint.json",
+    ];
     if let Some(best) = output::best_yaml(&board, &plan, &scenario) {
         report::write_atomic(&out.join("best.yaml"), best.as_bytes())?;
         written.insert(0, "best.yaml");

@@ -4,7 +4,7 @@
 use crate::survival::{KaplanMeier, wilson_interval};
 
 /// Outcome of one run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunOutcome {
     /// Time of progression, or the horizon if the run is censored.
     pub ttp: f64,

@@ -366,6 +366,10 @@ pub struct SearchOptions<'p> {
     pub deadline: Option<Instant>,
     /// Called after each new evaluation.
     pub progress: Option<&'p (dyn Fn() + Sync)>,
+    /// The search's name in the journal.
+    pub label: &'p str,
+    /// Records evaluations, and answers those an interrupted run already made.
+    pub journal: Option<&'p super::checkpoint::Journal>,
 }
 
 impl SearchOptions<'_> {
@@ -379,6 +383,8 @@ impl SearchOptions<'_> {
             seed: 0,
             deadline: None,
             progress: None,
+            label: "",
+            journal: None,
         }
     }
 }
@@ -420,7 +426,7 @@ impl Problem<'_, '_, '_> {
             *self.timed_out.borrow_mut() = true;
             return true;
         }
-        false
+        super::checkpoint::stop_requested()
     }
 }
 
@@ -440,15 +446,27 @@ impl CostFunction for Problem<'_, '_, '_> {
         }
         let schedule = self.family.schedule(&values);
         let penalty = self.options.penalty;
-        let scored = {
-            let incumbent = self.incumbent.borrow();
-            let against = incumbent
-                .as_ref()
-                .filter(|_| self.options.racing)
-                .map(|(_, s)| s);
-            self.evaluator
-                .borrow_mut()
-                .score_raced(&schedule, against, &|s| penalty.of(s))
+        let journal = self.options.journal;
+        let replayed = journal.and_then(|j| j.lookup(self.options.label, &values));
+        let scored = match replayed {
+            Some(score) => Ok(score),
+            None => {
+                let incumbent = self.incumbent.borrow();
+                let against = incumbent
+                    .as_ref()
+                    .filter(|_| self.options.racing)
+                    .map(|(_, s)| s);
+                let fresh = self
+                    .evaluator
+                    .borrow_mut()
+                    .score_raced(&schedule, against, &|s| penalty.of(s));
+                match (fresh, journal) {
+                    (Ok(score), Some(j)) => j
+                        .record(self.options.label, &values, &score)
+                        .map(|()| score),
+                    (other, _) => other,
+                }
+            }
         };
         let score = match scored {
             Ok(s) => s,

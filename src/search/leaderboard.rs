@@ -100,6 +100,9 @@ pub struct Leaderboard {
     pub rollouts_without_racing: u64,
     /// The time limit stopped the search early.
     pub timed_out: bool,
+    /// A stop was asked for (Ctrl-C, SIGTERM): only the searches' results so far, not
+    /// re-scored on hold-out seeds.
+    pub interrupted: bool,
 }
 
 /// Score units per unit of constraint violation: ten times the objective's range, so no
@@ -171,6 +174,7 @@ pub fn optimise(
     scenario: &Scenario,
     plan: &Plan,
     progress: Option<&(dyn Fn() + Sync)>,
+    journal: Option<&super::checkpoint::Journal>,
 ) -> Result<Leaderboard> {
     let started = Instant::now();
     let deadline = plan.time_limit.map(|d| started + d);
@@ -227,10 +231,13 @@ pub fn optimise(
                 seed: plan.seed.wrapping_add(1000 + i as u64),
                 deadline,
                 progress,
+                label: &label,
+                journal,
             };
             let found = match search(&mut eval, family, &options) {
                 Ok(f) => f,
                 // Out of time before the first evaluation: nothing to report for it.
+                Err(_) if super::checkpoint::stop_requested() => continue,
                 Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     timed_out = true;
                     continue;
@@ -261,6 +268,18 @@ pub fn optimise(
                         .zip(found.best.values.iter().copied())
                         .collect(),
                 )
+            });
+        }
+        if super::checkpoint::stop_requested() {
+            return Ok(Leaderboard {
+                entries: finalists,
+                trace,
+                holdout_seed: plan.seed.wrapping_add(1),
+                continuous_dose,
+                rollouts_run,
+                rollouts_without_racing,
+                timed_out,
+                interrupted: true,
             });
         }
         if let Some(lp) = &plan.lp {
@@ -388,5 +407,6 @@ pub fn optimise(
         rollouts_run,
         rollouts_without_racing,
         timed_out,
+        interrupted: false,
     })
 }

@@ -6,6 +6,7 @@
 //! deterministic, low-noise objective. `family` tunes a schedule family's parameters with
 //! argmin's Nelder–Mead; argmin never touches regimen's random streams.
 
+pub mod checkpoint;
 pub mod config;
 pub mod export;
 pub mod family;

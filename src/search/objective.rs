@@ -74,7 +74,7 @@ pub enum Engine {
 }
 
 /// A schedule's score and what it cost.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Score {
     pub value: f64,
     /// Mean cumulative dose per drug.
