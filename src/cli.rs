@@ -139,6 +139,11 @@ struct OptimiseArgs {
     /// Stop as if interrupted after this many new evaluations (for testing resume).
     #[arg(long, hide = true)]
     stop_after_evaluations: Option<u64>,
+    /// Run only shard K of N (0 ≤ K < N) of the search units (family × dose limit, and the
+    /// LP) for `regimen merge`, which scores the finalists on the hold-out seeds; defaults to
+    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT when set.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
     /// Draw SVG plots only (no PNG copies).
     #[arg(long)]
     no_png: bool,
@@ -539,6 +544,10 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         pareto: args.pareto.clone(),
     };
     let plan = config::Plan::new(&scenario, args.seed, &overrides, time_limit)?;
+    let shard = match &args.shard {
+        Some(text) => Some(crate::shard::Shard::parse(text)?),
+        None => crate::shard::Shard::from_slurm()?,
+    };
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
@@ -561,6 +570,9 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         (None, None) => {
             let mut dir = default_out_dir(&args.scenario);
             dir.as_mut_os_string().push("-optimise");
+            if let Some(s) = shard {
+                dir.push(format!("shard-{}-of-{}", s.index, s.count));
+            }
             dir
         }
     };
@@ -582,6 +594,25 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         plan.marker_cap,
         plan.pareto
     );
+    let fingerprint_copy = fingerprint.clone();
+    if let Some(s) = shard
+        && args.resume.is_none()
+        && crate::shard::already_done(
+            &out,
+            s,
+            &report::sha256_hex(&scenario.resolved_yaml()),
+            plan.seed,
+            plan.rollouts,
+        )
+    {
+        println!(
+            "shard {}/{} already done in {}; nothing to run",
+            s.index,
+            s.count,
+            out.display()
+        );
+        return Ok(());
+    }
     let checkpoint = out.join("checkpoint.json");
     let journal = match &args.resume {
         Some(_) => {
@@ -607,6 +638,20 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
     };
     // Ctrl-C and SIGTERM stop the searches at their next evaluation.
     let _ = ctrlc::set_handler(crate::search::checkpoint::request_stop);
+    if let Some(shard) = shard {
+        let result = optimise_shard(
+            &scenario,
+            &plan,
+            &overrides,
+            shard,
+            &out,
+            &journal,
+            &tick,
+            &fingerprint_copy,
+        );
+        bar.finish_and_clear();
+        return result;
+    }
     let started = std::time::Instant::now();
     let board = leaderboard::optimise(&scenario, &plan, Some(&tick), Some(&journal))?;
     bar.finish_and_clear();
@@ -639,38 +684,59 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         )));
     }
     journal.save()?;
-    let mut written = vec![
-        "leaderboard.csv",
-        "trace.csv",
-        "manifest.json",
-        "checkpoint.json",
-    ];
-    if let Some(best) = output::best_yaml(&board, &plan, &scenario) {
+    write_optimise_outputs(
+        &board,
+        &plan,
+        &scenario,
+        &out,
+        wall,
+        args.report.as_deref(),
+        args.no_png,
+    )
+}
+
+/// best.yaml, leaderboard.csv, trace.csv, pareto.csv, manifest, scenario, plots and the
+/// table on stdout — for a run on one machine and for merged shards alike.
+fn write_optimise_outputs(
+    board: &crate::search::leaderboard::Leaderboard,
+    plan: &crate::search::config::Plan,
+    scenario: &Scenario,
+    out: &std::path::Path,
+    wall: f64,
+    report_file: Option<&std::path::Path>,
+    no_png: bool,
+) -> Result<()> {
+    use crate::search::output;
+    let mut written = vec!["leaderboard.csv", "trace.csv", "manifest.json"];
+    if out.join("checkpoint.json").is_file() {
+        written.push("checkpoint.json");
+    }
+    if let Some(best) = output::best_yaml(board, plan, scenario) {
         report::write_atomic(&out.join("best.yaml"), best.as_bytes())?;
         written.insert(0, "best.yaml");
     }
     report::write_atomic(
         &out.join("leaderboard.csv"),
-        output::leaderboard_csv(&board).as_bytes(),
+        output::leaderboard_csv(board).as_bytes(),
     )?;
-    report::write_atomic(&out.join("trace.csv"), output::trace_csv(&board).as_bytes())?;
+    report::write_atomic(&out.join("trace.csv"), output::trace_csv(board).as_bytes())?;
     if plan.pareto.is_some() {
         report::write_atomic(
             &out.join("pareto.csv"),
-            output::pareto_csv(&board).as_bytes(),
+            output::pareto_csv(board).as_bytes(),
         )?;
         written.push("pareto.csv");
     }
     report::write_atomic(
         &out.join("manifest.json"),
-        output::manifest_json(&board, &plan, &scenario, wall).as_bytes(),
+        output::manifest_json(board, plan, scenario, wall).as_bytes(),
     )?;
     report::write_atomic(
         &out.join("scenario.yaml"),
         scenario.resolved_yaml().as_bytes(),
     )?;
     written.push("scenario.yaml");
-    let figures = draw(&out, args.report.as_deref(), args.no_png)?;
+    let figures = draw(out, report_file, no_png)?;
     let units = scenario.spec.time_units.as_str();
     println!(
         "{} — search: {} distinct schedules per family on {} rollouts (seed {}, {}{}); \
@@ -684,7 +750,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         plan.holdout,
         board.holdout_seed
     );
-    print!("{}", output::table(&board, &plan));
+    print!("{}", output::table(board, plan));
     if board.timed_out {
         println!("\nstopped by --time-limit: the leaderboard holds the best found so far.");
     }
@@ -697,6 +763,171 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// One shard of an optimisation: its search units, written for `regimen merge`.
+#[allow(clippy::too_many_arguments)]
+fn optimise_shard(
+    scenario: &Scenario,
+    plan: &crate::search::config::Plan,
+    overrides: &crate::search::config::Overrides,
+    shard: crate::shard::Shard,
+    out: &std::path::Path,
+    journal: &crate::search::checkpoint::Journal,
+    progress: &(dyn Fn() + Sync),
+    fingerprint: &str,
+) -> Result<()> {
+    use crate::search::leaderboard;
+    let units: std::collections::BTreeSet<u64> = (0..leaderboard::unit_count(plan))
+        .filter(|u| u % shard.count == shard.index)
+        .collect();
+    let started = std::time::Instant::now();
+    let searched =
+        leaderboard::search_units(scenario, plan, Some(progress), Some(journal), Some(&units))?;
+    journal.save()?;
+    if searched.interrupted {
+        return Err(Error::Usage(format!(
+            "interrupted; wrote {} — run the same command again with --resume {}",
+            out.join("checkpoint.json").display(),
+            out.display()
+        )));
+    }
+    let text = serde_json::to_string(&searched)
+        .map_err(|e| Error::Usage(format!("cannot encode search.json: {e}")))?;
+    report::write_atomic(&out.join("search.json"), text.as_bytes())?;
+    report::write_atomic(
+        &out.join("scenario.yaml"),
+        scenario.resolved_yaml().as_bytes(),
+    )?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&report::manifest(
+        scenario,
+        "optimise",
+        plan.seed,
+        plan.rollouts,
+        "continuous",
+        started.elapsed().as_secs_f64(),
+    ))
+    .unwrap_or_default();
+    manifest["optimise_overrides"] = serde_json::to_value(overrides).unwrap_or_default();
+    manifest["optimise_fingerprint"] = serde_json::json!(fingerprint);
+    manifest["shard"] = serde_json::json!({
+        "index": shard.index,
+        "count": shard.count,
+        "units": units,
+        "complete": true,
+    });
+    report::write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    println!(
+        "optimise shard {}/{}: {} of {} search units, {} evaluations; wrote search.json, \
+         scenario.yaml, manifest.json to {}",
+        shard.index,
+        shard.count,
+        units.len(),
+        leaderboard::unit_count(plan),
+        searched.trace.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Merges the shards of an optimisation: ranks their finalists with the arms on the
+/// hold-out seeds on this machine.
+fn merge_optimise(args: &MergeArgs, manifests: &[serde_json::Value]) -> Result<()> {
+    use crate::search::{config, leaderboard};
+    let started = std::time::Instant::now();
+    let first = &args.dirs[0];
+    let scenario_path = first.join("scenario.yaml");
+    let text = crate::scenario::parse::read_text(&scenario_path)?;
+    let mut scenario = Scenario::from_text(&scenario_path, &text)?;
+    for key in [
+        "optimise_fingerprint",
+        "scenario_sha256",
+        "regimen_version",
+        "seed",
+    ] {
+        if let Some((i, _)) = manifests
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m[key] != manifests[0][key])
+        {
+            return Err(Error::Usage(format!(
+                "{} and {} are not shards of the same optimisation: `{key}` differs",
+                first.display(),
+                args.dirs[i].display()
+            )));
+        }
+    }
+    if report::sha256_hex(&scenario.resolved_yaml()) != manifests[0]["scenario_sha256"] {
+        return Err(Error::Usage(format!(
+            "{}: scenario.yaml does not match the manifest's scenario hash",
+            first.display()
+        )));
+    }
+    // best.yaml names the scenario file the shards were started from.
+    if let Some(file) = manifests[0]["scenario_file"].as_str() {
+        scenario.source = PathBuf::from(file);
+    }
+    let overrides: config::Overrides =
+        serde_json::from_value(manifests[0]["optimise_overrides"].clone())
+            .map_err(|e| Error::Usage(format!("{}: manifest.json: {e}", first.display())))?;
+    let seed = manifests[0]["seed"].as_u64().unwrap_or(0);
+    let plan = config::Plan::new(&scenario, seed, &overrides, None)?;
+    let count = manifests[0]["shard"]["count"].as_u64().unwrap_or(0);
+    let mut indices = std::collections::BTreeSet::new();
+    let mut units = std::collections::BTreeSet::new();
+    let mut parts = Vec::new();
+    for (dir, m) in args.dirs.iter().zip(manifests) {
+        let index = m["shard"]["index"].as_u64().unwrap_or(u64::MAX);
+        if m["shard"]["count"].as_u64() != Some(count) || !indices.insert(index) {
+            return Err(Error::Usage(format!(
+                "{}: shard {index} of {count} is given twice or belongs to another split",
+                dir.display()
+            )));
+        }
+        for u in m["shard"]["units"].as_array().into_iter().flatten() {
+            if !units.insert(u.as_u64().unwrap_or(u64::MAX)) {
+                return Err(Error::Usage(format!("unit {u} is in two shards")));
+            }
+        }
+        let text = std::fs::read_to_string(dir.join("search.json"))
+            .map_err(|e| Error::Usage(format!("{}: search.json: {e}", dir.display())))?;
+        let part: leaderboard::Searched = serde_json::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: search.json: {e}", dir.display())))?;
+        parts.push(part);
+    }
+    if indices.len() as u64 != count {
+        return Err(Error::Usage(format!(
+            "shards missing: {} of {count} given",
+            indices.len()
+        )));
+    }
+    let expected: std::collections::BTreeSet<u64> = (0..leaderboard::unit_count(&plan)).collect();
+    if units != expected {
+        return Err(Error::Usage(format!(
+            "the shards hold units {units:?}; the optimisation has {}",
+            expected.len()
+        )));
+    }
+    let mut searched = leaderboard::Searched::combine(parts);
+    for (unit, entry) in &mut searched.finalists {
+        entry.schedule = leaderboard::rebuild_schedule(&plan, *unit, &entry.values)
+            .ok_or_else(|| Error::Usage(format!("unit {unit} names no search of this plan")))?;
+    }
+    let board = leaderboard::finish(&scenario, &plan, searched, None)?;
+    write_optimise_outputs(
+        &board,
+        &plan,
+        &scenario,
+        &args.out,
+        started.elapsed().as_secs_f64(),
+        args.report.as_deref(),
+        args.no_png,
+    )
 }
 
 fn export_events(args: EventsArgs) -> Result<()> {
@@ -1009,6 +1240,32 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
 }
 
 fn merge(args: MergeArgs) -> Result<()> {
+    let manifests: Vec<serde_json::Value> = args
+        .dirs
+        .iter()
+        .map(|d| {
+            let path = d.join("manifest.json");
+            std::fs::read_to_string(&path)
+                .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+                .and_then(|t| {
+                    serde_json::from_str(&t)
+                        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+                })
+        })
+        .collect::<Result<_>>()?;
+    if manifests.iter().any(|m| m["shard"].is_null()) {
+        return Err(Error::Usage(
+            "merge takes the folders of `--shard K/N` runs; one of them is not a shard".to_owned(),
+        ));
+    }
+    if manifests.iter().any(|m| m["command"] == "optimise") {
+        if manifests.iter().any(|m| m["command"] != "optimise") {
+            return Err(Error::Usage(
+                "merge: shards of compare and of optimise cannot be mixed".to_owned(),
+            ));
+        }
+        return merge_optimise(&args, &manifests);
+    }
     let started = std::time::Instant::now();
     let merged = crate::shard::merge(&args.dirs)?;
     let scenario = &merged.scenario;

@@ -107,3 +107,54 @@ fn four_shards_merge_to_the_single_machine_files() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+fn optimise(out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "optimise",
+        "scenarios/zhang2022-prostate.yaml",
+        "--families",
+        "intermittent,holiday,lp",
+        "--pareto",
+        "0.1,0.5",
+        "--budget-evals",
+        "6",
+        "--rollouts",
+        "16",
+        "--holdout",
+        "24",
+        "--no-png",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    regimen_ok(&args)
+}
+
+#[test]
+fn three_optimise_shards_merge_to_the_single_machine_leaderboard() {
+    let single = dir("opt-single");
+    optimise(&single, &[]);
+    let shards: Vec<PathBuf> = (0..3).map(|k| dir(&format!("opt-s{k}"))).collect();
+    for (k, d) in shards.iter().enumerate() {
+        let said = optimise(d, &["--shard", &format!("{k}/3")]);
+        // Six units: three searches at each of two dose limits.
+        assert!(said.contains("2 of 6 search units"), "{said}");
+    }
+    let merged = dir("opt-merged");
+    let o = merge_output(&shards, &merged);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["leaderboard.csv", "trace.csv", "pareto.csv", "best.yaml"] {
+        let a = std::fs::read(single.join(f)).unwrap();
+        let b = std::fs::read(merged.join(f)).unwrap();
+        assert!(
+            a == b,
+            "{f} differs between the single run and the merged shards"
+        );
+    }
+    let o = merge_output(&shards[..2], &dir("opt-bad"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shards missing"));
+    for d in shards.iter().chain([&single, &merged]) {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -11,7 +11,7 @@ use crate::scenario::spec::{FamilyName, LpTargetName, ObjectiveSpec, OptimiseSpe
 use std::time::Duration;
 
 /// Settings given on the command line; each replaces the block's value when set.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Overrides {
     pub objective: Option<Objective>,
     pub rollouts: Option<u64>,

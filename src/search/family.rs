@@ -257,7 +257,7 @@ impl Family {
 }
 
 /// One evaluation of a search, for the trace.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     pub values: Vec<f64>,
     pub score: f64,
@@ -334,7 +334,7 @@ impl Penalty {
 }
 
 /// The argmin solver a family search runs after its design.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Solver {
     /// Nelder–Mead restarted from the best design points.
     NelderMead,

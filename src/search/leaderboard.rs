@@ -11,7 +11,7 @@ use crate::schedule::Schedule;
 use std::time::Instant;
 
 /// What the LP reports beside its rounded schedule's score: the relaxation gap.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LpReport {
     pub target: LpTarget,
     /// The marker cap of every period, relative to time 0.
@@ -30,11 +30,16 @@ pub struct LpReport {
 }
 
 /// One row of the leaderboard.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// `search:<family>` (with `@<limit>` in bi-objective mode) or `arm:<name>`.
     pub label: String,
+    /// Not stored in a shard's file: rebuilt from the unit and `values` on merge.
+    #[serde(skip, default = "no_schedule")]
     pub schedule: Schedule,
+    /// The searched parameter values (family parameters, or the LP's on-times).
+    #[serde(default)]
+    pub values: Vec<f64>,
     /// Parameter names and values of searched schedules.
     pub parameters: Vec<(String, f64)>,
     /// The dose limit (relative to continuous) the schedule was searched under.
@@ -57,12 +62,18 @@ pub struct Entry {
     pub lp: Option<LpReport>,
 }
 
+/// A placeholder until a merged entry's schedule is rebuilt.
+fn no_schedule() -> Schedule {
+    Schedule::Events { doses: Vec::new() }
+}
+
 impl Entry {
     /// An entry before its hold-out scoring.
     fn unscored(label: String, schedule: Schedule, parameters: Vec<(String, f64)>) -> Entry {
         Entry {
             label,
             schedule,
+            values: Vec::new(),
             parameters,
             dose_limit: None,
             tuning: None,
@@ -79,7 +90,7 @@ impl Entry {
 }
 
 /// One evaluation of the search, for trace.csv.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TraceRow {
     pub search: String,
     pub evaluation: Evaluation,
@@ -176,7 +187,83 @@ pub fn optimise(
     progress: Option<&(dyn Fn() + Sync)>,
     journal: Option<&super::checkpoint::Journal>,
 ) -> Result<Leaderboard> {
+    let searched = search_units(scenario, plan, progress, journal, None)?;
+    if searched.interrupted {
+        return Ok(Leaderboard {
+            entries: searched.finalists.into_iter().map(|(_, e)| e).collect(),
+            trace: searched.trace.into_iter().map(|(_, t)| t).collect(),
+            holdout_seed: plan.seed.wrapping_add(1),
+            continuous_dose: searched.continuous_dose,
+            rollouts_run: searched.rollouts_run,
+            rollouts_without_racing: searched.rollouts_without_racing,
+            timed_out: searched.timed_out,
+            interrupted: true,
+        });
+    }
+    finish(scenario, plan, searched, progress)
+}
+
+/// The units of an optimisation's search, in canonical order: for each dose limit, each
+/// family, then the LP. Shards split these.
+pub fn unit_count(plan: &Plan) -> u64 {
+    plan.dose_limits().len() as u64 * (plan.families.len() as u64 + u64::from(plan.lp.is_some()))
+}
+
+/// What the searches found, before the hold-out scoring: finalists and trace rows tagged
+/// with the unit that made them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Searched {
+    pub finalists: Vec<(u64, Entry)>,
+    pub trace: Vec<(u64, TraceRow)>,
+    pub continuous_dose: f64,
+    pub rollouts_run: u64,
+    pub rollouts_without_racing: u64,
+    pub timed_out: bool,
+    pub interrupted: bool,
+}
+
+impl Searched {
+    /// The searches of several shards as one, in canonical unit order.
+    pub fn combine(parts: Vec<Searched>) -> Searched {
+        let mut all = Searched {
+            finalists: Vec::new(),
+            trace: Vec::new(),
+            continuous_dose: parts.first().map_or(0.0, |p| p.continuous_dose),
+            rollouts_run: 0,
+            rollouts_without_racing: 0,
+            timed_out: false,
+            interrupted: false,
+        };
+        for p in parts {
+            all.finalists.extend(p.finalists);
+            all.trace.extend(p.trace);
+            all.rollouts_run += p.rollouts_run;
+            all.rollouts_without_racing += p.rollouts_without_racing;
+            all.timed_out |= p.timed_out;
+            all.interrupted |= p.interrupted;
+        }
+        // Stable: rows of one unit keep their order.
+        all.finalists.sort_by_key(|(u, _)| *u);
+        all.trace.sort_by_key(|(u, _)| *u);
+        all
+    }
+}
+
+/// Runs the search units (all, or those in `only`).
+pub fn search_units(
+    scenario: &Scenario,
+    plan: &Plan,
+    progress: Option<&(dyn Fn() + Sync)>,
+    journal: Option<&super::checkpoint::Journal>,
+    only: Option<&std::collections::BTreeSet<u64>>,
+) -> Result<Searched> {
     let started = Instant::now();
+    let mut unit: u64 = 0;
+    let take = |unit: &mut u64| {
+        let id = *unit;
+        *unit += 1;
+        (id, only.is_none_or(|o| o.contains(&id)))
+    };
     let deadline = plan.time_limit.map(|d| started + d);
     let tuning = Engine::Stochastic {
         seed: plan.seed,
@@ -202,7 +289,7 @@ pub fn optimise(
     };
     let weight = penalty_weight(plan.objective, scenario.horizon);
     let pareto = plan.pareto.is_some();
-    let mut finalists: Vec<Entry> = Vec::new();
+    let mut finalists: Vec<(u64, Entry)> = Vec::new();
     let mut trace = Vec::new();
     let (mut rollouts_run, mut rollouts_without_racing) = (0u64, 0u64);
     let mut timed_out = false;
@@ -220,6 +307,10 @@ pub fn optimise(
             weight,
         };
         for (i, family) in plan.families.iter().enumerate() {
+            let (id, mine) = take(&mut unit);
+            if !mine {
+                continue;
+            }
             let label = format!("search:{}{suffix}", family.name());
             tracing::info!(search = %label, "searching");
             let mut eval = Evaluator::new(scenario, plan.objective, tuning);
@@ -248,33 +339,39 @@ pub fn optimise(
             for e in &found.trace {
                 rollouts_run += e.rollouts;
                 rollouts_without_racing += plan.rollouts;
-                trace.push(TraceRow {
-                    search: label.clone(),
-                    relative_dose: relative(&e.mean_dose),
-                    evaluation: e.clone(),
-                });
+                trace.push((
+                    id,
+                    TraceRow {
+                        search: label.clone(),
+                        relative_dose: relative(&e.mean_dose),
+                        evaluation: e.clone(),
+                    },
+                ));
             }
-            finalists.push(Entry {
-                dose_limit: limit,
-                tuning: Some(found.best.score),
-                evaluations: found.trace.len() as u64,
-                ..Entry::unscored(
-                    label,
-                    found.schedule.clone(),
-                    family
-                        .parameters()
-                        .iter()
-                        .map(|p| p.name.to_owned())
-                        .zip(found.best.values.iter().copied())
-                        .collect(),
-                )
-            });
+            finalists.push((
+                id,
+                Entry {
+                    dose_limit: limit,
+                    tuning: Some(found.best.score),
+                    evaluations: found.trace.len() as u64,
+                    values: found.best.values.clone(),
+                    ..Entry::unscored(
+                        label,
+                        found.schedule.clone(),
+                        family
+                            .parameters()
+                            .iter()
+                            .map(|p| p.name.to_owned())
+                            .zip(found.best.values.iter().copied())
+                            .collect(),
+                    )
+                },
+            ));
         }
         if super::checkpoint::stop_requested() {
-            return Ok(Leaderboard {
-                entries: finalists,
+            return Ok(Searched {
+                finalists,
                 trace,
-                holdout_seed: plan.seed.wrapping_add(1),
                 continuous_dose,
                 rollouts_run,
                 rollouts_without_racing,
@@ -283,6 +380,10 @@ pub fn optimise(
             });
         }
         if let Some(lp) = &plan.lp {
+            let (id, mine) = take(&mut unit);
+            if !mine {
+                continue;
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 timed_out = true;
             } else {
@@ -308,45 +409,109 @@ pub fn optimise(
                 if let Some(report) = progress {
                     report();
                 }
-                trace.push(TraceRow {
-                    search: label.clone(),
-                    relative_dose: relative(&tuned.mean_dose),
-                    evaluation: Evaluation {
-                        values: found.on.clone(),
-                        score: tuned.value,
-                        penalised: tuned.value - penalty.of(&tuned),
-                        mean_dose: tuned.mean_dose.clone(),
-                        rollouts: plan.rollouts,
-                        over_cap: penalty.over_cap(&tuned),
+                trace.push((
+                    id,
+                    TraceRow {
+                        search: label.clone(),
+                        relative_dose: relative(&tuned.mean_dose),
+                        evaluation: Evaluation {
+                            values: found.on.clone(),
+                            score: tuned.value,
+                            penalised: tuned.value - penalty.of(&tuned),
+                            mean_dose: tuned.mean_dose.clone(),
+                            rollouts: plan.rollouts,
+                            over_cap: penalty.over_cap(&tuned),
+                        },
                     },
-                });
-                finalists.push(Entry {
-                    dose_limit: limit,
-                    tuning: Some(tuned.value),
-                    evaluations: found.evaluations,
-                    lp: Some(LpReport {
-                        target: lp.target,
-                        cap: lp.cap,
-                        cap_excess: found.cap_excess,
-                        relaxed_log10: found.relaxed_log10,
-                        rounded_log10: found.rounded_log10,
-                        stochastic_log10: f64::NAN,
-                        deterministic_ttp: found.deterministic_ttp,
-                        steps: found.steps.len(),
-                        ode_runs: found.evaluations,
-                    }),
-                    ..Entry::unscored(
-                        label,
-                        found.schedule.clone(),
-                        vec![
-                            ("period".to_owned(), lp.period),
-                            ("on_total".to_owned(), found.on.iter().sum()),
-                        ],
-                    )
-                });
+                ));
+                finalists.push((
+                    id,
+                    Entry {
+                        dose_limit: limit,
+                        tuning: Some(tuned.value),
+                        evaluations: found.evaluations,
+                        values: found.on.clone(),
+                        lp: Some(LpReport {
+                            target: lp.target,
+                            cap: lp.cap,
+                            cap_excess: found.cap_excess,
+                            relaxed_log10: found.relaxed_log10,
+                            rounded_log10: found.rounded_log10,
+                            // Set by the hold-out scoring.
+                            stochastic_log10: 0.0,
+                            deterministic_ttp: found.deterministic_ttp,
+                            steps: found.steps.len(),
+                            ode_runs: found.evaluations,
+                        }),
+                        ..Entry::unscored(
+                            label,
+                            found.schedule.clone(),
+                            vec![
+                                ("period".to_owned(), lp.period),
+                                ("on_total".to_owned(), found.on.iter().sum()),
+                            ],
+                        )
+                    },
+                ));
             }
         }
     }
+    Ok(Searched {
+        finalists,
+        trace,
+        continuous_dose,
+        rollouts_run,
+        rollouts_without_racing,
+        timed_out,
+        interrupted: false,
+    })
+}
+
+/// Rebuilds a finalist's schedule from its unit and values (for merged shards).
+pub fn rebuild_schedule(plan: &Plan, unit: u64, values: &[f64]) -> Option<Schedule> {
+    let per_limit = plan.families.len() as u64 + u64::from(plan.lp.is_some());
+    if per_limit == 0 {
+        return None;
+    }
+    let k = (unit % per_limit) as usize;
+    match plan.families.get(k) {
+        Some(family) => Some(family.schedule(values)),
+        None => plan.lp.as_ref().map(|lp| Schedule::Piecewise {
+            drug: plan.drug,
+            interval: lp.interval,
+            period: lp.period,
+            doses: vec![lp.dose; values.len()],
+            on: values.to_vec(),
+        }),
+    }
+}
+
+/// Hold-out scoring of the finalists and the scenario's arms, the front, the ranking.
+pub fn finish(
+    scenario: &Scenario,
+    plan: &Plan,
+    searched: Searched,
+    progress: Option<&(dyn Fn() + Sync)>,
+) -> Result<Leaderboard> {
+    let Searched {
+        finalists,
+        trace,
+        continuous_dose,
+        rollouts_run,
+        rollouts_without_racing,
+        timed_out,
+        ..
+    } = searched;
+    let finalists: Vec<Entry> = finalists.into_iter().map(|(_, e)| e).collect();
+    let trace: Vec<TraceRow> = trace.into_iter().map(|(_, t)| t).collect();
+    let pareto = plan.pareto.is_some();
+    let relative = |mean_dose: &[f64]| {
+        if continuous_dose > 0.0 {
+            mean_dose.get(plan.drug).copied().unwrap_or(0.0) / continuous_dose
+        } else {
+            0.0
+        }
+    };
     let holdout_seed = plan.seed.wrapping_add(1);
     let cap_penalty = Penalty {
         dose: None,

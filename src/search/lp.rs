@@ -46,7 +46,7 @@ use rayon::prelude::*;
 const CAP_PENALTY: f64 = 100.0;
 
 /// What the LP minimises at the horizon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LpTarget {
     /// Cells of resistant-role compartments.
     Resistant,

@@ -9,7 +9,7 @@ use crate::sim::{RunOptions, run_deterministic};
 use crate::survival::KaplanMeier;
 
 /// A statistic of time to progression over rollouts; larger is better.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Objective {
     /// Restricted mean TTP up to the horizon (mean of min(TTP, horizon)).
     RestrictedMeanTtp,
