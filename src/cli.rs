@@ -816,12 +816,7 @@ fn optimise_shard(
         "units": units,
         "complete": true,
     });
-    report::write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
+    write_manifest(out, &manifest)?;
     println!(
         "optimise shard {}/{}: {} of {} search units, {} evaluations; wrote search.json, \
          scenario.yaml, manifest.json to {}",
@@ -1202,12 +1197,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
             "units": units.iter().map(|u| u.id).collect::<Vec<_>>(),
             "complete": true,
         });
-        report::write_atomic(
-            &out.join("manifest.json"),
-            serde_json::to_string_pretty(&manifest)
-                .unwrap_or_default()
-                .as_bytes(),
-        )?;
+        write_manifest(out, &manifest)?;
         written.push("manifest.json");
         println!(
             "shard {}/{}: {} units ({} rollouts) in {wall:.1} s; wrote {} to {}",
@@ -1220,12 +1210,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         );
         return Ok(());
     }
-    report::write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
+    write_manifest(out, &manifest)?;
     written.push("manifest.json");
     summarise_comparison(
         scenario,
@@ -1303,12 +1288,7 @@ fn merge(args: MergeArgs) -> Result<()> {
             ),
         );
     }
-    report::write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)
-            .unwrap_or_default()
-            .as_bytes(),
-    )?;
+    write_manifest(out, &manifest)?;
     written.push("manifest.json");
     summarise_comparison(
         scenario,
@@ -1323,6 +1303,16 @@ fn merge(args: MergeArgs) -> Result<()> {
             merged.seed,
             started.elapsed().as_secs_f64(),
         ),
+    )
+}
+
+/// manifest.json of a run's folder.
+fn write_manifest(out: &std::path::Path, manifest: &serde_json::Value) -> Result<()> {
+    report::write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(manifest)
+            .unwrap_or_default()
+            .as_bytes(),
     )
 }
 

@@ -293,6 +293,7 @@ pub fn search_units(
     let mut trace = Vec::new();
     let (mut rollouts_run, mut rollouts_without_racing) = (0u64, 0u64);
     let mut timed_out = false;
+    let mut interrupted = false;
     for limit in plan.dose_limits() {
         let suffix = match (pareto, limit) {
             (true, Some(l)) => format!("@{l}"),
@@ -369,15 +370,8 @@ pub fn search_units(
             ));
         }
         if super::checkpoint::stop_requested() {
-            return Ok(Searched {
-                finalists,
-                trace,
-                continuous_dose,
-                rollouts_run,
-                rollouts_without_racing,
-                timed_out,
-                interrupted: true,
-            });
+            interrupted = true;
+            break;
         }
         if let Some(lp) = &plan.lp {
             let (id, mine) = take(&mut unit);
@@ -463,7 +457,7 @@ pub fn search_units(
         rollouts_run,
         rollouts_without_racing,
         timed_out,
-        interrupted: false,
+        interrupted,
     })
 }
 
