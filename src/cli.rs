@@ -33,7 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the deterministic (mean-field ODE) evaluator on every arm, or one, and write CSV.
+    /// Run the deterministic (mean-field ODE) evaluator on every arm, or one, and write CSV
+    /// and plots.
     ///
     /// Prints one row per arm: time to progression (TTP), time at which resistant cells become
     /// the majority, cumulative dose per drug and % of time on drug. Writes trajectory.csv,
@@ -60,9 +61,9 @@ enum Command {
     /// Redraw the plots (and optionally the HTML report) from a run's output folder, without
     /// running anything again.
     Plot(PlotArgs),
-    /// Put the shards of a `compare --shard K/N` job back together: checks they share the
-    /// scenario, version, seed and N and that every unit is present once, then writes the
-    /// same outcomes, summary and plots a single machine would.
+    /// Put the shards of a `compare --shard K/N` or `optimise --shard K/N` job back
+    /// together: checks they share the scenario, version, seed, settings and N and that
+    /// every unit is present once, then writes the files a single machine would.
     Merge(MergeArgs),
     /// Export the doses an arm gave as NONMEM-style records
     /// (ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS; CMT is the 1-based drug index).
