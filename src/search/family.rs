@@ -571,9 +571,10 @@ pub fn search(
     let timed_out = problem.timed_out.into_inner();
     let trace = problem.trace.into_inner();
     // The best complete evaluation (a raced-out one is scored on part of the rollouts).
+    let full = trace.iter().map(|t| t.rollouts).max().unwrap_or(0);
     let best = trace
         .iter()
-        .filter(|e| e.rollouts == trace.iter().map(|t| t.rollouts).max().unwrap_or(0))
+        .filter(|e| e.rollouts == full)
         .max_by(|a, b| a.penalised.total_cmp(&b.penalised))
         .cloned()
         .ok_or_else(|| Error::Usage(format!("the {} search made no evaluation", family.name())))?;
