@@ -1341,28 +1341,64 @@ fn summarise_comparison(
     written.extend(["summary.csv", "summary.json"]);
     let figures = draw(out, report_file, no_png)?;
     println!(
-        "{} — {} rollouts per arm on the same virtual patients and random numbers, seed {}, \
-         horizon {} {}\n",
-        scenario.spec.name,
-        rollouts,
-        seed,
-        scenario.horizon,
-        scenario.spec.time_units.as_str()
+        "{}\n",
+        wrap(
+            &format!(
+                "{} — {} rollouts per arm on the same virtual patients and random numbers, \
+                 seed {}, horizon {} {}",
+                scenario.spec.name,
+                rollouts,
+                seed,
+                scenario.horizon,
+                scenario.spec.time_units.as_str()
+            ),
+            100
+        )
     );
     print!("{}", report::compare_table(scenario, &rows));
+    let stops = if scenario.spec.progression.treat_beyond_progression == Some(true) {
+        "treatment continues beyond progression"
+    } else {
+        "treatment stops at progression"
+    };
     println!(
-        "\nTTP: Kaplan–Meier, censored at the horizon (>{h:.0}: median not reached; NR: CI end not reached).\n\
-         ΔRMST: paired difference in restricted mean TTP up to {h:.0} {u}; HR: Cox hazard ratio of progression.\n\
-         P(resistance): resistant cells alive at the horizon. Dose: mean cumulative dose relative to the reference.",
+        "\nTTP: Kaplan–Meier with 95% CI, censored at the horizon (>{h:.0}: median not reached;\n\
+         NR: CI end not reached). RMST: restricted mean TTP up to {h:.0} {u}; ΔRMST: paired\n\
+         difference with 95% CI (the headline contrast). HR: Cox hazard ratio of progression with\n\
+         95% CI. Cured: tumour extinct within the horizon. Drug columns: mean cumulative dose\n\
+         relative to the reference; % on drug: share of the time on treatment\n\
+         ({stops}). P(resistance): resistant cells alive at the horizon.\n\
+         More columns in summary.csv.",
         h = scenario.horizon,
         u = scenario.spec.time_units.as_str()
     );
+    for note in crate::compare::notes(scenario, &rows, run_refs) {
+        println!("{}", wrap(&format!("note: {note}"), 100));
+    }
     println!(
         "wrote {} and {figures} to {} ({wall:.1} s)",
         written.join(", "),
         out.display()
     );
     Ok(())
+}
+
+/// Wraps `text` at word boundaries to lines of at most `width` characters.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line = "  ".to_owned();
+        } else if !line.is_empty() && line != "  " {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out
 }
 
 fn default_out_dir(scenario: &Path) -> PathBuf {

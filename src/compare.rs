@@ -4,11 +4,14 @@
 use crate::outcome::ArmSummary;
 use crate::scenario::Scenario;
 use crate::sim::rollouts::ArmRollouts;
-use crate::survival::{hazard_ratio, log_rank};
+use crate::survival::{hazard_ratio, log_rank, proportional_hazards_test};
 use serde::Serialize;
 
 /// z of a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
+
+/// Below this Grambsch–Therneau p-value the hazards are taken as not proportional.
+pub const PH_ALPHA: f64 = 0.05;
 
 /// An arm against the reference arm.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,6 +30,11 @@ pub struct Contrast {
     /// random numbers make the arms positively correlated, so the p-value is conservative.
     pub log_rank_chi2: f64,
     pub log_rank_p: f64,
+    /// Grambsch–Therneau test of proportional hazards (p-value), where it can be computed.
+    pub proportional_hazards_p: Option<f64>,
+    /// The hazard ratio should not be read as the headline: hazards are not proportional
+    /// (p < 0.05), or the HR points one way while ΔRMST's CI lies wholly the other way.
+    pub hazard_ratio_misleading: bool,
 }
 
 /// One arm's row of a comparison.
@@ -97,6 +105,13 @@ pub fn compare(
                 let own = events(runs);
                 let hr = hazard_ratio(&own, &ref_events);
                 let (chi2, p) = log_rank(&own, &ref_events);
+                let ph_p = hr
+                    .and_then(|(h, _)| proportional_hazards_test(&own, &ref_events, h))
+                    .map(|x| x.1);
+                let (lo, hi) = (mean - half, mean + half);
+                // HR < 1 says "fewer progressions"; ΔRMST < 0 says "earlier progression".
+                let against =
+                    hr.is_some_and(|(h, _)| (h < 1.0 && hi < 0.0) || (h > 1.0 && lo > 0.0));
                 Contrast {
                     reference: ref_name.to_owned(),
                     rmst_difference: mean,
@@ -105,6 +120,8 @@ pub fn compare(
                     hazard_ratio_ci: hr.map(|h| h.1),
                     log_rank_chi2: chi2,
                     log_rank_p: p,
+                    proportional_hazards_p: ph_p,
+                    hazard_ratio_misleading: against || ph_p.is_some_and(|p| p < PH_ALPHA),
                 }
             });
             ArmComparison {
@@ -115,4 +132,70 @@ pub fn compare(
             }
         })
         .collect()
+}
+
+/// Plain-language warnings about a comparison that its numbers alone would hide: hazard
+/// ratios that should not be read, rollouts so alike that the CIs describe only
+/// demographic noise, and arms that coincide.
+pub fn notes(
+    scenario: &Scenario,
+    rows: &[ArmComparison],
+    arms: &[(&str, &ArmRollouts)],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let misleading: Vec<&str> = rows
+        .iter()
+        .filter(|r| {
+            r.contrast
+                .as_ref()
+                .is_some_and(|c| c.hazard_ratio_misleading)
+        })
+        .map(|r| r.arm.as_str())
+        .collect();
+    if !misleading.is_empty() {
+        notes.push(format!(
+            "‡ {}: hazards are not proportional (Grambsch–Therneau p < {PH_ALPHA}) or the HR \
+             points against ΔRMST — the survival curves cross, the HR averages over that, \
+             read ΔRMST instead.",
+            misleading.join(", ")
+        ));
+    }
+    // Spread between rollouts: the 10–90 % range of TTP within one visit interval for every
+    // arm means the rollouts are nearly copies of one patient.
+    let narrow = arms.iter().all(|(_, runs)| {
+        let mut t: Vec<f64> = runs.rollouts.iter().map(|r| r.outcome.ttp).collect();
+        t.sort_by(f64::total_cmp);
+        t.len() < 2 || {
+            let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
+            q(0.9) - q(0.1) <= scenario.marker.every
+        }
+    });
+    if narrow && arms.first().is_some_and(|(_, r)| r.rollouts.len() > 1) {
+        notes.push(if scenario.patients.is_empty() {
+            "rollouts differ only by demographic noise (birth, death and switching of single \
+             cells): within each arm 80 % of TTPs lie within one visit interval, so the CIs \
+             describe that noise, not a population of patients. Add virtual_patients for \
+             between-patient variability."
+                .to_owned()
+        } else {
+            "within each arm 80 % of TTPs lie within one visit interval: the virtual patients \
+             vary too little to change the outcome."
+                .to_owned()
+        });
+    }
+    // Arms with identical outcomes rollout by rollout.
+    for (i, (a, ra)) in arms.iter().enumerate() {
+        for (b, rb) in &arms[..i] {
+            let same = ra.rollouts.len() == rb.rollouts.len()
+                && ra.rollouts.iter().zip(&rb.rollouts).all(|(x, y)| {
+                    x.outcome.ttp == y.outcome.ttp && x.outcome.progressed == y.outcome.progressed
+                });
+            if same {
+                notes.push(format!(
+                    "{a} and {b} have the same TTP in every rollout: their curves coincide."
+                ));
+            }
+        }
+    }
+    notes
 }

@@ -13,10 +13,19 @@ pub struct RunOutcome {
     /// First time at which resistant-role compartments make up more than half of all cells
     /// (linearly interpolated between checkpoints), if it happened.
     pub resistance_majority: Option<f64>,
-    /// Per drug: cumulative dose (amount for PK drugs; level × time for dose levels).
+    /// Per drug: cumulative dose up to the end of treatment (amount for PK drugs; level ×
+    /// time for dose levels).
     pub cumulative_dose: Vec<f64>,
-    /// Fraction of the horizon during which any dose was in effect.
+    /// Fraction of the time on treatment (0 to [`Self::end_of_treatment`]) during which any
+    /// dose was in effect.
     pub fraction_on_drug: f64,
+    /// When treatment ended: progression on the last line (unless the scenario treats
+    /// beyond progression), or the horizon.
+    #[serde(default)]
+    pub end_of_treatment: f64,
+    /// When every cell was gone (a cure), if that happened within the horizon.
+    #[serde(default)]
+    pub extinct_at: Option<f64>,
     /// All cells at the end of the run.
     pub final_total: f64,
     /// Resistant-role cells at the end of the run.
@@ -42,6 +51,8 @@ pub struct OutcomeTracker {
     last_total: f64,
     last_resistant: f64,
     cycles: u32,
+    end_of_treatment: f64,
+    extinct_at: Option<f64>,
 }
 
 impl OutcomeTracker {
@@ -57,6 +68,22 @@ impl OutcomeTracker {
             last_total: 0.0,
             last_resistant: 0.0,
             cycles: 0,
+            end_of_treatment: horizon,
+            extinct_at: None,
+        }
+    }
+
+    /// Treatment ends at `t`: time on drug is counted up to `t` (a dose given before and
+    /// still in effect counts only until then). `unused` is the part of each drug's
+    /// cumulative dose that lies after `t` (dose levels cut short).
+    pub fn end_treatment(&mut self, t: f64, unused: &[f64]) {
+        self.end_of_treatment = t;
+        if self.covered_until > t {
+            self.covered -= self.covered_until - t;
+            self.covered_until = t;
+        }
+        for (c, u) in self.cumulative_dose.iter_mut().zip(unused) {
+            *c = (*c - u).max(0.0);
         }
     }
 
@@ -71,6 +98,9 @@ impl OutcomeTracker {
             .sum();
         self.last_total = total;
         self.last_resistant = resistant;
+        if total <= 0.0 && self.extinct_at.is_none() {
+            self.extinct_at = Some(t);
+        }
         if self.resistance_majority.is_some() {
             return;
         }
@@ -109,11 +139,13 @@ impl OutcomeTracker {
             progressed: progressed_at.is_some(),
             resistance_majority: self.resistance_majority,
             cumulative_dose: self.cumulative_dose,
-            fraction_on_drug: if self.horizon > 0.0 {
-                self.covered / self.horizon
+            fraction_on_drug: if self.end_of_treatment > 0.0 {
+                self.covered / self.end_of_treatment
             } else {
                 0.0
             },
+            end_of_treatment: self.end_of_treatment,
+            extinct_at: self.extinct_at,
             final_total: self.last_total,
             final_resistant: self.last_resistant,
             cycles: self.cycles,
@@ -140,6 +172,12 @@ pub struct ArmSummary {
     /// Fraction of rollouts with resistant cells alive at the horizon, with a Wilson 95 % CI.
     pub p_resistance: f64,
     pub p_resistance_ci: (f64, f64),
+    /// Fraction of rollouts whose tumour went extinct within the horizon (cured), with a
+    /// Wilson 95 % CI.
+    pub p_cured: f64,
+    pub p_cured_ci: (f64, f64),
+    /// Mean time on treatment (to progression, or the horizon).
+    pub mean_time_on_treatment: f64,
     /// Median time to resistance majority over rollouts (`None`: fewer than half reached it).
     pub median_resistance_majority: Option<f64>,
     /// Mean cumulative dose per drug.
@@ -167,6 +205,8 @@ impl ArmSummary {
                 .collect::<Vec<_>>(),
         );
         let emerged = runs.iter().filter(|(_, e)| *e).count();
+        let cured = runs.iter().filter(|(o, _)| o.extinct_at.is_some()).count();
+        let on_treatment: f64 = runs.iter().map(|(o, _)| o.end_of_treatment).sum();
         let mut majority: Vec<f64> = runs
             .iter()
             .map(|(o, _)| o.resistance_majority.unwrap_or(f64::INFINITY))
@@ -204,6 +244,9 @@ impl ArmSummary {
                 .collect(),
             p_resistance: mean(emerged as f64),
             p_resistance_ci: wilson_interval(emerged, n),
+            p_cured: mean(cured as f64),
+            p_cured_ci: wilson_interval(cured, n),
+            mean_time_on_treatment: mean(on_treatment),
             median_resistance_majority,
             mean_cumulative_dose: dose.into_iter().map(mean).collect(),
             mean_fraction_on_drug: mean(on_drug),

@@ -124,6 +124,26 @@ impl Exposure {
         }
     }
 
+    /// Ends every dose level at `t` (treatment stopped): returns, per drug, the level × time
+    /// that will now not be given. PK drugs already given stay in the body and wash out.
+    /// Level doses are counted only up to `horizon`.
+    pub fn stop_levels(&mut self, t: f64, horizon: f64) -> Vec<f64> {
+        self.states
+            .iter_mut()
+            .map(|s| match s {
+                DrugState::Level { active } => {
+                    let unused = active
+                        .iter()
+                        .map(|&(level, end)| level * (end.min(horizon) - t).max(0.0))
+                        .sum();
+                    active.clear();
+                    unused
+                }
+                DrugState::Pk { .. } => 0.0,
+            })
+            .collect()
+    }
+
     /// The earliest time after `t` at which a dose level ends: exposure jumps there, so an
     /// integration step must stop at it.
     pub fn next_change_after(&self, t: f64) -> f64 {

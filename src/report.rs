@@ -203,7 +203,8 @@ pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
 /// censoring flag as in CDISC ADTTE: `cnsr` = 1 when censored).
 pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
     let mut out = String::from(
-        "arm,ttp,event,cnsr,resistance_majority_time,fraction_time_on_drug,cycles,clipped_doses",
+        "arm,ttp,event,cnsr,resistance_majority_time,fraction_time_on_drug,end_of_treatment,\
+         extinct_at,cycles,clipped_doses",
     );
     for d in &scenario.drugs {
         let _ = write!(out, ",cumulative_dose_{}", d.name);
@@ -213,13 +214,15 @@ pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Stri
         let o = &r.outcome;
         let _ = write!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             csv_field(name),
             o.ttp,
             u8::from(o.progressed),
             u8::from(!o.progressed),
             opt(o.resistance_majority),
             o.fraction_on_drug,
+            o.end_of_treatment,
+            opt(o.extinct_at),
             o.cycles,
             o.clipped_doses
         );
@@ -260,18 +263,19 @@ pub fn doses_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
 pub fn visits_csv(results: &[LabelledRun]) -> String {
     let mut out = String::new();
     let with_rollout = run_label(&mut out, results);
-    out.push_str(",time,marker,true_marker,detected,progression\n");
+    out.push_str(",time,marker,true_marker,detected,progression,threshold\n");
     for (name, rollout, r) in results {
         for v in &r.visits {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{}",
                 label_cells(name, *rollout, with_rollout),
                 v.observation.time,
                 v.observation.value,
                 v.true_value,
                 u8::from(v.observation.detected),
-                u8::from(v.progression)
+                u8::from(v.progression),
+                v.threshold.map(|x| x.to_string()).unwrap_or_default()
             );
         }
     }
@@ -296,7 +300,8 @@ fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
 pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
     let mut out = String::from(
         "arm,rollout,time,event,cnsr,resistance_majority_time,resistance_emerged,\
-         fraction_time_on_drug,final_total,final_resistant,cycles,clipped_doses,peak_marker",
+         fraction_time_on_drug,end_of_treatment,extinct_at,final_total,final_resistant,cycles,\
+         clipped_doses,peak_marker",
     );
     for d in &scenario.drugs {
         let _ = write!(out, ",cumulative_dose_{}", d.name);
@@ -308,7 +313,7 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
             let o = &r.outcome;
             let _ = write!(
                 out,
-                "{label},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{label},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.index,
                 o.ttp,
                 u8::from(o.progressed),
@@ -316,6 +321,8 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
                 opt(o.resistance_majority),
                 u8::from(r.resistance_emerged),
                 o.fraction_on_drug,
+                o.end_of_treatment,
+                opt(o.extinct_at),
                 o.final_total,
                 o.final_resistant,
                 o.cycles,
@@ -331,7 +338,9 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
     out
 }
 
-/// The table `compare` prints: one row per arm, contrasts against the reference arm.
+/// The tables `compare` prints, each within 100 columns for short arm names: efficacy
+/// (median TTP, RMST, ΔRMST, HR, PFS, cures) and treatment (dose, time on drug, cycles,
+/// resistance, log-rank p). Every number is also in summary.csv.
 pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     let units = scenario.spec.time_units.as_str();
     let h = scenario.horizon;
@@ -341,11 +350,10 @@ pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
         .unwrap_or_default();
     let mut header = vec![
         "arm".to_owned(),
-        format!("median TTP ({units}, 95% CI)"),
-        format!("RMST ({units})"),
-        format!("ΔRMST vs {reference} (95% CI)"),
-        "HR (95% CI)".to_owned(),
-        "log-rank p".to_owned(),
+        format!("median TTP, {units}"),
+        "RMST".to_owned(),
+        format!("ΔRMST vs {reference}"),
+        "HR".to_owned(),
     ];
     let pfs_times: Vec<f64> = rows
         .first()
@@ -354,17 +362,11 @@ pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     for t in &pfs_times {
         header.push(format!("PFS@{t:.0}"));
     }
-    header.push("P(resistance)".to_owned());
-    for d in &scenario.drugs {
-        header.push(format!("dose {} vs ref", d.name));
+    let cures = rows.iter().any(|r| r.summary.p_cured > 0.0);
+    if cures {
+        header.push("cured".to_owned());
     }
-    header.push("% on drug".to_owned());
-    header.push("cycles".to_owned());
-    let budgets = scenario.toxicity.iter().any(Option::is_some);
-    if budgets {
-        header.push("clipped doses".to_owned());
-    }
-    let mut table = vec![header];
+    let mut efficacy = vec![header];
     let ends = |t: Option<f64>| t.map_or_else(|| "NR".to_owned(), |t| format!("{t:.0}"));
     for r in rows {
         let s = &r.summary;
@@ -384,29 +386,61 @@ pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
                     "{:+.0} ({:+.0} to {:+.0})",
                     c.rmst_difference, c.rmst_difference_ci.0, c.rmst_difference_ci.1
                 ));
+                let mark = if c.hazard_ratio_misleading {
+                    " ‡"
+                } else {
+                    ""
+                };
                 row.push(match (c.hazard_ratio, c.hazard_ratio_ci) {
-                    (Some(hr), Some((lo, hi))) => format!("{hr:.2} ({lo:.2}–{hi:.2})"),
+                    (Some(hr), Some((lo, hi))) => format!("{hr:.2} ({lo:.2}–{hi:.2}){mark}"),
                     _ => "—".to_owned(),
                 });
-                row.push(p_value(c.log_rank_p));
             }
-            None => row.extend(["reference".to_owned(), "—".to_owned(), "—".to_owned()]),
+            None => row.extend(["reference".to_owned(), "—".to_owned()]),
         }
         for (_, p) in &s.pfs {
             row.push(format!("{p:.2}"));
         }
-        row.push(format!("{:.3}", s.p_resistance));
+        if cures {
+            row.push(format!("{:.2}", s.p_cured));
+        }
+        efficacy.push(row);
+    }
+    let mut header = vec!["arm".to_owned()];
+    for d in &scenario.drugs {
+        header.push(d.name.clone());
+    }
+    header.push("% on drug".to_owned());
+    header.push(format!("treated, {units}"));
+    header.push("cycles".to_owned());
+    let budgets = rows.iter().any(|r| r.summary.mean_clipped_doses > 0.0);
+    if budgets {
+        header.push("clipped".to_owned());
+    }
+    header.push("P(resistance)".to_owned());
+    header.push("log-rank p".to_owned());
+    let mut treatment = vec![header];
+    for r in rows {
+        let s = &r.summary;
+        let mut row = vec![r.arm.clone()];
         for d in &r.relative_dose {
             row.push(d.map_or_else(|| "—".to_owned(), |x| format!("{:.0}%", 100.0 * x)));
         }
         row.push(format!("{:.1}", 100.0 * s.mean_fraction_on_drug));
+        row.push(format!("{:.0}", s.mean_time_on_treatment));
         row.push(format!("{:.1}", s.mean_cycles));
         if budgets {
             row.push(format!("{:.1}", s.mean_clipped_doses));
         }
-        table.push(row);
+        row.push(format!("{:.3}", s.p_resistance));
+        row.push(
+            r.contrast
+                .as_ref()
+                .map_or_else(|| "—".to_owned(), |c| p_value(c.log_rank_p)),
+        );
+        treatment.push(row);
     }
-    render_table(&table)
+    format!("{}\n{}", render_table(&efficacy), render_table(&treatment))
 }
 
 /// A p-value for people: "<1e-16" below what the computation resolves.
@@ -425,7 +459,8 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     let mut out = String::from(
         "arm,rollouts,median_ttp,median_ttp_lower,median_ttp_upper,restricted_mean_ttp,\
          rmst_difference,rmst_difference_lower,rmst_difference_upper,hazard_ratio,\
-         hazard_ratio_lower,hazard_ratio_upper,log_rank_chi2,log_rank_p",
+         hazard_ratio_lower,hazard_ratio_upper,log_rank_chi2,log_rank_p,\
+         proportional_hazards_p,hazard_ratio_misleading",
     );
     let pfs_times: Vec<f64> = rows
         .first()
@@ -435,8 +470,8 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
         let _ = write!(out, ",pfs_at_{t}");
     }
     out.push_str(
-        ",p_resistance,median_resistance_majority,mean_fraction_time_on_drug,mean_cycles,\
-         mean_clipped_doses",
+        ",p_resistance,median_resistance_majority,p_cured,p_cured_lower,p_cured_upper,\
+         mean_time_on_treatment,mean_fraction_time_on_drug,mean_cycles,mean_clipped_doses",
     );
     for d in &scenario.drugs {
         let _ = write!(out, ",mean_cumulative_dose_{0},relative_dose_{0}", d.name);
@@ -458,7 +493,7 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
             Some(c) => {
                 let _ = write!(
                     out,
-                    ",{},{},{},{},{},{},{},{}",
+                    ",{},{},{},{},{},{},{},{},{},{}",
                     c.rmst_difference,
                     c.rmst_difference_ci.0,
                     c.rmst_difference_ci.1,
@@ -466,19 +501,25 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
                     opt(c.hazard_ratio_ci.map(|x| x.0)),
                     opt(c.hazard_ratio_ci.map(|x| x.1)),
                     c.log_rank_chi2,
-                    c.log_rank_p
+                    c.log_rank_p,
+                    opt(c.proportional_hazards_p),
+                    u8::from(c.hazard_ratio_misleading)
                 );
             }
-            None => out.push_str(",,,,,,,,"),
+            None => out.push_str(",,,,,,,,,,"),
         }
         for (_, p) in &s.pfs {
             let _ = write!(out, ",{p}");
         }
         let _ = write!(
             out,
-            ",{},{},{},{},{}",
+            ",{},{},{},{},{},{},{},{},{}",
             s.p_resistance,
             opt(s.median_resistance_majority),
+            s.p_cured,
+            s.p_cured_ci.0,
+            s.p_cured_ci.1,
+            s.mean_time_on_treatment,
             s.mean_fraction_on_drug,
             s.mean_cycles,
             s.mean_clipped_doses
@@ -526,14 +567,10 @@ pub fn manifest(
         "detection_limit": scenario.marker.detection_limit,
         "time_units": scenario.spec.time_units.as_str(),
         "horizon": scenario.horizon,
-        "progression_rule": match scenario.progression {
-            crate::observe::ProgressionRule::Recist { .. } => "recist",
-            crate::observe::ProgressionRule::AboveBaseline { .. } => "above_baseline",
-        },
-        "progression_factor": match scenario.progression {
-            crate::observe::ProgressionRule::Recist { factor }
-            | crate::observe::ProgressionRule::AboveBaseline { factor } => factor,
-        },
+        "progression_rule": scenario.progression.name(),
+        "progression": scenario.progression.describe(),
+        "arm_progression": scenario.arms.iter().map(|a| (a.name.clone(), a.progression.describe())).collect::<std::collections::BTreeMap<_, _>>(),
+        "treat_beyond_progression": scenario.spec.progression.treat_beyond_progression.unwrap_or(false),
         "drugs": scenario.drugs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
         "threads": rayon::current_num_threads(),
         "wall_seconds": wall_seconds,

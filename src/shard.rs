@@ -196,6 +196,7 @@ fn outcome_from_row(t: &Table, row: &[String], drugs: &[String]) -> Result<(u64,
         .parse()
         .map_err(|_| Error::Usage(format!("outcomes.csv: bad rollout in row {row:?}")))?;
     let majority = text("resistance_majority_time");
+    let extinct = text("extinct_at");
     let outcome = RunOutcome {
         ttp: num("time")?,
         progressed: text("event") == "1",
@@ -209,6 +210,12 @@ fn outcome_from_row(t: &Table, row: &[String], drugs: &[String]) -> Result<(u64,
             .map(|d| num(&format!("cumulative_dose_{d}")))
             .collect::<Result<Vec<_>>>()?,
         fraction_on_drug: num("fraction_time_on_drug")?,
+        end_of_treatment: num("end_of_treatment")?,
+        extinct_at: if extinct.is_empty() {
+            None
+        } else {
+            Some(num("extinct_at")?)
+        },
         final_total: num("final_total")?,
         final_resistant: num("final_resistant")?,
         cycles: num("cycles")? as u32,

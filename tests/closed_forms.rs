@@ -45,7 +45,8 @@ drugs:
   d:
 {drug}
 observation: {{ every: 10 }}
-progression: {{ rule: recist }}
+# The closed forms assume dosing through the horizon.
+progression: {{ rule: rise_over_nadir, treat_beyond_progression: true }}
 arms:
   - {{ name: arm, schedule: {schedule} }}
 "

@@ -106,7 +106,9 @@ fn arms_treat_the_same_virtual_patients() {
     // In the Algazi scenario pre-existing resistance varies ~10-fold between patients. A
     // patient with much resistance progresses early on either arm, so with shared patients
     // the two arms' TTPs are strongly correlated across rollouts; with the patients of
-    // another seed they are not (|r| < 0.15 at n = 400 is 3 SE).
+    // another seed they are not (|r| < 0.15 at n = 400 is 3 SE). Shared patients must give
+    // r > 0.45, three times that bound (RECIST on diameters, which calls a lesion that
+    // reappears from below 10 mm progressed, lowered it from ~0.7 to ~0.6).
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/algazi2020-melanoma.yaml");
     let s = Scenario::load(&file).unwrap();
     assert_eq!(s.patients.len(), 2);
@@ -136,6 +138,6 @@ fn arms_treat_the_same_virtual_patients() {
     assert!(spread, "patients should differ");
     let same = correlation(&continuous, &intermittent);
     let different = correlation(&continuous, &other_patients);
-    assert!(same > 0.6, "same patients: r = {same}");
+    assert!(same > 0.45, "same patients: r = {same}");
     assert!(different.abs() < 0.15, "other patients: r = {different}");
 }

@@ -32,7 +32,7 @@ drugs:
     effects:
       tumour: { kill: { linear: { slope: 0.05 } } }
 observation: { every: 28 }
-progression: { rule: recist }
+progression: { rule: rise_over_nadir }
 arms:
   - { name: continuous, schedule: continuous-mtd }
 ";

@@ -90,7 +90,7 @@ drugs:
     effects:
       sensitive: {{ kill: {{ linear: {{ slope: {} }} }} }}
 observation: {{ every: {} }}
-progression: {{ rule: recist }}
+progression: {{ rule: rise_over_nadir }}
 arms:
   - {{ name: arm, schedule: {} }}
 ",

@@ -101,7 +101,7 @@ drugs:
   second:
     effects: {{ b: {{ kill: {{ linear: {{ slope: 0.05 }} }} }} }}
 observation: {{ every: 28 }}
-progression: {{ rule: recist }}
+progression: {{ rule: rise_over_nadir }}
 arms:
 {arms}"
     );

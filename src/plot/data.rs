@@ -64,6 +64,8 @@ pub struct Visit {
     pub marker: f64,
     pub detected: bool,
     pub progression: bool,
+    /// The marker value this visit had to reach for progression (none at baseline).
+    pub threshold: Option<f64>,
 }
 
 /// A dose given: time, drug, duration.
@@ -93,8 +95,8 @@ pub struct RunFolder {
     pub scenario_name: String,
     pub time_units: String,
     pub horizon: f64,
-    /// (rule, factor) of the progression call.
-    pub progression: Option<(String, f64)>,
+    /// Per arm: its progression rule in words.
+    pub progression: BTreeMap<String, String>,
     /// Arms in the order of the scenario.
     pub arms: Vec<String>,
     pub drugs: Vec<String>,
@@ -148,6 +150,11 @@ fn key(t: &Table, row: &[String]) -> RunKey {
 }
 
 impl RunFolder {
+    /// The progression rule `arm` was judged by, in words ("" when the run did not say).
+    pub fn arm_progression(&self, arm: &str) -> String {
+        self.progression.get(arm).cloned().unwrap_or_default()
+    }
+
     /// Reads `dir` (a folder written by simulate, compare or optimise).
     pub fn load(dir: &Path) -> Result<RunFolder> {
         let manifest_text = read(dir, "manifest.json")?.ok_or_else(|| {
@@ -165,12 +172,14 @@ impl RunFolder {
             scenario_name: s("scenario_name"),
             time_units: manifest["time_units"].as_str().unwrap_or("days").to_owned(),
             horizon: manifest["horizon"].as_f64().unwrap_or(f64::NAN),
-            progression: manifest["progression_rule"].as_str().map(|r| {
-                (
-                    r.to_owned(),
-                    manifest["progression_factor"].as_f64().unwrap_or(1.2),
-                )
-            }),
+            progression: manifest["arm_progression"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
             arms: strings(&manifest["arms"]),
             drugs: strings(&manifest["drugs"]),
             objective: manifest["optimise"]["objective"]
@@ -187,11 +196,12 @@ impl RunFolder {
         }
         if let Some(text) = read(dir, "visits.csv")? {
             let t = Table::parse(&text);
-            let (time, marker, detected, progression) = (
+            let (time, marker, detected, progression, threshold) = (
                 t.column("time"),
                 t.column("marker"),
                 t.column("detected"),
                 t.column("progression"),
+                t.column("threshold"),
             );
             for row in &t.rows {
                 folder.visits.entry(key(&t, row)).or_default().push(Visit {
@@ -199,6 +209,7 @@ impl RunFolder {
                     marker: Table::number(row, marker),
                     detected: Table::text(row, detected) == "1",
                     progression: Table::text(row, progression) == "1",
+                    threshold: Some(Table::number(row, threshold)).filter(|x| x.is_finite()),
                 });
             }
         }

@@ -234,24 +234,13 @@ fn dosing_strips(
     svg.close_group();
 }
 
-/// Progression threshold of a deterministic run: factor × nadir (RECIST) or × baseline.
-fn threshold(f: &RunFolder, visits: &[Visit]) -> Vec<(f64, f64)> {
-    let Some((rule, factor)) = &f.progression else {
-        return Vec::new();
-    };
+/// Progression threshold in force at each visit of a deterministic run, up to progression
+/// (recorded by the run in visits.csv).
+fn threshold(visits: &[Visit]) -> Vec<(f64, f64)> {
     let mut out = Vec::new();
-    let mut reference = f64::INFINITY;
-    for (i, v) in visits.iter().enumerate() {
-        if !v.marker.is_finite() || v.marker <= 0.0 {
-            continue;
-        }
-        match rule.as_str() {
-            "above_baseline" if i == 0 => reference = v.marker,
-            "recist" => reference = reference.min(v.marker),
-            _ => {}
-        }
-        if reference.is_finite() {
-            out.push((v.time, factor * reference));
+    for v in visits {
+        if let Some(th) = v.threshold.filter(|x| x.is_finite() && *x > 0.0) {
+            out.push((v.time, th));
         }
         if v.progression {
             break;
@@ -387,7 +376,7 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
                 );
             }
             svg.close_group();
-            let th = threshold(f, visits);
+            let th = threshold(visits);
             if !th.is_empty() {
                 let mut step = Vec::new();
                 for (i, (t, v)) in th.iter().enumerate() {
@@ -396,13 +385,13 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
                     step.push((frame.px(next), frame.py(*v)));
                 }
                 svg.dashed_path(&step, PROGRESSION, 1.2, "threshold");
-                let rule = match f.progression.as_ref().map(|p| p.0.as_str()) {
-                    Some("recist") => "× nadir",
-                    _ => "× baseline",
-                };
-                let factor = f.progression.as_ref().map_or(1.2, |p| p.1);
+                let rule = f.arm_progression(arm);
                 entries.push((
-                    format!("threshold ({factor} {rule})"),
+                    if rule.is_empty() {
+                        "progression threshold".to_owned()
+                    } else {
+                        format!("threshold: {rule}")
+                    },
                     PROGRESSION,
                     Mark::Dashed,
                 ));

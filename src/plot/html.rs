@@ -53,6 +53,24 @@ fn inline(svg: &str) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
+/// The scenario's progression rule, with the arms that have their own.
+fn progression_summary(s: &crate::scenario::Scenario) -> String {
+    let mut out = s.progression.describe();
+    let own: Vec<String> = s
+        .arms
+        .iter()
+        .filter(|a| a.progression != s.progression)
+        .map(|a| format!("{}: {}", a.name, a.progression.describe()))
+        .collect();
+    if !own.is_empty() {
+        out.push_str(&format!(" (arms with their own rule — {})", own.join("; ")));
+    }
+    if !s.spec.progression.treat_beyond_progression.unwrap_or(false) {
+        out.push_str("; treatment stops at progression");
+    }
+    out
+}
+
 /// A short description of the scenario from its resolved form: model, drugs, arms.
 fn scenario_summary(folder: &RunFolder) -> Option<String> {
     let path = folder.dir.join("scenario.yaml");
@@ -64,14 +82,7 @@ fn scenario_summary(folder: &RunFolder) -> Option<String> {
         escape(s.spec.time_units.as_str()),
         s.marker.every,
         escape(s.spec.time_units.as_str()),
-        match s.progression {
-            crate::observe::ProgressionRule::Recist { factor } => {
-                format!("marker ≥ {factor} × nadir (RECIST)")
-            }
-            crate::observe::ProgressionRule::AboveBaseline { factor } => {
-                format!("marker > {factor} × baseline")
-            }
-        }
+        escape(&progression_summary(&s))
     );
     for c in &s.model.compartments {
         let role = match c.role {

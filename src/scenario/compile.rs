@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::{
     Compartment, DrugEffect, GrowthLaw, Model, Modulation, Mutation, Role, Transition,
 };
-use crate::observe::{MarkerModel, ProgressionRule};
+use crate::observe::{Lesion, MarkerModel, ProgressionRule, Reference};
 use crate::pk::{Drug, Kinetics, Response};
 use crate::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule, Switch};
 use std::path::Path;
@@ -148,19 +148,28 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             out
         }
     };
+    let cells_per_unit = spec
+        .stochastic
+        .as_ref()
+        .and_then(|s| s.cells_per_unit)
+        .unwrap_or(1.0);
+    let progression = progression_rule(&spec.progression, cells_per_unit);
+    // With RECIST the detection limit is a diameter.
+    let detection_limit = match (&spec.progression.lesion, progression) {
+        (
+            Some(spec::LesionSpec {
+                detection_limit_mm: Some(mm),
+                ..
+            }),
+            ProgressionRule::Recist { lesion, .. },
+        ) => lesion.marker_of_diameter(*mm),
+        _ => spec.observation.detection_limit,
+    };
     let marker = MarkerModel {
         weights,
         every: spec.observation.every,
         noise_cv: spec.observation.noise_cv,
-        detection_limit: spec.observation.detection_limit,
-    };
-    let factor = spec
-        .progression
-        .factor
-        .unwrap_or(super::resolve::DEFAULT_PROGRESSION_FACTOR);
-    let progression = match spec.progression.rule {
-        spec::ProgressionRule::Recist => ProgressionRule::Recist { factor },
-        spec::ProgressionRule::AboveBaseline => ProgressionRule::AboveBaseline { factor },
+        detection_limit,
     };
 
     let mut arms = Vec::with_capacity(spec.arms.len());
@@ -173,6 +182,8 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         };
         let kinetics: Vec<Kinetics> = drugs.iter().map(|d| d.kinetics).collect();
         let main = schedule(s, &drug_names, &kinetics)?;
+        let own = arm.progression.as_ref().unwrap_or(&spec.progression);
+        let arm_progression = progression_rule(own, cells_per_unit);
         let schedule = if !arm.then.is_empty() {
             let mut later = Vec::new();
             for line in &arm.then {
@@ -188,7 +199,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
                 };
                 later.push((schedule(x, &drug_names, &kinetics)?, switch));
             }
-            Schedule::sequence(main, later, progression)
+            Schedule::sequence(main, later, arm_progression)
         } else if arm.with.is_empty() {
             main
         } else {
@@ -208,6 +219,8 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             name: arm.name.clone(),
             description: arm.description.clone(),
             schedule,
+            progression: arm_progression,
+            treat_beyond_progression: own.treat_beyond_progression.unwrap_or(false),
         });
     }
 
@@ -227,11 +240,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         horizon: spec.horizon,
         pfs_at: spec.pfs_at.clone().unwrap_or_default(),
         stochastic_step: spec.stochastic.as_ref().and_then(|s| s.step).unwrap_or(1.0),
-        cells_per_unit: spec
-            .stochastic
-            .as_ref()
-            .and_then(|s| s.cells_per_unit)
-            .unwrap_or(1.0),
+        cells_per_unit,
         patients: crate::patients::compile(&spec)?,
         toxicity: spec
             .drugs
@@ -322,4 +331,49 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Res
         }),
         ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => return Err(missing()),
     })
+}
+
+/// The progression rule of a (resolved, validated) progression block.
+fn progression_rule(p: &spec::ProgressionSpec, cells_per_unit: f64) -> ProgressionRule {
+    let factor = p
+        .factor
+        .unwrap_or(super::resolve::DEFAULT_PROGRESSION_FACTOR);
+    match p.rule {
+        spec::ProgressionRule::Recist => {
+            let lesion = p.lesion.as_ref();
+            ProgressionRule::Recist {
+                factor,
+                lesion: Lesion {
+                    units_per_cm3: lesion.map_or(1e9, |l| l.cells_per_cm3) / cells_per_unit,
+                    min_increase_mm: lesion
+                        .and_then(|l| l.min_increase_mm)
+                        .unwrap_or(super::resolve::RECIST_MIN_INCREASE_MM),
+                },
+                reference: match p.reference {
+                    Some(spec::ReferenceName::Baseline) => Reference::Baseline,
+                    _ => Reference::Nadir,
+                },
+            }
+        }
+        spec::ProgressionRule::RiseOverNadir => ProgressionRule::RiseOverNadir { factor },
+        spec::ProgressionRule::AboveBaseline => ProgressionRule::AboveBaseline { factor },
+        spec::ProgressionRule::Pcwg3 => {
+            use super::resolve::*;
+            let psa = p.psa.as_ref();
+            let per_unit = psa.map_or(1.0, |s| s.ng_per_ml_per_unit);
+            ProgressionRule::Pcwg3 {
+                rise: psa.and_then(|s| s.rise).unwrap_or(PCWG3_RISE),
+                min_rise: psa
+                    .and_then(|s| s.min_rise_ng_per_ml)
+                    .unwrap_or(PCWG3_MIN_RISE_NG_PER_ML)
+                    / per_unit,
+                confirm_after: psa
+                    .and_then(|s| s.confirm_after)
+                    .unwrap_or(PCWG3_CONFIRM_DAYS),
+                no_decline_wait: psa
+                    .and_then(|s| s.no_decline_wait)
+                    .unwrap_or(PCWG3_NO_DECLINE_DAYS),
+            }
+        }
+    }
 }

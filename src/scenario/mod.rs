@@ -26,6 +26,10 @@ pub struct Arm {
     pub name: String,
     pub description: String,
     pub schedule: Schedule,
+    /// The arm's progression rule (its own, or the scenario's).
+    pub progression: ProgressionRule,
+    /// Dosing goes on after progression on the last line.
+    pub treat_beyond_progression: bool,
 }
 
 /// A validated scenario: the resolved spec (for printing and provenance) and the compiled
@@ -39,6 +43,7 @@ pub struct Scenario {
     pub model: Model,
     pub drugs: Vec<Drug>,
     pub marker: MarkerModel,
+    /// The scenario's progression rule (an arm may have its own: [`Arm::progression`]).
     pub progression: ProgressionRule,
     pub arms: Vec<Arm>,
     pub horizon: f64,
@@ -179,6 +184,21 @@ impl Scenario {
             .map(|a| a.name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// A searched schedule as an arm judged by the scenario's own progression rule.
+    pub fn candidate_arm(&self, name: &str, schedule: Schedule) -> Arm {
+        Arm {
+            name: name.to_owned(),
+            description: String::new(),
+            schedule,
+            progression: self.progression,
+            treat_beyond_progression: self
+                .spec
+                .progression
+                .treat_beyond_progression
+                .unwrap_or(false),
+        }
     }
 
     /// The resolved scenario as YAML (what `regimen check` prints).

@@ -7,8 +7,17 @@ use super::spec::*;
 /// 50 % of the marker at treatment start, resume when it is back at that value).
 pub const DEFAULT_STOP_BELOW: f64 = 0.5;
 pub const DEFAULT_RESUME_ABOVE: f64 = 1.0;
-/// RECIST 1.1: progression is a ≥ 20 % increase over the nadir.
+/// RECIST 1.1: progression is a ≥ 20 % increase of the diameter over the nadir; the same
+/// factor is the default of the marker rules.
 pub const DEFAULT_PROGRESSION_FACTOR: f64 = 1.2;
+/// RECIST 1.1: the increase must also be at least 5 mm.
+pub const RECIST_MIN_INCREASE_MM: f64 = 5.0;
+/// PCWG3 (Scher 2016): a rise of ≥ 25 % and ≥ 2 ng/mL over the nadir, confirmed by a
+/// second value ≥ 3 weeks later; without a decline, not before 12 weeks.
+pub const PCWG3_RISE: f64 = 0.25;
+pub const PCWG3_MIN_RISE_NG_PER_ML: f64 = 2.0;
+pub const PCWG3_CONFIRM_DAYS: f64 = 21.0;
+pub const PCWG3_NO_DECLINE_DAYS: f64 = 84.0;
 
 /// Fills every default of `spec` in place. Schedules named by file must already be inline.
 /// Values that cannot be defaulted (a dose for a PK drug with no standard dose) stay empty
@@ -18,8 +27,12 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     for (_, drug) in spec.drugs.0.iter_mut() {
         resolve_drug(drug);
     }
-    if spec.progression.factor.is_none() {
-        spec.progression.factor = Some(DEFAULT_PROGRESSION_FACTOR);
+    let day = 1.0 / spec.time_units.in_days();
+    resolve_progression(&mut spec.progression, day);
+    for arm in &mut spec.arms {
+        if let Some(p) = &mut arm.progression {
+            resolve_progression(p, day);
+        }
     }
     // A schedule that names no drug doses the first (primary) drug.
     let only_drug = spec.drugs.0.first().map(|(name, _)| name.clone());
@@ -39,6 +52,32 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     if stochastic.step.is_none() {
         stochastic.step = Some(default_step(&spec.model, &spec.drugs));
     }
+}
+
+/// Fills the defaults of a progression block; `day` is one day in the scenario's units.
+fn resolve_progression(p: &mut ProgressionSpec, day: f64) {
+    match p.rule {
+        ProgressionRule::Pcwg3 => {
+            if let Some(psa) = &mut p.psa {
+                psa.rise.get_or_insert(PCWG3_RISE);
+                psa.min_rise_ng_per_ml
+                    .get_or_insert(PCWG3_MIN_RISE_NG_PER_ML);
+                psa.confirm_after.get_or_insert(PCWG3_CONFIRM_DAYS * day);
+                psa.no_decline_wait
+                    .get_or_insert(PCWG3_NO_DECLINE_DAYS * day);
+            }
+        }
+        rule => {
+            p.factor.get_or_insert(DEFAULT_PROGRESSION_FACTOR);
+            if rule == ProgressionRule::Recist {
+                p.reference.get_or_insert(ReferenceName::Nadir);
+                if let Some(lesion) = &mut p.lesion {
+                    lesion.min_increase_mm.get_or_insert(RECIST_MIN_INCREASE_MM);
+                }
+            }
+        }
+    }
+    p.treat_beyond_progression.get_or_insert(false);
 }
 
 /// The fastest per-capita rate a cell can see: its birth, death, drug kill at full effect and

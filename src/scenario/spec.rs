@@ -504,21 +504,97 @@ pub enum MarkerSpec {
     Weighted(NamedList<f64>),
 }
 
+/// When progression is called (docs/model.md, "Endpoints"), and what happens to treatment
+/// then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressionSpec {
     pub rule: ProgressionRule,
-    /// recist: progression at ≥ factor × nadir (1.2 = 20 % above nadir);
+    /// recist: the rise of the lesion diameter over its reference (1.2 = 20 %);
+    /// rise_over_nadir: progression at marker ≥ factor × nadir;
     /// above_baseline: progression when the marker exceeds factor × baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub factor: Option<f64>,
+    /// recist: measure the rise from the nadir (RECIST 1.1) or from the pre-treatment
+    /// baseline (adaptive protocols, where the marker returns to baseline on purpose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceName>,
+    /// recist: how burden maps to a lesion diameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesion: Option<LesionSpec>,
+    /// pcwg3: the marker as PSA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psa: Option<PsaSpec>,
+    /// Keep dosing after progression on the last line (false: treatment stops there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_beyond_progression: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressionRule {
+    /// RECIST 1.1 on the spherical-equivalent lesion diameter.
     Recist,
+    /// Marker ≥ factor × nadir.
+    RiseOverNadir,
+    /// Marker > factor × baseline.
     AboveBaseline,
+    /// PCWG3 PSA progression, confirmed.
+    Pcwg3,
+}
+
+impl ProgressionRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProgressionRule::Recist => "recist",
+            ProgressionRule::RiseOverNadir => "rise_over_nadir",
+            ProgressionRule::AboveBaseline => "above_baseline",
+            ProgressionRule::Pcwg3 => "pcwg3",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceName {
+    Nadir,
+    Baseline,
+}
+
+/// The lesion RECIST measures: a sphere holding the burden.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LesionSpec {
+    /// Cells per cm³ of tumour (marker units × `stochastic.cells_per_unit` are cells).
+    pub cells_per_cm3: f64,
+    /// The smallest diameter imaging measures, in mm (RECIST 1.1: 10 mm on CT); sets the
+    /// detection limit of the marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_limit_mm: Option<f64>,
+    /// The smallest absolute increase that counts, in mm (RECIST 1.1: 5 mm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_increase_mm: Option<f64>,
+}
+
+/// The marker read as serum PSA, for PCWG3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PsaSpec {
+    /// ng/mL of PSA per marker unit.
+    pub ng_per_ml_per_unit: f64,
+    /// The relative rise over the nadir that counts (PCWG3: 0.25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rise: Option<f64>,
+    /// The absolute rise over the nadir that counts, ng/mL (PCWG3: 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rise_ng_per_ml: Option<f64>,
+    /// The confirming value comes at least this long after the first, in the scenario's
+    /// time units (PCWG3: 3 weeks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_after: Option<f64>,
+    /// Without a decline below baseline, no progression before this time (PCWG3: 12 weeks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_decline_wait: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -534,6 +610,10 @@ pub struct ArmSpec {
     /// Later lines of treatment, each replacing the one before when its switch comes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub then: Vec<LineSpec>,
+    /// This arm's own progression rule (the scenario's if left out): e.g. an adaptive arm
+    /// measured from baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progression: Option<ProgressionSpec>,
 }
 
 impl ArmSpec {

@@ -139,16 +139,7 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
     check_model(&mut c, &spec.model, &spec.drugs);
     check_drugs(&mut c, spec);
     check_observation(&mut c, spec);
-    if let Some(f) = spec.progression.factor
-        && c.positive("progression.factor", f, "progression factor")
-        && spec.progression.rule == ProgressionRule::Recist
-        && f < 1.0
-    {
-        c.fail(
-            "progression.factor",
-            format!("recist factor is the rise over nadir that counts as progression and must be ≥ 1 (1.2 = 20 %), got {f}"),
-        );
-    }
+    check_progression(&mut c, "progression", &spec.progression, spec, true);
     check_arms(&mut c, spec);
     if let Some(o) = &spec.optimise {
         check_optimise(&mut c, spec, o);
@@ -510,6 +501,119 @@ fn check_observation(c: &mut Checker, spec: &ScenarioSpec) {
     }
 }
 
+/// A progression block: the scenario's (`top`) or an arm's own.
+fn check_progression(
+    c: &mut Checker,
+    p: &str,
+    rule: &ProgressionSpec,
+    spec: &ScenarioSpec,
+    top: bool,
+) {
+    let name = rule.rule.as_str();
+    if let Some(f) = rule.factor {
+        if rule.rule == ProgressionRule::Pcwg3 {
+            c.fail(
+                format!("{p}.factor"),
+                "pcwg3 has no factor: its rise is psa.rise (0.25 = 25 %) and psa.min_rise_ng_per_ml",
+            );
+        } else if c.positive(&format!("{p}.factor"), f, "progression factor")
+            && rule.rule != ProgressionRule::AboveBaseline
+            && f < 1.0
+        {
+            c.fail(
+                format!("{p}.factor"),
+                format!("{name} factor is the rise that counts as progression and must be ≥ 1 (1.2 = 20 %), got {f}"),
+            );
+        }
+    }
+    if rule.reference.is_some() && rule.rule != ProgressionRule::Recist {
+        c.fail(
+            format!("{p}.reference"),
+            format!(
+                "reference (nadir or baseline) is a setting of rule recist; with {name} use                  rise_over_nadir or above_baseline for the marker"
+            ),
+        );
+    }
+    match (&rule.lesion, rule.rule) {
+        (None, ProgressionRule::Recist) => c.fail(
+            format!("{p}.lesion"),
+            "recist measures lesion diameters: give lesion.cells_per_cm3 (cells per cm³ of \
+             tumour, e.g. 1.0e9) and optionally lesion.detection_limit_mm (RECIST 1.1: 10); \
+             for a plain marker ≥ factor × nadir rule use rule: rise_over_nadir",
+        ),
+        (Some(_), r) if r != ProgressionRule::Recist => c.fail(
+            format!("{p}.lesion"),
+            format!("lesion belongs to rule recist, not {name}"),
+        ),
+        (Some(lesion), _) => {
+            let q = format!("{p}.lesion");
+            c.positive(
+                &format!("{q}.cells_per_cm3"),
+                lesion.cells_per_cm3,
+                "cells_per_cm3",
+            );
+            if let Some(mm) = lesion.min_increase_mm {
+                c.non_negative(&format!("{q}.min_increase_mm"), mm, "min_increase_mm");
+            }
+            if let Some(mm) = lesion.detection_limit_mm {
+                if !top {
+                    c.fail(
+                        format!("{q}.detection_limit_mm"),
+                        "the detection limit belongs to the scenario's progression block: \
+                         every arm is imaged the same way",
+                    );
+                } else if c.non_negative(
+                    &format!("{q}.detection_limit_mm"),
+                    mm,
+                    "detection_limit_mm",
+                ) && spec.observation.detection_limit > 0.0
+                {
+                    c.fail(
+                        format!("{q}.detection_limit_mm"),
+                        format!(
+                            "two detection limits: observation.detection_limit ({}) and \
+                             lesion.detection_limit_mm ({mm}); with recist give the diameter only",
+                            spec.observation.detection_limit
+                        ),
+                    );
+                }
+            }
+        }
+        (None, _) => {}
+    }
+    match (&rule.psa, rule.rule) {
+        (None, ProgressionRule::Pcwg3) => c.fail(
+            format!("{p}.psa"),
+            "pcwg3 reads the marker as PSA: give psa.ng_per_ml_per_unit (ng/mL per marker unit)",
+        ),
+        (Some(_), r) if r != ProgressionRule::Pcwg3 => c.fail(
+            format!("{p}.psa"),
+            format!("psa belongs to rule pcwg3, not {name}"),
+        ),
+        (Some(psa), _) => {
+            let q = format!("{p}.psa");
+            c.positive(
+                &format!("{q}.ng_per_ml_per_unit"),
+                psa.ng_per_ml_per_unit,
+                "ng_per_ml_per_unit",
+            );
+            if let Some(x) = psa.rise {
+                c.positive(&format!("{q}.rise"), x, "rise (0.25 = 25 %)");
+            }
+            if let Some(x) = psa.min_rise_ng_per_ml {
+                c.non_negative(&format!("{q}.min_rise_ng_per_ml"), x, "min_rise_ng_per_ml");
+            }
+            if let Some(x) = psa.confirm_after {
+                c.non_negative(&format!("{q}.confirm_after"), x, "confirm_after");
+            }
+            if let Some(x) = psa.no_decline_wait {
+                c.non_negative(&format!("{q}.no_decline_wait"), x, "no_decline_wait");
+            }
+        }
+        (None, _) => {}
+    }
+}
+
 fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
     if spec.arms.is_empty() {
         c.fail("arms", "at least one arm is needed");
@@ -525,6 +629,9 @@ fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
         }
         if let ScheduleRef::Inline(s) = &arm.schedule {
             check_schedule(c, &format!("{p}.schedule"), s, spec);
+        }
+        if let Some(rule) = &arm.progression {
+            check_progression(c, &format!("{p}.progression"), rule, spec, false);
         }
         let mut intervals = vec![schedule_interval(&arm.schedule)];
         let is_events = |r: &ScheduleRef| matches!(r, ScheduleRef::Inline(ScheduleSpec::Events(_)));

@@ -257,10 +257,7 @@ impl Plan {
                         None => LpTarget::Total,
                     };
                     let period = lp.period.unwrap_or(28.0 * day).max(interval);
-                    let factor = match scenario.progression {
-                        crate::observe::ProgressionRule::Recist { factor }
-                        | crate::observe::ProgressionRule::AboveBaseline { factor } => factor,
-                    };
+                    let factor = scenario.progression.marker_factor();
                     lp_plan = Some(LpPlan {
                         cap: constraints.marker_cap.unwrap_or(factor),
                         dose: level_dose,

@@ -138,6 +138,7 @@ pub fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[String]) -> String {
         schedule: ScheduleRef::Inline(spec),
         with: Vec::new(),
         then: Vec::new(),
+        progression: None,
     };
     match serde_saphyr::to_string(&vec![arm]) {
         Ok(text) => text.lines().map(|l| format!("  {l}\n")).collect(),

@@ -29,7 +29,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::Role;
-use crate::scenario::{Arm, Scenario};
+use crate::scenario::Scenario;
 use crate::schedule::Schedule;
 use crate::sim::{RunOptions, run_deterministic};
 #[cfg(feature = "highs")]
@@ -154,11 +154,7 @@ impl Problem<'_> {
     }
 
     fn profile(&self, on: &[f64]) -> Result<Profile> {
-        let arm = Arm {
-            name: "lp".to_owned(),
-            description: String::new(),
-            schedule: self.schedule(on),
-        };
+        let arm = self.scenario.candidate_arm("lp", self.schedule(on));
         let record = self.settings.interval.min(self.settings.period);
         let run = run_deterministic(
             self.scenario,

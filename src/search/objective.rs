@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::outcome::RunOutcome;
-use crate::scenario::{Arm, Scenario};
+use crate::scenario::Scenario;
 use crate::schedule::Schedule;
 use crate::sim::rollouts::{RolloutSettings, run_rollouts};
 use crate::sim::{RunOptions, run_deterministic};
@@ -180,11 +180,7 @@ impl<'a> Evaluator<'a> {
     /// Outcomes of rollouts `first .. first + count` (the one ODE run on the deterministic
     /// engine).
     fn run(&self, schedule: &Schedule, first: u64, count: u64) -> Result<Vec<RunOutcome>> {
-        let arm = Arm {
-            name: "candidate".to_owned(),
-            description: String::new(),
-            schedule: schedule.clone(),
-        };
+        let arm = self.scenario.candidate_arm("candidate", schedule.clone());
         Ok(match self.engine {
             Engine::Deterministic => vec![
                 run_deterministic(
@@ -243,6 +239,8 @@ mod tests {
             resistance_majority: None,
             cumulative_dose: vec![],
             fraction_on_drug: 0.0,
+            end_of_treatment: ttp,
+            extinct_at: None,
             final_total: 0.0,
             final_resistant: 0.0,
             cycles: 0,

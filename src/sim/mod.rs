@@ -122,8 +122,11 @@ pub struct Visit {
     pub observation: Observation,
     /// The noise-free marker.
     pub true_value: f64,
-    /// Progression was called at this visit.
+    /// Progression was called at this visit (for a confirmed rule: the first of the two
+    /// visits).
     pub progression: bool,
+    /// The marker value this visit had to reach for progression (`None` at baseline).
+    pub threshold: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,7 +157,9 @@ pub fn run<P: Propagator>(
     let mut state = model.initial_state();
     let mut exposure = Exposure::new(&scenario.drugs);
     let mut policy = arm.schedule.policy();
-    let mut progression = ProgressionTracker::new(scenario.progression);
+    let mut progression = ProgressionTracker::new(arm.progression);
+    // Set when progression on the last line ends treatment.
+    let mut treatment_over = false;
     let resistant = model
         .compartments
         .iter()
@@ -194,8 +199,9 @@ pub fn run<P: Propagator>(
             }
             let line_before = policy.line();
             policy.observe(&obs);
-            let progressed = if policy.line() != line_before {
-                progression = ProgressionTracker::new(scenario.progression);
+            let threshold = progression.threshold();
+            let decided = if policy.line() != line_before {
+                progression = ProgressionTracker::new(arm.progression);
                 progression.update(&obs);
                 false
             } else if policy.on_last_line() {
@@ -206,12 +212,25 @@ pub fn run<P: Propagator>(
             visits.push(Visit {
                 observation: obs,
                 true_value,
-                progression: progressed,
+                progression: false,
+                threshold,
             });
+            if decided {
+                // A confirmed rule dates progression at the first of its visits.
+                let at = progression.progressed_at().unwrap_or(t);
+                if let Some(v) = visits.iter_mut().rev().find(|v| v.observation.time <= at) {
+                    v.progression = true;
+                }
+                if !arm.treat_beyond_progression {
+                    treatment_over = true;
+                    let unused = exposure.stop_levels(t, horizon);
+                    outcome.end_treatment(t, &unused);
+                }
+            }
             visit_k += 1;
         }
-        // 2. Decisions: doses given now.
-        while let Some(td) = policy.decision_time(decision_k) {
+        // 2. Decisions: doses given now (none once treatment is over).
+        while let Some(td) = policy.decision_time(decision_k).filter(|_| !treatment_over) {
             if td > t + eps || td >= horizon - eps {
                 break;
             }
@@ -258,7 +277,7 @@ pub fn run<P: Propagator>(
         // 4. Integrate to the next event.
         let mut next = horizon;
         next = next.min(visit_k as f64 * every);
-        if let Some(td) = policy.decision_time(decision_k) {
+        if let Some(td) = policy.decision_time(decision_k).filter(|_| !treatment_over) {
             next = next.min(td);
         }
         if record {

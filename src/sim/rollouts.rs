@@ -54,6 +54,10 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
         c.capacity *= scale;
     }
     s.marker.detection_limit *= scale;
+    s.progression = s.progression.in_cells(scale);
+    for arm in &mut s.arms {
+        arm.progression = arm.progression.in_cells(scale);
+    }
     // Patient values given in burden units scale with the counts.
     for p in &mut s.patients {
         if let crate::patients::Target::Initial(_) | crate::patients::Target::Capacity(_) = p.target
@@ -139,6 +143,10 @@ pub fn run_rollouts_with_progress(
 ) -> Result<ArmRollouts> {
     let cells = in_cells(scenario);
     let scale = scenario.cells_per_unit;
+    // The arm's rule speaks in the scenario's marker units; the engine counts cells.
+    let mut arm = arm.clone();
+    arm.progression = arm.progression.in_cells(scale);
+    let arm = &arm;
     let results: Vec<(Rollout, Option<RunResult>)> = (settings.first
         ..settings.first + settings.count)
         .into_par_iter()
@@ -162,6 +170,7 @@ pub fn run_rollouts_with_progress(
                 for v in &mut result.visits {
                     v.observation.value /= scale;
                     v.true_value /= scale;
+                    v.threshold = v.threshold.map(|x| x / scale);
                 }
                 result
             });

@@ -1,0 +1,234 @@
+//! Endpoints a trialist would sign (issue 11): RECIST on diameters, adaptive arms measured
+//! from baseline, cures that are not events, dosing that stops at progression, hazard
+//! ratios flagged where hazards cross, and notes on rollouts that are near copies.
+
+mod common;
+use common::regimen_ok;
+use regimen::Scenario;
+use regimen::compare::compare;
+use regimen::sim::rollouts::{ArmRollouts, Rollout, RolloutSettings, run_rollouts};
+use regimen::sim::{RunOptions, run_deterministic};
+use std::path::Path;
+
+fn bundled(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.yaml"))
+}
+
+fn settings(count: u64) -> RolloutSettings {
+    RolloutSettings {
+        seed: 5,
+        first: 0,
+        count,
+        keep_trajectories: 0,
+        record_every: 0.0,
+    }
+}
+
+/// Every rollout of this tumour dies out within weeks (net −0.3/day from 1000 cells).
+const CURED: &str = r#"
+format_version: 1
+name: cured
+time_units: days
+horizon: 365
+model:
+  growth: exponential
+  compartments:
+    tumour: { birth: 0.1, death: 0.1, initial: 1000 }
+drugs:
+  drug:
+    exposure: level
+    standard_dose: 1
+    effects:
+      tumour: { kill: { linear: { slope: 0.3 } } }
+observation: { every: 28 }
+progression: { rule: rise_over_nadir }
+arms:
+  - name: continuous
+    schedule: continuous-mtd
+"#;
+
+#[test]
+fn an_extinct_tumour_is_cured_not_progressed() {
+    // Before: nadir 0 and detection limit 0 made `0 ≥ 1.2 × 0` an event at the first visit
+    // after extinction (median TTP 56, PFS 0).
+    let s = Scenario::from_text(Path::new("cured.yaml"), CURED).unwrap();
+    let runs = run_rollouts(&s, &s.arms[0], settings(200)).unwrap();
+    let rows = compare(&s, &[("continuous", &runs)], 0);
+    let summary = &rows[0].summary;
+    assert!(runs.rollouts.iter().all(|r| !r.outcome.progressed));
+    assert!(
+        runs.rollouts
+            .iter()
+            .all(|r| r.outcome.extinct_at.is_some_and(|t| t < 100.0))
+    );
+    assert_eq!(summary.median_ttp, None);
+    assert_eq!(summary.restricted_mean_ttp, 365.0);
+    assert_eq!(summary.p_cured, 1.0);
+    assert!(summary.pfs.iter().all(|(_, p)| *p == 1.0));
+}
+
+#[test]
+fn standard_of_care_stops_dosing_at_progression() {
+    // Zhang 2022: standard of care progresses at day 672. Dose and time on drug count up to
+    // then; before, the arm was charged abiraterone through the 1825-day horizon.
+    let s = Scenario::load(&bundled("zhang2022-prostate")).unwrap();
+    let soc = run_deterministic(
+        &s,
+        s.arm("standard-of-care").unwrap(),
+        RunOptions::default(),
+    )
+    .unwrap()
+    .outcome;
+    assert_eq!(soc.ttp, 672.0);
+    assert_eq!(soc.end_of_treatment, 672.0);
+    assert!((soc.cumulative_dose[0] - 672.0).abs() < 1e-9, "{soc:?}");
+    assert!((soc.fraction_on_drug - 1.0).abs() < 1e-12);
+    // Treating beyond progression keeps the old accounting.
+    let text = std::fs::read_to_string(bundled("zhang2022-prostate"))
+        .unwrap()
+        .replace(
+            "  factor: 1.2\n",
+            "  factor: 1.2\n  treat_beyond_progression: true\n",
+        );
+    let beyond = Scenario::from_text(&bundled("zhang2022-prostate"), &text).unwrap();
+    let o = run_deterministic(
+        &beyond,
+        beyond.arm("standard-of-care").unwrap(),
+        RunOptions::default(),
+    )
+    .unwrap()
+    .outcome;
+    assert_eq!(o.ttp, 672.0);
+    assert_eq!(o.end_of_treatment, 1825.0);
+    assert!((o.cumulative_dose[0] - 1825.0).abs() < 1e-9);
+}
+
+#[test]
+fn recist_reads_diameters_and_the_adaptive_arm_is_measured_from_baseline() {
+    let s = Scenario::load(&bundled("persister-nsclc")).unwrap();
+    // The 10 mm detection limit is a sphere of 0.52 cm³, 5.2e8 cells at 1e9 cells per cm³.
+    assert!((s.marker.detection_limit / 5.236e8 - 1.0).abs() < 1e-3);
+    let adaptive =
+        run_deterministic(&s, s.arm("adaptive-50").unwrap(), RunOptions::default()).unwrap();
+    // Day 112 is the first planned regrowth after the drug stopped below 50 %: the old rule
+    // (marker ≥ 1.2 × nadir) called progression there.
+    let regrowth = adaptive
+        .visits
+        .iter()
+        .find(|v| v.observation.time == 112.0)
+        .unwrap();
+    assert!(regrowth.true_value > 1.2 * 3.0e9, "{regrowth:?}");
+    assert!(!regrowth.progression);
+    assert!(adaptive.outcome.ttp > 112.0);
+    // When it is called, the diameter is ≥ 1.2 × the baseline diameter: volume ≥ 1.728 ×.
+    let baseline = adaptive.visits[0].true_value;
+    let at = adaptive.visits.iter().find(|v| v.progression).unwrap();
+    assert!(at.observation.value >= 1.2f64.powi(3) * baseline);
+}
+
+/// One arm's rollouts from (time, progressed) pairs.
+fn arm_of(times: &[(f64, bool)]) -> ArmRollouts {
+    let template = {
+        let s = Scenario::from_text(Path::new("cured.yaml"), CURED).unwrap();
+        run_rollouts(&s, &s.arms[0], settings(1)).unwrap().rollouts[0].clone()
+    };
+    ArmRollouts {
+        rollouts: times
+            .iter()
+            .enumerate()
+            .map(|(i, &(t, e))| {
+                let mut r: Rollout = template.clone();
+                r.index = i as u64;
+                r.outcome.ttp = t;
+                r.outcome.progressed = e;
+                r
+            })
+            .collect(),
+        trajectories: Vec::new(),
+    }
+}
+
+#[test]
+fn a_hazard_ratio_against_the_curves_is_flagged() {
+    // Arm a: a third progress at once, the rest much later; reference: steady progression.
+    // a's median is shorter and its RMST lower, yet its Cox HR is below 1.
+    let n = 600;
+    let quantile = |i: usize, m: usize, rate: f64| -(1.0 - (i as f64 + 0.5) / m as f64).ln() / rate;
+    let a: Vec<(f64, bool)> = (0..n)
+        .map(|i| {
+            let t = if i % 3 == 0 {
+                quantile(i / 3, n / 3, 1.0 / 20.0)
+            } else {
+                300.0 + quantile(i, n, 1.0 / 5000.0)
+            };
+            if t < 730.0 {
+                (t.round(), true)
+            } else {
+                (730.0, false)
+            }
+        })
+        .collect();
+    let b: Vec<(f64, bool)> = (0..n)
+        .map(|i| {
+            let t = quantile((i * 7) % n, n, 1.0 / 400.0);
+            if t < 730.0 {
+                (t.round(), true)
+            } else {
+                (730.0, false)
+            }
+        })
+        .collect();
+    let s = Scenario::from_text(Path::new("cured.yaml"), &CURED.replace("365", "730")).unwrap();
+    let (ra, rb) = (arm_of(&a), arm_of(&b));
+    let rows = compare(&s, &[("reference", &rb), ("crossing", &ra)], 0);
+    let c = rows[1].contrast.as_ref().unwrap();
+    assert!(c.proportional_hazards_p.unwrap() < 0.05, "{c:?}");
+    assert!(c.hazard_ratio_misleading);
+    let table = regimen::report::compare_table(&s, &rows);
+    assert!(table.contains('‡'), "{table}");
+    let notes = regimen::compare::notes(&s, &rows, &[("reference", &rb), ("crossing", &ra)]);
+    assert!(notes.iter().any(|n| n.contains("read ΔRMST")), "{notes:?}");
+}
+
+#[test]
+fn near_identical_rollouts_are_called_so() {
+    // Zhang 2022 has no virtual patients: every rollout of an arm progresses at nearly the
+    // same visit. The persister scenario draws each patient's resistant clone.
+    let zhang = regimen_ok(&[
+        "compare",
+        bundled("zhang2022-prostate").to_str().unwrap(),
+        "--rollouts",
+        "200",
+        "--no-png",
+        "--out",
+        std::env::temp_dir()
+            .join(format!("regimen-endpoints-z-{}", std::process::id()))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(zhang.contains("demographic noise"), "{zhang}");
+    let persister = regimen_ok(&[
+        "compare",
+        bundled("persister-nsclc").to_str().unwrap(),
+        "--rollouts",
+        "200",
+        "--no-png",
+        "--out",
+        std::env::temp_dir()
+            .join(format!("regimen-endpoints-p-{}", std::process::id()))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(!persister.contains("demographic noise"), "{persister}");
+    // The tables fit 100 columns.
+    for line in persister.lines().chain(zhang.lines()) {
+        if line.starts_with("wrote ") {
+            continue;
+        }
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+}
