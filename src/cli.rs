@@ -465,6 +465,10 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         .as_deref()
         .map(config::parse_objective)
         .transpose()?;
+    if let Some(o) = objective {
+        // The same rule as the optimise: block's objective.
+        config::check_objective(o, scenario_horizon(&args.scenario)?)?;
+    }
     for (flag, v) in [
         ("--rollouts", args.rollouts),
         ("--holdout", args.holdout),
@@ -752,6 +756,9 @@ fn write_optimise_outputs(
         board.holdout_seed
     );
     print!("{}", output::table(board, plan));
+    if let Some(note) = output::saturation_note(board, plan.objective, scenario.horizon) {
+        println!("\n{}", wrap(&format!("note: {note}"), 100));
+    }
     if board.timed_out {
         println!("\nstopped by --time-limit: the leaderboard holds the best found so far.");
     }
@@ -1399,6 +1406,11 @@ fn wrap(text: &str, width: usize) -> String {
     }
     out.push_str(&line);
     out
+}
+
+/// The horizon of a scenario file (for checking flags before the run).
+fn scenario_horizon(path: &Path) -> Result<f64> {
+    Ok(Scenario::load(path)?.horizon)
 }
 
 fn default_out_dir(scenario: &Path) -> PathBuf {

@@ -232,3 +232,45 @@ fn near_identical_rollouts_are_called_so() {
         );
     }
 }
+
+#[test]
+fn objectives_that_cannot_discriminate_are_refused_or_called_so() {
+    // The flag is held to the optimise: block's rule (before, pfs:5000 on a 1095-day horizon
+    // ran and ranked everything at P = 1).
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args([
+            "optimise",
+            bundled("persister-nsclc").to_str().unwrap(),
+            "--objective",
+            "pfs:5000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pfs_at must be a time in (0, horizon = 1095]"),
+        "{err}"
+    );
+    // Zhang: adaptive schedules all hold the tumour to the horizon.
+    let out = regimen_ok(&[
+        "optimise",
+        bundled("zhang2022-prostate").to_str().unwrap(),
+        "--budget-evals",
+        "6",
+        "--rollouts",
+        "20",
+        "--holdout",
+        "40",
+        "--families",
+        "intermittent,adaptive",
+        "--no-png",
+        "--out",
+        std::env::temp_dir()
+            .join(format!("regimen-endpoints-o-{}", std::process::id()))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.contains("the objective is saturated"), "{out}");
+    assert!(out.contains("fell to dose"), "{out}");
+}

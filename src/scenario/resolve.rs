@@ -45,7 +45,13 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     }
     if spec.pfs_at.is_none() {
         let year = 365.0 / spec.time_units.in_days();
-        spec.pfs_at = Some(vec![year, 2.0 * year]);
+        // The defaults that fall within the horizon.
+        spec.pfs_at = Some(
+            [year, 2.0 * year]
+                .into_iter()
+                .filter(|t| *t <= spec.horizon)
+                .collect(),
+        );
     }
     let stochastic = spec.stochastic.get_or_insert_with(StochasticSpec::default);
     stochastic.cells_per_unit.get_or_insert(1.0);

@@ -146,11 +146,20 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
     }
     if let Some(times) = &spec.pfs_at {
         for (i, t) in times.iter().enumerate() {
-            c.positive(
+            if c.positive(
                 &format!("pfs_at[{i}]"),
                 *t,
                 "a P(progression-free) time point",
-            );
+            ) && *t > spec.horizon
+            {
+                c.fail(
+                    format!("pfs_at[{i}]"),
+                    format!(
+                        "a P(progression-free) time must lie within the horizon ({}), got {t}",
+                        spec.horizon
+                    ),
+                );
+            }
         }
     }
     for (key, dist) in spec.virtual_patients.iter() {

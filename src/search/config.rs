@@ -104,6 +104,19 @@ pub fn parse_objective(text: &str) -> Result<Objective> {
     }
 }
 
+/// The same rule for `--objective` as for the `optimise:` block's objective: a P(PFS) time
+/// within the horizon.
+pub fn check_objective(o: Objective, horizon: f64) -> Result<()> {
+    if let Objective::PfsAt(t) = o
+        && t > horizon
+    {
+        return Err(Error::Usage(format!(
+            "--objective pfs:{t}: pfs_at must be a time in (0, horizon = {horizon}], got {t}"
+        )));
+    }
+    Ok(())
+}
+
 /// The objective's name as `--objective` takes it.
 pub fn objective_name(o: Objective) -> String {
     match o {

@@ -4,6 +4,7 @@
 use super::config::{Plan, objective_name};
 use super::export::arm_yaml;
 use super::leaderboard::{Entry, Leaderboard};
+use super::objective::Objective;
 use crate::report::{manifest, render_table};
 use crate::scenario::Scenario;
 
@@ -89,6 +90,36 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
         out.push_str(&render_table(&rows));
     }
     out
+}
+
+/// When several entries reach the objective's best possible value (they hold the tumour to
+/// the horizon), the ranking among them says nothing about benefit: it fell to dose.
+pub fn saturation_note(board: &Leaderboard, objective: Objective, horizon: f64) -> Option<String> {
+    let best = match objective {
+        Objective::PfsAt(_) => 1.0,
+        _ => horizon,
+    };
+    let at_best = board
+        .entries
+        .iter()
+        .filter(|e| e.holdout >= best * (1.0 - 1e-9))
+        .count();
+    (at_best >= 2).then(|| {
+        format!(
+            "the objective is saturated: {} of {} schedules score {} = {}, its best possible \
+             value, so the ranking among them fell to dose. A longer horizon{} would let them \
+             differ.",
+            at_best,
+            board.entries.len(),
+            objective_name(objective),
+            best,
+            if matches!(objective, Objective::PfsAt(_)) {
+                " (and a later pfs time)"
+            } else {
+                ""
+            }
+        )
+    })
 }
 
 /// leaderboard.csv: one row per entry.
