@@ -99,6 +99,23 @@ impl Scenario {
                                     ),
                                 ));
                             }
+                            let units = sf.value.time_units.unwrap_or(spec::TimeUnit::Days);
+                            if units != spec.time_units {
+                                problems.push(diagnostic(
+                                    path,
+                                    parsed.locations.find(&field),
+                                    &field,
+                                    format!(
+                                        "schedule `{name}` ({}) is written in {} but the \
+                                         scenario counts time in {}: write the schedule inline \
+                                         in {2}, or use a copy of the file with time_units: {2} \
+                                         and its times converted",
+                                        file.display(),
+                                        units.as_str(),
+                                        spec.time_units.as_str()
+                                    ),
+                                ));
+                            }
                             *schedule = ScheduleRef::Inline(sf.value.schedule);
                             origins.push(Origin {
                                 prefix: field,

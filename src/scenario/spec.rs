@@ -1001,5 +1001,9 @@ pub struct ScheduleFile {
     pub format_version: u32,
     #[serde(default)]
     pub description: String,
+    /// The unit of every time in the schedule (days when left out); a scenario that counts
+    /// time in another unit cannot use the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_units: Option<TimeUnit>,
     pub schedule: ScheduleSpec,
 }
