@@ -306,11 +306,11 @@ fn run(command: Command, quiet: bool) -> Result<()> {
             let s = Scenario::load(&scenario)?;
             print!("{}", s.resolved_yaml());
             eprintln!(
-                "{}: valid ({} compartments, {} drugs, {} arms)",
+                "{}: valid ({}, {}, {})",
                 scenario.display(),
-                s.model.n_compartments(),
-                s.drugs.len(),
-                s.arms.len()
+                plural(s.model.n_compartments(), "compartment"),
+                plural(s.drugs.len(), "drug"),
+                plural(s.arms.len(), "arm")
             );
             Ok(())
         }
@@ -1388,6 +1388,15 @@ fn summarise_comparison(
         out.display()
     );
     Ok(())
+}
+
+/// "1 drug", "2 drugs".
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Wraps `text` at word boundaries to lines of at most `width` characters.

@@ -132,7 +132,25 @@ fn csv_field(s: &str) -> String {
 }
 
 fn opt(x: Option<f64>) -> String {
-    x.map_or_else(String::new, |v| v.to_string())
+    x.map_or_else(String::new, |v| Num(v).to_string())
+}
+
+/// A number as CSV files carry it: the shortest text that reads back to the same f64, in
+/// scientific notation when it is tiny or huge (never 200 zeros), and 0 for −0.
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        if x == 0.0 {
+            f.write_str("0")
+        } else if x.is_finite() && (x.abs() < 1e-5 || x.abs() >= 1e16) {
+            write!(f, "{x:e}")
+        } else {
+            write!(f, "{x}")
+        }
+    }
 }
 
 /// A run as the CSV writers see it: its arm, and its rollout number for stochastic runs.
@@ -181,17 +199,22 @@ pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
         let arm = label_cells(name, *rollout, with_rollout);
         for (row, t) in tr.times.iter().enumerate() {
             let counts = &tr.counts[row * comps.len()..(row + 1) * comps.len()];
-            let _ = write!(out, "{arm},{t}");
+            let _ = write!(out, "{arm},{}", Num(*t));
             for x in counts {
-                let _ = write!(out, ",{x}");
+                let _ = write!(out, ",{}", Num(*x));
             }
             let total: f64 = counts.iter().sum();
-            let _ = write!(out, ",{total},{}", scenario.marker.true_value(counts));
+            let _ = write!(
+                out,
+                ",{},{}",
+                Num(total),
+                Num(scenario.marker.true_value(counts))
+            );
             for x in &tr.exposure[row * drugs.len()..(row + 1) * drugs.len()] {
-                let _ = write!(out, ",{x}");
+                let _ = write!(out, ",{}", Num(*x));
             }
             for x in &tr.dose[row * drugs.len()..(row + 1) * drugs.len()] {
-                let _ = write!(out, ",{x}");
+                let _ = write!(out, ",{}", Num(*x));
             }
             out.push('\n');
         }
@@ -216,18 +239,18 @@ pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Stri
             out,
             "{},{},{},{},{},{},{},{},{},{}",
             csv_field(name),
-            o.ttp,
+            Num(o.ttp),
             u8::from(o.progressed),
             u8::from(!o.progressed),
             opt(o.resistance_majority),
-            o.fraction_on_drug,
-            o.end_of_treatment,
+            Num(o.fraction_on_drug),
+            Num(o.end_of_treatment),
             opt(o.extinct_at),
             o.cycles,
             o.clipped_doses
         );
         for x in &o.cumulative_dose {
-            let _ = write!(out, ",{x}");
+            let _ = write!(out, ",{}", Num(*x));
         }
         out.push('\n');
     }
@@ -270,12 +293,12 @@ pub fn visits_csv(results: &[LabelledRun]) -> String {
                 out,
                 "{},{},{},{},{},{},{}",
                 label_cells(name, *rollout, with_rollout),
-                v.observation.time,
-                v.observation.value,
-                v.true_value,
+                Num(v.observation.time),
+                Num(v.observation.value),
+                Num(v.true_value),
                 u8::from(v.observation.detected),
                 u8::from(v.progression),
-                v.threshold.map(|x| x.to_string()).unwrap_or_default()
+                opt(v.threshold)
             );
         }
     }
@@ -315,22 +338,22 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
                 out,
                 "{label},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.index,
-                o.ttp,
+                Num(o.ttp),
                 u8::from(o.progressed),
                 u8::from(!o.progressed),
                 opt(o.resistance_majority),
                 u8::from(r.resistance_emerged),
-                o.fraction_on_drug,
-                o.end_of_treatment,
+                Num(o.fraction_on_drug),
+                Num(o.end_of_treatment),
                 opt(o.extinct_at),
-                o.final_total,
-                o.final_resistant,
+                Num(o.final_total),
+                Num(o.final_resistant),
                 o.cycles,
                 o.clipped_doses,
-                o.peak_marker
+                Num(o.peak_marker)
             );
             for x in &o.cumulative_dose {
-                let _ = write!(out, ",{x}");
+                let _ = write!(out, ",{}", Num(*x));
             }
             out.push('\n');
         }
@@ -487,21 +510,21 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
             opt(s.median_ttp),
             opt(s.median_ttp_ci.0),
             opt(s.median_ttp_ci.1),
-            s.restricted_mean_ttp
+            Num(s.restricted_mean_ttp)
         );
         match &r.contrast {
             Some(c) => {
                 let _ = write!(
                     out,
                     ",{},{},{},{},{},{},{},{},{},{}",
-                    c.rmst_difference,
-                    c.rmst_difference_ci.0,
-                    c.rmst_difference_ci.1,
+                    Num(c.rmst_difference),
+                    Num(c.rmst_difference_ci.0),
+                    Num(c.rmst_difference_ci.1),
                     opt(c.hazard_ratio),
                     opt(c.hazard_ratio_ci.map(|x| x.0)),
                     opt(c.hazard_ratio_ci.map(|x| x.1)),
-                    c.log_rank_chi2,
-                    c.log_rank_p,
+                    Num(c.log_rank_chi2),
+                    Num(c.log_rank_p),
                     opt(c.proportional_hazards_p),
                     u8::from(c.hazard_ratio_misleading)
                 );
@@ -509,23 +532,23 @@ pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
             None => out.push_str(",,,,,,,,,,"),
         }
         for (_, p) in &s.pfs {
-            let _ = write!(out, ",{p}");
+            let _ = write!(out, ",{}", Num(*p));
         }
         let _ = write!(
             out,
             ",{},{},{},{},{},{},{},{},{}",
-            s.p_resistance,
+            Num(s.p_resistance),
             opt(s.median_resistance_majority),
-            s.p_cured,
-            s.p_cured_ci.0,
-            s.p_cured_ci.1,
-            s.mean_time_on_treatment,
-            s.mean_fraction_on_drug,
-            s.mean_cycles,
-            s.mean_clipped_doses
+            Num(s.p_cured),
+            Num(s.p_cured_ci.0),
+            Num(s.p_cured_ci.1),
+            Num(s.mean_time_on_treatment),
+            Num(s.mean_fraction_on_drug),
+            Num(s.mean_cycles),
+            Num(s.mean_clipped_doses)
         );
         for (d, rel) in s.mean_cumulative_dose.iter().zip(&r.relative_dose) {
-            let _ = write!(out, ",{d},{}", opt(*rel));
+            let _ = write!(out, ",{},{}", Num(*d), opt(*rel));
         }
         out.push('\n');
     }
@@ -580,6 +603,28 @@ pub fn manifest(
 
 #[cfg(test)]
 mod tests {
+    use super::Num;
+
+    #[test]
+    fn csv_numbers_are_short_and_read_back_exactly() {
+        for x in [
+            2.27e-201,
+            1.734_723_475_976_807e-18,
+            6.5e-5,
+            0.5,
+            672.0,
+            1.0e10,
+            3.2e17,
+        ] {
+            let text = Num(x).to_string();
+            assert_eq!(text.parse::<f64>().unwrap(), x, "{text}");
+            assert!(text.len() <= 24, "{text}");
+        }
+        assert_eq!(Num(-0.0).to_string(), "0");
+        assert_eq!(Num(2.27e-201).to_string(), "2.27e-201");
+        assert_eq!(Num(672.0).to_string(), "672");
+    }
+
     use super::*;
 
     #[test]

@@ -274,3 +274,38 @@ fn objectives_that_cannot_discriminate_are_refused_or_called_so() {
     assert!(out.contains("the objective is saturated"), "{out}");
     assert!(out.contains("fell to dose"), "{out}");
 }
+
+#[test]
+fn coinciding_arms_are_named_in_the_km_legend() {
+    // An arm repeating the reference has the same curve, drawn exactly over it.
+    let dir = std::env::temp_dir().join(format!("regimen-endpoints-km-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(bundled("zhang2022-prostate"))
+        .unwrap()
+        .replace(
+            "  - name: adaptive-50\n",
+            "  - name: soc-again\n    schedule: continuous-mtd\n  - name: adaptive-50\n",
+        );
+    let file = dir.join("zhang-twice.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out");
+    let stdout = regimen_ok(&[
+        "compare",
+        file.to_str().unwrap(),
+        "--rollouts",
+        "100",
+        "--no-png",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout.contains("soc-again and standard-of-care have the same TTP"),
+        "{stdout}"
+    );
+    let svg = std::fs::read_to_string(out.join("plots/km.svg")).unwrap();
+    assert!(
+        svg.contains("soc-again (= standard-of-care)"),
+        "legend lacks the note"
+    );
+    assert!(!svg.contains("adaptive-50 (="));
+}

@@ -588,7 +588,12 @@ pub fn km(f: &RunFolder) -> Figure {
             svg.path(&[(x, y - 5.0), (x, y + 5.0)], c, 1.5, "censor");
         }
         svg.close_group();
-        entries.push(((*name).clone(), c, Mark::Line));
+        // A curve drawn exactly under an earlier one would vanish: say so in the legend.
+        let label = match arms[..k].iter().find(|other| other.1 == *curve) {
+            Some(other) => format!("{name} (= {})", other.0),
+            None => (*name).clone(),
+        };
+        entries.push((label, c, Mark::Line));
     }
     legend(&mut svg, frame.right() + 20.0, frame.top + 14.0, &entries);
     // Numbers at risk at each time tick.
@@ -672,7 +677,7 @@ pub fn swimmer(f: &RunFolder, arm: &str) -> Figure {
         svg.text(
             frame.left - 6.0,
             y + row - 4.0,
-            &format!("#{rollout}"),
+            &format!("#{}", rollout + 1),
             10.0,
             "end",
             false,
@@ -712,6 +717,16 @@ pub fn swimmer(f: &RunFolder, arm: &str) -> Figure {
                 PROGRESSION,
                 "progression",
             );
+        } else {
+            // Censored: no progression by the horizon.
+            svg.text(
+                frame.px(end) + 2.0,
+                y + row - 4.0,
+                "→",
+                11.0,
+                "start",
+                false,
+            );
         }
     }
     let mut entries: Vec<(String, &str, Mark)> = given
@@ -723,7 +738,7 @@ pub fn swimmer(f: &RunFolder, arm: &str) -> Figure {
     Figure {
         name: format!("swimmer-{}", slug(arm)),
         caption: format!(
-            "Swimmer plot, {arm}: one bar per simulated patient up to progression; on-drug periods shaded; dots mark progression."
+            "Swimmer plot, {arm}: one bar per simulated patient up to progression; on-drug periods shaded; dots mark progression, arrows patients still progression-free at the horizon (censored)."
         ),
         svg: svg.finish(&format!("swimmer {arm}")),
     }

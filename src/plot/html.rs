@@ -125,12 +125,18 @@ pub fn report(folder: &RunFolder, figures: &[Figure]) -> String {
         escape(&folder.command)
     );
     out.push_str(&format!(
-        "<h1>{}</h1>\n<p class=\"meta\">regimen {} · <code>{}</code> · seed {} · {} rollouts · {} threads · scenario <code>{}</code> (SHA-256 {})</p>\n",
+        "<h1>{}</h1>\n<p class=\"meta\">regimen {} · <code>{}</code> · {} · {} threads · scenario <code>{}</code> (SHA-256 {})</p>\n",
         escape(&folder.scenario_name),
         escape(m["regimen_version"].as_str().unwrap_or("?")),
         escape(&folder.command),
-        m["seed"],
-        m["rollouts_per_arm"],
+        if folder.stochastic {
+            format!(
+                "seed {} · {} rollouts per arm",
+                m["seed"], m["rollouts_per_arm"]
+            )
+        } else {
+            "deterministic run (mean-field ODE)".to_owned()
+        },
         m["threads"],
         escape(m["scenario_file"].as_str().unwrap_or("?")),
         escape(m["scenario_sha256"].as_str().unwrap_or("?"))
