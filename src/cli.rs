@@ -1345,7 +1345,12 @@ fn summarise_comparison(
     let json = serde_json::to_string_pretty(&rows)
         .map_err(|e| Error::Usage(format!("cannot encode summary.json: {e}")))?;
     report::write_atomic(&out.join("summary.json"), json.as_bytes())?;
-    written.extend(["summary.csv", "summary.json"]);
+    // What the numbers alone would hide (also shown in the report).
+    let notes = crate::compare::notes(scenario, &rows, run_refs);
+    let mut text = notes.join("\n");
+    text.push('\n');
+    report::write_atomic(&out.join("notes.txt"), text.as_bytes())?;
+    written.extend(["summary.csv", "summary.json", "notes.txt"]);
     let figures = draw(out, report_file, no_png)?;
     println!(
         "{}\n",
@@ -1379,7 +1384,7 @@ fn summarise_comparison(
         h = scenario.horizon,
         u = scenario.spec.time_units.as_str()
     );
-    for note in crate::compare::notes(scenario, &rows, run_refs) {
+    for note in &notes {
         println!("{}", wrap(&format!("note: {note}"), 100));
     }
     println!(

@@ -289,6 +289,7 @@ fn coinciding_arms_are_named_in_the_km_legend() {
     let file = dir.join("zhang-twice.yaml");
     std::fs::write(&file, text).unwrap();
     let out = dir.join("out");
+    let report = dir.join("report.html");
     let stdout = regimen_ok(&[
         "compare",
         file.to_str().unwrap(),
@@ -297,14 +298,32 @@ fn coinciding_arms_are_named_in_the_km_legend() {
         "--no-png",
         "--out",
         out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
     ]);
+    // The report leads with the formatted contrasts and the notes; every column of
+    // summary.csv stays one click away.
+    let html = std::fs::read_to_string(&report).unwrap();
+    let results = &html[html.find("<h2>Results</h2>").unwrap()..];
+    assert!(results.contains("ΔRMST vs reference (95% CI)"));
+    assert!(
+        results.contains("<td>672 (672–672)</td>"),
+        "{}",
+        &results[..2000]
+    );
+    assert!(results.contains("soc-again and standard-of-care have the same TTP"));
+    let details = results
+        .find("<details><summary>every column of summary.csv")
+        .unwrap();
+    assert!(results.find("rmst_difference_lower").unwrap() > details);
     assert!(
         stdout.contains("soc-again and standard-of-care have the same TTP"),
         "{stdout}"
     );
     let svg = std::fs::read_to_string(out.join("plots/km.svg")).unwrap();
+    // The legend wraps long names: "soc-again (= standard-" / "of-care)".
     assert!(
-        svg.contains("soc-again (= standard-of-care)"),
+        svg.contains(">soc-again (= standard-</text>") && svg.contains(">of-care)</text>"),
         "legend lacks the note"
     );
     assert!(!svg.contains("adaptive-50 (="));

@@ -176,7 +176,21 @@ fn dosing_strips(
             1.0,
             "dosing-track",
         );
-        svg.text(frame.left - 6.0, y + h - 2.0, drug, 11.0, "end", false);
+        // The name to the right of the strip, where the legend column has room for it.
+        let name = crate::plot::svg::split_label(drug, 30);
+        let name = if name.len() > 1 {
+            format!("{}…", name[0])
+        } else {
+            drug.clone()
+        };
+        svg.text(
+            frame.right() + 8.0,
+            y + h - 2.0,
+            &name,
+            11.0,
+            "start",
+            false,
+        );
         if runs.len() == 1 {
             for (a, b) in on_intervals(runs[0], drug) {
                 let (x0, x1) = (frame.px(a), frame.px(b.min(frame.x.high)));
@@ -798,7 +812,17 @@ pub fn pareto(f: &RunFolder) -> Figure {
         .iter()
         .map(|(d, s)| (frame.px(*d), frame.py(*s)))
         .collect();
-    svg.path(&pts, "#0072B2", 2.5, "front");
+    // One schedule alone is a front of one point: ring it, since a line needs two.
+    match pts.as_slice() {
+        [] => {}
+        [(x, y)] => svg.circle(*x, *y, 8.0, "#0072B2", "front"),
+        _ => svg.path(&pts, "#0072B2", 2.5, "front"),
+    }
+    let front_entry = match pts.len() {
+        0 => None,
+        1 => Some(("front (one schedule)".to_owned(), "#0072B2", Mark::Dot)),
+        _ => Some(("front".to_owned(), "#0072B2", Mark::Line)),
+    };
     // Labels of arms that sit close together are stacked so they do not overlap.
     let mut placed: Vec<(f64, f64, f64)> = Vec::new();
     for e in &f.finalists {
@@ -840,11 +864,14 @@ pub fn pareto(f: &RunFolder) -> Figure {
         frame.right() + 20.0,
         frame.top + 14.0,
         &[
-            ("evaluated (tuning)".to_owned(), "#9a9a9a", Mark::Dot),
-            ("finalist (hold-out)".to_owned(), "#56B4E9", Mark::Dot),
-            ("front".to_owned(), "#0072B2", Mark::Line),
-            ("scenario arm".to_owned(), "#D55E00", Mark::Dot),
-        ],
+            Some(("evaluated (tuning)".to_owned(), "#9a9a9a", Mark::Dot)),
+            Some(("finalist (hold-out)".to_owned(), "#56B4E9", Mark::Dot)),
+            front_entry,
+            Some(("scenario arm".to_owned(), "#D55E00", Mark::Dot)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>(),
     );
     Figure {
         name: "pareto".to_owned(),

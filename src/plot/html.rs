@@ -12,7 +12,132 @@ th,td{border-bottom:1px solid #e5e5e5;padding:.3em .6em;text-align:right;white-s
 th:first-child,td:first-child{text-align:left}th{background:#f5f5f5}\
 figure{margin:1.5em 0}figcaption{font-size:.85em;color:#555}svg{max-width:100%;height:auto}\
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.8em}\
-.meta{color:#555;font-size:.9em}";
+.meta{color:#555;font-size:.9em}.muted{color:#999}.note{background:#fff8e1;padding:.5em .8em}";
+
+/// A p-value with two significant figures.
+fn fixed_sig(p: f64) -> String {
+    if !p.is_finite() {
+        "not computed".to_owned()
+    } else if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// The headline of a comparison from summary.csv: median TTP, RMST, ΔRMST and HR with their
+/// 95 % CIs, P(PFS), cures, dose and time on drug, formatted for reading. A hazard ratio that
+/// should not be read (hazards not proportional, or pointing against ΔRMST) is greyed.
+fn comparison_table(text: &str) -> String {
+    let t = Table::parse(text);
+    let col = |name: &str| t.column(name);
+    let num = |row: &[String], name: &str| Table::number(row, col(name));
+    let fixed = |x: f64, digits: usize| {
+        if x.is_finite() {
+            format!("{x:.digits$}")
+        } else {
+            "—".to_owned()
+        }
+    };
+    let ends = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.0}")
+        } else {
+            "NR".to_owned()
+        }
+    };
+    let pfs: Vec<String> = t
+        .header
+        .iter()
+        .filter(|h| h.starts_with("pfs_at_"))
+        .cloned()
+        .collect();
+    let drugs: Vec<String> = t
+        .header
+        .iter()
+        .filter_map(|h| h.strip_prefix("relative_dose_").map(str::to_owned))
+        .collect();
+    let mut out = String::from(
+        "<table>\n<tr><th>arm</th><th>median TTP (95% CI)</th><th>RMST</th>\
+         <th>ΔRMST vs reference (95% CI)</th><th>HR (95% CI)</th>",
+    );
+    for p in &pfs {
+        out.push_str(&format!(
+            "<th>PFS at {}</th>",
+            escape(&p["pfs_at_".len()..])
+        ));
+    }
+    out.push_str("<th>cured</th>");
+    for d in &drugs {
+        out.push_str(&format!("<th>{} vs reference</th>", escape(d)));
+    }
+    out.push_str("<th>% on drug</th></tr>\n");
+    for row in &t.rows {
+        let median = num(row, "median_ttp");
+        let rmst_difference = num(row, "rmst_difference");
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{} ({}–{})</td><td>{}</td>",
+            escape(&Table::text(row, col("arm"))),
+            if median.is_finite() {
+                format!("{median:.0}")
+            } else {
+                "not reached".to_owned()
+            },
+            ends(num(row, "median_ttp_lower")),
+            ends(num(row, "median_ttp_upper")),
+            fixed(num(row, "restricted_mean_ttp"), 0)
+        ));
+        if rmst_difference.is_finite() {
+            out.push_str(&format!(
+                "<td>{rmst_difference:+.0} ({:+.0} to {:+.0})</td>",
+                num(row, "rmst_difference_lower"),
+                num(row, "rmst_difference_upper")
+            ));
+            let hr = num(row, "hazard_ratio");
+            let cell = if hr.is_finite() {
+                format!(
+                    "{hr:.2} ({:.2}–{:.2})",
+                    num(row, "hazard_ratio_lower"),
+                    num(row, "hazard_ratio_upper")
+                )
+            } else {
+                "—".to_owned()
+            };
+            if Table::text(row, col("hazard_ratio_misleading")) == "1" {
+                out.push_str(&format!(
+                    "<td class=\"muted\" title=\"hazards not proportional (Grambsch–Therneau \
+                     p = {}) or the HR points against ΔRMST: read ΔRMST\">{cell} ‡</td>",
+                    fixed_sig(num(row, "proportional_hazards_p"))
+                ));
+            } else {
+                out.push_str(&format!("<td>{cell}</td>"));
+            }
+        } else {
+            out.push_str("<td>reference</td><td>—</td>");
+        }
+        for p in &pfs {
+            out.push_str(&format!("<td>{}</td>", fixed(num(row, p), 2)));
+        }
+        out.push_str(&format!("<td>{}</td>", fixed(num(row, "p_cured"), 2)));
+        for d in &drugs {
+            let x = num(row, &format!("relative_dose_{d}"));
+            out.push_str(&format!(
+                "<td>{}</td>",
+                if x.is_finite() {
+                    format!("{:.0}%", 100.0 * x)
+                } else {
+                    "—".to_owned()
+                }
+            ));
+        }
+        out.push_str(&format!(
+            "<td>{}</td></tr>\n",
+            fixed(100.0 * num(row, "mean_fraction_time_on_drug"), 1)
+        ));
+    }
+    out.push_str("</table>\n");
+    out
+}
 
 /// A CSV file as an HTML table (long tables keep their first 200 rows).
 fn table(text: &str) -> String {
@@ -149,8 +274,22 @@ pub fn report(folder: &RunFolder, figures: &[Figure]) -> String {
         .iter()
         .find_map(|n| file(folder, n).map(|t| (n, t)));
     if let Some((name, text)) = results {
-        out.push_str(&format!("<h2>Results</h2>\n<p class=\"meta\">{name}</p>\n"));
-        out.push_str(&table(&text));
+        out.push_str("<h2>Results</h2>\n");
+        if *name == "summary.csv" {
+            out.push_str(&comparison_table(&text));
+            if let Some(notes) = file(folder, "notes.txt") {
+                for note in notes.lines().filter(|l| !l.trim().is_empty()) {
+                    out.push_str(&format!("<p class=\"note\">{}</p>\n", escape(note)));
+                }
+            }
+            out.push_str(&format!(
+                "<details><summary>every column of {name}</summary>\n{}</details>\n",
+                table(&text)
+            ));
+        } else {
+            out.push_str(&format!("<p class=\"meta\">{name}</p>\n"));
+            out.push_str(&table(&text));
+        }
     }
     if let Some(best) = file(folder, "best.yaml") {
         out.push_str("<h2>Best schedule found</h2>\n<pre>");

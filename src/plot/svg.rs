@@ -427,27 +427,69 @@ pub enum Mark {
     Block,
 }
 
-/// A legend: swatches with names, in a column at (x, y).
+/// Characters of legend text per line: the legend column beside a figure is ~170 px wide.
+const LEGEND_CHARS: usize = 22;
+
+/// `text` broken into lines of at most `max` characters, after spaces, `_` or `-` where it
+/// can, so a long name is shown whole instead of cut off by the edge of the figure.
+pub fn split_label(text: &str, max: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut word = String::new();
+    let flush_word = |line: &mut String, word: &mut String, lines: &mut Vec<String>| {
+        if line.chars().count() + word.chars().count() > max && !line.is_empty() {
+            lines.push(line.trim_end().to_owned());
+            line.clear();
+        }
+        while word.chars().count() > max {
+            let head: String = word.chars().take(max).collect();
+            lines.push(head);
+            *word = word.chars().skip(max).collect();
+        }
+        line.push_str(word);
+        word.clear();
+    };
+    for c in text.chars() {
+        word.push(c);
+        if matches!(c, ' ' | '_' | '-') {
+            flush_word(&mut line, &mut word, &mut lines);
+        }
+    }
+    flush_word(&mut line, &mut word, &mut lines);
+    if !line.is_empty() {
+        lines.push(line.trim_end().to_owned());
+    }
+    lines
+}
+
+/// A legend: swatches with names, in a column at (x, y); long names wrap.
 pub fn legend(svg: &mut Svg, x: f64, y: f64, entries: &[(String, &str, Mark)]) {
     svg.open_group("legend");
-    let width = entries
+    let labels: Vec<Vec<String>> = entries
         .iter()
-        .map(|(name, _, _)| name.chars().count())
+        .map(|(name, _, _)| split_label(name, LEGEND_CHARS))
+        .collect();
+    let width = labels
+        .iter()
+        .flatten()
+        .map(|l| l.chars().count())
         .max()
         .unwrap_or(0) as f64
         * 7.0
         + 34.0;
+    let extra: usize = labels.iter().map(|l| l.len().saturating_sub(1)).sum();
     svg.rect(
         x - 6.0,
         y - 14.0,
         width,
-        entries.len() as f64 * 18.0 + 8.0,
+        entries.len() as f64 * 18.0 + extra as f64 * 14.0 + 8.0,
         "#ffffff",
         0.85,
         "legend-box",
     );
-    for (i, (name, colour, mark)) in entries.iter().enumerate() {
-        let row = y + i as f64 * 18.0;
+    let mut row = y - 18.0;
+    for ((_, colour, mark), lines) in entries.iter().zip(&labels) {
+        row += 18.0;
         match mark {
             Mark::Line | Mark::Dashed => svg.line(
                 (x, row - 4.0),
@@ -459,7 +501,12 @@ pub fn legend(svg: &mut Svg, x: f64, y: f64, entries: &[(String, &str, Mark)]) {
             Mark::Dot => svg.circle(x + 10.0, row - 4.0, 4.0, colour, "legend-dot"),
             Mark::Block => svg.rect(x, row - 10.0, 20.0, 11.0, colour, 0.85, "legend-block"),
         }
-        svg.text(x + 26.0, row, name, 12.0, "start", false);
+        for (k, line) in lines.iter().enumerate() {
+            if k > 0 {
+                row += 14.0;
+            }
+            svg.text(x + 26.0, row, line, 12.0, "start", false);
+        }
     }
     svg.close_group();
 }
@@ -478,6 +525,17 @@ mod tests {
         assert_eq!(l.first().map(|x| x.1.as_str()), Some("10⁵"));
         assert_eq!(l.last().map(|x| x.1.as_str()), Some("10¹⁰"));
         assert_eq!(Axis::linear(0.0, 1.0).ticks()[1].1, "0.2");
+    }
+
+    #[test]
+    fn long_labels_wrap_without_losing_a_character() {
+        let lines = split_label("on dabrafenib_trametinib", 22);
+        assert_eq!(lines, vec!["on dabrafenib_", "trametinib"]);
+        let long = "threshold: RECIST 1.1: diameter ≥ 1.2 × nadir and +5 mm";
+        let lines = split_label(long, 22);
+        assert!(lines.iter().all(|l| l.chars().count() <= 22), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), long.replace(' ', ""));
+        assert_eq!(split_label("short", 22), vec!["short"]);
     }
 
     #[test]
