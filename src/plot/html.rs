@@ -9,7 +9,8 @@ margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;font-size:.85em;margin:1em 0;display:block;overflow-x:auto}\
 th,td{border-bottom:1px solid #e5e5e5;padding:.3em .6em;text-align:right;white-space:nowrap}\
-th:first-child,td:first-child{text-align:left}th{background:#f5f5f5}\
+th:first-child,td:first-child{text-align:left}th{background:#f5f5f5;white-space:normal;\
+vertical-align:bottom}\
 figure{margin:1.5em 0}figcaption{font-size:.85em;color:#555}svg{max-width:100%;height:auto}\
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.8em}\
 .meta{color:#555;font-size:.9em}.muted{color:#999}.note{background:#fff8e1;padding:.5em .8em}";
@@ -67,9 +68,13 @@ fn comparison_table(text: &str) -> String {
             escape(&p["pfs_at_".len()..])
         ));
     }
-    out.push_str("<th>cured</th>");
+    // Cures only where some arm has any.
+    let cures = t.rows.iter().any(|r| num(r, "p_cured") > 0.0);
+    if cures {
+        out.push_str("<th>cured</th>");
+    }
     for d in &drugs {
-        out.push_str(&format!("<th>{} vs reference</th>", escape(d)));
+        out.push_str(&format!("<th>{} dose vs ref.</th>", escape(d)));
     }
     out.push_str("<th>% on drug</th></tr>\n");
     for row in &t.rows {
@@ -118,7 +123,9 @@ fn comparison_table(text: &str) -> String {
         for p in &pfs {
             out.push_str(&format!("<td>{}</td>", fixed(num(row, p), 2)));
         }
-        out.push_str(&format!("<td>{}</td>", fixed(num(row, "p_cured"), 2)));
+        if cures {
+            out.push_str(&format!("<td>{}</td>", fixed(num(row, "p_cured"), 2)));
+        }
         for d in &drugs {
             let x = num(row, &format!("relative_dose_{d}"));
             out.push_str(&format!(
@@ -238,6 +245,35 @@ fn scenario_summary(folder: &RunFolder) -> Option<String> {
     out.push_str("</table>\n");
     let drugs: Vec<String> = s.drugs.iter().map(|d| escape(&d.name)).collect();
     out.push_str(&format!("<p>Drugs: {}.</p>\n", drugs.join(", ")));
+    if !s.spec.virtual_patients.is_empty() {
+        // The table above gives the nominal values; each rollout draws these anew.
+        let drawn: Vec<String> = s
+            .spec
+            .virtual_patients
+            .iter()
+            .map(|(key, d)| {
+                let law = match d {
+                    crate::scenario::spec::DistributionSpec::Lognormal { median, cv } => {
+                        match median {
+                            Some(m) => format!("log-normal, median {m:e}, CV {cv}"),
+                            None => format!("log-normal about the value above, CV {cv}"),
+                        }
+                    }
+                    crate::scenario::spec::DistributionSpec::Normal { mean, sd } => {
+                        format!("normal, mean {mean}, SD {sd}")
+                    }
+                    crate::scenario::spec::DistributionSpec::Uniform { low, high } => {
+                        format!("uniform on [{low}, {high}]")
+                    }
+                };
+                format!("<code>{}</code>: {}", escape(key), escape(&law))
+            })
+            .collect();
+        out.push_str(&format!(
+            "<p>Virtual patients (drawn anew for every rollout, the same for every arm): {}.</p>\n",
+            drawn.join("; ")
+        ));
+    }
     Some(out)
 }
 
