@@ -327,4 +327,50 @@ fn coinciding_arms_are_named_in_the_km_legend() {
         "legend lacks the note"
     );
     assert!(!svg.contains("adaptive-50 (="));
+    // Swimmer lanes are numbered from #1; a lane without progression ends in an arrow.
+    let swimmer = std::fs::read_to_string(out.join("plots/swimmer-adaptive-50.svg")).unwrap();
+    assert!(swimmer.contains(">#1</text>") && swimmer.contains(">#30</text>"));
+    assert!(!swimmer.contains(">#0</text>"));
+    assert_eq!(
+        swimmer.matches(">→</text>").count(),
+        30,
+        "adaptive-50 never progresses"
+    );
+    let soc = std::fs::read_to_string(out.join("plots/swimmer-standard-of-care.svg")).unwrap();
+    assert_eq!(
+        soc.matches(">→</text>").count(),
+        0,
+        "standard of care always progresses"
+    );
+}
+
+#[test]
+fn small_things_read_right() {
+    // `check` counts in words; a deterministic report says so instead of "seed 0 · 1 rollouts".
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args(["check", bundled("zhang2022-prostate").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("(2 compartments, 1 drug, 2 arms)"), "{err}");
+    let dir = std::env::temp_dir().join(format!("regimen-endpoints-sim-{}", std::process::id()));
+    let report = dir.join("report.html");
+    regimen_ok(&[
+        "simulate",
+        bundled("zhang2022-prostate").to_str().unwrap(),
+        "--no-png",
+        "--out",
+        dir.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("deterministic run (mean-field ODE)"));
+    assert!(!html.contains("1 rollouts"));
+    // No CSV number is written with a run of zeros or as −0.
+    for name in ["trajectory.csv", "visits.csv", "outcomes.csv"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(!text.contains("0.00000000"), "{name}");
+        assert!(!text.contains(",-0,") && !text.contains(",-0\n"), "{name}");
+    }
 }

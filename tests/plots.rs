@@ -218,6 +218,25 @@ fn optimise_report_shows_every_evaluation_and_the_arms() {
         labels.contains(&"standard-of-care".to_owned()),
         "{labels:?}"
     );
+    // The legend names a front only when one is drawn (a line through two or more points, a
+    // ring around one).
+    let board = read(&dir.join("leaderboard.csv"));
+    let header: Vec<&str> = board.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "on_front").unwrap();
+    let on_front = board
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(col) == Some("true"))
+        .count();
+    let legend = texts_in(&doc, "legend");
+    assert!(on_front >= 1, "{board}");
+    assert_eq!(count_class(&doc, "front"), 1);
+    let expected = if on_front == 1 {
+        "front (one schedule)"
+    } else {
+        "front"
+    };
+    assert!(legend.iter().any(|t| t == expected), "{legend:?}");
     let html = read(&report);
     assert_self_contained(&html);
     assert!(html.contains("<h2>Best schedule found</h2>"));
