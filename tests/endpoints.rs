@@ -374,3 +374,18 @@ fn small_things_read_right() {
         assert!(!text.contains(",-0,") && !text.contains(",-0\n"), "{name}");
     }
 }
+
+#[test]
+fn an_arm_rule_inherits_treating_beyond_progression() {
+    let file = bundled("persister-nsclc");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  rule: recist\n  lesion:",
+        "  rule: recist\n  treat_beyond_progression: true\n  lesion:",
+    );
+    let s = Scenario::from_text(&file, &text).unwrap();
+    // adaptive-50 has its own block (measured from baseline) that does not say.
+    let adaptive = s.arm("adaptive-50").unwrap();
+    assert!(adaptive.treat_beyond_progression);
+    assert_ne!(adaptive.progression, s.progression);
+    assert!(s.arm("continuous").unwrap().treat_beyond_progression);
+}

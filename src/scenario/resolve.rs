@@ -29,8 +29,13 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     }
     let day = 1.0 / spec.time_units.in_days();
     resolve_progression(&mut spec.progression, day);
+    // An arm's own rule treats beyond progression as the scenario does unless it says.
+    let beyond = spec.progression.treat_beyond_progression;
     for arm in &mut spec.arms {
         if let Some(p) = &mut arm.progression {
+            if p.treat_beyond_progression.is_none() {
+                p.treat_beyond_progression = beyond;
+            }
             resolve_progression(p, day);
         }
     }

@@ -154,7 +154,11 @@ impl Problem<'_> {
     }
 
     fn profile(&self, on: &[f64]) -> Result<Profile> {
-        let arm = self.scenario.candidate_arm("lp", self.schedule(on));
+        // The LP plans the whole horizon: its linearisation needs every period's on-time to
+        // act on the state, so its ODE runs dose through progression (the rollouts that
+        // score the rounded schedule stop at progression as usual).
+        let mut arm = self.scenario.candidate_arm("lp", self.schedule(on));
+        arm.treat_beyond_progression = true;
         let record = self.settings.interval.min(self.settings.period);
         let run = run_deterministic(
             self.scenario,
