@@ -389,3 +389,73 @@ fn an_arm_rule_inherits_treating_beyond_progression() {
     assert_ne!(adaptive.progression, s.progression);
     assert!(s.arm("continuous").unwrap().treat_beyond_progression);
 }
+
+#[test]
+fn optimise_scores_each_arm_by_its_own_rule() {
+    // The leaderboard's arm:adaptive-50 must be the arm compare runs (judged from baseline),
+    // not its schedule under the scenario's rule (which ended it at its first regrowth).
+    let dir = std::env::temp_dir().join(format!("regimen-endpoints-opt-{}", std::process::id()));
+    let (opt, cmp) = (dir.join("optimise"), dir.join("compare"));
+    let scenario = bundled("persister-nsclc");
+    regimen_ok(&[
+        "optimise",
+        scenario.to_str().unwrap(),
+        "--families",
+        "intermittent",
+        "--budget-evals",
+        "3",
+        "--rollouts",
+        "10",
+        "--holdout",
+        "60",
+        "--seed",
+        "4",
+        "--no-png",
+        "--out",
+        opt.to_str().unwrap(),
+    ]);
+    // Hold-out seeds are seed + 1.
+    regimen_ok(&[
+        "compare",
+        scenario.to_str().unwrap(),
+        "--rollouts",
+        "60",
+        "--seed",
+        "5",
+        "--no-png",
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    let field = |file: &std::path::Path, key: &str, row: &str, col: &str| -> f64 {
+        let text = std::fs::read_to_string(file).unwrap();
+        let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        let (k, c) = (
+            header.iter().position(|h| *h == key).unwrap(),
+            header.iter().position(|h| *h == col).unwrap(),
+        );
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|f| f[k] == row)
+            .unwrap()[c]
+            .parse()
+            .unwrap()
+    };
+    let board = field(
+        &opt.join("leaderboard.csv"),
+        "schedule",
+        "arm:adaptive-50",
+        "holdout",
+    );
+    let compared = field(
+        &cmp.join("summary.csv"),
+        "arm",
+        "adaptive-50",
+        "restricted_mean_ttp",
+    );
+    assert!(
+        (board - compared).abs() < 1e-9,
+        "leaderboard {board} vs compare {compared}"
+    );
+    assert!(board > 300.0, "judged from the nadir again: {board}");
+}

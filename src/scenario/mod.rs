@@ -203,18 +203,31 @@ impl Scenario {
             .join(", ")
     }
 
-    /// A searched schedule as an arm judged by the scenario's own progression rule.
+    /// A searched schedule as an arm, judged by the scenario's progression rule — or, for an
+    /// adaptive schedule, by the rule of the scenario's first adaptive arm, so a tuned
+    /// adaptive protocol is judged as the protocol it tunes (e.g. from baseline).
     pub fn candidate_arm(&self, name: &str, schedule: Schedule) -> Arm {
+        let like = match schedule {
+            Schedule::Adaptive { .. } => self
+                .arms
+                .iter()
+                .find(|a| matches!(a.schedule, Schedule::Adaptive { .. })),
+            _ => None,
+        };
         Arm {
             name: name.to_owned(),
             description: String::new(),
             schedule,
-            progression: self.progression,
-            treat_beyond_progression: self
-                .spec
-                .progression
-                .treat_beyond_progression
-                .unwrap_or(false),
+            progression: like.map_or(self.progression, |a| a.progression),
+            treat_beyond_progression: like.map_or_else(
+                || {
+                    self.spec
+                        .progression
+                        .treat_beyond_progression
+                        .unwrap_or(false)
+                },
+                |a| a.treat_beyond_progression,
+            ),
         }
     }
 

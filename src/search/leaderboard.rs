@@ -148,7 +148,15 @@ struct Scored {
     ci: Option<(f64, f64)>,
 }
 
-fn holdout(scenario: &Scenario, plan: &Plan, seed: u64, schedule: &Schedule) -> Result<Scored> {
+/// Scores an entry on the hold-out seeds: a scenario arm with its own progression rule, a
+/// searched schedule as [`Scenario::candidate_arm`] judges it.
+fn holdout(scenario: &Scenario, plan: &Plan, seed: u64, entry: &Entry) -> Result<Scored> {
+    let arm = entry
+        .label
+        .strip_prefix("arm:")
+        .and_then(|name| scenario.arm(name))
+        .cloned()
+        .unwrap_or_else(|| scenario.candidate_arm(&entry.label, entry.schedule.clone()));
     let mut eval = Evaluator::new(
         scenario,
         plan.objective,
@@ -157,7 +165,7 @@ fn holdout(scenario: &Scenario, plan: &Plan, seed: u64, schedule: &Schedule) -> 
             rollouts: plan.holdout,
         },
     );
-    let score = eval.score(schedule)?;
+    let score = eval.score_arm(&arm)?;
     let horizon = scenario.horizon;
     let ci = score
         .outcomes
@@ -521,7 +529,7 @@ pub fn finish(
         )
     }));
     for e in &mut entries {
-        let scored = holdout(scenario, plan, holdout_seed, &e.schedule)?;
+        let scored = holdout(scenario, plan, holdout_seed, e)?;
         e.holdout = scored.score.value;
         e.holdout_ci = scored.ci;
         e.relative_dose = relative(&scored.score.mean_dose);

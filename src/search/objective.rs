@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::outcome::RunOutcome;
-use crate::scenario::Scenario;
+use crate::scenario::{Arm, Scenario};
 use crate::schedule::Schedule;
 use crate::sim::rollouts::{RolloutSettings, run_rollouts};
 use crate::sim::{RunOptions, run_deterministic};
@@ -114,10 +114,16 @@ impl<'a> Evaluator<'a> {
 
     /// Runs `schedule` on every rollout and scores it.
     pub fn score(&mut self, schedule: &Schedule) -> Result<Score> {
+        let arm = self.scenario.candidate_arm("candidate", schedule.clone());
+        self.score_arm(&arm)
+    }
+
+    /// Runs `arm` as it is (its own progression rule) on every rollout and scores it.
+    pub fn score_arm(&mut self, arm: &Arm) -> Result<Score> {
         self.evaluations += 1;
         let outcomes = match self.engine {
-            Engine::Deterministic => self.run(schedule, 0, 1)?,
-            Engine::Stochastic { rollouts, .. } => self.run(schedule, 0, rollouts)?,
+            Engine::Deterministic => self.run_arm(arm, 0, 1)?,
+            Engine::Stochastic { rollouts, .. } => self.run_arm(arm, 0, rollouts)?,
         };
         Ok(self.summarise(outcomes, true))
     }
@@ -181,11 +187,16 @@ impl<'a> Evaluator<'a> {
     /// engine).
     fn run(&self, schedule: &Schedule, first: u64, count: u64) -> Result<Vec<RunOutcome>> {
         let arm = self.scenario.candidate_arm("candidate", schedule.clone());
+        self.run_arm(&arm, first, count)
+    }
+
+    /// Outcomes of rollouts `first .. first + count` of `arm`.
+    fn run_arm(&self, arm: &Arm, first: u64, count: u64) -> Result<Vec<RunOutcome>> {
         Ok(match self.engine {
             Engine::Deterministic => vec![
                 run_deterministic(
                     self.scenario,
-                    &arm,
+                    arm,
                     RunOptions {
                         record_every: 0.0,
                         noise: None,
@@ -195,7 +206,7 @@ impl<'a> Evaluator<'a> {
             ],
             Engine::Stochastic { seed, .. } => run_rollouts(
                 self.scenario,
-                &arm,
+                arm,
                 RolloutSettings {
                     seed,
                     first,
