@@ -411,6 +411,17 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         scenario.spec.time_units.as_str()
     );
     print!("{}", report::summary_table(&scenario, &refs));
+    let stops = if scenario.spec.progression.treat_beyond_progression == Some(true) {
+        "dosing continues beyond progression"
+    } else {
+        "treatment stops at progression"
+    };
+    println!(
+        "\nTimes in {}. TTP: time to progression (>: none by the horizon, censored).\n\
+         Resistant >50%: when resistant cells became the majority. Treated: time on treatment\n\
+         ({stops}); doses and % on drug count that time.",
+        scenario.spec.time_units.as_str()
+    );
     println!(
         "\nwrote trajectory.csv, visits.csv, outcomes.csv, doses.csv, scenario.yaml, manifest.json \
          and {figures} to {}",

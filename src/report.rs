@@ -56,18 +56,19 @@ fn number_cell(x: f64) -> String {
 }
 
 /// The per-arm table `simulate` prints.
+/// Times are in the scenario's units (the legend under it says which).
 pub fn summary_table(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
     let units = scenario.spec.time_units.as_str();
     let mut header = vec![
         "arm".to_owned(),
-        format!("TTP ({units})"),
-        "progressed".to_owned(),
-        format!("resistance majority ({units})"),
+        "TTP".to_owned(),
+        "resistant >50%".to_owned(),
+        "treated".to_owned(),
     ];
     for d in &scenario.drugs {
-        header.push(format!("dose {} ({})", d.name, dose_unit(d, units)));
+        header.push(format!("{}, {}", d.name, dose_unit(d, units)));
     }
-    header.push("% time on drug".to_owned());
+    header.push("% on drug".to_owned());
     let mut rows = vec![header];
     for (name, r) in results {
         let o = &r.outcome;
@@ -78,8 +79,8 @@ pub fn summary_table(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Str
             } else {
                 format!(">{:.1}", o.ttp)
             },
-            if o.progressed { "yes" } else { "no (censored)" }.to_owned(),
             time_cell(o.resistance_majority),
+            format!("{:.1}", o.end_of_treatment),
         ];
         row.extend(o.cumulative_dose.iter().map(|&x| number_cell(x)));
         row.push(format!("{:.1}", 100.0 * o.fraction_on_drug));

@@ -366,6 +366,17 @@ fn small_things_read_right() {
     ]);
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("deterministic run (mean-field ODE)"));
+    // simulate's table fits 100 columns too (it was 130 wide for the persister scenario).
+    let table = regimen_ok(&[
+        "simulate",
+        bundled("persister-nsclc").to_str().unwrap(),
+        "--no-png",
+        "--out",
+        dir.join("persister").to_str().unwrap(),
+    ]);
+    for line in table.lines().filter(|l| !l.starts_with("wrote ")) {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
     assert!(!html.contains("1 rollouts"));
     // No CSV number is written with a run of zeros or as −0.
     for name in ["trajectory.csv", "visits.csv", "outcomes.csv"] {
