@@ -754,9 +754,9 @@ fn write_optimise_outputs(
     written.push("scenario.yaml");
     let figures = draw(out, report_file, no_png)?;
     let units = scenario.spec.time_units.as_str();
-    println!(
+    let heading = format!(
         "{} — search: {} distinct schedules per family on {} rollouts (seed {}, {}{}); \
-         hold-out: {} rollouts (seed {}); {units}\n",
+         hold-out: {} rollouts (seed {}); times in {units}",
         scenario.spec.name,
         plan.budget_per_family,
         plan.rollouts,
@@ -766,6 +766,7 @@ fn write_optimise_outputs(
         plan.holdout,
         board.holdout_seed
     );
+    println!("{}\n", wrap(&heading, 100));
     print!("{}", output::table(board, plan));
     if let Some(note) = output::saturation_note(board, plan.objective, scenario.horizon) {
         println!("\n{}", wrap(&format!("note: {note}"), 100));
@@ -774,7 +775,7 @@ fn write_optimise_outputs(
         println!("\nstopped by --time-limit: the leaderboard holds the best found so far.");
     }
     println!(
-        "\n{} evaluations ({} tuning rollouts; {} without racing) in {wall:.1} s. wrote {} and {figures} to {}",
+        "\n{} evaluations ({} tuning rollouts; {} without racing) in {wall:.1} s.\nwrote {} and {figures} to {}",
         board.trace.len(),
         board.rollouts_run,
         board.rollouts_without_racing,

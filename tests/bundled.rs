@@ -113,7 +113,10 @@ fn simulate_prints_a_table_and_writes_whole_csv_files() {
     ] {
         assert!(stdout.contains(arm), "{stdout}");
     }
-    assert!(stdout.contains("TTP") && stdout.contains("Times in days"), "{stdout}");
+    assert!(
+        stdout.contains("TTP") && stdout.contains("Times in days"),
+        "{stdout}"
+    );
     let traj = std::fs::read_to_string(out.join("trajectory.csv")).unwrap();
     let header = traj.lines().next().unwrap();
     assert_eq!(

@@ -273,6 +273,10 @@ fn objectives_that_cannot_discriminate_are_refused_or_called_so() {
     ]);
     assert!(out.contains("the objective is saturated"), "{out}");
     assert!(out.contains("fell to dose"), "{out}");
+    // The leaderboard fits 100 columns (it was ~155): parameters go on their own line.
+    for line in out.lines().filter(|l| !l.starts_with("wrote ")) {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
 }
 
 #[test]

@@ -26,45 +26,78 @@ fn holdout_cell(e: &Entry) -> String {
     }
 }
 
-/// The leaderboard as a table for the terminal.
+/// A parameter value as the terminal shows it: three significant digits (leaderboard.csv and
+/// best.yaml keep every digit).
+fn short(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// The leaderboard as a table for the terminal, within 100 columns: each searched schedule's
+/// parameters on a line of their own under its row; every column is in leaderboard.csv.
 pub fn table(board: &Leaderboard, plan: &Plan) -> String {
-    let mut rows = vec![vec![
-        "rank".to_owned(),
-        "schedule".to_owned(),
-        "parameters".to_owned(),
+    let infeasible = board.entries.iter().any(|e| !e.feasible);
+    let mut header = vec![
+        "rank. schedule".to_owned(),
         "tuning".to_owned(),
         format!("hold-out {} (95% CI)", objective_name(plan.objective)),
         "dose vs continuous".to_owned(),
-        "feasible".to_owned(),
-        "evaluations".to_owned(),
-    ]];
+    ];
+    if infeasible {
+        header.push("feasible".to_owned());
+    }
+    let mut rows = vec![header];
     for (i, e) in board.entries.iter().enumerate() {
-        rows.push(vec![
-            (i + 1).to_string(),
-            e.label.clone(),
-            parameters(e),
+        let mut row = vec![
+            format!("{:>2}. {}", i + 1, e.label),
             e.tuning
                 .map_or_else(|| "—".to_owned(), |t| format!("{t:.1}")),
             holdout_cell(e),
             format!("{:.0}%", 100.0 * e.relative_dose),
-            if e.feasible { "yes" } else { "no" }.to_owned(),
-            e.evaluations.to_string(),
-        ]);
+        ];
+        if infeasible {
+            row.push(if e.feasible { "yes" } else { "no" }.to_owned());
+        }
+        rows.push(row);
     }
-    let mut out = render_table(&rows);
+    let rendered = render_table(&rows);
+    let mut out = String::new();
+    for (k, line) in rendered.lines().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        // Lines 0 and 1 are the header and its rule.
+        if let Some(e) = k.checked_sub(2).and_then(|i| board.entries.get(i))
+            && !e.parameters.is_empty()
+        {
+            let params: Vec<String> = e
+                .parameters
+                .iter()
+                .map(|(n, v)| format!("{n}={}", short(*v)))
+                .collect();
+            out.push_str(&format!("      {}\n", params.join(" ")));
+        }
+    }
     let lp: Vec<&Entry> = board.entries.iter().filter(|e| e.lp.is_some()).collect();
     if !lp.is_empty() {
         let mut rows = vec![vec![
-            "LP schedule".to_owned(),
+            "LP".to_owned(),
             "target".to_owned(),
             "cap".to_owned(),
-            "LP relaxed log10".to_owned(),
-            "rounded, ODE".to_owned(),
-            "rounded, rollouts".to_owned(),
-            "gap (ODE − LP)".to_owned(),
+            "relaxed".to_owned(),
+            "ODE".to_owned(),
+            "rollouts".to_owned(),
+            "gap".to_owned(),
             "ODE TTP".to_owned(),
             "steps".to_owned(),
-            "ODE runs".to_owned(),
+            "runs".to_owned(),
         ]];
         for e in lp {
             if let Some(r) = &e.lp {
@@ -72,9 +105,9 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
                     e.label.clone(),
                     r.target.as_str().to_owned(),
                     if r.cap_excess <= 1e-9 {
-                        format!("{}× (kept)", r.cap)
+                        format!("{}× (kept)", short(r.cap))
                     } else {
-                        format!("{}× (passed ×{:.2})", r.cap, r.cap_excess.exp())
+                        format!("{}× (passed ×{:.2})", short(r.cap), r.cap_excess.exp())
                     },
                     format!("{:.3}", r.relaxed_log10),
                     format!("{:.3}", r.rounded_log10),
@@ -88,6 +121,11 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
         }
         out.push('\n');
         out.push_str(&render_table(&rows));
+        out.push_str(
+            "log10 of the target load at the horizon: the LP's relaxed optimum, its rounded\n\
+             schedule on the ODE and over the hold-out rollouts; gap = ODE − relaxed; runs: ODE\n\
+             runs of the sequential LP.\n",
+        );
     }
     out
 }
