@@ -328,20 +328,8 @@ fn run(command: Command, quiet: bool) -> Result<()> {
 }
 
 fn simulate(args: SimulateArgs) -> Result<()> {
-    if !(args.record_every.is_finite() && args.record_every > 0.0) {
-        return Err(Error::Usage(format!(
-            "--record-every must be a positive number, got {}",
-            args.record_every
-        )));
-    }
     let scenario = Scenario::load(&args.scenario)?;
-    const MAX_ROWS: f64 = 2.0e6;
-    if scenario.horizon / args.record_every > MAX_ROWS {
-        return Err(Error::Usage(format!(
-            "--record-every {} over a horizon of {} would record more than {MAX_ROWS:e} rows per arm;              record less often",
-            args.record_every, scenario.horizon
-        )));
-    }
+    crate::limits::record_every(args.record_every, scenario.horizon)?;
     let arms: Vec<_> = match &args.arm {
         Some(name) => vec![scenario.arm(name).ok_or_else(|| {
             Error::Usage(format!(
@@ -480,14 +468,19 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         // The same rule as the optimise: block's objective.
         config::check_objective(o, scenario_horizon(&args.scenario)?)?;
     }
-    for (flag, v) in [
-        ("--rollouts", args.rollouts),
-        ("--holdout", args.holdout),
-        ("--budget-evals", args.budget_evals),
-    ] {
-        if v == Some(0) {
-            return Err(Error::Usage(format!("{flag} must be at least 1")));
+    for (flag, v) in [("--rollouts", args.rollouts), ("--holdout", args.holdout)] {
+        if let Some(n) = v {
+            // The same caps as the optimise: block's.
+            crate::limits::rollouts(flag, n)?;
         }
+    }
+    if let Some(n) = args.budget_evals
+        && !(1..=crate::limits::MAX_BUDGET_EVALS).contains(&n)
+    {
+        return Err(Error::Usage(format!(
+            "--budget-evals must be between 1 and {}, got {n}",
+            crate::limits::MAX_BUDGET_EVALS
+        )));
     }
     let positive = |flag: &str, v: f64| {
         if v.is_finite() && v > 0.0 {
@@ -1032,13 +1025,8 @@ fn progress_bar(total: u64, quiet: bool) -> indicatif::ProgressBar {
 }
 
 fn compare(args: CompareArgs, quiet: bool) -> Result<()> {
-    if !(args.record_every.is_finite() && args.record_every > 0.0) {
-        return Err(Error::Usage(format!(
-            "--record-every must be a positive number, got {}",
-            args.record_every
-        )));
-    }
     let scenario = Scenario::load(&args.scenario)?;
+    crate::limits::record_every(args.record_every, scenario.horizon)?;
     let reference = match &args.reference {
         None => 0,
         Some(name) => scenario
@@ -1103,9 +1091,19 @@ struct StochasticJob<'a> {
 /// manifest.json (and trajectories of the first rollouts, if asked) in the output folder.
 fn run_stochastic(job: StochasticJob) -> Result<()> {
     let scenario = job.scenario;
-    if job.rollouts == 0 {
-        return Err(Error::Usage("--rollouts must be at least 1".to_owned()));
-    }
+    // Every stochastic command's flags, checked once here before any work.
+    crate::limits::rollouts("--rollouts", job.rollouts)?;
+    crate::limits::kept_rows(
+        job.trajectories.min(job.rollouts),
+        job.arms.len(),
+        job.record_every,
+        scenario.horizon,
+    )?;
+    crate::limits::rollout_work(
+        job.rollouts,
+        job.arms.len(),
+        scenario.horizon / scenario.stochastic_step,
+    )?;
     let out = &job.out;
     let hash = report::sha256_hex(&scenario.resolved_yaml());
     if let Some(shard) = job.shard

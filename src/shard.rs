@@ -334,6 +334,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
         let t = Table::parse(&text);
+        t.check_finite(&path, crate::plot::data::TEXT_COLUMNS)?;
         for row in &t.rows {
             let arm = Table::text(row, t.column("arm"));
             let a = names

@@ -40,7 +40,8 @@ impl KaplanMeier {
             let time = sorted[i].0;
             let mut events = 0;
             let mut censored = 0;
-            while i < sorted.len() && sorted[i].0 == time {
+            // total_cmp, so a NaN (never written by regimen) cannot stall the loop.
+            while i < sorted.len() && sorted[i].0.total_cmp(&time).is_eq() {
                 if sorted[i].1 {
                     events += 1;
                 } else {
@@ -331,6 +332,14 @@ mod tests {
         assert_eq!(km.median(), Some(2.0));
         // Area: 1·1 + 5/6·1 + 0.5·2 + 0.25·1 up to τ = 5.
         assert!((km.restricted_mean(5.0) - (1.0 + 5.0 / 6.0 + 1.0 + 0.25)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_nan_time_does_not_stall_the_estimator() {
+        // NaN == NaN is false: the grouping loop once never advanced past a NaN.
+        let km = KaplanMeier::new(&[(f64::NAN, true), (1.0, true), (f64::NAN, false)]);
+        assert_eq!(km.n, 3);
+        assert!(km.steps.len() <= 3);
     }
 
     #[test]

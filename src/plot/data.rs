@@ -39,7 +39,47 @@ impl Table {
     pub fn text(row: &[String], col: Option<usize>) -> String {
         col.and_then(|c| row.get(c)).cloned().unwrap_or_default()
     }
+
+    /// Checks that every cell of the numeric columns (every column but `except`) holds a
+    /// finite number or nothing: a NaN or an infinity in a run folder is a damaged file, and
+    /// a NaN time would stall the Kaplan–Meier estimator. Errors name the file, the line and
+    /// the column.
+    pub fn check_finite(&self, file: &Path, except: &[&str]) -> Result<()> {
+        for (r, row) in self.rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let Some(name) = self.header.get(c) else {
+                    continue;
+                };
+                if cell.is_empty() || except.contains(&name.as_str()) {
+                    continue;
+                }
+                if !cell.parse::<f64>().is_ok_and(f64::is_finite) {
+                    return Err(Error::Usage(format!(
+                        "{}: line {}, column `{name}`: expected a finite number, got `{}`",
+                        file.display(),
+                        r + 2,
+                        cell.chars().take(40).collect::<String>()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Text columns of the CSV files regimen writes (every other column is a number).
+pub const TEXT_COLUMNS: &[&str] = &[
+    "arm",
+    "drug",
+    "schedule",
+    "parameters",
+    "feasible",
+    "on_front",
+    "search",
+    "family",
+    "label",
+    "candidate",
+];
 
 /// One recorded run: an arm, and the rollout for stochastic runs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -192,10 +232,13 @@ impl RunFolder {
             ..RunFolder::default()
         };
         if let Some(text) = read(dir, "trajectory.csv")? {
-            folder.read_trajectories(&Table::parse(&text));
+            let t = Table::parse(&text);
+            t.check_finite(&dir.join("trajectory.csv"), TEXT_COLUMNS)?;
+            folder.read_trajectories(&t);
         }
         if let Some(text) = read(dir, "visits.csv")? {
             let t = Table::parse(&text);
+            t.check_finite(&dir.join("visits.csv"), TEXT_COLUMNS)?;
             let (time, marker, detected, progression, threshold) = (
                 t.column("time"),
                 t.column("marker"),
@@ -215,6 +258,7 @@ impl RunFolder {
         }
         if let Some(text) = read(dir, "doses.csv")? {
             let t = Table::parse(&text);
+            t.check_finite(&dir.join("doses.csv"), TEXT_COLUMNS)?;
             let (time, drug, duration) = (t.column("time"), t.column("drug"), t.column("duration"));
             for row in &t.rows {
                 folder
@@ -230,6 +274,7 @@ impl RunFolder {
         }
         if let Some(text) = read(dir, "outcomes.csv")? {
             let t = Table::parse(&text);
+            t.check_finite(&dir.join("outcomes.csv"), TEXT_COLUMNS)?;
             folder.stochastic = t.column("rollout").is_some();
             let time = t.column("time").or(t.column("ttp"));
             let event = t.column("event");
@@ -243,6 +288,7 @@ impl RunFolder {
         }
         if let Some(text) = read(dir, "trace.csv")? {
             let t = Table::parse(&text);
+            t.check_finite(&dir.join("trace.csv"), TEXT_COLUMNS)?;
             let (dose, score) = (t.column("relative_dose"), t.column("score"));
             folder.cloud = t
                 .rows
@@ -253,6 +299,7 @@ impl RunFolder {
         }
         if let Some(text) = read(dir, "leaderboard.csv")? {
             let t = Table::parse(&text);
+            t.check_finite(&dir.join("leaderboard.csv"), TEXT_COLUMNS)?;
             let c = |n: &str| t.column(n);
             folder.finalists = t
                 .rows

@@ -14,8 +14,7 @@ pub struct Problem {
 /// Upper bound on any count (initial cells, carrying capacity): beyond this the numbers are
 /// not cells any more and risk overflow in the stochastic engine.
 pub const MAX_COUNT: f64 = 1.0e15;
-/// Upper bound on the number of dosing occasions or visits in one run.
-pub const MAX_EVENTS: f64 = 2.0e6;
+use crate::limits::{MAX_DESCRIPTION_CHARS, MAX_DOSES, MAX_NAME_CHARS, MAX_STEPS, MAX_VISITS};
 
 struct Checker {
     problems: Vec<Problem>,
@@ -133,6 +132,42 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
     if spec.name.trim().is_empty() {
         c.fail("name", "name must not be empty");
     }
+    if spec.name.chars().any(char::is_control) {
+        c.fail(
+            "name",
+            "the name holds a control character (such as ESC, BEL or NUL), which terminals \
+             would act on: remove it",
+        );
+    }
+    let chars = spec.name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        c.fail(
+            "name",
+            format!("the name has {chars} characters, more than the limit of {MAX_NAME_CHARS}"),
+        );
+    }
+    let mut describe = |path: String, text: &str| {
+        if text.chars().count() > MAX_DESCRIPTION_CHARS {
+            c.fail(
+                &path,
+                format!("a description may have at most {MAX_DESCRIPTION_CHARS} characters"),
+            );
+        }
+        if text
+            .chars()
+            .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+        {
+            c.fail(
+                path,
+                "the description holds a control character (such as ESC, BEL or NUL), which \
+                 terminals would act on: remove it",
+            );
+        }
+    };
+    describe("description".to_owned(), &spec.description);
+    for (i, arm) in spec.arms.iter().enumerate() {
+        describe(format!("arms[{i}].description"), &arm.description);
+    }
     if c.positive("horizon", spec.horizon, "horizon") {
         c.at_most("horizon", spec.horizon, 1.0e7, "horizon");
     }
@@ -197,15 +232,17 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
         if let Some(step) = st.step
             && c.positive("stochastic.step", step, "stochastic step")
             && spec.horizon.is_finite()
-            && spec.horizon / step > MAX_EVENTS
+            && spec.horizon / step > MAX_STEPS
         {
             c.fail(
                 "stochastic.step",
                 format!(
-                    "a stochastic step of {step} (set here, or derived from the fastest \
-                     per-capita rate) over a horizon of {} makes more than {MAX_EVENTS:e} steps; \
-                     set stochastic.step or shorten the horizon",
-                    spec.horizon
+                    "a stochastic step of {} (set here, or derived from the fastest \
+                     per-capita rate) over a horizon of {} makes {:.2e} steps, more than the \
+                     limit of {MAX_STEPS:e}; set stochastic.step or shorten the horizon",
+                    crate::report::Num(step),
+                    spec.horizon,
+                    spec.horizon / step
                 ),
             );
         }
@@ -462,13 +499,16 @@ fn check_observation(c: &mut Checker, spec: &ScenarioSpec) {
     let o = &spec.observation;
     if c.positive("observation.every", o.every, "visit interval")
         && spec.horizon.is_finite()
-        && spec.horizon / o.every > MAX_EVENTS
+        && spec.horizon / o.every > MAX_VISITS
     {
         c.fail(
             "observation.every",
             format!(
-                "visits every {} over a horizon of {} make more than {MAX_EVENTS:e} visits",
-                o.every, spec.horizon
+                "visits every {} over a horizon of {} make {:.2e} visits, more than the limit \
+                 of {MAX_VISITS:e}",
+                crate::report::Num(o.every),
+                spec.horizon,
+                spec.horizon / o.every
             ),
         );
     }
@@ -748,13 +788,16 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
     if let Some(iv) = *dosing.interval
         && c.positive(&format!("{p}.interval"), iv, "dosing interval")
         && spec.horizon.is_finite()
-        && spec.horizon / iv > MAX_EVENTS
+        && spec.horizon / iv > MAX_DOSES
     {
         c.fail(
             format!("{p}.interval"),
             format!(
-                "dosing every {iv} over a horizon of {} makes more than {MAX_EVENTS:e} doses",
-                spec.horizon
+                "dosing every {} over a horizon of {} makes {:.2e} doses, more than the limit \
+                 of {MAX_DOSES:e}",
+                crate::report::Num(iv),
+                spec.horizon,
+                spec.horizon / iv
             ),
         );
     }
@@ -879,8 +922,21 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
                 );
             }
             let mut last = f64::NEG_INFINITY;
+            // Doses after expanding addl, counted up to the limit.
+            let mut doses = 0.0;
             for (i, r) in x.records.iter().enumerate() {
                 let q = format!("{p}.records[{i}]");
+                let before = doses;
+                doses += 1.0 + r.addl.unwrap_or(0) as f64;
+                if doses > MAX_DOSES && before <= MAX_DOSES {
+                    c.fail(
+                        format!("{q}.addl"),
+                        format!(
+                            "the records up to here expand to {doses:.0} doses (addl repeats \
+                             included), more than the limit of {MAX_DOSES:e} doses a run"
+                        ),
+                    );
+                }
                 if c.non_negative(&format!("{q}.time"), r.time, "time") {
                     if r.time < last {
                         c.fail(
@@ -912,12 +968,6 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
                     c.fail(
                         format!("{q}.addl"),
                         "addl repeats a dose every ii: give ii too",
-                    );
-                }
-                if r.addl.is_some_and(|a| a as f64 > MAX_EVENTS) {
-                    c.fail(
-                        format!("{q}.addl"),
-                        format!("at most {MAX_EVENTS:e} repeats"),
                     );
                 }
                 if let Some(rate) = r.rate {
@@ -971,10 +1021,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
     }
 }
 
-/// Most rollouts per candidate or hold-out set, and most evaluations per family: beyond
-/// these a run would take days on one machine (shard it instead).
-const MAX_OPTIMISE_ROLLOUTS: u64 = 10_000_000;
-const MAX_BUDGET_EVALS: u64 = 100_000;
+use crate::limits::{MAX_BUDGET_EVALS, MAX_ROLLOUTS as MAX_OPTIMISE_ROLLOUTS};
 
 fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
     let drug = match &o.drug {

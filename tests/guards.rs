@@ -1,0 +1,101 @@
+//! Runtime guards and output-folder integrity (issue 12): damaged run folders are refused
+//! with their location, flags are validated once for every command, files are never mixed
+//! or overwritten, and a scenario reads only what it should.
+
+mod common;
+use common::{regimen_ok, regimen_within};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn bundled(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("scenarios/{name}.yaml"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn temp(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("regimen-guards-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_nan_in_a_run_folder_is_refused_with_its_place() {
+    // One NaN time in outcomes.csv used to send the Kaplan–Meier loop spinning (plot, merge).
+    let dir = temp("nan");
+    regimen_ok(&[
+        "compare",
+        &bundled("zhang2022-prostate"),
+        "--rollouts",
+        "20",
+        "--no-png",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let file = dir.join("outcomes.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut cells: Vec<String> = lines[3].split(',').map(str::to_owned).collect();
+    cells[2] = "NaN".to_owned(); // arm,rollout,time,…
+    lines[3] = cells.join(",");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (code, _, err) = regimen_within(
+        &["plot", dir.to_str().unwrap(), "--no-png"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("outcomes.csv: line 4, column `time`: expected a finite number, got `NaN`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_command_checks_its_flags_the_same_way() {
+    // compare used to accept --record-every 1e-9 and grow memory without end; optimise's
+    // --rollouts flag bypassed the optimise: block's cap of 1e7.
+    let z = bundled("zhang2022-prostate");
+    let dir = temp("flags");
+    let out = dir.to_str().unwrap();
+    for (args, expect) in [
+        (
+            vec!["compare", &z, "--record-every", "1e-9", "--out", out],
+            "more than the limit of 2e6; record less often",
+        ),
+        (
+            vec!["simulate", &z, "--record-every", "1e-9", "--out", out],
+            "more than the limit of 2e6; record less often",
+        ),
+        (
+            vec!["compare", &z, "--rollouts", "20000000", "--out", out],
+            "--rollouts 20000000 is more than the limit of 10000000",
+        ),
+        (
+            vec!["optimise", &z, "--rollouts", "100000000", "--out", out],
+            "--rollouts 100000000 is more than the limit of 10000000",
+        ),
+        (
+            vec!["optimise", &z, "--holdout", "0", "--out", out],
+            "--holdout must be at least 1",
+        ),
+        (
+            vec![
+                "compare",
+                &z,
+                "--trajectories",
+                "1000",
+                "--record-every",
+                "0.01",
+                "--out",
+                out,
+            ],
+            "more than the limit of 2e7",
+        ),
+    ] {
+        let (code, _, err) = regimen_within(&args, Duration::from_secs(60));
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    assert!(!dir.join("outcomes.csv").exists(), "nothing was run");
+}
