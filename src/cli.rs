@@ -360,6 +360,11 @@ fn simulate(args: SimulateArgs) -> Result<()> {
             shard: None,
         });
     }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out_dir(&args.scenario));
+    check_outputs(&out, args.report.as_deref(), &[&args.scenario])?;
     let options = RunOptions {
         record_every: args.record_every,
         noise: args
@@ -373,7 +378,6 @@ fn simulate(args: SimulateArgs) -> Result<()> {
     }
     let refs: Vec<(&str, &RunResult)> = results.iter().map(|(n, r)| (*n, r)).collect();
     let labelled: Vec<report::LabelledRun> = results.iter().map(|(n, r)| (*n, None, r)).collect();
-    let out = args.out.unwrap_or_else(|| default_out_dir(&args.scenario));
     report::write_atomic(
         &out.join("trajectory.csv"),
         report::trajectory_csv(&scenario, &labelled).as_bytes(),
@@ -585,6 +589,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
             dir
         }
     };
+    check_outputs(&out, args.report.as_deref(), &[&args.scenario])?;
     // The run's identity: a checkpoint only resumes the same scenario, seed and plan.
     let fingerprint = format!(
         "{} seed={} {:?} rollouts={} holdout={} budget={} families={:?} lp={:?} solver={:?} \
@@ -995,6 +1000,7 @@ fn export_events(args: EventsArgs) -> Result<()> {
             .push(format!("-{}-doses.csv", arm.name));
         file
     });
+    crate::outdir::check_file("--out", &out, &[&args.scenario])?;
     report::write_atomic(&out, csv.as_bytes())?;
     let doses: usize = runs.iter().map(|(_, r)| r.doses.len()).sum();
     println!(
@@ -1104,6 +1110,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         job.arms.len(),
         scenario.horizon / scenario.stochastic_step,
     )?;
+    check_outputs(&job.out, job.report.as_deref(), &[&scenario.source])?;
     let out = &job.out;
     let hash = report::sha256_hex(&scenario.resolved_yaml());
     if let Some(shard) = job.shard
@@ -1261,6 +1268,9 @@ fn merge(args: MergeArgs) -> Result<()> {
             "merge takes the folders of `--shard K/N` runs; one of them is not a shard".to_owned(),
         ));
     }
+    // Merging into one of its own shards would destroy that shard.
+    let shards: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
+    check_outputs(&args.out, args.report.as_deref(), &shards)?;
     if manifests.iter().any(|m| m["command"] == "optimise") {
         if manifests.iter().any(|m| m["command"] != "optimise") {
             return Err(Error::Usage(
@@ -1430,6 +1440,18 @@ fn wrap(text: &str, width: usize) -> String {
     }
     out.push_str(&line);
     out
+}
+
+/// The output folder and report of a run, checked before any work (see [`crate::outdir`]).
+fn check_outputs(out: &Path, report: Option<&Path>, inputs: &[&Path]) -> Result<()> {
+    crate::outdir::prepare(out, inputs)?;
+    if let Some(r) = report {
+        let mut all: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+        all.extend(crate::outdir::RUN_FILES.iter().map(|f| out.join(f)));
+        let refs: Vec<&Path> = all.iter().map(PathBuf::as_path).collect();
+        crate::outdir::check_file("--report", r, &refs)?;
+    }
+    Ok(())
 }
 
 /// The horizon of a scenario file (for checking flags before the run).

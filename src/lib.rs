@@ -14,6 +14,7 @@ pub mod limits;
 pub mod model;
 pub mod observe;
 pub mod outcome;
+pub mod outdir;
 pub mod patients;
 pub mod pk;
 pub mod plot;

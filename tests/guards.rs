@@ -99,3 +99,116 @@ fn every_command_checks_its_flags_the_same_way() {
     }
     assert!(!dir.join("outcomes.csv").exists(), "nothing was run");
 }
+
+fn refused(args: &[&str], expect: &str) {
+    let (code, _, err) = regimen_within(args, Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{args:?}: {err}");
+    assert!(err.contains(expect), "{args:?}: {err}");
+}
+
+#[test]
+fn inputs_are_never_overwritten_and_outputs_are_checked_first() {
+    let dir = temp("inputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The user's scenario, named as regimen names its resolved copy.
+    let scenario = dir.join("scenario.yaml");
+    let original = format!(
+        "# my comments\n{}",
+        std::fs::read_to_string(bundled("zhang2022-prostate")).unwrap()
+    );
+    std::fs::write(&scenario, &original).unwrap();
+    let s = scenario.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+    refused(&["simulate", s, "--out", d], "would overwrite the input");
+    refused(
+        &["simulate", s, "--out", &format!("{d}/run"), "--report", s],
+        "--report",
+    );
+    refused(
+        &["events", s, "--arm", "adaptive-50", "--out", s],
+        "is one of this run's inputs",
+    );
+    assert_eq!(std::fs::read_to_string(&scenario).unwrap(), original);
+    // An --out that is a file, or cannot be created, is found before any work.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+    refused(&["compare", s, "--out", f], "is a file, not a folder");
+    refused(
+        &["compare", s, "--out", &format!("{f}/sub")],
+        "cannot write",
+    );
+    // merge --out into one of its shards would destroy it.
+    let shard1 = dir.join("s1");
+    let shard2 = dir.join("s2");
+    for (k, sh) in [(0, &shard1), (1, &shard2)] {
+        regimen_ok(&[
+            "compare",
+            s,
+            "--rollouts",
+            "200",
+            "--shard",
+            &format!("{k}/2"),
+            "--no-png",
+            "--out",
+            sh.to_str().unwrap(),
+        ]);
+    }
+    let before = std::fs::read_to_string(shard1.join("outcomes.csv")).unwrap();
+    refused(
+        &[
+            "merge",
+            shard1.to_str().unwrap(),
+            shard2.to_str().unwrap(),
+            "--out",
+            shard1.to_str().unwrap(),
+        ],
+        "is one of this run's inputs",
+    );
+    assert_eq!(
+        std::fs::read_to_string(shard1.join("outcomes.csv")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn the_report_escapes_what_it_reads_from_the_folder() {
+    let dir = temp("escape");
+    regimen_ok(&[
+        "simulate",
+        &bundled("zhang2022-prostate"),
+        "--rollouts",
+        "10",
+        "--no-png",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let manifest = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["seed"] = serde_json::Value::String("<img src=x onerror=alert(1)>".to_owned());
+    json["threads"] = serde_json::Value::String("<script>".to_owned());
+    std::fs::write(&manifest, serde_json::to_string(&json).unwrap()).unwrap();
+    let report = dir.join("report.html");
+    regimen_ok(&[
+        "plot",
+        dir.to_str().unwrap(),
+        "--no-png",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        !html.contains("<img") && !html.contains("<script"),
+        "unescaped manifest field"
+    );
+    assert!(html.contains("&lt;img src=x"));
+}
+
+#[test]
+fn plot_file_names_do_not_collide() {
+    use regimen::plot::figures::slug;
+    assert_ne!(slug("a.b"), slug("a-b"));
+    assert_ne!(slug("a b"), slug("a-b"));
+    assert_eq!(slug("continuous-mtd_2"), "continuous-mtd_2");
+}

@@ -293,12 +293,13 @@ pub fn report(folder: &RunFolder, figures: &[Figure]) -> String {
         if folder.stochastic {
             format!(
                 "seed {} · {} rollouts per arm",
-                m["seed"], m["rollouts_per_arm"]
+                escape(&m["seed"].to_string()),
+                escape(&m["rollouts_per_arm"].to_string())
             )
         } else {
             "deterministic run (mean-field ODE)".to_owned()
         },
-        m["threads"],
+        escape(&m["threads"].to_string()),
         escape(m["scenario_file"].as_str().unwrap_or("?")),
         escape(m["scenario_sha256"].as_str().unwrap_or("?"))
     ));
