@@ -27,6 +27,10 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Let a scenario read data files (events.file) outside its own folder: absolute paths,
+    /// `..` and links that leave it are refused otherwise.
+    #[arg(long, global = true)]
+    allow_outside_data: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -269,6 +273,8 @@ struct SimulateArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
+    crate::scenario::ALLOW_OUTSIDE_DATA
+        .store(cli.allow_outside_data, std::sync::atomic::Ordering::Relaxed);
     match run(cli.command, cli.quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -33,6 +33,8 @@ fn problem(
 
 /// Parses a dosing-record CSV (`text`, the contents of `file`).
 pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagnostic>> {
+    // Spreadsheets often start a UTF-8 CSV with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text
         .lines()
         .enumerate()
@@ -52,12 +54,14 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
             } else {
                 format!("allowed headers: {}", KNOWN.join(","))
             };
+            // Echo no more of the file than the offending cell, and at most 40 characters.
+            let shown: String = name.chars().take(40).collect();
             problems.push(problem(
                 file,
                 header_index + 1,
                 Some(i + 1),
-                name,
-                format!("unknown column `{name}`; {hint}"),
+                &shown,
+                format!("unknown column `{shown}`; {hint}"),
             ));
         }
     }
@@ -102,12 +106,13 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
             match cell.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(Some(v)),
                 _ => {
+                    let shown: String = cell.chars().take(40).collect();
                     problems.push(problem(
                         file,
                         line_no,
                         Some(i + 1),
                         name,
-                        format!("`{cell}` is not a finite number"),
+                        format!("`{shown}` is not a finite number"),
                     ));
                     Err(())
                 }
@@ -149,6 +154,25 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
             ));
             continue;
         };
+        // Negative values are located here, in the CSV row, not in the scenario.
+        for (name, value) in [
+            ("TIME", Some(time)),
+            ("AMT", Some(amt)),
+            ("RATE", rate),
+            ("II", ii),
+        ] {
+            if let Some(v) = value
+                && v < 0.0
+            {
+                problems.push(problem(
+                    file,
+                    line_no,
+                    column(name).map(|i| i + 1),
+                    name,
+                    format!("{name} must be ≥ 0, got {v}"),
+                ));
+            }
+        }
         if time < last_time {
             problems.push(problem(
                 file,

@@ -212,3 +212,54 @@ fn plot_file_names_do_not_collide() {
     assert_ne!(slug("a b"), slug("a-b"));
     assert_eq!(slug("continuous-mtd_2"), "continuous-mtd_2");
 }
+
+#[test]
+fn a_scenario_reads_data_only_from_its_folder() {
+    let dir = temp("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let outside = temp("data-outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let secret = outside.join("secret.csv");
+    std::fs::write(&secret, "ID,TIME,AMT\n1,0,1\n").unwrap();
+    let scenario = |file: &str| {
+        format!(
+            "format_version: 1\nname: data\ntime_units: days\nhorizon: 100\nmodel:\n  growth: \
+             exponential\n  compartments:\n    tumour: {{ birth: 0.02, initial: 1.0e9 }}\n\
+             drugs:\n  drug:\n    effects:\n      tumour: {{ kill: {{ linear: {{ slope: 0.05 }} }} }}\n\
+             observation: {{ every: 28 }}\nprogression: {{ rule: rise_over_nadir }}\narms:\n  \
+             - name: a\n    schedule: {{ events: {{ file: {file} }} }}\n"
+        )
+    };
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&secret, dir.join("link.csv")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("device.csv")).unwrap();
+    }
+    let check = |file: &str, extra: &[&str]| {
+        let path = dir.join(format!("{}.yaml", file.replace(['/', '.'], "_")));
+        std::fs::write(&path, scenario(file)).unwrap();
+        let mut args = vec!["check", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        regimen_within(&args, Duration::from_secs(30))
+    };
+    let (code, _, err) = check(secret.to_str().unwrap(), &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("lies outside the scenario's folder"), "{err}");
+    #[cfg(unix)]
+    {
+        let (code, _, err) = check("link.csv", &[]);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("lies outside the scenario's folder"), "{err}");
+        let (code, _, err) = check("device.csv", &[]);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("is not a regular file"), "{err}");
+        // The flag lets a user who means it read outside the folder.
+        let (code, _, err) = check("link.csv", &["--allow-outside-data"]);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    // A file that was not meant to be dosing records is not echoed beyond one cell.
+    std::fs::write(dir.join("long.csv"), format!("{},TIME\n", "y".repeat(500))).unwrap();
+    let (code, _, err) = check("long.csv", &[]);
+    assert_eq!(code, Some(1));
+    assert!(!err.contains(&"y".repeat(41)), "{err}");
+}

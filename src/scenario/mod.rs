@@ -20,6 +20,54 @@ use parse::{Parsed, diagnostic};
 use spec::{ScenarioSpec, ScheduleFile, ScheduleRef};
 use std::path::{Path, PathBuf};
 
+/// Data files (`events.file`) may lie outside the scenario's folder only when this is set
+/// (the command line's `--allow-outside-data`): a scenario from elsewhere must not read
+/// arbitrary files of the machine it runs on.
+pub static ALLOW_OUTSIDE_DATA: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Where a scenario in `dir` may read the data file `name` from: inside `dir` (unless
+/// [`ALLOW_OUTSIDE_DATA`]), and a regular file.
+fn data_file(dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
+    let path = dir.join(name);
+    let outside = || {
+        format!(
+            "`{name}` lies outside the scenario's folder; data files are read from that \
+             folder only (run with --allow-outside-data to allow it)"
+        )
+    };
+    let allowed = ALLOW_OUTSIDE_DATA.load(std::sync::atomic::Ordering::Relaxed);
+    if !allowed
+        && Path::new(name).components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+    {
+        return Err(outside());
+    }
+    let Ok(meta) = std::fs::metadata(&path) else {
+        // Reading it says what is wrong (missing, no permission).
+        return Ok(path);
+    };
+    if !meta.is_file() {
+        return Err(format!(
+            "`{name}` is not a regular file (a folder, device or pipe); give a CSV file"
+        ));
+    }
+    if !allowed {
+        // A link inside the folder may still point outside it.
+        let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize()) else {
+            return Err(outside());
+        };
+        if !real.starts_with(&root) {
+            return Err(outside());
+        }
+    }
+    Ok(path)
+}
+
 /// One trial arm, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arm {
@@ -157,8 +205,19 @@ impl Scenario {
                 let Some(name) = events.file.take() else {
                     continue;
                 };
-                let csv = dir.join(&name);
                 let field = format!("arms[{i}].{suffix}.events.file");
+                let csv = match data_file(dir, &name) {
+                    Ok(csv) => csv,
+                    Err(message) => {
+                        problems.push(diagnostic(
+                            path,
+                            parsed.locations.find(&field),
+                            &field,
+                            message,
+                        ));
+                        continue;
+                    }
+                };
                 match parse::read_text(&csv) {
                     Ok(text) => match crate::events::parse_csv(&csv, &text) {
                         Ok(mut records) => events.records.append(&mut records),

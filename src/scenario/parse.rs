@@ -97,7 +97,15 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<Parsed<T>, 
             let located = err
                 .location()
                 .filter(|l| l.line() > 0)
-                .map(|l| (l.line() as usize, l.column() as usize));
+                .map(|l| (l.line() as usize, l.column() as usize))
+                // A tab is reported after it; point at the start of the line it indents.
+                .map(|(line, column)| {
+                    if message.starts_with("YAML indents with spaces") {
+                        (line, 1)
+                    } else {
+                        (line, column)
+                    }
+                });
             // A missing field is reported where its mapping ends; point at the mapping itself.
             let pos = if message.starts_with("missing field") {
                 Locations::index(text).find(&field_path).or(located)
@@ -144,6 +152,18 @@ fn tidy_message(raw: &str) -> String {
         msg = "expected a mapping (`key: value` entries) here".to_owned();
     } else if msg == "expected sequence start" {
         msg = "expected a list (`- item` entries) here".to_owned();
+    } else if msg.starts_with("multiple YAML documents") {
+        msg = "the file holds more than one YAML document (a `---` line after the first): a \
+               scenario is one document; remove the `---` and what follows, or split the file"
+            .to_owned();
+    } else if ["u8", "u16", "u32", "u64", "usize"]
+        .iter()
+        .any(|k| msg == format!("invalid {k}"))
+    {
+        msg = "expected a whole number ≥ 0 here (no sign, no decimal point)".to_owned();
+    } else if msg.starts_with("tabs disallowed") {
+        msg = "YAML indents with spaces, not tabs: replace the tab at the start of this line"
+            .to_owned();
     }
     msg
 }
