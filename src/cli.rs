@@ -371,6 +371,7 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_out_dir(&args.scenario));
     check_outputs(&out, args.report.as_deref(), &[&args.scenario])?;
+    let shown = out.clone();
     let options = RunOptions {
         record_every: args.record_every,
         noise: args
@@ -384,6 +385,9 @@ fn simulate(args: SimulateArgs) -> Result<()> {
     }
     let refs: Vec<(&str, &RunResult)> = results.iter().map(|(n, r)| (*n, r)).collect();
     let labelled: Vec<report::LabelledRun> = results.iter().map(|(n, r)| (*n, None, r)).collect();
+    // Written into a staging folder, swapped in whole at the end.
+    let staged = crate::outdir::Staged::begin(&out)?;
+    let out = staged.path().to_path_buf();
     report::write_atomic(
         &out.join("trajectory.csv"),
         report::trajectory_csv(&scenario, &labelled).as_bytes(),
@@ -401,7 +405,8 @@ fn simulate(args: SimulateArgs) -> Result<()> {
         report::doses_csv(&scenario, &labelled).as_bytes(),
     )?;
     write_provenance(&scenario, &out, "simulate", 0, 1, 0.0)?;
-    let figures = draw(&out, args.report.as_deref(), args.no_png)?;
+    let report_file = args.report.as_deref().map(|r| staged.redirect(r));
+    let figures = draw(&out, report_file.as_deref(), args.no_png)?;
     println!(
         "{} — deterministic evaluation, horizon {} {}\n",
         scenario.spec.name,
@@ -420,10 +425,11 @@ fn simulate(args: SimulateArgs) -> Result<()> {
          ({stops}); doses and % on drug count that time.",
         scenario.spec.time_units.as_str()
     );
+    staged.commit()?;
     println!(
         "\nwrote trajectory.csv, visits.csv, outcomes.csv, doses.csv, scenario.yaml, manifest.json \
          and {figures} to {}",
-        out.display()
+        shown.display()
     );
     Ok(())
 }
@@ -657,7 +663,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         ),
     };
     // Ctrl-C and SIGTERM stop the searches at their next evaluation.
-    let _ = ctrlc::set_handler(crate::search::checkpoint::request_stop);
+    crate::stop::install_handler();
     if let Some(shard) = shard {
         let result = optimise_shard(
             &scenario,
@@ -1130,6 +1136,10 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         );
         return Ok(());
     }
+    // The run is written into a staging folder and swapped in whole at the end.
+    let staged = crate::outdir::Staged::begin(&job.out)?;
+    let out = staged.path();
+    crate::stop::install_handler();
     // The work: every arm's rollouts, or this shard's units of them.
     let units: Vec<crate::shard::Unit> = match job.shard {
         Some(shard) => crate::shard::units_of(shard, job.arms.len(), job.rollouts),
@@ -1169,7 +1179,16 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
             keep_trajectories: job.trajectories.saturating_sub(unit.first).min(unit.count),
             record_every: job.record_every,
         };
-        let done = run_rollouts_with_progress(scenario, arm, settings, &tick)?;
+        let done = match run_rollouts_with_progress(scenario, arm, settings, &tick) {
+            Err(Error::Interrupted(what)) => {
+                bar.finish_and_clear();
+                return Err(Error::Interrupted(format!(
+                    "{what}; no file written: {} keeps its previous contents",
+                    job.out.display()
+                )));
+            }
+            other => other?,
+        };
         runs[unit.arm].1.rollouts.extend(done.rollouts);
         runs[unit.arm].1.trajectories.extend(done.trajectories);
     }
@@ -1230,6 +1249,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         });
         write_manifest(out, &manifest)?;
         written.push("manifest.json");
+        staged.commit()?;
         println!(
             "shard {}/{}: {} units ({} rollouts) in {wall:.1} s; wrote {} to {}",
             shard.index,
@@ -1237,7 +1257,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
             units.len(),
             units.iter().map(|u| u.count).sum::<u64>(),
             written.join(", "),
-            out.display()
+            job.out.display()
         );
         return Ok(());
     }
@@ -1247,12 +1267,13 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         scenario,
         &run_refs,
         job.reference,
-        out,
+        &staged,
         &mut written,
         job.report.as_deref(),
         job.no_png,
         (job.rollouts, job.seed, wall),
-    )
+    )?;
+    staged.commit()
 }
 
 fn merge(args: MergeArgs) -> Result<()> {
@@ -1288,7 +1309,8 @@ fn merge(args: MergeArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let merged = crate::shard::merge(&args.dirs)?;
     let scenario = &merged.scenario;
-    let out = &args.out;
+    let staged = crate::outdir::Staged::begin(&args.out)?;
+    let out = staged.path();
     let run_refs: Vec<(&str, &ArmRollouts)> =
         merged.arms.iter().map(|(n, r)| (n.as_str(), r)).collect();
     report::write_atomic(
@@ -1328,7 +1350,7 @@ fn merge(args: MergeArgs) -> Result<()> {
         scenario,
         &run_refs,
         merged.reference,
-        out,
+        &staged,
         &mut written,
         args.report.as_deref(),
         args.no_png,
@@ -1337,7 +1359,8 @@ fn merge(args: MergeArgs) -> Result<()> {
             merged.seed,
             started.elapsed().as_secs_f64(),
         ),
-    )
+    )?;
+    staged.commit()
 }
 
 /// manifest.json of a run's folder.
@@ -1357,12 +1380,13 @@ fn summarise_comparison(
     scenario: &Scenario,
     run_refs: &[(&str, &ArmRollouts)],
     reference: usize,
-    out: &std::path::Path,
+    staged: &crate::outdir::Staged,
     written: &mut Vec<&str>,
     report_file: Option<&std::path::Path>,
     no_png: bool,
     (rollouts, seed, wall): (u64, u64, f64),
 ) -> Result<()> {
+    let out = staged.path();
     let rows = crate::compare::compare(scenario, run_refs, reference);
     report::write_atomic(
         &out.join("summary.csv"),
@@ -1377,7 +1401,8 @@ fn summarise_comparison(
     text.push('\n');
     report::write_atomic(&out.join("notes.txt"), text.as_bytes())?;
     written.extend(["summary.csv", "summary.json", "notes.txt"]);
-    let figures = draw(out, report_file, no_png)?;
+    let report_file = report_file.map(|r| staged.redirect(r));
+    let figures = draw(out, report_file.as_deref(), no_png)?;
     println!(
         "{}\n",
         wrap(
@@ -1416,7 +1441,7 @@ fn summarise_comparison(
     println!(
         "wrote {} and {figures} to {} ({wall:.1} s)",
         written.join(", "),
-        out.display()
+        staged.dir().display()
     );
     Ok(())
 }

@@ -54,6 +54,9 @@ pub enum Error {
     /// An input file is not valid; one diagnostic per problem found.
     #[error("{}", DiagnosticList(.0))]
     Invalid(Vec<Diagnostic>),
+    /// Stopped by Ctrl-C or SIGTERM; says what was finished and what was kept.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// A request that does not fit the scenario (an unknown arm name, say).
     #[error("{0}")]
     Usage(String),

@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod search;
 pub mod shard;
 pub mod sim;
+pub mod stop;
 pub mod survival;
 pub mod toxicity;
 

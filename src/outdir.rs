@@ -114,3 +114,122 @@ pub fn check_file(flag: &str, path: &Path, inputs: &[&Path]) -> Result<()> {
     }
     Ok(())
 }
+
+/// A run's output folder while the run writes it. The folder is locked against a second
+/// writer (`.NAME.lock` beside it, released when the process ends, however it ends); the run
+/// writes into a staging folder beside it, and [`Staged::commit`] swaps that in for the old
+/// folder with two renames. So the folder holds the old run whole, the new run whole, or —
+/// for the instant between the renames — nothing: never files of two runs. A run that fails
+/// or is stopped before the commit leaves the old folder as it was; leftovers of a killed run
+/// are removed by the next run into the same folder.
+pub struct Staged {
+    dir: PathBuf,
+    staging: PathBuf,
+    old: PathBuf,
+    committed: bool,
+    _lock: std::fs::File,
+}
+
+impl Staged {
+    /// Locks `dir` and opens a fresh staging folder for it (after [`prepare`]).
+    pub fn begin(dir: &Path) -> Result<Staged> {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".to_owned());
+        let write_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Write { path, source }
+        };
+        let lock_path = parent.join(format!(".{name}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(write_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Usage(format!(
+                    "{} is being written by another regimen run; wait for it to finish or \
+                     choose another --out",
+                    dir.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(Error::Write {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        // Holding the lock, anything staged or set aside by an earlier run is a leftover.
+        if let Ok(entries) = std::fs::read_dir(&parent) {
+            for entry in entries.flatten() {
+                let n = entry.file_name().to_string_lossy().into_owned();
+                if n.starts_with(&format!(".{name}.staging-"))
+                    || n.starts_with(&format!(".{name}.old-"))
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let id = std::process::id();
+        let staging = parent.join(format!(".{name}.staging-{id}"));
+        std::fs::create_dir_all(&staging).map_err(write_err(&staging))?;
+        Ok(Staged {
+            dir: dir.to_path_buf(),
+            old: parent.join(format!(".{name}.old-{id}")),
+            staging,
+            committed: false,
+            _lock: lock,
+        })
+    }
+
+    /// Where the run writes its files.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// The folder the run is for.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where to write `path` now: a file inside the run's folder (a report kept with the
+    /// run, say) goes into the staging folder, to be swapped in with the rest.
+    pub fn redirect(&self, path: &Path) -> PathBuf {
+        match path.strip_prefix(&self.dir) {
+            Ok(inside) => self.staging.join(inside),
+            Err(_) => path.to_path_buf(),
+        }
+    }
+
+    /// Puts the staged run in place of the old one.
+    pub fn commit(mut self) -> Result<()> {
+        let err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Write { path, source }
+        };
+        if self.dir.exists() {
+            std::fs::rename(&self.dir, &self.old).map_err(err(&self.dir))?;
+        }
+        std::fs::rename(&self.staging, &self.dir).map_err(err(&self.dir))?;
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.old);
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}

@@ -263,3 +263,221 @@ fn a_scenario_reads_data_only_from_its_folder() {
     assert_eq!(code, Some(1));
     assert!(!err.contains(&"y".repeat(41)), "{err}");
 }
+
+/// The run files of a folder (relative path → contents), the manifest without its timing.
+fn run_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let mut bytes = std::fs::read(&p).unwrap();
+            if rel == "manifest.json" {
+                let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                json.as_object_mut().unwrap().remove("wall_seconds");
+                bytes = serde_json::to_vec(&json).unwrap();
+            }
+            out.insert(rel, bytes);
+        }
+    }
+    out
+}
+
+fn compare_args<'a>(scenario: &'a str, seed: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "compare",
+        scenario,
+        "--rollouts",
+        "300",
+        "--seed",
+        seed,
+        "--no-png",
+        "-q",
+        "--out",
+        out,
+    ]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_folder_killed_at_any_instant_holds_one_run_whole_or_none() {
+    // The old run (seed 1) and the new (seed 2), each written without interference.
+    let base = temp("kill");
+    let scenario = bundled("zhang2022-prostate");
+    let (old, new) = (base.join("old"), base.join("new"));
+    regimen_ok(&compare_args(&scenario, "1", old.to_str().unwrap()));
+    let started = std::time::Instant::now();
+    regimen_ok(&compare_args(&scenario, "2", new.to_str().unwrap()));
+    let took = started.elapsed();
+    let (old_files, new_files) = (run_files(&old), run_files(&new));
+    assert!(old_files.contains_key("outcomes.csv") && old_files != new_files);
+    // Kill the new run into a folder holding the old one at 24 instants spread over (and
+    // beyond) its duration, then look at what the folder holds.
+    let dir = base.join("run");
+    let mut seen = std::collections::BTreeMap::new();
+    for k in 0..24u32 {
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&old, &dir);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+            .args(compare_args(&scenario, "2", dir.to_str().unwrap()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(took.mul_f64(2.0 * k as f64 / 23.0));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = run_files(&dir);
+        let state = if now == old_files {
+            "old"
+        } else if now == new_files {
+            "new"
+        } else if now.is_empty() {
+            "none"
+        } else {
+            panic!(
+                "killed at instant {k}: the folder mixes runs or holds a partial one: {:?}",
+                now.keys().collect::<Vec<_>>()
+            );
+        };
+        *seen.entry(state).or_insert(0) += 1;
+    }
+    // The earliest kills find the old run; on an unloaded machine the latest find the new
+    // one (not required: a loaded machine may take more than twice as long).
+    eprintln!("folder states after 24 kills: {seen:?}");
+    assert!(seen.contains_key("old"), "{seen:?}");
+}
+
+#[test]
+fn a_second_writer_is_refused_and_the_first_finishes_whole() {
+    let base = temp("two");
+    let scenario = bundled("persister-nsclc");
+    let dir = base.join("run");
+    let parent = base.clone();
+    std::fs::create_dir_all(&parent).unwrap();
+    let args: Vec<String> = [
+        "compare",
+        &scenario,
+        "--rollouts",
+        "400",
+        "--no-png",
+        "-q",
+        "--out",
+        dir.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run is staging (it holds the lock by then).
+    let staging = || {
+        std::fs::read_dir(&parent)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".run.staging-"))
+    };
+    let t0 = std::time::Instant::now();
+    while !staging() && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(staging(), "the first run never started staging");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = regimen_within(&argv, Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("is being written by another regimen run"),
+        "{err}"
+    );
+    let status = first.wait().unwrap();
+    assert!(status.success());
+    let outcomes = std::fs::read_to_string(dir.join("outcomes.csv")).unwrap();
+    assert_eq!(
+        outcomes.lines().count(),
+        1 + 400 * 5,
+        "every rollout of every arm"
+    );
+    for f in [
+        "summary.csv",
+        "summary.json",
+        "manifest.json",
+        "scenario.yaml",
+        "notes.txt",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_compare_says_so_and_keeps_the_old_folder() {
+    let base = temp("sigint");
+    let scenario = bundled("persister-nsclc");
+    let dir = base.join("run");
+    regimen_ok(&[
+        "compare",
+        &scenario,
+        "--rollouts",
+        "20",
+        "--no-png",
+        "-q",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let before = run_files(&dir);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args([
+            "compare",
+            &scenario,
+            "--rollouts",
+            "3000",
+            "--seed",
+            "9",
+            "--no-png",
+            "-q",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("keeps its previous contents"),
+        "{err}"
+    );
+    assert_eq!(run_files(&dir), before);
+}

@@ -14,18 +14,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Asks the running searches to stop at their next safe point.
 pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
+    crate::stop::request();
 }
 
 /// A stop was asked for (signal, or the test hook).
 pub fn stop_requested() -> bool {
-    STOP.load(Ordering::SeqCst)
+    crate::stop::requested()
 }
 
 /// One recorded evaluation.

@@ -151,6 +151,12 @@ pub fn run_rollouts_with_progress(
         ..settings.first + settings.count)
         .into_par_iter()
         .map(|index| {
+            if crate::stop::requested() {
+                return Err(crate::error::Error::Interrupted(format!(
+                    "stopped during the rollouts of arm `{}`",
+                    arm.name
+                )));
+            }
             let keep = index < settings.first + settings.keep_trajectories;
             let record = if keep { settings.record_every } else { 0.0 };
             let mut result = run_rollout(&cells, arm, settings.seed, index, record)?;
