@@ -326,6 +326,8 @@ fn run(command: Command, quiet: bool) -> Result<()> {
         Command::Optimise(args) => optimise(args),
         Command::Merge(args) => merge(args),
         Command::Plot(args) => {
+            // Not while a run is writing the folder.
+            let _lock = crate::outdir::lock(&args.dir)?;
             let said = draw(&args.dir, args.report.as_deref(), args.no_png)?;
             println!("drew {said} of {}", args.dir.display());
             Ok(())
@@ -639,10 +641,27 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let checkpoint = out.join("checkpoint.json");
+    // Written into a staging folder and swapped in at the end (or at a handled stop); the
+    // journal lives beside the folder meanwhile, so even a hard kill can be resumed.
+    let staged = crate::outdir::Staged::begin(&out)?;
+    let shown = out.clone();
+    let checkpoint = staged.journal_path();
+    if let Some(parent) = checkpoint.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
     let journal = match &args.resume {
         Some(_) => {
+            // A killed run's live journal is newer than the folder's copy.
+            let source = if checkpoint.is_file() {
+                checkpoint.clone()
+            } else {
+                out.join("checkpoint.json")
+            };
             let j = crate::search::checkpoint::Journal::resume(
+                &source,
                 &checkpoint,
                 fingerprint,
                 args.checkpoint_every,
@@ -651,7 +670,7 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
             eprintln!(
                 "resuming: {} evaluations from {}",
                 j.len(),
-                checkpoint.display()
+                source.display()
             );
             j
         }
@@ -664,18 +683,33 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
     };
     // Ctrl-C and SIGTERM stop the searches at their next evaluation.
     crate::stop::install_handler();
+    // The journal's copy goes into the folder with whatever the run commits.
+    let keep_journal = |staged: &crate::outdir::Staged| -> Result<()> {
+        if checkpoint.is_file() {
+            let copy = staged.path().join("checkpoint.json");
+            std::fs::copy(&checkpoint, &copy)
+                .map_err(|source| Error::Write { path: copy, source })?;
+        }
+        Ok(())
+    };
     if let Some(shard) = shard {
         let result = optimise_shard(
             &scenario,
             &plan,
             &overrides,
             shard,
-            &out,
+            staged.path(),
+            &shown,
             &journal,
             &tick,
             &fingerprint_copy,
         );
         bar.finish_and_clear();
+        // Done or stopped, the folder takes the shard's files (or its journal) whole.
+        if result.is_ok() || crate::stop::requested() {
+            keep_journal(&staged)?;
+            staged.commit()?;
+        }
         return result;
     }
     let started = std::time::Instant::now();
@@ -684,7 +718,13 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
     let wall = started.elapsed().as_secs_f64();
     if board.interrupted {
         journal.save()?;
-        report::write_atomic(&out.join("trace.csv"), output::trace_csv(&board).as_bytes())?;
+        report::write_atomic(
+            &staged.path().join("trace.csv"),
+            output::trace_csv(&board).as_bytes(),
+        )?;
+        keep_journal(&staged)?;
+        staged.commit()?;
+        let checkpoint = out.join("checkpoint.json");
         let best = board
             .trace
             .iter()
@@ -710,15 +750,18 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         )));
     }
     journal.save()?;
+    keep_journal(&staged)?;
+    let report_file = args.report.as_deref().map(|r| staged.redirect(r));
     write_optimise_outputs(
         &board,
         &plan,
         &scenario,
-        &out,
+        (staged.path(), &shown),
         wall,
-        args.report.as_deref(),
+        report_file.as_deref(),
         args.no_png,
-    )
+    )?;
+    staged.commit()
 }
 
 /// best.yaml, leaderboard.csv, trace.csv, pareto.csv, manifest, scenario, plots and the
@@ -727,7 +770,7 @@ fn write_optimise_outputs(
     board: &crate::search::leaderboard::Leaderboard,
     plan: &crate::search::config::Plan,
     scenario: &Scenario,
-    out: &std::path::Path,
+    (out, shown): (&std::path::Path, &std::path::Path),
     wall: f64,
     report_file: Option<&std::path::Path>,
     no_png: bool,
@@ -790,7 +833,7 @@ fn write_optimise_outputs(
         board.rollouts_run,
         board.rollouts_without_racing,
         written.join(", "),
-        out.display()
+        shown.display()
     );
     Ok(())
 }
@@ -803,6 +846,7 @@ fn optimise_shard(
     overrides: &crate::search::config::Overrides,
     shard: crate::shard::Shard,
     out: &std::path::Path,
+    shown: &std::path::Path,
     journal: &crate::search::checkpoint::Journal,
     progress: &(dyn Fn() + Sync),
     fingerprint: &str,
@@ -818,8 +862,8 @@ fn optimise_shard(
     if searched.interrupted {
         return Err(Error::Usage(format!(
             "interrupted; wrote {} — run the same command again with --resume {}",
-            out.join("checkpoint.json").display(),
-            out.display()
+            shown.join("checkpoint.json").display(),
+            shown.display()
         )));
     }
     let text = serde_json::to_string(&searched)
@@ -855,7 +899,7 @@ fn optimise_shard(
         units.len(),
         leaderboard::unit_count(plan),
         searched.trace.len(),
-        out.display()
+        shown.display()
     );
     Ok(())
 }
@@ -944,15 +988,18 @@ fn merge_optimise(args: &MergeArgs, manifests: &[serde_json::Value]) -> Result<(
             .ok_or_else(|| Error::Usage(format!("unit {unit} names no search of this plan")))?;
     }
     let board = leaderboard::finish(&scenario, &plan, searched, None)?;
+    let staged = crate::outdir::Staged::begin(&args.out)?;
+    let report_file = args.report.as_deref().map(|r| staged.redirect(r));
     write_optimise_outputs(
         &board,
         &plan,
         &scenario,
-        &args.out,
+        (staged.path(), &args.out),
         started.elapsed().as_secs_f64(),
-        args.report.as_deref(),
+        report_file.as_deref(),
         args.no_png,
-    )
+    )?;
+    staged.commit()
 }
 
 fn export_events(args: EventsArgs) -> Result<()> {

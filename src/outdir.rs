@@ -115,6 +115,41 @@ pub fn check_file(flag: &str, path: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
+/// Takes the lock of the run folder `dir` (`.NAME.lock` beside it): refused while another
+/// regimen process holds it. The lock goes with the returned file, and with the process.
+pub fn lock(dir: &Path) -> Result<std::fs::File> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_owned());
+    let lock_path = parent.join(format!(".{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| Error::Write {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
+            "{} is being written by another regimen run; wait for it to finish or choose \
+             another --out",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write {
+            path: lock_path,
+            source,
+        }),
+    }
+}
+
 /// A run's output folder while the run writes it. The folder is locked against a second
 /// writer (`.NAME.lock` beside it, released when the process ends, however it ends); the run
 /// writes into a staging folder beside it, and [`Staged::commit`] swaps that in for the old
@@ -145,29 +180,7 @@ impl Staged {
             let path = path.to_path_buf();
             move |source| Error::Write { path, source }
         };
-        let lock_path = parent.join(format!(".{name}.lock"));
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(write_err(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Usage(format!(
-                    "{} is being written by another regimen run; wait for it to finish or \
-                     choose another --out",
-                    dir.display()
-                )));
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(Error::Write {
-                    path: lock_path,
-                    source,
-                });
-            }
-        }
+        let lock = lock(dir)?;
         // Holding the lock, anything staged or set aside by an earlier run is a leftover.
         if let Ok(entries) = std::fs::read_dir(&parent) {
             for entry in entries.flatten() {
@@ -196,6 +209,20 @@ impl Staged {
         &self.staging
     }
 
+    /// Where an optimisation keeps its journal while it runs: beside the folder, outside the
+    /// staging folder, so that a run killed outright (no chance to commit) can still be
+    /// resumed; the commit puts a copy in the folder and removes this one.
+    pub fn journal_path(&self) -> PathBuf {
+        let name = self
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".to_owned());
+        self.staging
+            .with_file_name(format!(".{name}.journal"))
+            .join("checkpoint.json")
+    }
+
     /// The folder the run is for.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -222,6 +249,12 @@ impl Staged {
         std::fs::rename(&self.staging, &self.dir).map_err(err(&self.dir))?;
         self.committed = true;
         let _ = std::fs::remove_dir_all(&self.old);
+        // The folder now holds the journal's copy (if the run kept one).
+        if self.dir.join("checkpoint.json").is_file()
+            && let Some(journal) = self.journal_path().parent()
+        {
+            let _ = std::fs::remove_dir_all(journal);
+        }
         Ok(())
     }
 }

@@ -114,9 +114,15 @@ fn sigterm_stops_cleanly_with_a_checkpoint() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the search is under way (its first checkpoint exists), then signal.
+    // Wait until the search is under way (its first checkpoint exists: while the run goes
+    // on, the journal lives beside the output folder, which is swapped in whole at the end),
+    // then signal.
+    let live = out.with_file_name(format!(
+        ".{}.journal/checkpoint.json",
+        out.file_name().unwrap().to_string_lossy()
+    ));
     let started = std::time::Instant::now();
-    while !out.join("checkpoint.json").exists() {
+    while !live.exists() {
         assert!(
             started.elapsed().as_secs() < 120,
             "no checkpoint after 120 s"
@@ -138,6 +144,65 @@ fn sigterm_stops_cleanly_with_a_checkpoint() {
     let text = std::fs::read_to_string(out.join("checkpoint.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).expect("a whole checkpoint");
     assert!(!v["records"].as_array().unwrap().is_empty());
+    no_partial_files(&out);
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_run_killed_outright_resumes_from_its_journal() {
+    // SIGKILL gives no chance to commit: the folder keeps its previous contents, and the
+    // journal beside it lets --resume go on from the last checkpoint.
+    let out = dir("kill9");
+    let args = [
+        "optimise",
+        "scenarios/zhang2022-prostate.yaml",
+        "--budget-evals",
+        "30",
+        "--rollouts",
+        "100",
+        "--holdout",
+        "100",
+        "--checkpoint-every",
+        "1",
+        "-q",
+        "--no-png",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let live = out.with_file_name(format!(
+        ".{}.journal/checkpoint.json",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    let started = std::time::Instant::now();
+    while !live.exists() {
+        assert!(started.elapsed().as_secs() < 120, "no journal after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("leaderboard.csv").exists(), "nothing committed");
+    let mut resumed = args.to_vec();
+    resumed.extend(["--resume", out.to_str().unwrap()]);
+    let o = Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args(&resumed)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("resuming: "), "{err}");
+    assert!(out.join("leaderboard.csv").is_file() && out.join("checkpoint.json").is_file());
+    assert!(
+        !live.exists(),
+        "the journal beside the folder is gone once committed"
+    );
     no_partial_files(&out);
     std::fs::remove_dir_all(&out).unwrap();
 }

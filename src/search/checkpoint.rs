@@ -72,9 +72,11 @@ impl Journal {
         }
     }
 
-    /// The journal of an interrupted run in `path`, which must be the same run.
+    /// The journal of an interrupted run in `path`, which must be the same run; it goes on
+    /// being saved to `save_to`.
     pub fn resume(
         path: &Path,
+        save_to: &Path,
         fingerprint: String,
         every: u64,
         stop_after: Option<u64>,
@@ -103,7 +105,7 @@ impl Journal {
                 path.display()
             )));
         }
-        let mut journal = Journal::new(path, fingerprint, every, stop_after);
+        let mut journal = Journal::new(save_to, fingerprint, every, stop_after);
         journal.replay = file
             .records
             .iter()
