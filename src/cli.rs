@@ -713,7 +713,23 @@ fn optimise(args: OptimiseArgs) -> Result<()> {
         return result;
     }
     let started = std::time::Instant::now();
-    let board = leaderboard::optimise(&scenario, &plan, Some(&tick), Some(&journal))?;
+    let board = match leaderboard::optimise(&scenario, &plan, Some(&tick), Some(&journal)) {
+        Err(Error::Interrupted(what)) => {
+            // The searches are done and journalled: a resume replays them and scores again.
+            bar.finish_and_clear();
+            journal.save()?;
+            return Err(Error::Interrupted(format!(
+                "{what}; {} keeps its previous contents and the {} evaluations of the searches \
+                 are in {}: continue with regimen optimise {} --resume {} (and the same flags)",
+                shown.display(),
+                journal.len(),
+                checkpoint.display(),
+                args.scenario.display(),
+                shown.display()
+            )));
+        }
+        other => other?,
+    };
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     if board.interrupted {
@@ -1296,7 +1312,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         });
         write_manifest(out, &manifest)?;
         written.push("manifest.json");
-        staged.commit()?;
+        staged.commit_unless_stopped()?;
         println!(
             "shard {}/{}: {} units ({} rollouts) in {wall:.1} s; wrote {} to {}",
             shard.index,
@@ -1320,7 +1336,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
         job.no_png,
         (job.rollouts, job.seed, wall),
     )?;
-    staged.commit()
+    staged.commit_unless_stopped()
 }
 
 fn merge(args: MergeArgs) -> Result<()> {

@@ -21,6 +21,11 @@ pub const MAX_BUDGET_EVALS: u64 = 100_000;
 /// Stochastic work of one command: rollouts × arms × steps. At ~0.5–3 µs a step this is
 /// days of computing on one machine; shard such a run instead (docs/cluster.md).
 pub const MAX_ROLLOUT_STEPS: f64 = 1.0e11;
+/// Per-capita rate (birth, death with drug kill, switching) per time unit that a run may
+/// reach: beyond it a cell's fate is decided in less than a ten-thousandth of a time unit,
+/// which no engine here follows (the ODE would need millions of steps, the stochastic
+/// engine would silently round it to certainty).
+pub const MAX_RATE: f64 = 1.0e4;
 /// Characters in a scenario's name (it heads every table, plot and report).
 pub const MAX_NAME_CHARS: usize = 200;
 /// Characters in a description (scenario, arm or schedule).

@@ -134,6 +134,36 @@ pub struct Rates {
 }
 
 impl Model {
+    /// The first per-capita rate in `rates` that is not finite or exceeds
+    /// [`crate::limits::MAX_RATE`], said in the model's terms.
+    pub fn rate_out_of_range(&self, rates: &Rates) -> Option<String> {
+        let bad = |r: f64| !r.is_finite() || r > crate::limits::MAX_RATE;
+        for (i, c) in self.compartments.iter().enumerate() {
+            if bad(rates.birth[i]) {
+                return Some(format!(
+                    "the division rate of `{}` reached {:e} per time unit",
+                    c.name, rates.birth[i]
+                ));
+            }
+            if bad(rates.death[i]) {
+                return Some(format!(
+                    "the death rate of `{}` (its death, negative growth and every drug's kill) \
+                     reached {:e} per time unit",
+                    c.name, rates.death[i]
+                ));
+            }
+        }
+        for (t, rate) in self.transitions.iter().zip(&rates.transition) {
+            if bad(*rate) {
+                return Some(format!(
+                    "the switching rate from `{}` to `{}` reached {rate:e} per time unit",
+                    self.compartments[t.from].name, self.compartments[t.to].name
+                ));
+            }
+        }
+        None
+    }
+
     pub fn n_compartments(&self) -> usize {
         self.compartments.len()
     }

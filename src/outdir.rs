@@ -237,6 +237,18 @@ impl Staged {
         }
     }
 
+    /// As [`Staged::commit`], unless Ctrl-C or SIGTERM came while the files were written:
+    /// then the old folder stays and the run says it was stopped.
+    pub fn commit_unless_stopped(self) -> Result<()> {
+        if crate::stop::requested() {
+            return Err(Error::Interrupted(format!(
+                "stopped while writing the files; {} keeps its previous contents",
+                self.dir.display()
+            )));
+        }
+        self.commit()
+    }
+
     /// Puts the staged run in place of the old one.
     pub fn commit(mut self) -> Result<()> {
         let err = |path: &Path| {

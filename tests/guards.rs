@@ -481,3 +481,76 @@ fn ctrl_c_during_compare_says_so_and_keeps_the_old_folder() {
     );
     assert_eq!(run_files(&dir), before);
 }
+
+#[test]
+fn both_engines_stop_on_a_rate_no_engine_can_follow() {
+    // A kill of 1e300 per day: simulate failed with "state became non-finite" (naming
+    // nothing) while compare returned numbers for the same file.
+    let dir = temp("overflow");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("huge.yaml");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/valid/minimal.yaml"),
+    )
+    .unwrap()
+    .replace("slope: 0.05", "slope: 1.0e300");
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    let out = dir.join("out");
+    let o = out.to_str().unwrap();
+    let expect = "the death rate of `tumour` (its death, negative growth and every drug's kill) \
+                  reached 1e300 per time unit, more than the limit of 1e4";
+    refused(&["simulate", f, "--out", o], expect);
+    refused(&["compare", f, "--rollouts", "10", "--out", o], expect);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_the_hold_out_scoring_stops_optimise_and_keeps_the_journal() {
+    // The searches are quick and the hold-out is long: the signal lands in the hold-out,
+    // which used to ignore it (only SIGKILL stopped it).
+    let dir = temp("holdout");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args([
+            "optimise",
+            &bundled("persister-nsclc"),
+            "--families",
+            "intermittent",
+            "--budget-evals",
+            "2",
+            "--rollouts",
+            "5",
+            "--holdout",
+            "200000",
+            "--no-png",
+            "-q",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t0 = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        t0.elapsed() < Duration::from_secs(60),
+        "the signal was not heeded"
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("hold-out") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(!dir.join("leaderboard.csv").exists());
+}

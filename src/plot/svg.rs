@@ -110,6 +110,7 @@ impl Svg {
         if points.is_empty() {
             return;
         }
+        let points = &decimate(points);
         let mut d = String::new();
         for (i, (x, y)) in points.iter().enumerate() {
             let _ = write!(d, "{}{},{}", if i == 0 { "M" } else { " L" }, n(*x), n(*y));
@@ -136,7 +137,7 @@ impl Svg {
         if points.len() < 3 {
             return;
         }
-        let pts: Vec<String> = points
+        let pts: Vec<String> = decimate(points)
             .iter()
             .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
             .collect();
@@ -427,6 +428,43 @@ pub enum Mark {
     Block,
 }
 
+/// Screen points reduced to what a figure can show: of each run of consecutive points in
+/// the same half-pixel column, the first, the lowest, the highest and the last are kept (in
+/// their order), so the drawn line looks the same while a run of 2 million records makes
+/// a path of a few thousand points.
+pub fn decimate(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let column = |p: &(f64, f64)| (p.0 * 2.0).round() as i64;
+    let mut out = Vec::with_capacity(points.len().min(8192));
+    let mut i = 0;
+    while i < points.len() {
+        let c = column(&points[i]);
+        let mut j = i;
+        while j + 1 < points.len() && column(&points[j + 1]) == c {
+            j += 1;
+        }
+        let run = &points[i..=j];
+        if run.len() <= 4 {
+            out.extend_from_slice(run);
+        } else {
+            let (mut lo, mut hi) = (0, 0);
+            for (k, p) in run.iter().enumerate() {
+                if p.1 < run[lo].1 {
+                    lo = k;
+                }
+                if p.1 > run[hi].1 {
+                    hi = k;
+                }
+            }
+            let mut keep = vec![0, lo, hi, run.len() - 1];
+            keep.sort_unstable();
+            keep.dedup();
+            out.extend(keep.into_iter().map(|k| run[k]));
+        }
+        i = j + 1;
+    }
+    out
+}
+
 /// Characters of legend text per line: the legend column beside a figure is ~170 px wide.
 const LEGEND_CHARS: usize = 22;
 
@@ -525,6 +563,25 @@ mod tests {
         assert_eq!(l.first().map(|x| x.1.as_str()), Some("10⁵"));
         assert_eq!(l.last().map(|x| x.1.as_str()), Some("10¹⁰"));
         assert_eq!(Axis::linear(0.0, 1.0).ticks()[1].1, "0.2");
+    }
+
+    #[test]
+    fn decimation_keeps_the_envelope_and_the_ends() {
+        // A million points over 600 px: at most 4 a half-pixel column survive.
+        let pts: Vec<(f64, f64)> = (0..1_000_000)
+            .map(|i| (i as f64 * 600.0 / 1e6, ((i as f64) * 0.001).sin()))
+            .collect();
+        let d = decimate(&pts);
+        assert!(d.len() <= 4 * 1201, "{}", d.len());
+        assert_eq!(d.first(), pts.first());
+        assert_eq!(d.last(), pts.last());
+        let (lo, hi) = d
+            .iter()
+            .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+        assert!(lo < -0.9999 && hi > 0.9999);
+        // Few points pass untouched, vertical steps included.
+        let step = vec![(0.0, 1.0), (10.0, 1.0), (10.0, 0.5), (20.0, 0.5)];
+        assert_eq!(decimate(&step), step);
     }
 
     #[test]

@@ -528,8 +528,19 @@ pub fn finish(
             Vec::new(),
         )
     }));
+    let stopped = || {
+        crate::error::Error::Interrupted(
+            "stopped while scoring the finalists on the hold-out seeds".to_owned(),
+        )
+    };
     for e in &mut entries {
-        let scored = holdout(scenario, plan, holdout_seed, e)?;
+        if crate::stop::requested() {
+            return Err(stopped());
+        }
+        let scored = match holdout(scenario, plan, holdout_seed, e) {
+            Err(crate::error::Error::Interrupted(_)) => return Err(stopped()),
+            other => other?,
+        };
         e.holdout = scored.score.value;
         e.holdout_ci = scored.ci;
         e.relative_dose = relative(&scored.score.mean_dose);

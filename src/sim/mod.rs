@@ -171,6 +171,7 @@ pub fn run<P: Propagator>(
     let mut doses: Vec<Dose> = Vec::new();
     let mut dose_since_row = vec![0.0; n_drugs];
     let mut conc = vec![0.0; n_drugs];
+    let mut rate_check = model.new_rates();
     let mut given: Vec<GivenDose> = Vec::new();
     let mut toxicity = ToxicityGuard::new(
         scenario.toxicity.clone(),
@@ -286,6 +287,21 @@ pub fn run<P: Propagator>(
         next = next.min(exposure.next_change_after(t + eps));
         let span = next - t;
         if span > 0.0 {
+            // Both engines stop here, with the same words, on a rate no engine can follow
+            // (an effect of 1e300, say), instead of one overflowing and the other rounding.
+            exposure.at(0.0, &mut conc);
+            model.rates(&state, &conc, &mut rate_check);
+            if let Some(what) = model.rate_out_of_range(&rate_check) {
+                return Err(Error::Simulation {
+                    arm: arm.name.clone(),
+                    time: t,
+                    reason: format!(
+                        "{what}, more than the limit of {:e}: check the parameters behind it \
+                         (rates, effects and their units)",
+                        crate::limits::MAX_RATE
+                    ),
+                });
+            }
             propagator
                 .advance(model, &exposure, t, span, &mut state)
                 .map_err(|reason| Error::Simulation {
