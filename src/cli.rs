@@ -285,10 +285,25 @@ pub fn main() -> ExitCode {
 }
 
 fn format_error(e: &Error) -> String {
-    match e {
+    let text = match e {
         Error::Invalid(_) => e.to_string(),
         other => format!("error: {other}"),
-    }
+    };
+    printable(&text)
+}
+
+/// `text` with control characters (ESC, BEL, NUL …) shown as escapes, so a message that
+/// quotes user input cannot drive the terminal; line breaks and tabs stay.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -1034,6 +1049,10 @@ fn export_events(args: EventsArgs) -> Result<()> {
             scenario.arm_names()
         ))
     })?;
+    if let Some(n) = args.rollouts {
+        crate::limits::rollouts("--rollouts", n)?;
+        crate::limits::rollout_work(n, 1, scenario.horizon / scenario.stochastic_step)?;
+    }
     // Recording must be on for doses to be kept; one row per horizon is enough.
     let record = scenario.horizon;
     let runs: Vec<(u64, RunResult)> = match args.rollouts {

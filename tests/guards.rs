@@ -554,3 +554,20 @@ fn ctrl_c_during_the_hold_out_scoring_stops_optimise_and_keeps_the_journal() {
     );
     assert!(!dir.join("leaderboard.csv").exists());
 }
+
+#[test]
+fn control_characters_in_messages_are_shown_not_sent() {
+    // An arm name typed with ESC and BEL is quoted back in the error: escaped.
+    let (code, _, err) = regimen_within(
+        &[
+            "simulate",
+            &bundled("zhang2022-prostate"),
+            "--arm",
+            "bad\u{1b}[31mred\u{7}",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(1));
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("bad\\u{1b}[31mred\\u{7}"), "{err}");
+}
