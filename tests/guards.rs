@@ -571,3 +571,31 @@ fn control_characters_in_messages_are_shown_not_sent() {
     assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     assert!(err.contains("bad\\u{1b}[31mred\\u{7}"), "{err}");
 }
+
+#[test]
+fn a_new_run_leaves_nothing_of_the_old_one() {
+    // compare --trajectories 0 into a folder that held trajectories kept the old ones (and
+    // the new report drew them); simulate into a compare's folder kept its summary.
+    let dir = temp("replace");
+    let d = dir.to_str().unwrap();
+    let z = bundled("zhang2022-prostate");
+    regimen_ok(&["compare", &z, "--rollouts", "50", "--no-png", "--out", d]);
+    assert!(dir.join("trajectory.csv").is_file());
+    regimen_ok(&[
+        "compare",
+        &z,
+        "--rollouts",
+        "50",
+        "--trajectories",
+        "0",
+        "--no-png",
+        "--out",
+        d,
+    ]);
+    assert!(
+        !dir.join("trajectory.csv").exists() && !dir.join("plots/swimmer-adaptive-50.svg").exists()
+    );
+    regimen_ok(&["simulate", &z, "--no-png", "--out", d]);
+    assert!(!dir.join("summary.csv").exists() && !dir.join("notes.txt").exists());
+    assert!(dir.join("trajectory.csv").is_file());
+}
