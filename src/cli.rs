@@ -396,7 +396,15 @@ fn simulate(args: SimulateArgs) -> Result<()> {
             .map(|seed| sim::NoiseKey { seed, rollout: 0 }),
     };
     let mut results: Vec<(&str, RunResult)> = Vec::with_capacity(arms.len());
+    crate::stop::install_handler();
     for arm in arms {
+        if crate::stop::requested() {
+            return Err(Error::Interrupted(format!(
+                "stopped after {} of the arms; no file written: {} keeps its previous contents",
+                results.len(),
+                shown.display()
+            )));
+        }
         tracing::info!(arm = %arm.name, "simulating");
         results.push((&arm.name, sim::run_deterministic(&scenario, arm, options)?));
     }
@@ -442,7 +450,7 @@ fn simulate(args: SimulateArgs) -> Result<()> {
          ({stops}); doses and % on drug count that time.",
         scenario.spec.time_units.as_str()
     );
-    staged.commit()?;
+    staged.commit_unless_stopped()?;
     println!(
         "\nwrote trajectory.csv, visits.csv, outcomes.csv, doses.csv, scenario.yaml, manifest.json \
          and {figures} to {}",
@@ -1030,7 +1038,7 @@ fn merge_optimise(args: &MergeArgs, manifests: &[serde_json::Value]) -> Result<(
         report_file.as_deref(),
         args.no_png,
     )?;
-    staged.commit()
+    staged.commit_unless_stopped()
 }
 
 fn export_events(args: EventsArgs) -> Result<()> {
@@ -1359,6 +1367,7 @@ fn run_stochastic(job: StochasticJob) -> Result<()> {
 }
 
 fn merge(args: MergeArgs) -> Result<()> {
+    crate::stop::install_handler();
     let manifests: Vec<serde_json::Value> = args
         .dirs
         .iter()
@@ -1442,7 +1451,7 @@ fn merge(args: MergeArgs) -> Result<()> {
             started.elapsed().as_secs_f64(),
         ),
     )?;
-    staged.commit()
+    staged.commit_unless_stopped()
 }
 
 /// manifest.json of a run's folder.
