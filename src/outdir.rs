@@ -115,9 +115,9 @@ pub fn check_file(flag: &str, path: &Path, inputs: &[&Path]) -> Result<()> {
     Ok(())
 }
 
-/// Takes the lock of the run folder `dir` (`.NAME.lock` beside it): refused while another
-/// regimen process holds it. The lock goes with the returned file, and with the process.
-pub fn lock(dir: &Path) -> Result<std::fs::File> {
+/// The folder holding `dir`, and `dir`'s name: the lock, staging folder and journal of a
+/// run folder live beside it under names made from that.
+fn beside(dir: &Path) -> (PathBuf, String) {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -126,6 +126,13 @@ pub fn lock(dir: &Path) -> Result<std::fs::File> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".to_owned());
+    (parent, name)
+}
+
+/// Takes the lock of the run folder `dir` (`.NAME.lock` beside it): refused while another
+/// regimen process holds it. The lock goes with the returned file, and with the process.
+pub fn lock(dir: &Path) -> Result<std::fs::File> {
+    let (parent, name) = beside(dir);
     let lock_path = parent.join(format!(".{name}.lock"));
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -168,14 +175,7 @@ pub struct Staged {
 impl Staged {
     /// Locks `dir` and opens a fresh staging folder for it (after [`prepare`]).
     pub fn begin(dir: &Path) -> Result<Staged> {
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".to_owned());
+        let (parent, name) = beside(dir);
         let write_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Write { path, source }
@@ -213,13 +213,9 @@ impl Staged {
     /// staging folder, so that a run killed outright (no chance to commit) can still be
     /// resumed; the commit puts a copy in the folder and removes this one.
     pub fn journal_path(&self) -> PathBuf {
-        let name = self
-            .dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "out".to_owned());
-        self.staging
-            .with_file_name(format!(".{name}.journal"))
+        let (parent, name) = beside(&self.dir);
+        parent
+            .join(format!(".{name}.journal"))
             .join("checkpoint.json")
     }
 

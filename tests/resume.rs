@@ -4,6 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Waits (at most 120 s) for the journal a running optimisation keeps beside its output
+/// folder `out` (the folder itself is swapped in whole at the end); returns its path.
+fn wait_for_journal(out: &Path) -> PathBuf {
+    let live = out.with_file_name(format!(
+        ".{}.journal/checkpoint.json",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    let started = std::time::Instant::now();
+    while !live.exists() {
+        assert!(started.elapsed().as_secs() < 120, "no journal after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    live
+}
+
 fn dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("regimen-resume-{name}-{}", std::process::id()))
 }
@@ -117,18 +132,7 @@ fn sigterm_stops_cleanly_with_a_checkpoint() {
     // Wait until the search is under way (its first checkpoint exists: while the run goes
     // on, the journal lives beside the output folder, which is swapped in whole at the end),
     // then signal.
-    let live = out.with_file_name(format!(
-        ".{}.journal/checkpoint.json",
-        out.file_name().unwrap().to_string_lossy()
-    ));
-    let started = std::time::Instant::now();
-    while !live.exists() {
-        assert!(
-            started.elapsed().as_secs() < 120,
-            "no checkpoint after 120 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_journal(&out);
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -176,15 +180,7 @@ fn a_run_killed_outright_resumes_from_its_journal() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let live = out.with_file_name(format!(
-        ".{}.journal/checkpoint.json",
-        out.file_name().unwrap().to_string_lossy()
-    ));
-    let started = std::time::Instant::now();
-    while !live.exists() {
-        assert!(started.elapsed().as_secs() < 120, "no journal after 120 s");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let live = wait_for_journal(&out);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!out.join("leaderboard.csv").exists(), "nothing committed");
