@@ -55,6 +55,30 @@ pub fn prepare(dir: &Path, inputs: &[&Path]) -> Result<()> {
             dir.display()
         )));
     }
+    if dir.file_name().is_none() {
+        return Err(Error::Usage(format!(
+            "--out {}: give the output folder a name of its own (the run replaces it whole)",
+            dir.display()
+        )));
+    }
+    // The run replaces the folder whole, so it may hold nothing but an earlier run's files.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ours = RUN_FILES.contains(&name.as_str())
+                || name == "plots"
+                || name.ends_with(".html")
+                || name.starts_with('.');
+            if !ours {
+                return Err(Error::Usage(format!(
+                    "--out {} holds `{name}`, which no regimen run writes; a run replaces its \
+                     output folder whole, so give a new or empty folder (or one an earlier run \
+                     wrote)",
+                    dir.display()
+                )));
+            }
+        }
+    }
     let folder = canonical(dir);
     for input in inputs {
         let input_path = canonical(input);

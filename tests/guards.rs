@@ -599,3 +599,53 @@ fn a_new_run_leaves_nothing_of_the_old_one() {
     assert!(!dir.join("summary.csv").exists() && !dir.join("notes.txt").exists());
     assert!(dir.join("trajectory.csv").is_file());
 }
+
+#[test]
+fn a_folder_that_holds_other_files_is_never_replaced() {
+    // A run replaces its output folder whole: --out pointing at a folder of the user's (the
+    // scenarios, or the folder holding the shards being merged) must be refused, not emptied.
+    let dir = temp("foreign");
+    std::fs::create_dir_all(dir.join("mine")).unwrap();
+    std::fs::write(dir.join("mine/notes.md"), "keep me").unwrap();
+    let z = bundled("zhang2022-prostate");
+    refused(
+        &[
+            "compare",
+            &z,
+            "--rollouts",
+            "10",
+            "--out",
+            dir.join("mine").to_str().unwrap(),
+        ],
+        "holds `notes.md`, which no regimen run writes",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine/notes.md")).unwrap(),
+        "keep me"
+    );
+    let runs = dir.join("runs");
+    for k in 0..2 {
+        regimen_ok(&[
+            "compare",
+            &z,
+            "--rollouts",
+            "200",
+            "--shard",
+            &format!("{k}/2"),
+            "--no-png",
+            "--out",
+            runs.join(format!("shard-{k}")).to_str().unwrap(),
+        ]);
+    }
+    refused(
+        &[
+            "merge",
+            runs.join("shard-0").to_str().unwrap(),
+            runs.join("shard-1").to_str().unwrap(),
+            "--out",
+            runs.to_str().unwrap(),
+        ],
+        "holds `shard-",
+    );
+    assert!(runs.join("shard-0/outcomes.csv").is_file());
+}
