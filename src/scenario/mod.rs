@@ -121,6 +121,10 @@ impl Scenario {
     pub fn from_text(path: &Path, text: &str) -> Result<Scenario> {
         let parsed: Parsed<ScenarioSpec> = parse::parse(path, text)?;
         let mut spec = parsed.value;
+        // A problem located at a field of this scenario file.
+        let at_field = |field: &str, message: String| {
+            diagnostic(path, parsed.locations.find(field), field, message)
+        };
         // Where each named schedule came from (by field path prefix), to point errors at the
         // right file.
         let mut origins: Vec<Origin> = Vec::new();
@@ -149,9 +153,7 @@ impl Scenario {
                             }
                             let units = sf.value.time_units.unwrap_or(spec::TimeUnit::Days);
                             if units != spec.time_units {
-                                problems.push(diagnostic(
-                                    path,
-                                    parsed.locations.find(&field),
+                                problems.push(at_field(
                                     &field,
                                     format!(
                                         "schedule `{name}` ({}) is written in {} but the \
@@ -177,12 +179,7 @@ impl Scenario {
                         Err(other) => return Err(other),
                     },
                     Err(message) => {
-                        problems.push(diagnostic(
-                            path,
-                            parsed.locations.find(&field),
-                            &field,
-                            message,
-                        ));
+                        problems.push(at_field(&field, message));
                     }
                 }
             }
@@ -209,12 +206,7 @@ impl Scenario {
                 let csv = match data_file(dir, &name) {
                     Ok(csv) => csv,
                     Err(message) => {
-                        problems.push(diagnostic(
-                            path,
-                            parsed.locations.find(&field),
-                            &field,
-                            message,
-                        ));
+                        problems.push(at_field(&field, message));
                         continue;
                     }
                 };
@@ -223,9 +215,7 @@ impl Scenario {
                         Ok(mut records) => events.records.append(&mut records),
                         Err(mut d) => problems.append(&mut d),
                     },
-                    Err(Error::Read { source, .. }) => problems.push(diagnostic(
-                        path,
-                        parsed.locations.find(&field),
+                    Err(Error::Read { source, .. }) => problems.push(at_field(
                         &field,
                         format!("cannot read dosing records {}: {source}", csv.display()),
                     )),
