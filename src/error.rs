@@ -57,7 +57,28 @@ pub enum Error {
     /// Stopped by Ctrl-C or SIGTERM; says what was finished and what was kept.
     #[error("interrupted: {0}")]
     Interrupted(String),
-    /// A request that does not fit the scenario (an unknown arm name, say).
+    /// A file regimen wrote (a manifest, a shard's outcomes) cannot be read back.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An arm name that the scenario does not have.
+    #[error("{what}: no arm `{name}`; the arms are: {arms}")]
+    UnknownArm {
+        /// The request that named it (`--arm`, `--reference`, `arm=`).
+        what: String,
+        /// The name asked for.
+        name: String,
+        /// The scenario's arms, comma-separated.
+        arms: String,
+    },
+    /// A request beyond what regimen will run (see [`crate::limits`]).
+    #[error("{0}")]
+    Limit(String),
+    /// A request that does not fit the scenario or the folders given.
     #[error("{0}")]
     Usage(String),
     /// The numerical integration could not proceed (step size underflow, non-finite state).

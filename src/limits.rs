@@ -37,7 +37,7 @@ pub fn rollouts(flag: &str, n: u64) -> Result<()> {
         return Err(Error::Usage(format!("{flag} must be at least 1")));
     }
     if n > MAX_ROLLOUTS {
-        return Err(Error::Usage(format!(
+        return Err(Error::Limit(format!(
             "{flag} {n} is more than the limit of {MAX_ROLLOUTS}: split the run into shards \
              (--shard K/N, docs/cluster.md)"
         )));
@@ -54,7 +54,7 @@ pub fn record_every(every: f64, horizon: f64) -> Result<()> {
     }
     let rows = horizon / every;
     if rows > MAX_RECORDED_ROWS {
-        return Err(Error::Usage(format!(
+        return Err(Error::Limit(format!(
             "--record-every {every} over a horizon of {horizon} would record {rows:.2e} rows a \
              run, more than the limit of {MAX_RECORDED_ROWS:e}; record less often"
         )));
@@ -66,7 +66,7 @@ pub fn record_every(every: f64, horizon: f64) -> Result<()> {
 pub fn kept_rows(kept: u64, arms: usize, every: f64, horizon: f64) -> Result<()> {
     let rows = kept as f64 * arms as f64 * (horizon / every + 1.0);
     if kept > 0 && rows > MAX_KEPT_ROWS {
-        return Err(Error::Usage(format!(
+        return Err(Error::Limit(format!(
             "--trajectories {kept} × {arms} arms recorded every {every} over a horizon of \
              {horizon} would keep {rows:.2e} rows, more than the limit of {MAX_KEPT_ROWS:e}; \
              keep fewer trajectories or record less often"
@@ -79,11 +79,22 @@ pub fn kept_rows(kept: u64, arms: usize, every: f64, horizon: f64) -> Result<()>
 pub fn rollout_work(rollouts: u64, arms: usize, steps: f64) -> Result<()> {
     let work = rollouts as f64 * arms as f64 * steps;
     if work > MAX_ROLLOUT_STEPS {
-        return Err(Error::Usage(format!(
+        return Err(Error::Limit(format!(
             "{rollouts} rollouts × {arms} arms × {steps:.0} steps = {work:.2e} engine steps, \
              more than the limit of {MAX_ROLLOUT_STEPS:e} for one command: use fewer rollouts \
              or split the run into shards (--shard K/N, docs/cluster.md)"
         )));
     }
     Ok(())
+}
+
+/// `--budget-evals`: between 1 and [`MAX_BUDGET_EVALS`].
+pub fn budget_evals(n: u64) -> Result<()> {
+    if (1..=MAX_BUDGET_EVALS).contains(&n) {
+        Ok(())
+    } else {
+        Err(Error::Limit(format!(
+            "--budget-evals must be between 1 and {MAX_BUDGET_EVALS}, got {n}"
+        )))
+    }
 }

@@ -1,5 +1,7 @@
-use std::process::ExitCode;
+//! The `regimen` command: flag parsing and printing over the library's API.
 
-fn main() -> ExitCode {
-    regimen::cli::main()
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

@@ -1,6 +1,6 @@
 //! Tables for people and tidy CSV for programs. Files are written whole or not at all.
 
-use crate::compare::ArmComparison;
+use crate::contrast::ArmComparison;
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
@@ -563,43 +563,6 @@ pub fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// `manifest.json`: what produced a run's files, so a result can be traced and repeated.
-pub fn manifest(
-    scenario: &Scenario,
-    command: &str,
-    seed: u64,
-    rollouts: u64,
-    reference: &str,
-    wall_seconds: f64,
-) -> String {
-    let hash = sha256_hex(&scenario.resolved_yaml());
-    let value = serde_json::json!({
-        "regimen_version": env!("CARGO_PKG_VERSION"),
-        "command": command,
-        "scenario_file": scenario.source.display().to_string(),
-        "scenario_name": scenario.spec.name,
-        "scenario_sha256": hash,
-        "seed": seed,
-        "rollouts_per_arm": rollouts,
-        "arms": scenario.arms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
-        "reference_arm": reference,
-        "rng": "SplitMix64 streams keyed by (seed, rollout, step, unit, channel)",
-        "stochastic_step": scenario.stochastic_step,
-        "cells_per_unit": scenario.cells_per_unit,
-        "detection_limit": scenario.marker.detection_limit,
-        "time_units": scenario.spec.time_units.as_str(),
-        "horizon": scenario.horizon,
-        "progression_rule": scenario.progression.name(),
-        "progression": scenario.progression.describe(),
-        "arm_progression": scenario.arms.iter().map(|a| (a.name.clone(), a.progression.describe())).collect::<std::collections::BTreeMap<_, _>>(),
-        "treat_beyond_progression": scenario.spec.progression.treat_beyond_progression.unwrap_or(false),
-        "drugs": scenario.drugs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
-        "threads": rayon::current_num_threads(),
-        "wall_seconds": wall_seconds,
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned())
 }
 
 #[cfg(test)]

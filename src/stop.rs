@@ -1,5 +1,6 @@
-//! Ctrl-C and SIGTERM: a flag every long phase checks at its next safe point, so a stopped
-//! command can say what it finished and leave its output folder whole.
+//! Stopping a job: a flag every long phase checks at its next safe point, so a stopped job
+//! can say what it finished and leave its output folder whole. The command line sets it on
+//! Ctrl-C and SIGTERM; the Python package on KeyboardInterrupt.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,10 +16,7 @@ pub fn requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Routes Ctrl-C and SIGTERM to [`request`] (once per process; later calls do nothing).
-pub fn install_handler() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(request);
-    });
+/// Forgets an earlier request, so the next job runs (a notebook after a KeyboardInterrupt).
+pub fn clear() {
+    STOP.store(false, Ordering::SeqCst);
 }

@@ -3,7 +3,7 @@
 mod common;
 use common::correlation;
 use regimen::Scenario;
-use regimen::compare::compare;
+use regimen::contrast::compare;
 use regimen::sim::rollouts::{RolloutSettings, run_rollouts};
 use std::path::Path;
 use std::process::Command;

@@ -72,7 +72,7 @@ fn a_stopped_run_resumes_to_the_uninterrupted_result() {
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("interrupted after 7 evaluations") && err.contains("--resume"),
+        err.contains("interrupted: after 7 evaluations") && err.contains("--resume"),
         "{err}"
     );
     assert!(part.join("checkpoint.json").is_file());
@@ -89,7 +89,7 @@ fn a_stopped_run_resumes_to_the_uninterrupted_result() {
         "5",
     ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted after 12 evaluations"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("interrupted: after 12 evaluations"));
     let o = optimise(&["--resume", part.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["leaderboard.csv", "trace.csv", "best.yaml"] {
@@ -142,7 +142,7 @@ fn sigterm_stops_cleanly_with_a_checkpoint() {
     assert!(!o.status.success(), "a signalled run must exit non-zero");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("interrupted after") && err.contains("--resume"),
+        err.contains("interrupted: after") && err.contains("--resume"),
         "{err}"
     );
     let text = std::fs::read_to_string(out.join("checkpoint.json")).unwrap();

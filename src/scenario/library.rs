@@ -24,7 +24,13 @@ pub fn find(scenario: &Path, name: &str) -> Result<(PathBuf, String), String> {
         ));
     }
     let dir = scenario.parent().unwrap_or(Path::new("."));
-    for base in [dir.join("schedules"), dir.join("..").join("schedules")] {
+    // A scenario given as text (no file) takes built-in schedules only.
+    let folders = if scenario == Path::new(super::FROM_STRING) {
+        Vec::new()
+    } else {
+        vec![dir.join("schedules"), dir.join("..").join("schedules")]
+    };
+    for base in folders {
         let file = base.join(format!("{name}.yaml"));
         if file.is_file() {
             return match super::parse::read_text(&file) {

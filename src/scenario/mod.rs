@@ -107,6 +107,9 @@ pub struct Scenario {
     pub toxicity: Vec<Option<crate::toxicity::Budget>>,
 }
 
+/// The source of a scenario read by [`Scenario::from_yaml_str`].
+pub const FROM_STRING: &str = "<string>";
+
 impl Scenario {
     /// Reads, resolves and validates the scenario in `path`. Arms that name a schedule are
     /// looked up in `schedules/` beside the scenario, then in `../schedules/`, then in the
@@ -239,8 +242,50 @@ impl Scenario {
         compile::compile(path, spec)
     }
 
+    /// Reads a scenario from YAML text that comes from no file (a notebook, a test). Its
+    /// named schedules come from the library built into regimen; messages name it
+    /// `<string>`.
+    pub fn from_yaml_str(text: &str) -> Result<Scenario> {
+        Self::from_text(Path::new(FROM_STRING), text)
+    }
+
+    /// The arm called `name`, if there is one.
     pub fn arm(&self, name: &str) -> Option<&Arm> {
         self.arms.iter().find(|a| a.name == name)
+    }
+
+    /// The arm called `name`, or an error that lists the arms (`what` names the request:
+    /// `--arm`, `--reference`).
+    pub fn find_arm(&self, what: &str, name: &str) -> Result<&Arm> {
+        self.arm(name).ok_or_else(|| Error::UnknownArm {
+            what: what.to_owned(),
+            name: name.to_owned(),
+            arms: self.arm_names(),
+        })
+    }
+
+    /// The index of the arm called `name` (see [`Scenario::find_arm`]).
+    pub fn arm_index(&self, what: &str, name: &str) -> Result<usize> {
+        let arm = self.find_arm(what, name)?;
+        Ok(self
+            .arms
+            .iter()
+            .position(|a| std::ptr::eq(a, arm))
+            .unwrap_or(0))
+    }
+
+    /// SHA-256 of the resolved scenario: the identity of a run's scenario in manifests and
+    /// checkpoints.
+    pub fn sha256(&self) -> String {
+        crate::report::sha256_hex(&self.resolved_yaml())
+    }
+
+    /// Dosing continues after progression (the scenario-wide setting).
+    pub fn treats_beyond_progression(&self) -> bool {
+        self.spec
+            .progression
+            .treat_beyond_progression
+            .unwrap_or(false)
     }
 
     /// The arms' names, comma-separated (for messages).
@@ -269,12 +314,7 @@ impl Scenario {
             schedule,
             progression: like.map_or(self.progression, |a| a.progression),
             treat_beyond_progression: like.map_or_else(
-                || {
-                    self.spec
-                        .progression
-                        .treat_beyond_progression
-                        .unwrap_or(false)
-                },
+                || self.treats_beyond_progression(),
                 |a| a.treat_beyond_progression,
             ),
         }

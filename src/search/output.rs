@@ -5,7 +5,7 @@ use super::config::{Plan, objective_name};
 use super::export::arm_yaml;
 use super::leaderboard::{Entry, Leaderboard};
 use super::objective::Objective;
-use crate::report::{manifest, render_table};
+use crate::report::render_table;
 use crate::scenario::Scenario;
 
 fn parameters(e: &Entry) -> String {
@@ -279,50 +279,4 @@ pub fn best_yaml(board: &Leaderboard, plan: &Plan, scenario: &Scenario) -> Optio
         scenario.source.display(),
         arm_yaml(&name, &best.schedule, &drugs)
     ))
-}
-
-/// manifest.json: the shared manifest plus the plan of the search.
-pub fn manifest_json(
-    board: &Leaderboard,
-    plan: &Plan,
-    scenario: &Scenario,
-    wall_seconds: f64,
-) -> String {
-    let base = manifest(
-        scenario,
-        "optimise",
-        plan.seed,
-        plan.rollouts,
-        "continuous",
-        wall_seconds,
-    );
-    let mut value: serde_json::Value =
-        serde_json::from_str(&base).unwrap_or_else(|_| serde_json::json!({}));
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "optimise".to_owned(),
-            serde_json::json!({
-                "objective": objective_name(plan.objective),
-                "drug": scenario.drugs.get(plan.drug).map(|d| d.name.clone()),
-                "tuning_seed": plan.seed,
-                "tuning_rollouts": plan.rollouts,
-                "holdout_seed": board.holdout_seed,
-                "holdout_rollouts": plan.holdout,
-                "budget_evals_per_family": plan.budget_per_family,
-                "families": plan.families.iter().map(|f| f.name()).chain(plan.lp.as_ref().map(|_| "lp")).collect::<Vec<_>>(),
-                "solver": plan.solver.as_str(),
-                "racing": plan.racing,
-                "max_relative_dose": plan.max_relative_dose,
-                "marker_cap": plan.marker_cap,
-                "pareto": plan.pareto,
-                "time_limit_seconds": plan.time_limit.map(|d| d.as_secs_f64()),
-                "timed_out": board.timed_out,
-                "evaluations": board.trace.len(),
-                "rollouts_run": board.rollouts_run,
-                "rollouts_without_racing": board.rollouts_without_racing,
-                "continuous_mean_dose": board.continuous_dose,
-            }),
-        );
-    }
-    serde_json::to_string_pretty(&value).unwrap_or(base)
 }

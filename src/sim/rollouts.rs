@@ -36,7 +36,7 @@ pub struct Rollout {
 }
 
 /// The rollouts of one arm.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArmRollouts {
     pub rollouts: Vec<Rollout>,
     /// (rollout index, run) of the kept trajectories, counts in the scenario's units.

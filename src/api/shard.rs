@@ -7,6 +7,7 @@
 //! and that every unit is present exactly once, reads the outcomes back (floats print and
 //! parse exactly) and computes the same summary a single machine would.
 
+use super::manifest::Manifest;
 use crate::error::{Error, Result};
 use crate::outcome::RunOutcome;
 use crate::plot::data::Table;
@@ -99,43 +100,38 @@ pub fn units_of(shard: Shard, arms: usize, rollouts: u64) -> Vec<Unit> {
         .collect()
 }
 
-fn field<'a>(m: &'a serde_json::Value, key: &str, dir: &Path) -> Result<&'a serde_json::Value> {
-    let v = &m[key];
-    if v.is_null() {
+/// A shard folder as read back.
+pub struct ShardFolder {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Which shard it holds.
+    pub shard: Shard,
+    /// The units of work it ran.
+    pub units: Vec<u64>,
+}
+
+/// Reads the manifest of a shard's folder and checks the shard finished.
+pub fn read_shard(dir: &Path) -> Result<ShardFolder> {
+    let manifest = Manifest::read(dir)?;
+    let Some(record) = manifest.shard.clone() else {
         return Err(Error::Usage(format!(
-            "{}: manifest.json lacks `{key}`: not a shard of regimen compare",
+            "{}: not a shard (merge takes the folders of `--shard K/N` runs)",
             dir.display()
         )));
-    }
-    Ok(v)
-}
-
-/// A shard folder as read back.
-struct ShardFolder {
-    dir: PathBuf,
-    manifest: serde_json::Value,
-    shard: Shard,
-    units: Vec<u64>,
-}
-
-fn read_shard(dir: &Path) -> Result<ShardFolder> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let manifest: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-    let s = field(&manifest, "shard", dir)?;
+    };
     let shard = Shard {
-        index: s["index"].as_u64().unwrap_or(u64::MAX),
-        count: s["count"].as_u64().unwrap_or(0),
+        index: record.index,
+        count: record.count,
     };
     if shard.count == 0 || shard.index >= shard.count {
-        return Err(Error::Usage(format!(
-            "{}: manifest.json has a malformed shard entry",
-            dir.display()
-        )));
+        return Err(Error::Format {
+            path: dir.join("manifest.json"),
+            reason: "malformed shard entry".to_owned(),
+        });
     }
-    if s["complete"].as_bool() != Some(true) {
+    if !record.complete {
         return Err(Error::Usage(format!(
             "{}: shard {}/{} did not finish; run it again",
             dir.display(),
@@ -143,15 +139,11 @@ fn read_shard(dir: &Path) -> Result<ShardFolder> {
             shard.count
         )));
     }
-    let units = s["units"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
-        .unwrap_or_default();
     Ok(ShardFolder {
         dir: dir.to_path_buf(),
         manifest,
         shard,
-        units,
+        units: record.units,
     })
 }
 
@@ -163,10 +155,10 @@ pub fn already_done(dir: &Path, shard: Shard, hash: &str, seed: u64, rollouts: u
     };
     let m = &folder.manifest;
     folder.shard == shard
-        && m["scenario_sha256"].as_str() == Some(hash)
-        && m["seed"].as_u64() == Some(seed)
-        && m["rollouts_per_arm"].as_u64() == Some(rollouts)
-        && m["regimen_version"].as_str() == Some(env!("CARGO_PKG_VERSION"))
+        && m.scenario_sha256 == hash
+        && m.seed == seed
+        && m.rollouts_per_arm == rollouts
+        && m.regimen_version == env!("CARGO_PKG_VERSION")
 }
 
 /// What `merge` puts back together.
@@ -177,7 +169,7 @@ pub struct Merged {
     pub seed: u64,
     pub rollouts: u64,
     /// The first shard's manifest (for the merged one).
-    pub manifest: serde_json::Value,
+    pub manifest: Manifest,
     pub dirs: Vec<PathBuf>,
 }
 
@@ -241,21 +233,22 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
     }
     let shards: Vec<ShardFolder> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_>>()?;
     let first = &shards[0];
-    for key in [
-        "scenario_sha256",
-        "regimen_version",
-        "seed",
-        "rollouts_per_arm",
-        "reference_arm",
-    ] {
-        for s in &shards[1..] {
-            if s.manifest[key] != first.manifest[key] {
+    let key = |m: &Manifest| -> [(&'static str, String); 5] {
+        [
+            ("scenario_sha256", m.scenario_sha256.clone()),
+            ("regimen_version", m.regimen_version.clone()),
+            ("seed", m.seed.to_string()),
+            ("rollouts_per_arm", m.rollouts_per_arm.to_string()),
+            ("reference_arm", m.reference_arm.clone()),
+        ]
+    };
+    for s in &shards[1..] {
+        for ((name, a), (_, b)) in key(&first.manifest).into_iter().zip(key(&s.manifest)) {
+            if a != b {
                 return Err(Error::Usage(format!(
-                    "{} and {} are not shards of the same job: `{key}` is {} in one and {} in the other",
+                    "{} and {} are not shards of the same job: `{name}` is {a} in one and {b} in the other",
                     first.dir.display(),
                     s.dir.display(),
-                    first.manifest[key],
-                    s.manifest[key]
                 )));
             }
         }
@@ -292,15 +285,14 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
     let scenario_path = first.dir.join("scenario.yaml");
     let text = crate::scenario::parse::read_text(&scenario_path)?;
     let scenario = Scenario::from_text(&scenario_path, &text)?;
-    let hash = crate::report::sha256_hex(&scenario.resolved_yaml());
-    if first.manifest["scenario_sha256"].as_str() != Some(hash.as_str()) {
+    if first.manifest.scenario_sha256 != scenario.sha256() {
         return Err(Error::Usage(format!(
             "{}: scenario.yaml does not match the manifest's scenario hash",
             first.dir.display()
         )));
     }
-    let rollouts = first.manifest["rollouts_per_arm"].as_u64().unwrap_or(0);
-    let seed = first.manifest["seed"].as_u64().unwrap_or(0);
+    let rollouts = first.manifest.rollouts_per_arm;
+    let seed = first.manifest.seed;
     let all = units(scenario.arms.len(), rollouts);
     let mut owner: BTreeMap<u64, &Path> = BTreeMap::new();
     for s in &shards {
@@ -362,9 +354,9 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
             )));
         }
     }
-    let reference = first.manifest["reference_arm"]
-        .as_str()
-        .and_then(|r| names.iter().position(|n| n == r))
+    let reference = names
+        .iter()
+        .position(|n| *n == first.manifest.reference_arm)
         .unwrap_or(0);
     let arms = names
         .into_iter()

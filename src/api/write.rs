@@ -1,0 +1,249 @@
+//! Writers: each puts a value of the API into a run folder (usually the staging folder of
+//! [`crate::outdir::Staged`], swapped in whole once everything is written) and returns the
+//! names of the files it wrote.
+
+use super::compare::{Comparison, Rollouts};
+use super::manifest::{Manifest, ShardRecord};
+use super::optimise::{Optimisation, ShardSearch};
+use super::simulate::Simulation;
+use crate::error::{Error, Result};
+use crate::report::{self, write_atomic};
+use crate::scenario::Scenario;
+use crate::search::output;
+use std::path::{Path, PathBuf};
+
+/// The resolved scenario (`scenario.yaml`) and `manifest.json`.
+pub fn provenance(scenario: &Scenario, manifest: &Manifest, dir: &Path) -> Result<()> {
+    write_atomic(
+        &dir.join("scenario.yaml"),
+        scenario.resolved_yaml().as_bytes(),
+    )?;
+    manifest.write(dir)
+}
+
+/// A deterministic run: trajectory.csv, visits.csv, outcomes.csv, doses.csv, scenario.yaml,
+/// manifest.json.
+pub fn simulation(
+    scenario: &Scenario,
+    run: &Simulation,
+    wall_seconds: f64,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let refs: Vec<(&str, &crate::sim::RunResult)> =
+        run.runs.iter().map(|(n, r)| (n.as_str(), r)).collect();
+    let labelled: Vec<report::LabelledRun> = run
+        .runs
+        .iter()
+        .map(|(n, r)| (n.as_str(), None, r))
+        .collect();
+    write_atomic(
+        &dir.join("trajectory.csv"),
+        report::trajectory_csv(scenario, &labelled).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("visits.csv"),
+        report::visits_csv(&labelled).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("outcomes.csv"),
+        report::outcomes_csv(scenario, &refs).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("doses.csv"),
+        report::doses_csv(scenario, &labelled).as_bytes(),
+    )?;
+    let reference = scenario.arms.first().map_or("", |a| a.name.as_str());
+    let manifest = Manifest::new(scenario, "simulate", 0, 1, reference, wall_seconds);
+    provenance(scenario, &manifest, dir)?;
+    Ok(vec![
+        "trajectory.csv",
+        "visits.csv",
+        "outcomes.csv",
+        "doses.csv",
+        "scenario.yaml",
+        "manifest.json",
+    ])
+}
+
+/// outcomes.csv (one row per rollout and arm) and, where trajectories were kept,
+/// trajectory.csv, visits.csv and doses.csv.
+pub fn rollouts(scenario: &Scenario, run: &Rollouts, dir: &Path) -> Result<Vec<&'static str>> {
+    write_atomic(
+        &dir.join("outcomes.csv"),
+        report::rollouts_csv(scenario, &run.by_arm()).as_bytes(),
+    )?;
+    let mut written = vec!["outcomes.csv"];
+    let labelled: Vec<report::LabelledRun> = run
+        .arms
+        .iter()
+        .flat_map(|(name, r)| {
+            r.trajectories
+                .iter()
+                .map(move |(i, run)| (name.as_str(), Some(*i), run))
+        })
+        .collect();
+    if !labelled.is_empty() {
+        write_atomic(
+            &dir.join("trajectory.csv"),
+            report::trajectory_csv(scenario, &labelled).as_bytes(),
+        )?;
+        write_atomic(
+            &dir.join("visits.csv"),
+            report::visits_csv(&labelled).as_bytes(),
+        )?;
+        write_atomic(
+            &dir.join("doses.csv"),
+            report::doses_csv(scenario, &labelled).as_bytes(),
+        )?;
+        written.extend(["trajectory.csv", "visits.csv", "doses.csv"]);
+    }
+    Ok(written)
+}
+
+/// The manifest of a stochastic run of `command` (`compare`, `simulate --rollouts`).
+pub fn rollouts_manifest(scenario: &Scenario, run: &Rollouts, command: &str) -> Manifest {
+    let mut manifest = Manifest::new(
+        scenario,
+        command,
+        run.seed,
+        run.rollouts,
+        run.reference_name(),
+        run.wall_seconds,
+    );
+    manifest.shard = run.shard.map(|shard| ShardRecord {
+        index: shard.index,
+        count: shard.count,
+        block: Some(super::shard::BLOCK),
+        units: run.units.iter().map(|u| u.id).collect(),
+        complete: true,
+    });
+    manifest
+}
+
+/// A shard's folder: its outcomes (and kept trajectories), scenario.yaml and manifest.json,
+/// for `merge`.
+pub fn rollouts_shard(
+    scenario: &Scenario,
+    run: &Rollouts,
+    command: &str,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let mut written = rollouts(scenario, run, dir)?;
+    provenance(scenario, &rollouts_manifest(scenario, run, command), dir)?;
+    written.extend(["scenario.yaml", "manifest.json"]);
+    Ok(written)
+}
+
+/// summary.csv, summary.json and notes.txt of a comparison.
+pub fn summary(
+    scenario: &Scenario,
+    comparison: &Comparison,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    write_atomic(
+        &dir.join("summary.csv"),
+        report::compare_csv(scenario, &comparison.rows).as_bytes(),
+    )?;
+    let json = serde_json::to_string_pretty(&comparison.rows).map_err(|e| Error::Format {
+        path: dir.join("summary.json"),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&dir.join("summary.json"), json.as_bytes())?;
+    let mut text = comparison.notes.join("\n");
+    text.push('\n');
+    write_atomic(&dir.join("notes.txt"), text.as_bytes())?;
+    Ok(vec!["summary.csv", "summary.json", "notes.txt"])
+}
+
+/// A whole comparison: outcomes (and kept trajectories), scenario.yaml, manifest.json,
+/// summary.csv, summary.json and notes.txt.
+pub fn comparison(
+    scenario: &Scenario,
+    comparison: &Comparison,
+    command: &str,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let mut written = rollouts(scenario, &comparison.rollouts, dir)?;
+    let manifest = rollouts_manifest(scenario, &comparison.rollouts, command);
+    provenance(scenario, &manifest, dir)?;
+    written.extend(["scenario.yaml", "manifest.json"]);
+    written.extend(summary(scenario, comparison, dir)?);
+    Ok(written)
+}
+
+/// A comparison merged from shard folders `shards`: as [`comparison`], with the kept
+/// trajectories copied from the shards in canonical order.
+pub fn merged_comparison(
+    scenario: &Scenario,
+    comparison: &Comparison,
+    manifest: &Manifest,
+    shards: &[PathBuf],
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let mut written = rollouts(scenario, &comparison.rollouts, dir)?;
+    let names: Vec<String> = comparison
+        .rollouts
+        .arms
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in ["trajectory.csv", "visits.csv", "doses.csv"] {
+        if let Some(text) = super::shard::merge_run_csv(shards, name, &names)? {
+            write_atomic(&dir.join(name), text.as_bytes())?;
+            written.push(name);
+        }
+    }
+    provenance(scenario, manifest, dir)?;
+    written.extend(["scenario.yaml", "manifest.json"]);
+    written.extend(summary(scenario, comparison, dir)?);
+    Ok(written)
+}
+
+/// An optimisation: best.yaml (when a finalist was feasible), leaderboard.csv, trace.csv,
+/// pareto.csv (bi-objective mode), manifest.json and scenario.yaml.
+pub fn optimisation(
+    scenario: &Scenario,
+    run: &Optimisation,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let (board, plan) = (&run.board, &run.plan);
+    let mut written = Vec::new();
+    if let Some(best) = output::best_yaml(board, plan, scenario) {
+        write_atomic(&dir.join("best.yaml"), best.as_bytes())?;
+        written.push("best.yaml");
+    }
+    write_atomic(
+        &dir.join("leaderboard.csv"),
+        output::leaderboard_csv(board).as_bytes(),
+    )?;
+    write_atomic(&dir.join("trace.csv"), output::trace_csv(board).as_bytes())?;
+    written.extend(["leaderboard.csv", "trace.csv"]);
+    if plan.pareto.is_some() {
+        write_atomic(
+            &dir.join("pareto.csv"),
+            output::pareto_csv(board).as_bytes(),
+        )?;
+        written.push("pareto.csv");
+    }
+    provenance(scenario, &super::optimise::manifest(scenario, run), dir)?;
+    written.extend(["manifest.json", "scenario.yaml"]);
+    Ok(written)
+}
+
+/// An optimisation shard's folder: search.json (its units' searches), scenario.yaml and
+/// manifest.json, for `merge`.
+pub fn optimisation_shard(
+    scenario: &Scenario,
+    search: &ShardSearch,
+    manifest: &Manifest,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let path = dir.join("search.json");
+    let text = serde_json::to_string(&search.searched).map_err(|e| Error::Format {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    write_atomic(&path, text.as_bytes())?;
+    provenance(scenario, manifest, dir)?;
+    Ok(vec!["search.json", "scenario.yaml", "manifest.json"])
+}
