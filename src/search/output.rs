@@ -5,7 +5,7 @@ use super::config::{Plan, objective_name};
 use super::export::arm_yaml;
 use super::leaderboard::{Entry, Leaderboard};
 use super::objective::Objective;
-use crate::report::render_table;
+use crate::report::{Cell, Frame, render_table};
 use crate::scenario::Scenario;
 
 fn parameters(e: &Entry) -> String {
@@ -160,42 +160,74 @@ pub fn saturation_note(board: &Leaderboard, objective: Objective, horizon: f64) 
     })
 }
 
-/// leaderboard.csv: one row per entry.
-pub fn leaderboard_csv(board: &Leaderboard) -> String {
-    let mut csv = String::from(
-        "rank,schedule,parameters,dose_limit,tuning,holdout,holdout_lower,holdout_upper,\
-         relative_dose,over_cap,feasible,on_front,evaluations,lp_relaxed_log10,\
-         lp_rounded_ode_log10,lp_rounded_rollouts_log10\n",
+/// leaderboard.csv: every finalist and arm, best first.
+pub fn leaderboard_frame(board: &Leaderboard) -> Frame {
+    let names = [
+        "rank",
+        "schedule",
+        "parameters",
+        "dose_limit",
+        "tuning",
+        "holdout",
+        "holdout_lower",
+        "holdout_upper",
+        "relative_dose",
+        "over_cap",
+        "feasible",
+        "on_front",
+        "evaluations",
+        "lp_relaxed_log10",
+        "lp_rounded_ode_log10",
+        "lp_rounded_rollouts_log10",
+    ];
+    let mut frame = Frame::with_flags(
+        names.iter().map(|n| (*n).to_owned()).collect(),
+        &["schedule", "parameters"],
+        &["feasible", "on_front"],
     );
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     for (i, e) in board.entries.iter().enumerate() {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            i + 1,
-            e.label,
-            parameters(e),
-            opt(e.dose_limit),
-            opt(e.tuning),
-            e.holdout,
-            opt(e.holdout_ci.map(|c| c.0)),
-            opt(e.holdout_ci.map(|c| c.1)),
-            e.relative_dose,
-            e.over_cap,
-            e.feasible,
-            e.on_front,
-            e.evaluations,
-            opt(e.lp.as_ref().map(|r| r.relaxed_log10)),
-            opt(e.lp.as_ref().map(|r| r.rounded_log10)),
-            opt(e.lp.as_ref().map(|r| r.stochastic_log10)),
-        ));
+        frame.push(vec![
+            Cell::from(i as u64 + 1),
+            Cell::from(e.label.as_str()),
+            Cell::Text(parameters(e)),
+            Cell::from(e.dose_limit),
+            Cell::from(e.tuning),
+            Cell::from(e.holdout),
+            Cell::from(e.holdout_ci.map(|c| c.0)),
+            Cell::from(e.holdout_ci.map(|c| c.1)),
+            Cell::from(e.relative_dose),
+            Cell::from(e.over_cap),
+            Cell::from(e.feasible),
+            Cell::from(e.on_front),
+            Cell::from(e.evaluations),
+            Cell::from(e.lp.as_ref().map(|r| r.relaxed_log10)),
+            Cell::from(e.lp.as_ref().map(|r| r.rounded_log10)),
+            Cell::from(e.lp.as_ref().map(|r| r.stochastic_log10)),
+        ]);
     }
-    csv
+    frame
 }
 
-/// trace.csv: every evaluation of every search, in order.
-pub fn trace_csv(board: &Leaderboard) -> String {
-    let mut csv = String::from(
-        "search,evaluation,parameters,score,penalised,relative_dose,over_cap,rollouts\n",
+/// [`leaderboard_frame`] as CSV.
+pub fn leaderboard_csv(board: &Leaderboard) -> String {
+    leaderboard_frame(board).to_csv()
+}
+
+/// trace.csv: every evaluation of the searches, in order.
+pub fn trace_frame(board: &Leaderboard) -> Frame {
+    let names = [
+        "search",
+        "evaluation",
+        "parameters",
+        "score",
+        "penalised",
+        "relative_dose",
+        "over_cap",
+        "rollouts",
+    ];
+    let mut frame = Frame::new(
+        names.iter().map(|n| (*n).to_owned()).collect(),
+        &["search", "parameters"],
     );
     for (i, row) in board.trace.iter().enumerate() {
         let e = &row.evaluation;
@@ -205,41 +237,63 @@ pub fn trace_csv(board: &Leaderboard) -> String {
             .map(|v| v.to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        csv.push_str(&format!(
-            "{},{},{params},{},{},{},{},{}\n",
-            row.search,
-            i + 1,
-            e.score,
-            e.penalised,
-            row.relative_dose,
-            e.over_cap,
-            e.rollouts
-        ));
+        frame.push(vec![
+            Cell::from(row.search.as_str()),
+            Cell::from(i as u64 + 1),
+            Cell::Text(params),
+            Cell::from(e.score),
+            Cell::from(e.penalised),
+            Cell::from(row.relative_dose),
+            Cell::from(e.over_cap),
+            Cell::from(e.rollouts),
+        ]);
     }
-    csv
+    frame
 }
 
-/// pareto.csv: benefit against dose for every entry, sorted by dose, front marked.
-pub fn pareto_csv(board: &Leaderboard) -> String {
+/// [`trace_frame`] as CSV.
+pub fn trace_csv(board: &Leaderboard) -> String {
+    trace_frame(board).to_csv()
+}
+
+/// pareto.csv: every entry by relative dose, with its hold-out score and whether it is on
+/// the front.
+pub fn pareto_frame(board: &Leaderboard) -> Frame {
     let mut entries: Vec<&Entry> = board.entries.iter().collect();
     entries.sort_by(|a, b| {
         a.relative_dose
             .total_cmp(&b.relative_dose)
             .then(b.holdout.total_cmp(&a.holdout))
     });
-    let mut csv = String::from("schedule,dose_limit,relative_dose,holdout,feasible,on_front\n");
+    let names = [
+        "schedule",
+        "dose_limit",
+        "relative_dose",
+        "holdout",
+        "feasible",
+        "on_front",
+    ];
+    let mut frame = Frame::with_flags(
+        names.iter().map(|n| (*n).to_owned()).collect(),
+        &["schedule"],
+        &["feasible", "on_front"],
+    );
     for e in entries {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            e.label,
-            e.dose_limit.map_or(String::new(), |v| v.to_string()),
-            e.relative_dose,
-            e.holdout,
-            e.feasible,
-            e.on_front
-        ));
+        frame.push(vec![
+            Cell::from(e.label.as_str()),
+            Cell::from(e.dose_limit),
+            Cell::from(e.relative_dose),
+            Cell::from(e.holdout),
+            Cell::from(e.feasible),
+            Cell::from(e.on_front),
+        ]);
     }
-    csv
+    frame
+}
+
+/// [`pareto_frame`] as CSV.
+pub fn pareto_csv(board: &Leaderboard) -> String {
+    pareto_frame(board).to_csv()
 }
 
 /// The best feasible searched schedule, if any (else the best searched one).

@@ -9,6 +9,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+pub mod frame;
+pub use frame::{Cell, Column, Frame};
+
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
 /// then renamed over the target.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
@@ -123,19 +126,6 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Quotes a CSV field when it needs it.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-fn opt(x: Option<f64>) -> String {
-    x.map_or_else(String::new, |v| Num(v).to_string())
-}
-
 /// A number as CSV files carry it: the shortest text that reads back to the same f64, in
 /// scientific notation when it is tiny or huge (never 200 zeros), and 0 for −0.
 #[derive(Debug, Clone, Copy)]
@@ -157,23 +147,31 @@ impl std::fmt::Display for Num {
 /// A run as the CSV writers see it: its arm, and its rollout number for stochastic runs.
 pub type LabelledRun<'a> = (&'a str, Option<u64>, &'a RunResult);
 
-/// `arm` or `arm,rollout` columns.
-fn run_label(out: &mut String, results: &[LabelledRun]) -> bool {
+/// `arm` or `arm,rollout` columns, then `rest`; and whether rollouts are labelled.
+fn run_columns(results: &[LabelledRun], rest: &[String]) -> (Vec<String>, bool) {
     let with_rollout = results.iter().any(|(_, r, _)| r.is_some());
-    out.push_str(if with_rollout { "arm,rollout" } else { "arm" });
-    with_rollout
+    let mut names = vec!["arm".to_owned()];
+    if with_rollout {
+        names.push("rollout".to_owned());
+    }
+    names.extend(rest.iter().cloned());
+    (names, with_rollout)
 }
 
-fn label_cells(arm: &str, rollout: Option<u64>, with_rollout: bool) -> String {
-    match (with_rollout, rollout) {
-        (true, Some(r)) => format!("{},{r}", csv_field(arm)),
-        (true, None) => format!("{},", csv_field(arm)),
-        (false, _) => csv_field(arm),
+fn label_cells(arm: &str, rollout: Option<u64>, with_rollout: bool) -> Vec<Cell> {
+    let mut cells = vec![Cell::from(arm)];
+    if with_rollout {
+        cells.push(Cell::Number(rollout.map(|r| r as f64)));
     }
+    cells
+}
+
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// `trajectory.csv`: arm (and rollout), time, each compartment, exposure and dose of each drug.
-pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
+pub fn trajectory_frame(scenario: &Scenario, results: &[LabelledRun]) -> Frame {
     let comps: Vec<&str> = scenario
         .model
         .compartments
@@ -181,129 +179,145 @@ pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
         .map(|c| c.name.as_str())
         .collect();
     let drugs: Vec<&str> = scenario.drugs.iter().map(|d| d.name.as_str()).collect();
-    let mut out = String::new();
-    let with_rollout = run_label(&mut out, results);
-    out.push_str(",time");
-    for c in &comps {
-        let _ = write!(out, ",{c}");
-    }
-    out.push_str(",total,marker");
-    for d in &drugs {
-        let _ = write!(out, ",exposure_{d}");
-    }
-    for d in &drugs {
-        let _ = write!(out, ",dose_{d}");
-    }
-    out.push('\n');
+    let mut rest = vec!["time".to_owned()];
+    rest.extend(strings(&comps));
+    rest.extend(strings(&["total", "marker"]));
+    rest.extend(drugs.iter().map(|d| format!("exposure_{d}")));
+    rest.extend(drugs.iter().map(|d| format!("dose_{d}")));
+    let (names, with_rollout) = run_columns(results, &rest);
+    let mut frame = Frame::new(names, &["arm"]);
     for (name, rollout, r) in results {
         let tr = &r.trajectory;
-        let arm = label_cells(name, *rollout, with_rollout);
         for (row, t) in tr.times.iter().enumerate() {
             let counts = &tr.counts[row * comps.len()..(row + 1) * comps.len()];
-            let _ = write!(out, "{arm},{}", Num(*t));
-            for x in counts {
-                let _ = write!(out, ",{}", Num(*x));
-            }
-            let total: f64 = counts.iter().sum();
-            let _ = write!(
-                out,
-                ",{},{}",
-                Num(total),
-                Num(scenario.marker.true_value(counts))
-            );
-            for x in &tr.exposure[row * drugs.len()..(row + 1) * drugs.len()] {
-                let _ = write!(out, ",{}", Num(*x));
-            }
-            for x in &tr.dose[row * drugs.len()..(row + 1) * drugs.len()] {
-                let _ = write!(out, ",{}", Num(*x));
-            }
-            out.push('\n');
+            let mut cells = label_cells(name, *rollout, with_rollout);
+            cells.push(Cell::from(*t));
+            cells.extend(counts.iter().map(|x| Cell::from(*x)));
+            cells.push(Cell::from(counts.iter().sum::<f64>()));
+            cells.push(Cell::from(scenario.marker.true_value(counts)));
+            let drug_row = row * drugs.len()..(row + 1) * drugs.len();
+            cells.extend(tr.exposure[drug_row.clone()].iter().map(|x| Cell::from(*x)));
+            cells.extend(tr.dose[drug_row].iter().map(|x| Cell::from(*x)));
+            frame.push(cells);
         }
     }
-    out
+    frame
+}
+
+/// [`trajectory_frame`] as CSV.
+pub fn trajectory_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
+    trajectory_frame(scenario, results).to_csv()
 }
 
 /// `outcomes.csv`: one row per arm, with the time-to-event layout (time, event flag,
 /// censoring flag as in CDISC ADTTE: `cnsr` = 1 when censored).
-pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
-    let mut out = String::from(
-        "arm,ttp,event,cnsr,resistance_majority_time,fraction_time_on_drug,end_of_treatment,\
-         extinct_at,cycles,clipped_doses",
+pub fn outcomes_frame(scenario: &Scenario, results: &[(&str, &RunResult)]) -> Frame {
+    let mut names = strings(&[
+        "arm",
+        "ttp",
+        "event",
+        "cnsr",
+        "resistance_majority_time",
+        "fraction_time_on_drug",
+        "end_of_treatment",
+        "extinct_at",
+        "cycles",
+        "clipped_doses",
+    ]);
+    names.extend(
+        scenario
+            .drugs
+            .iter()
+            .map(|d| format!("cumulative_dose_{}", d.name)),
     );
-    for d in &scenario.drugs {
-        let _ = write!(out, ",cumulative_dose_{}", d.name);
-    }
-    out.push('\n');
+    let mut frame = Frame::new(names, &["arm"]);
     for (name, r) in results {
         let o = &r.outcome;
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{}",
-            csv_field(name),
-            Num(o.ttp),
-            u8::from(o.progressed),
-            u8::from(!o.progressed),
-            opt(o.resistance_majority),
-            Num(o.fraction_on_drug),
-            Num(o.end_of_treatment),
-            opt(o.extinct_at),
-            o.cycles,
-            o.clipped_doses
-        );
-        for x in &o.cumulative_dose {
-            let _ = write!(out, ",{}", Num(*x));
-        }
-        out.push('\n');
+        let mut cells = vec![
+            Cell::from(*name),
+            Cell::from(o.ttp),
+            Cell::from(o.progressed),
+            Cell::from(!o.progressed),
+            Cell::from(o.resistance_majority),
+            Cell::from(o.fraction_on_drug),
+            Cell::from(o.end_of_treatment),
+            Cell::from(o.extinct_at),
+            Cell::from(o.cycles),
+            Cell::from(o.clipped_doses),
+        ];
+        cells.extend(o.cumulative_dose.iter().map(|x| Cell::from(*x)));
+        frame.push(cells);
     }
-    out
+    frame
+}
+
+/// [`outcomes_frame`] as CSV.
+pub fn outcomes_csv(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
+    outcomes_frame(scenario, results).to_csv()
 }
 
 /// `doses.csv`: every dose given (after toxicity clipping): time, drug, amount, and how long
 /// it is in effect (the dosing interval, or a level's duration).
-pub fn doses_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
-    let mut out = String::new();
-    let with_rollout = run_label(&mut out, results);
-    out.push_str(",time,drug,amount,duration\n");
+pub fn doses_frame(scenario: &Scenario, results: &[LabelledRun]) -> Frame {
+    let (names, with_rollout) =
+        run_columns(results, &strings(&["time", "drug", "amount", "duration"]));
+    let mut frame = Frame::new(names, &["arm", "drug"]);
     for (name, rollout, r) in results {
         for g in &r.doses {
             let drug = scenario
                 .drugs
                 .get(g.dose.drug)
                 .map_or("?", |d| d.name.as_str());
-            let _ = writeln!(
-                out,
-                "{},{},{drug},{},{}",
-                label_cells(name, *rollout, with_rollout),
-                g.time,
-                g.dose.amount,
-                g.dose.duration
-            );
+            let mut cells = label_cells(name, *rollout, with_rollout);
+            cells.extend([
+                Cell::from(g.time),
+                Cell::from(drug),
+                Cell::from(g.dose.amount),
+                Cell::from(g.dose.duration),
+            ]);
+            frame.push(cells);
         }
     }
-    out
+    frame
+}
+
+/// [`doses_frame`] as CSV.
+pub fn doses_csv(scenario: &Scenario, results: &[LabelledRun]) -> String {
+    doses_frame(scenario, results).to_csv()
 }
 
 /// `visits.csv`: every visit of every run — observed and true marker, detection, progression.
-pub fn visits_csv(results: &[LabelledRun]) -> String {
-    let mut out = String::new();
-    let with_rollout = run_label(&mut out, results);
-    out.push_str(",time,marker,true_marker,detected,progression,threshold\n");
+pub fn visits_frame(results: &[LabelledRun]) -> Frame {
+    let rest = strings(&[
+        "time",
+        "marker",
+        "true_marker",
+        "detected",
+        "progression",
+        "threshold",
+    ]);
+    let (names, with_rollout) = run_columns(results, &rest);
+    let mut frame = Frame::new(names, &["arm"]);
     for (name, rollout, r) in results {
         for v in &r.visits {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{}",
-                label_cells(name, *rollout, with_rollout),
-                Num(v.observation.time),
-                Num(v.observation.value),
-                Num(v.true_value),
-                u8::from(v.observation.detected),
-                u8::from(v.progression),
-                opt(v.threshold)
-            );
+            let mut cells = label_cells(name, *rollout, with_rollout);
+            cells.extend([
+                Cell::from(v.observation.time),
+                Cell::from(v.observation.value),
+                Cell::from(v.true_value),
+                Cell::from(v.observation.detected),
+                Cell::from(v.progression),
+                Cell::from(v.threshold),
+            ]);
+            frame.push(cells);
         }
     }
-    out
+    frame
+}
+
+/// [`visits_frame`] as CSV.
+pub fn visits_csv(results: &[LabelledRun]) -> String {
+    visits_frame(results).to_csv()
 }
 
 /// A median that may not be reached: "NR (>h)" style text.
@@ -321,45 +335,61 @@ fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
 
 /// `outcomes.csv` of a stochastic run: one row per rollout and arm, in the time-to-event
 /// layout.
-pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
-    let mut out = String::from(
-        "arm,rollout,time,event,cnsr,resistance_majority_time,resistance_emerged,\
-         fraction_time_on_drug,end_of_treatment,extinct_at,final_total,final_resistant,cycles,\
-         clipped_doses,peak_marker",
+pub fn rollouts_frame(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Frame {
+    let mut names = strings(&[
+        "arm",
+        "rollout",
+        "time",
+        "event",
+        "cnsr",
+        "resistance_majority_time",
+        "resistance_emerged",
+        "fraction_time_on_drug",
+        "end_of_treatment",
+        "extinct_at",
+        "final_total",
+        "final_resistant",
+        "cycles",
+        "clipped_doses",
+        "peak_marker",
+    ]);
+    names.extend(
+        scenario
+            .drugs
+            .iter()
+            .map(|d| format!("cumulative_dose_{}", d.name)),
     );
-    for d in &scenario.drugs {
-        let _ = write!(out, ",cumulative_dose_{}", d.name);
-    }
-    out.push('\n');
+    let mut frame = Frame::new(names, &["arm"]);
     for (name, arm) in arms {
-        let label = csv_field(name);
         for r in &arm.rollouts {
             let o = &r.outcome;
-            let _ = write!(
-                out,
-                "{label},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                r.index,
-                Num(o.ttp),
-                u8::from(o.progressed),
-                u8::from(!o.progressed),
-                opt(o.resistance_majority),
-                u8::from(r.resistance_emerged),
-                Num(o.fraction_on_drug),
-                Num(o.end_of_treatment),
-                opt(o.extinct_at),
-                Num(o.final_total),
-                Num(o.final_resistant),
-                o.cycles,
-                o.clipped_doses,
-                Num(o.peak_marker)
-            );
-            for x in &o.cumulative_dose {
-                let _ = write!(out, ",{}", Num(*x));
-            }
-            out.push('\n');
+            let mut cells = vec![
+                Cell::from(*name),
+                Cell::from(r.index),
+                Cell::from(o.ttp),
+                Cell::from(o.progressed),
+                Cell::from(!o.progressed),
+                Cell::from(o.resistance_majority),
+                Cell::from(r.resistance_emerged),
+                Cell::from(o.fraction_on_drug),
+                Cell::from(o.end_of_treatment),
+                Cell::from(o.extinct_at),
+                Cell::from(o.final_total),
+                Cell::from(o.final_resistant),
+                Cell::from(o.cycles),
+                Cell::from(o.clipped_doses),
+                Cell::from(o.peak_marker),
+            ];
+            cells.extend(o.cumulative_dose.iter().map(|x| Cell::from(*x)));
+            frame.push(cells);
         }
     }
-    out
+    frame
+}
+
+/// [`rollouts_frame`] as CSV.
+pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> String {
+    rollouts_frame(scenario, arms).to_csv()
 }
 
 /// The tables `compare` prints, each within 100 columns for short arm names: efficacy
@@ -478,82 +508,96 @@ fn p_value(p: f64) -> String {
     }
 }
 
-/// `summary.csv` of `compare`: one row per arm with its contrast to the reference.
-pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
-    let mut out = String::from(
-        "arm,rollouts,median_ttp,median_ttp_lower,median_ttp_upper,restricted_mean_ttp,\
-         rmst_difference,rmst_difference_lower,rmst_difference_upper,hazard_ratio,\
-         hazard_ratio_lower,hazard_ratio_upper,log_rank_chi2,log_rank_p,\
-         proportional_hazards_p,hazard_ratio_misleading",
-    );
+/// `summary.csv` of a comparison: one row per arm, every number of the tables and more.
+pub fn compare_frame(scenario: &Scenario, rows: &[ArmComparison]) -> Frame {
+    let mut names = strings(&[
+        "arm",
+        "rollouts",
+        "median_ttp",
+        "median_ttp_lower",
+        "median_ttp_upper",
+        "restricted_mean_ttp",
+        "rmst_difference",
+        "rmst_difference_lower",
+        "rmst_difference_upper",
+        "hazard_ratio",
+        "hazard_ratio_lower",
+        "hazard_ratio_upper",
+        "log_rank_chi2",
+        "log_rank_p",
+        "proportional_hazards_p",
+        "hazard_ratio_misleading",
+    ]);
     let pfs_times: Vec<f64> = rows
         .first()
         .map(|r| r.summary.pfs.iter().map(|(t, _)| *t).collect())
         .unwrap_or_default();
-    for t in &pfs_times {
-        let _ = write!(out, ",pfs_at_{t}");
-    }
-    out.push_str(
-        ",p_resistance,median_resistance_majority,p_cured,p_cured_lower,p_cured_upper,\
-         mean_time_on_treatment,mean_fraction_time_on_drug,mean_cycles,mean_clipped_doses",
-    );
+    names.extend(pfs_times.iter().map(|t| format!("pfs_at_{t}")));
+    names.extend(strings(&[
+        "p_resistance",
+        "median_resistance_majority",
+        "p_cured",
+        "p_cured_lower",
+        "p_cured_upper",
+        "mean_time_on_treatment",
+        "mean_fraction_time_on_drug",
+        "mean_cycles",
+        "mean_clipped_doses",
+    ]));
     for d in &scenario.drugs {
-        let _ = write!(out, ",mean_cumulative_dose_{0},relative_dose_{0}", d.name);
+        names.push(format!("mean_cumulative_dose_{}", d.name));
+        names.push(format!("relative_dose_{}", d.name));
     }
-    out.push('\n');
+    let mut frame = Frame::new(names, &["arm"]);
     for r in rows {
         let s = &r.summary;
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{}",
-            csv_field(&r.arm),
-            s.rollouts,
-            opt(s.median_ttp),
-            opt(s.median_ttp_ci.0),
-            opt(s.median_ttp_ci.1),
-            Num(s.restricted_mean_ttp)
-        );
+        let mut cells = vec![
+            Cell::from(r.arm.as_str()),
+            Cell::from(s.rollouts as u64),
+            Cell::from(s.median_ttp),
+            Cell::from(s.median_ttp_ci.0),
+            Cell::from(s.median_ttp_ci.1),
+            Cell::from(s.restricted_mean_ttp),
+        ];
         match &r.contrast {
-            Some(c) => {
-                let _ = write!(
-                    out,
-                    ",{},{},{},{},{},{},{},{},{},{}",
-                    Num(c.rmst_difference),
-                    Num(c.rmst_difference_ci.0),
-                    Num(c.rmst_difference_ci.1),
-                    opt(c.hazard_ratio),
-                    opt(c.hazard_ratio_ci.map(|x| x.0)),
-                    opt(c.hazard_ratio_ci.map(|x| x.1)),
-                    Num(c.log_rank_chi2),
-                    Num(c.log_rank_p),
-                    opt(c.proportional_hazards_p),
-                    u8::from(c.hazard_ratio_misleading)
-                );
-            }
-            None => out.push_str(",,,,,,,,,,"),
+            Some(c) => cells.extend([
+                Cell::from(c.rmst_difference),
+                Cell::from(c.rmst_difference_ci.0),
+                Cell::from(c.rmst_difference_ci.1),
+                Cell::from(c.hazard_ratio),
+                Cell::from(c.hazard_ratio_ci.map(|x| x.0)),
+                Cell::from(c.hazard_ratio_ci.map(|x| x.1)),
+                Cell::from(c.log_rank_chi2),
+                Cell::from(c.log_rank_p),
+                Cell::from(c.proportional_hazards_p),
+                Cell::from(c.hazard_ratio_misleading),
+            ]),
+            None => cells.extend(std::iter::repeat_n(Cell::Number(None), 10)),
         }
-        for (_, p) in &s.pfs {
-            let _ = write!(out, ",{}", Num(*p));
-        }
-        let _ = write!(
-            out,
-            ",{},{},{},{},{},{},{},{},{}",
-            Num(s.p_resistance),
-            opt(s.median_resistance_majority),
-            Num(s.p_cured),
-            Num(s.p_cured_ci.0),
-            Num(s.p_cured_ci.1),
-            Num(s.mean_time_on_treatment),
-            Num(s.mean_fraction_on_drug),
-            Num(s.mean_cycles),
-            Num(s.mean_clipped_doses)
-        );
+        cells.extend(s.pfs.iter().map(|(_, p)| Cell::from(*p)));
+        cells.extend([
+            Cell::from(s.p_resistance),
+            Cell::from(s.median_resistance_majority),
+            Cell::from(s.p_cured),
+            Cell::from(s.p_cured_ci.0),
+            Cell::from(s.p_cured_ci.1),
+            Cell::from(s.mean_time_on_treatment),
+            Cell::from(s.mean_fraction_on_drug),
+            Cell::from(s.mean_cycles),
+            Cell::from(s.mean_clipped_doses),
+        ]);
         for (d, rel) in s.mean_cumulative_dose.iter().zip(&r.relative_dose) {
-            let _ = write!(out, ",{},{}", Num(*d), opt(*rel));
+            cells.push(Cell::from(*d));
+            cells.push(Cell::from(*rel));
         }
-        out.push('\n');
+        frame.push(cells);
     }
-    out
+    frame
+}
+
+/// [`compare_frame`] as CSV.
+pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
+    compare_frame(scenario, rows).to_csv()
 }
 
 /// SHA-256 of `text`, in hex (the scenario hash of manifests).
