@@ -136,3 +136,49 @@ fn the_api_gives_the_command_lines_summary() {
     assert_eq!(manifest.scenario_sha256, scenario.sha256());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn parameters_change_by_their_paths_and_are_validated_again() {
+    let scenario = Scenario::from_yaml_str(ALGAZI).unwrap();
+    let path = "model.compartments.resistant.initial";
+    let initial = |s: &Scenario| {
+        s.model
+            .compartments
+            .iter()
+            .find(|c| c.name == "resistant")
+            .unwrap()
+            .initial
+    };
+    let before = initial(&scenario);
+    let more = scenario
+        .with_params(&[(path, (before * 10.0).into())])
+        .unwrap();
+    let after = initial(&more);
+    assert_eq!(after, before * 10.0);
+    // Everything else is as it was: the same arms in the same order.
+    assert_eq!(more.arm_names(), scenario.arm_names());
+    // More resistant cells at the start: earlier progression on continuous dosing.
+    let ttp = |s: &Scenario| {
+        regimen::simulate(s, &SimulateOptions::default())
+            .unwrap()
+            .run("continuous")
+            .unwrap()
+            .outcome
+            .ttp
+    };
+    assert!(ttp(&more) < ttp(&scenario));
+    // A path that names nothing, or a value the scenario rules refuse, is located.
+    let e = scenario
+        .with_params(&[("model.compartments.resistnt.initial", 1.0.into())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model.compartments.resistnt.initial") && e.contains("no field `resistnt`"),
+        "{e}"
+    );
+    let e = scenario
+        .with_params(&[(path, (-1.0).into())])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("initial"), "{e}");
+}

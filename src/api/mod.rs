@@ -20,6 +20,7 @@ pub mod optimise;
 pub mod progress;
 pub mod shard;
 pub mod simulate;
+pub mod text;
 pub mod write;
 
 pub use compare::{CompareOptions, Comparison, Rollouts, compare, run_rollouts};

@@ -1,0 +1,109 @@
+//! Changing a scenario's parameters by their field paths
+//! (`model.compartments.resistant.initial`), for sweeps from code: the resolved scenario is
+//! edited and compiled again, so every rule a scenario file meets still applies.
+
+use super::Scenario;
+use crate::error::{Diagnostic, Error, Result};
+use serde_json::Value;
+
+/// A problem with a parameter path, said as a scenario-file problem at that field.
+fn problem(scenario: &Scenario, path: &str, message: String) -> Error {
+    Error::Invalid(vec![Diagnostic {
+        file: scenario.source.clone(),
+        line: None,
+        column: None,
+        field: path.to_owned(),
+        message,
+    }])
+}
+
+/// The element of `list` that `key` names: a 0-based index, or the `name` of an element.
+fn list_item<'a>(list: &'a mut [Value], key: &str) -> Option<&'a mut Value> {
+    if let Ok(i) = key.parse::<usize>() {
+        return list.get_mut(i);
+    }
+    list.iter_mut()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(key))
+}
+
+/// Sets `path` (dot-separated; list elements by index or name: `arms.adaptive-50.schedule`)
+/// in `root` to `value`. The last key may be new (a field left to its default); the keys
+/// before it must exist.
+fn set(root: &mut Value, path: &str, value: Value) -> std::result::Result<(), String> {
+    let keys: Vec<&str> = path.split('.').collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return Err("empty parameter path".to_owned());
+    };
+    let mut node = root;
+    for (depth, key) in parents.iter().enumerate() {
+        let here = keys[..depth].join(".");
+        node = match node {
+            Value::Object(map) => map.get_mut(*key),
+            Value::Array(list) => list_item(list, key),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            let at = if here.is_empty() {
+                "the scenario".to_owned()
+            } else {
+                format!("`{here}`")
+            };
+            format!("{at} has no field `{key}`")
+        })?;
+    }
+    match node {
+        Value::Object(map) => {
+            map.insert((*last).to_owned(), value);
+            Ok(())
+        }
+        Value::Array(list) => {
+            let item = list_item(list, last)
+                .ok_or_else(|| format!("no element `{last}` in `{}`", parents.join(".")))?;
+            *item = value;
+            Ok(())
+        }
+        _ => Err(format!("`{}` is a value, not a section", parents.join("."))),
+    }
+}
+
+impl Scenario {
+    /// This scenario with the fields at `params` (path, new value) changed, validated and
+    /// compiled again: `with_params(&[("model.compartments.resistant.initial", 1e5.into())])`.
+    pub fn with_params(&self, params: &[(&str, Value)]) -> Result<Scenario> {
+        let mut root = serde_json::to_value(&self.spec).map_err(|e| {
+            problem(
+                self,
+                "",
+                format!("cannot represent the scenario for editing: {e}"),
+            )
+        })?;
+        for (path, value) in params {
+            set(&mut root, path, value.clone()).map_err(|m| problem(self, path, m))?;
+        }
+        let text = serde_saphyr::to_string(&root)
+            .map_err(|e| problem(self, "", format!("cannot write the edited scenario: {e}")))?;
+        Scenario::from_text(&self.source, &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_walk_maps_and_named_list_elements() {
+        let mut v = serde_json::json!({
+            "model": {"compartments": {"resistant": {"initial": 1.0}}},
+            "arms": [{"name": "a", "schedule": "x"}, {"name": "b"}]
+        });
+        set(&mut v, "model.compartments.resistant.initial", 5.0.into()).unwrap();
+        set(&mut v, "arms.b.schedule", "y".into()).unwrap();
+        set(&mut v, "arms.0.schedule", "z".into()).unwrap();
+        assert_eq!(v["model"]["compartments"]["resistant"]["initial"], 5.0);
+        assert_eq!(v["arms"][1]["schedule"], "y");
+        assert_eq!(v["arms"][0]["schedule"], "z");
+        let e = set(&mut v, "model.compartmentz.resistant.initial", 1.into()).unwrap_err();
+        assert!(e.contains("`model` has no field `compartmentz`"), "{e}");
+        assert!(set(&mut v, "arms.c.schedule", 1.into()).is_err());
+    }
+}
