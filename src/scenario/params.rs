@@ -26,43 +26,57 @@ fn list_item<'a>(list: &'a mut [Value], key: &str) -> Option<&'a mut Value> {
         .find(|v| v.get("name").and_then(Value::as_str) == Some(key))
 }
 
-/// Sets `path` (dot-separated; list elements by index or name: `arms.adaptive-50.schedule`)
-/// in `root` to `value`. The last key may be new (a field left to its default); the keys
-/// before it must exist.
+/// Sets `path` (dot-separated; list elements by index or name: `arms.adaptive-50.schedule`;
+/// a key that itself holds dots, as `virtual_patients` keys do, is matched whole) in `root`
+/// to `value`. The last key may be new (a field left to its default); the keys before it
+/// must exist.
 fn set(root: &mut Value, path: &str, value: Value) -> std::result::Result<(), String> {
     let keys: Vec<&str> = path.split('.').collect();
-    let Some((last, parents)) = keys.split_last() else {
-        return Err("empty parameter path".to_owned());
-    };
-    let mut node = root;
-    for (depth, key) in parents.iter().enumerate() {
-        let here = keys[..depth].join(".");
-        node = match node {
-            Value::Object(map) => map.get_mut(*key),
-            Value::Array(list) => list_item(list, key),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            let at = if here.is_empty() {
-                "the scenario".to_owned()
-            } else {
-                format!("`{here}`")
-            };
-            format!("{at} has no field `{key}`")
-        })?;
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!("`{path}` is not a field path (empty key)"));
     }
+    set_in(root, &keys, 0, value)
+}
+
+/// [`set`] from `keys[at..]` down.
+fn set_in(
+    node: &mut Value,
+    keys: &[&str],
+    at: usize,
+    value: Value,
+) -> std::result::Result<(), String> {
+    let here = if at == 0 {
+        "the scenario".to_owned()
+    } else {
+        format!("`{}`", keys[..at].join("."))
+    };
     match node {
         Value::Object(map) => {
-            map.insert((*last).to_owned(), value);
-            Ok(())
+            // The longest run of keys that names a field (dotted keys first).
+            for end in (at + 1..=keys.len()).rev() {
+                let key = keys[at..end].join(".");
+                if end == keys.len() {
+                    if map.contains_key(&key) || end == at + 1 {
+                        map.insert(key, value);
+                        return Ok(());
+                    }
+                } else if let Some(child) = map.get_mut(&key) {
+                    return set_in(child, keys, end, value);
+                }
+            }
+            Err(format!("{here} has no field `{}`", keys[at]))
         }
         Value::Array(list) => {
-            let item = list_item(list, last)
-                .ok_or_else(|| format!("no element `{last}` in `{}`", parents.join(".")))?;
-            *item = value;
-            Ok(())
+            let item = list_item(list, keys[at])
+                .ok_or_else(|| format!("{here} has no element `{}`", keys[at]))?;
+            if at + 1 == keys.len() {
+                *item = value;
+                Ok(())
+            } else {
+                set_in(item, keys, at + 1, value)
+            }
         }
-        _ => Err(format!("`{}` is a value, not a section", parents.join("."))),
+        _ => Err(format!("{here} is a value, not a section")),
     }
 }
 
@@ -105,5 +119,14 @@ mod tests {
         let e = set(&mut v, "model.compartmentz.resistant.initial", 1.into()).unwrap_err();
         assert!(e.contains("`model` has no field `compartmentz`"), "{e}");
         assert!(set(&mut v, "arms.c.schedule", 1.into()).is_err());
+        // Keys that hold dots (virtual_patients) are matched whole.
+        let mut p = serde_json::json!({"virtual_patients": {
+            "compartments.resistant.initial": {"lognormal": {"median": 1.0}}}});
+        let path = "virtual_patients.compartments.resistant.initial.lognormal.median";
+        set(&mut p, path, 7.0.into()).unwrap();
+        assert_eq!(
+            p["virtual_patients"]["compartments.resistant.initial"]["lognormal"]["median"],
+            7.0
+        );
     }
 }

@@ -1,0 +1,173 @@
+"""The Python package: each call, its tables as NumPy/pandas, errors, threads, Ctrl-C, and
+that a comparison gives the command line's files byte for byte."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import regimen
+
+ROOT = Path(__file__).resolve().parents[2]
+ALGAZI = ROOT / "scenarios" / "algazi2020-melanoma.yaml"
+PERSISTER = ROOT / "scenarios" / "persister-nsclc.yaml"
+
+
+def cli():
+    """The regimen binary the README's test command built (cargo test --release)."""
+    exe = Path(os.environ.get("REGIMEN_BIN", ROOT / "target" / "release" / "regimen"))
+    assert exe.is_file(), f"{exe} missing: build it with cargo build --release"
+    return exe
+
+
+def test_a_comparison_runs_from_text_without_the_file_system(tmp_path, monkeypatch):
+    text = ALGAZI.read_text()
+    # From an empty folder: the text's named schedules come from the built-in library.
+    monkeypatch.chdir(tmp_path)
+    s = regimen.Scenario.from_yaml(text)
+    assert s.arms == ["continuous", "5w-on-3w-off"]
+    assert s.source == "<string>"
+    c = s.compare(rollouts=120, seed=5)
+    assert list(tmp_path.iterdir()) == []
+    summary = c.summary
+    assert list(summary["arm"]) == s.arms
+    assert summary["rollouts"].dtype == np.float64
+    assert np.all(summary["rollouts"] == 120)
+    # The reference has no contrast (NaN); the other arm has a finite one.
+    assert np.isnan(summary["rmst_difference"][0])
+    assert np.isfinite(summary["rmst_difference"][1])
+    outcomes = c.outcomes
+    assert len(outcomes) == 240
+    assert outcomes["time"].dtype == np.float64
+    assert set(outcomes["event"]) <= {0.0, 1.0}
+    assert c.reference == "continuous"
+
+
+def test_compare_gives_the_command_lines_files_byte_for_byte(tmp_path):
+    out = tmp_path / "cli"
+    said = subprocess.run(
+        [cli(), "compare", ALGAZI, "--rollouts", "300", "--seed", "7", "--no-png",
+         "--out", out],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    c = regimen.Scenario.from_yaml(ALGAZI).compare(rollouts=300, seed=7)
+    assert c.summary_csv() == (out / "summary.csv").read_text()
+    assert c.summary_json() == (out / "summary.json").read_text()
+    # The printed tables are the command's, before its "wrote ..." line.
+    assert said.startswith(str(c))
+    # Written from Python, the folder holds the same summary.
+    written = c.write(tmp_path / "py", plots=False)
+    assert "summary.csv" in written
+    assert (tmp_path / "py" / "summary.csv").read_text() == (out / "summary.csv").read_text()
+
+
+def test_tables_convert_to_pandas():
+    pd = pytest.importorskip("pandas")
+    c = regimen.Scenario.from_yaml(ALGAZI).compare(rollouts=50, seed=2, trajectories=3)
+    frame = c.summary.to_pandas()
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == c.summary.columns
+    assert frame.shape[0] == 2
+    trajectory = c.table("trajectory").to_pandas()
+    assert set(trajectory["rollout"]) == {0.0, 1.0, 2.0}
+    assert {"time", "total", "marker"} <= set(trajectory.columns)
+
+
+def test_the_same_seed_gives_the_same_numbers_on_any_number_of_threads():
+    s = regimen.Scenario.from_yaml(ALGAZI)
+    one = s.compare(rollouts=200, seed=11, threads=1)
+    two = s.compare(rollouts=200, seed=11, threads=2)
+    assert one.summary_csv() == two.summary_csv()
+
+
+def test_simulate_returns_every_arm_or_one():
+    s = regimen.Scenario.from_yaml(PERSISTER)
+    every = s.simulate()
+    assert list(every.outcomes["arm"]) == s.arms
+    one = s.simulate(arm=s.arms[1], record_every=7.0)
+    assert list(one.outcomes["arm"]) == [s.arms[1]]
+    times = one.trajectory["time"]
+    assert times[0] == 0.0 and np.all(np.diff(times) > 0)
+    assert "TTP" in str(one)
+
+
+def test_with_params_sweeps_a_parameter_and_keeps_the_rules():
+    s = regimen.Scenario.from_yaml(ALGAZI)
+    path = "model.compartments.resistant.initial"
+    ttp = []
+    for initial in [3e7, 1e8, 1e9]:
+        run = s.with_params({path: initial}).simulate(arm="continuous")
+        ttp.append(run.outcomes["ttp"][0])
+    # More resistant cells at the start, earlier progression.
+    assert ttp[0] > ttp[1] > ttp[2]
+    with pytest.raises(regimen.InvalidScenario, match="resistnt"):
+        s.with_params({"model.compartments.resistnt.initial": 1.0})
+    with pytest.raises(regimen.InvalidScenario, match="initial"):
+        s.with_params({path: -5.0})
+
+
+def test_errors_carry_the_located_message():
+    with pytest.raises(regimen.InvalidScenario) as e:
+        regimen.Scenario.from_yaml("name: x\nhorizon: -1\n")
+    assert "<string>" in str(e.value)
+    with pytest.raises(FileNotFoundError):
+        regimen.Scenario.from_yaml("no-such-file.yaml")
+    s = regimen.Scenario.from_yaml(ALGAZI)
+    with pytest.raises(regimen.RegimenError, match="no arm `nope`"):
+        s.compare(rollouts=10, reference="nope")
+    with pytest.raises(regimen.LimitError):
+        s.compare(rollouts=10**9)
+
+
+def test_optimise_ranks_searched_schedules_with_the_arms():
+    s = regimen.Scenario.from_yaml(ALGAZI)
+    o = s.optimise(budget_evals=3, rollouts=20, holdout=50, families=["intermittent"])
+    board = o.leaderboard
+    assert len(board) >= len(s.arms) + 1
+    assert board["rank"][0] == 1.0
+    assert board["feasible"].dtype == bool
+    assert len(o.trace) == 3
+    assert "arm:continuous" in set(board["schedule"])
+    assert "search:" in str(o)
+    with pytest.raises(regimen.RegimenError, match="unknown family"):
+        s.optimise(families=["nope"])
+
+
+def test_runs_release_the_gil():
+    s = regimen.Scenario.from_yaml(PERSISTER)
+    ticks = 0
+    done = threading.Event()
+
+    def count():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        s.compare(rollouts=200, seed=1)
+    finally:
+        done.set()
+        counter.join()
+    # The run takes about a second; a thread starved of the GIL would barely tick.
+    assert ticks > 50
+
+
+def test_ctrl_c_stops_a_run_and_the_next_one_runs():
+    s = regimen.Scenario.from_yaml(PERSISTER)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        # About a minute of work if it were not stopped.
+        s.compare(rollouts=40_000, seed=1)
+    assert time.monotonic() - started < 20
+    # The stop was for that run only.
+    assert len(s.compare(rollouts=20, seed=1).summary) == len(s.arms)
