@@ -15,6 +15,7 @@ pub mod api;
 pub mod contrast;
 pub mod error;
 pub mod events;
+pub mod format;
 pub mod limits;
 pub mod model;
 pub mod observe;

@@ -2,9 +2,25 @@
 //! log-normal noise and a detection limit), and the rules that call progression from it.
 
 use crate::rng::{Key, ROLLOUT_LEVEL_STEP};
-use crate::schedule::Observation;
-use crate::sim::NoiseKey;
 use rand_distr::{Distribution, StandardNormal};
+
+/// What a policy learns at a visit: the measured marker, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    pub time: f64,
+    /// The measured marker (with noise, if the scenario has any).
+    pub value: f64,
+    /// False when the value is below the detection limit.
+    pub detected: bool,
+}
+
+/// Which noise a run's visits see: keyed by seed and rollout, so every arm of one rollout
+/// sees the same measurement error at the same visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoiseKey {
+    pub seed: u64,
+    pub rollout: u64,
+}
 
 /// Channel of the measurement-noise draws in the rollout-level streams.
 const NOISE_CHANNEL: u64 = 1;

@@ -3,12 +3,10 @@
 //! A patient's draws come from streams keyed by (seed, rollout, parameter) alone, so every
 //! arm of a comparison treats the same patients, and adding an arm changes nobody.
 
-use crate::error::{Error, Result};
 use crate::model::{DrugEffect, Model};
 use crate::rng::{Key, ROLLOUT_LEVEL_STEP};
-use crate::scenario::spec::{DistributionSpec, ScenarioSpec};
 use rand::RngExt;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::{Distribution as _, StandardNormal};
 
 /// Channel of patient draws in the rollout-level streams (measurement noise uses 1).
 const PATIENT_CHANNEL: u64 = 2;
@@ -35,91 +33,44 @@ pub enum EffectKind {
     Capacity,
 }
 
+/// A distribution of a patient parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Distribution {
+    /// Log-normal with coefficient of variation `cv`; its median is `median`, or the
+    /// typical patient's value when `None`.
+    Lognormal { median: Option<f64>, cv: f64 },
+    /// Normal, truncated at 0.
+    Normal { mean: f64, sd: f64 },
+    /// Uniform on [low, high].
+    Uniform { low: f64, high: f64 },
+}
+
+impl Distribution {
+    /// The distribution of `factor` × the parameter (a count given in burden units, say,
+    /// taken to whole cells).
+    pub fn scaled(self, factor: f64) -> Distribution {
+        match self {
+            Distribution::Lognormal { median, cv } => Distribution::Lognormal {
+                median: median.map(|m| m * factor),
+                cv,
+            },
+            Distribution::Normal { mean, sd } => Distribution::Normal {
+                mean: mean * factor,
+                sd: sd * factor,
+            },
+            Distribution::Uniform { low, high } => Distribution::Uniform {
+                low: low * factor,
+                high: high * factor,
+            },
+        }
+    }
+}
+
 /// One parameter's distribution, compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatientParameter {
     pub target: Target,
-    pub distribution: DistributionSpec,
-}
-
-/// Resolves a `virtual_patients` key against a scenario, or says what is allowed.
-pub fn resolve_target(spec: &ScenarioSpec, key: &str) -> std::result::Result<Target, String> {
-    let parts: Vec<&str> = key.split('.').collect();
-    let comps = &spec.model.compartments;
-    let compartment = |name: &str| {
-        comps.position(name).ok_or_else(|| {
-            format!(
-                "unknown compartment `{name}`; the scenario defines: {}",
-                comps.names().collect::<Vec<_>>().join(", ")
-            )
-        })
-    };
-    match parts.as_slice() {
-        ["compartments", name, field] => {
-            let i = compartment(name)?;
-            match *field {
-                "birth" => Ok(Target::Birth(i)),
-                "death" => Ok(Target::Death(i)),
-                "initial" => Ok(Target::Initial(i)),
-                "carrying_capacity" => Ok(Target::Capacity(i)),
-                other => Err(format!(
-                    "`{other}` cannot vary between patients; use birth, death, initial or carrying_capacity"
-                )),
-            }
-        }
-        ["drugs", drug, "effects", comp, kind] => {
-            let d = spec
-                .drugs
-                .position(drug)
-                .ok_or_else(|| format!("unknown drug `{drug}`"))?;
-            let c = compartment(comp)?;
-            let effect = spec.drugs.0[d].1.effects.get(comp);
-            let (kind, present) = match *kind {
-                "kill" => (EffectKind::Kill, effect.is_some_and(|e| e.kill.is_some())),
-                "cytostatic" => (
-                    EffectKind::Cytostatic,
-                    effect.is_some_and(|e| e.cytostatic.is_some()),
-                ),
-                "capacity" => (
-                    EffectKind::Capacity,
-                    effect.is_some_and(|e| e.capacity.is_some()),
-                ),
-                other => {
-                    return Err(format!(
-                        "`{other}` is not an effect; use kill, cytostatic or capacity"
-                    ));
-                }
-            };
-            if !present {
-                return Err(format!("drug `{drug}` has no {key} effect to vary"));
-            }
-            Ok(Target::Effect {
-                drug: d,
-                compartment: c,
-                kind,
-            })
-        }
-        _ => Err(
-            "name a parameter as compartments.<name>.<birth|death|initial|carrying_capacity> \
-             or drugs.<drug>.effects.<compartment>.<kill|cytostatic|capacity>"
-                .to_owned(),
-        ),
-    }
-}
-
-/// Compiles the scenario's `virtual_patients`.
-pub fn compile(spec: &ScenarioSpec) -> Result<Vec<PatientParameter>> {
-    spec.virtual_patients
-        .iter()
-        .map(|(key, dist)| {
-            resolve_target(spec, key)
-                .map(|target| PatientParameter {
-                    target,
-                    distribution: dist.clone(),
-                })
-                .map_err(|m| Error::Usage(format!("internal: virtual_patients.{key}: {m}")))
-        })
-        .collect()
+    pub distribution: Distribution,
 }
 
 fn effect_mut(
@@ -173,16 +124,16 @@ pub fn apply(
             } => effect_mut(model, drug, compartment, kind).map_or(0.0, |e| e.scale),
         };
         let value = match p.distribution {
-            DistributionSpec::Lognormal { median, cv } => {
+            Distribution::Lognormal { median, cv } => {
                 let sigma = (1.0 + cv * cv).ln().sqrt();
                 let z: f64 = StandardNormal.sample(&mut rng);
                 median.unwrap_or(current) * (sigma * z).exp()
             }
-            DistributionSpec::Normal { mean, sd } => {
+            Distribution::Normal { mean, sd } => {
                 let z: f64 = StandardNormal.sample(&mut rng);
                 (mean + sd * z).max(0.0)
             }
-            DistributionSpec::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
+            Distribution::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
         };
         match p.target {
             Target::Birth(i) => model.compartments[i].birth = value,

@@ -6,15 +6,7 @@
 
 use crate::pk::Dose;
 
-/// What a policy learns at a visit: the measured marker, nothing else.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Observation {
-    pub time: f64,
-    /// The measured marker (with noise, if the scenario has any).
-    pub value: f64,
-    /// False when the value is below the detection limit.
-    pub detected: bool,
-}
+pub use crate::observe::Observation;
 
 /// A dosing rule.
 pub trait Policy {

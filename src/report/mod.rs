@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 pub mod frame;
+pub use crate::format::{Num, sha256_hex};
 pub use frame::{Cell, Column, Frame};
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
@@ -124,24 +125,6 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
         }
     }
     out
-}
-
-/// A number as CSV files carry it: the shortest text that reads back to the same f64, in
-/// scientific notation when it is tiny or huge (never 200 zeros), and 0 for −0.
-#[derive(Debug, Clone, Copy)]
-pub struct Num(pub f64);
-
-impl std::fmt::Display for Num {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let x = self.0;
-        if x == 0.0 {
-            f.write_str("0")
-        } else if x.is_finite() && (x.abs() < 1e-5 || x.abs() >= 1e16) {
-            write!(f, "{x:e}")
-        } else {
-            write!(f, "{x}")
-        }
-    }
 }
 
 /// A run as the CSV writers see it: its arm, and its rollout number for stochastic runs.
@@ -598,15 +581,6 @@ pub fn compare_frame(scenario: &Scenario, rows: &[ArmComparison]) -> Frame {
 /// [`compare_frame`] as CSV.
 pub fn compare_csv(scenario: &Scenario, rows: &[ArmComparison]) -> String {
     compare_frame(scenario, rows).to_csv()
-}
-
-/// SHA-256 of `text`, in hex (the scenario hash of manifests).
-pub fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

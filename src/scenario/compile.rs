@@ -241,7 +241,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         pfs_at: spec.pfs_at.clone().unwrap_or_default(),
         stochastic_step: spec.stochastic.as_ref().and_then(|s| s.step).unwrap_or(1.0),
         cells_per_unit,
-        patients: crate::patients::compile(&spec)?,
+        patients: super::patients::compile(&spec)?,
         toxicity: spec
             .drugs
             .iter()

@@ -7,6 +7,7 @@ pub mod locate;
 pub mod named;
 mod params;
 pub mod parse;
+pub mod patients;
 pub mod resolve;
 pub mod spec;
 pub mod validate;
@@ -278,7 +279,7 @@ impl Scenario {
     /// SHA-256 of the resolved scenario: the identity of a run's scenario in manifests and
     /// checkpoints.
     pub fn sha256(&self) -> String {
-        crate::report::sha256_hex(&self.resolved_yaml())
+        crate::format::sha256_hex(&self.resolved_yaml())
     }
 
     /// Dosing continues after progression (the scenario-wide setting).

@@ -903,28 +903,7 @@ pub struct EventsSpec {
     pub file: Option<String>,
 }
 
-/// One dosing record: `amt` at `time`, repeated `addl` more times every `ii`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventRecord {
-    pub time: f64,
-    pub amt: f64,
-    /// 1-based index of the drug in `drugs` (the schedule's drug if left out).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmt: Option<u32>,
-    /// Interval between repeats.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ii: Option<f64>,
-    /// Additional doses after the first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addl: Option<u32>,
-    /// Amount per time unit for a dose level: the level lasts amt / rate (give this or `dur`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
-    /// How long a dose level lasts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dur: Option<f64>,
-}
+pub use crate::events::EventRecord;
 
 /// The dosing fields every schedule family shares, borrowed for resolution and checks.
 pub struct Dosing<'a> {

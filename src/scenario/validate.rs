@@ -199,7 +199,7 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
     }
     for (key, dist) in spec.virtual_patients.iter() {
         let p = format!("virtual_patients.{key}");
-        if let Err(message) = crate::patients::resolve_target(spec, key) {
+        if let Err(message) = super::patients::resolve_target(spec, key) {
             c.fail(&p, message);
         }
         match dist {
@@ -240,7 +240,7 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
                     "a stochastic step of {} (set here, or derived from the fastest \
                      per-capita rate) over a horizon of {} makes {:.2e} steps, more than the \
                      limit of {MAX_STEPS:e}; set stochastic.step or shorten the horizon",
-                    crate::report::Num(step),
+                    crate::format::Num(step),
                     spec.horizon,
                     spec.horizon / step
                 ),
@@ -506,7 +506,7 @@ fn check_observation(c: &mut Checker, spec: &ScenarioSpec) {
             format!(
                 "visits every {} over a horizon of {} make {:.2e} visits, more than the limit \
                  of {MAX_VISITS:e}",
-                crate::report::Num(o.every),
+                crate::format::Num(o.every),
                 spec.horizon,
                 spec.horizon / o.every
             ),
@@ -795,7 +795,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
             format!(
                 "dosing every {} over a horizon of {} makes {:.2e} doses, more than the limit \
                  of {MAX_DOSES:e}",
-                crate::report::Num(iv),
+                crate::format::Num(iv),
                 spec.horizon,
                 spec.horizon / iv
             ),

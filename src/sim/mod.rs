@@ -96,13 +96,7 @@ impl Default for RunOptions {
     }
 }
 
-/// Which noise a run's visits see: keyed by seed and rollout, so every arm of one rollout
-/// sees the same measurement error at the same visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NoiseKey {
-    pub seed: u64,
-    pub rollout: u64,
-}
+pub use crate::observe::NoiseKey;
 
 /// A recorded trajectory, one row per recording time.
 #[derive(Debug, Clone, Default, PartialEq)]

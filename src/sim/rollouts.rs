@@ -9,7 +9,6 @@ use super::stochastic::{StochasticPropagator, StochasticSettings};
 use super::{NoiseKey, RunOptions, RunResult, run};
 use crate::error::Result;
 use crate::outcome::RunOutcome;
-use crate::scenario::spec::DistributionSpec;
 use crate::scenario::{Arm, Scenario};
 use rayon::prelude::*;
 
@@ -62,21 +61,7 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
     for p in &mut s.patients {
         if let crate::patients::Target::Initial(_) | crate::patients::Target::Capacity(_) = p.target
         {
-            match &mut p.distribution {
-                DistributionSpec::Lognormal { median, .. } => {
-                    if let Some(m) = median {
-                        *m *= scale;
-                    }
-                }
-                DistributionSpec::Normal { mean, sd } => {
-                    *mean *= scale;
-                    *sd *= scale;
-                }
-                DistributionSpec::Uniform { low, high } => {
-                    *low *= scale;
-                    *high *= scale;
-                }
-            }
+            p.distribution = p.distribution.scaled(scale);
         }
     }
     s

@@ -1,0 +1,28 @@
+//! How numbers and hashes are written: in CSV files, messages and manifests alike.
+
+/// A number as CSV files carry it: the shortest text that reads back to the same f64, in
+/// scientific notation when it is tiny or huge (never 200 zeros), and 0 for −0.
+#[derive(Debug, Clone, Copy)]
+pub struct Num(pub f64);
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let x = self.0;
+        if x == 0.0 {
+            f.write_str("0")
+        } else if x.is_finite() && (x.abs() < 1e-5 || x.abs() >= 1e16) {
+            write!(f, "{x:e}")
+        } else {
+            write!(f, "{x}")
+        }
+    }
+}
+
+/// SHA-256 of `text`, in hex (the scenario hash of manifests).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
