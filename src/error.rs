@@ -75,7 +75,7 @@ pub enum Error {
         /// The scenario's arms, comma-separated.
         arms: String,
     },
-    /// A request beyond what regimen will run (see [`crate::limits`]).
+    /// A request beyond what regimen will run (see [`crate::support::limits`]).
     #[error("{0}")]
     Limit(String),
     /// A request that does not fit the scenario or the folders given.

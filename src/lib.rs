@@ -1,10 +1,13 @@
 //! regimen evaluates cancer drug dosing schedules against the population dynamics of
 //! drug-tolerant persister cells.
 //!
-//! Data flows one way: a scenario file is read and validated ([`scenario`]) into a compiled
-//! [`model::Model`], drugs ([`pk`]) and arms ([`schedule`]); the engines in [`sim`] run an
-//! arm through time, [`observe`] turns cells into what a clinic measures, [`outcome`] into
-//! time to progression and dose used, and [`report`] into tables and CSV.
+//! Data flows one way, down this list: [`api`] runs jobs; [`search`] proposes schedules;
+//! [`stats`] turns runs into time to progression, survival curves and contrasts; [`sim`]
+//! runs an arm through time (deterministic ODE or stochastic engine); [`scenario`] reads and
+//! validates a YAML file into a compiled [`model::Model`], drugs and arms; [`protocol`] holds
+//! what a trial prescribes (dosing rules, visits, progression); [`model`] the cell
+//! populations, pharmacokinetics and virtual patients; [`support`] what all of them lean on.
+//! [`report`] and [`plot`] write what a run found. docs/architecture.md has the picture.
 //!
 //! The entry points are in [`api`] (re-exported here): [`simulate`], [`compare`] and
 //! [`optimise`] take a compiled [`Scenario`] and return values; [`api::write`] puts them into
@@ -12,27 +15,16 @@
 //! front-ends over them.
 
 pub mod api;
-pub mod contrast;
 pub mod error;
-pub mod events;
-pub mod format;
-pub mod limits;
 pub mod model;
-pub mod observe;
-pub mod outcome;
-pub mod outdir;
-pub mod patients;
-pub mod pk;
 pub mod plot;
+pub mod protocol;
 pub mod report;
-pub mod rng;
 pub mod scenario;
-pub mod schedule;
 pub mod search;
 pub mod sim;
-pub mod stop;
-pub mod survival;
-pub mod toxicity;
+pub mod stats;
+pub mod support;
 
 pub use api::{
     CompareOptions, Comparison, Optimisation, OptimiseOptions, Progress, Silent, SimulateOptions,

@@ -73,7 +73,7 @@ fn the_api_refuses_what_the_command_line_refuses() {
         other => panic!("{other:?}"),
     }
     let huge = CompareOptions {
-        rollouts: regimen::limits::MAX_ROLLOUTS + 1,
+        rollouts: regimen::support::limits::MAX_ROLLOUTS + 1,
         ..CompareOptions::default()
     };
     assert!(matches!(

@@ -3,8 +3,8 @@
 mod common;
 use common::correlation;
 use regimen::Scenario;
-use regimen::contrast::compare;
 use regimen::sim::rollouts::{RolloutSettings, run_rollouts};
+use regimen::stats::contrast::compare;
 use std::path::Path;
 use std::process::Command;
 

@@ -5,9 +5,9 @@
 mod common;
 use common::regimen_ok;
 use regimen::Scenario;
-use regimen::contrast::compare;
 use regimen::sim::rollouts::{ArmRollouts, Rollout, RolloutSettings, run_rollouts};
 use regimen::sim::{RunOptions, run_deterministic};
+use regimen::stats::contrast::compare;
 use std::path::Path;
 
 fn bundled(name: &str) -> std::path::PathBuf {
@@ -186,7 +186,8 @@ fn a_hazard_ratio_against_the_curves_is_flagged() {
     assert!(c.hazard_ratio_misleading);
     let table = regimen::report::compare_table(&s, &rows);
     assert!(table.contains('‡'), "{table}");
-    let notes = regimen::contrast::notes(&s, &rows, &[("reference", &rb), ("crossing", &ra)]);
+    let notes =
+        regimen::stats::contrast::notes(&s, &rows, &[("reference", &rb), ("crossing", &ra)]);
     assert!(notes.iter().any(|n| n.contains("read ΔRMST")), "{notes:?}");
 }
 

@@ -2,7 +2,7 @@
 //! its rounding against the dose budget.
 
 use regimen::Scenario;
-use regimen::schedule::Schedule;
+use regimen::protocol::schedule::Schedule;
 use regimen::search::lp::{LpSettings, LpTarget, optimise_lp};
 use std::path::Path;
 

@@ -10,7 +10,7 @@ use std::path::Path;
 const FILE: &str = "scenarios/zhang2022-prostate.yaml";
 const FITTED: &str = "competition: { sensitive: 6, resistant: 1 }";
 
-fn outcomes(alpha_rs: &str) -> Vec<(String, regimen::outcome::RunOutcome)> {
+fn outcomes(alpha_rs: &str) -> Vec<(String, regimen::sim::outcome::RunOutcome)> {
     let text = std::fs::read_to_string(FILE).expect("bundled scenario");
     assert!(
         text.contains(FITTED),
@@ -31,9 +31,9 @@ fn outcomes(alpha_rs: &str) -> Vec<(String, regimen::outcome::RunOutcome)> {
 }
 
 fn get<'a>(
-    all: &'a [(String, regimen::outcome::RunOutcome)],
+    all: &'a [(String, regimen::sim::outcome::RunOutcome)],
     name: &str,
-) -> &'a regimen::outcome::RunOutcome {
+) -> &'a regimen::sim::outcome::RunOutcome {
     &all.iter().find(|(n, _)| n == name).expect("arm").1
 }
 

@@ -54,7 +54,7 @@ fn run_job<T: Send>(
         ),
         None => None,
     };
-    regimen::stop::clear();
+    regimen::support::stop::clear();
     let pool = &pool;
     let mut signal: Option<PyErr> = None;
     let outcome = std::thread::scope(|s| {
@@ -67,13 +67,13 @@ fn run_job<T: Send>(
             if signal.is_none()
                 && let Err(e) = py.check_signals()
             {
-                regimen::stop::request();
+                regimen::support::stop::request();
                 signal = Some(e);
             }
         }
         handle.join()
     });
-    regimen::stop::clear();
+    regimen::support::stop::clear();
     if let Some(e) = signal {
         return Err(e);
     }
@@ -121,8 +121,8 @@ fn write_folder(
     plots: bool,
     write: impl FnOnce(&Path) -> regimen::Result<Vec<&'static str>>,
 ) -> regimen::Result<Vec<String>> {
-    regimen::outdir::prepare(dir, inputs)?;
-    let staged = regimen::outdir::Staged::begin(dir)?;
+    regimen::report::outdir::prepare(dir, inputs)?;
+    let staged = regimen::report::outdir::Staged::begin(dir)?;
     let mut written: Vec<String> = write(staged.path())?
         .into_iter()
         .map(str::to_owned)
@@ -312,7 +312,7 @@ impl Scenario {
             pareto,
         };
         if let Some(n) = budget_evals {
-            regimen::limits::budget_evals(n).map_err(to_py)?;
+            regimen::support::limits::budget_evals(n).map_err(to_py)?;
         }
         let options = OptimiseOptions {
             seed,

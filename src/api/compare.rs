@@ -3,10 +3,10 @@
 
 use super::progress::Progress;
 use crate::api::shard::{Shard, Unit};
-use crate::contrast::{self, ArmComparison};
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 use crate::sim::rollouts::{ArmRollouts, RolloutSettings, run_rollouts_with_progress};
+use crate::stats::contrast::{self, ArmComparison};
 
 /// What [`compare`] and [`run_rollouts`] run.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,19 +152,19 @@ fn chosen_arms<'s>(
     Ok((arms, reference))
 }
 
-/// Checks `options` against `scenario` and the limits of [`crate::limits`] without running
+/// Checks `options` against `scenario` and the limits of [`crate::support::limits`] without running
 /// anything (so a front-end can refuse a request before it prepares an output folder).
 pub fn check(scenario: &Scenario, options: &CompareOptions) -> Result<()> {
     let (arms, _) = chosen_arms(scenario, options)?;
-    crate::limits::record_every(options.record_every, scenario.horizon)?;
-    crate::limits::rollouts("--rollouts", options.rollouts)?;
-    crate::limits::kept_rows(
+    crate::support::limits::record_every(options.record_every, scenario.horizon)?;
+    crate::support::limits::rollouts("--rollouts", options.rollouts)?;
+    crate::support::limits::kept_rows(
         options.trajectories.min(options.rollouts),
         arms.len(),
         options.record_every,
         scenario.horizon,
     )?;
-    crate::limits::rollout_work(
+    crate::support::limits::rollout_work(
         options.rollouts,
         arms.len(),
         scenario.horizon / scenario.stochastic_step,

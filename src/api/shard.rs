@@ -9,9 +9,9 @@
 
 use super::manifest::Manifest;
 use crate::error::{Error, Result};
-use crate::outcome::RunOutcome;
 use crate::plot::data::Table;
 use crate::scenario::Scenario;
+use crate::sim::outcome::RunOutcome;
 use crate::sim::rollouts::{ArmRollouts, Rollout};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

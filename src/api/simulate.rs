@@ -40,9 +40,9 @@ impl Simulation {
 }
 
 /// Runs the deterministic evaluator on every arm of `scenario` (or `options.arm`). Stops
-/// between arms when a stop is requested ([`crate::stop`]).
+/// between arms when a stop is requested ([`crate::support::stop`]).
 pub fn simulate(scenario: &Scenario, options: &SimulateOptions) -> Result<Simulation> {
-    crate::limits::record_every(options.record_every, scenario.horizon)?;
+    crate::support::limits::record_every(options.record_every, scenario.horizon)?;
     let arms: Vec<_> = match &options.arm {
         Some(name) => vec![scenario.find_arm("--arm", name)?],
         None => scenario.arms.iter().collect(),
@@ -53,7 +53,7 @@ pub fn simulate(scenario: &Scenario, options: &SimulateOptions) -> Result<Simula
     };
     let mut runs = Vec::with_capacity(arms.len());
     for arm in arms {
-        if crate::stop::requested() {
+        if crate::support::stop::requested() {
             return Err(Error::Interrupted(format!(
                 "stopped after {} of the arms",
                 runs.len()
@@ -85,8 +85,8 @@ pub fn given_doses(
         };
         return Ok(vec![(1, sim::run_deterministic(scenario, arm, options)?)]);
     };
-    crate::limits::rollouts("--rollouts", n)?;
-    crate::limits::rollout_work(n, 1, scenario.horizon / scenario.stochastic_step)?;
+    crate::support::limits::rollouts("--rollouts", n)?;
+    crate::support::limits::rollout_work(n, 1, scenario.horizon / scenario.stochastic_step)?;
     let settings = crate::sim::rollouts::RolloutSettings {
         seed,
         first: 0,

@@ -1,5 +1,5 @@
 //! Writers: each puts a value of the API into a run folder (usually the staging folder of
-//! [`crate::outdir::Staged`], swapped in whole once everything is written) and returns the
+//! [`crate::report::outdir::Staged`], swapped in whole once everything is written) and returns the
 //! names of the files it wrote.
 
 use super::compare::{Comparison, Rollouts};

@@ -5,7 +5,7 @@ use super::args::CompareArgs;
 use super::{check_outputs, kept, print, run_dir};
 use regimen::api::{self, CompareOptions, shard::Shard};
 use regimen::error::Result;
-use regimen::outdir::Staged;
+use regimen::report::outdir::Staged;
 use regimen::scenario::Scenario;
 use std::path::PathBuf;
 

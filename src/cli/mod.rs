@@ -10,8 +10,8 @@ use args::{Cli, Command, EventsArgs, MergeArgs};
 use clap::Parser;
 use regimen::api::merge::Merged;
 use regimen::error::{Error, Result};
+use regimen::report::{self, outdir};
 use regimen::scenario::Scenario;
-use regimen::{outdir, report};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -21,7 +21,7 @@ pub fn main() -> ExitCode {
     regimen::scenario::ALLOW_OUTSIDE_DATA
         .store(cli.allow_outside_data, std::sync::atomic::Ordering::Relaxed);
     // Ctrl-C and SIGTERM ask the running job to stop at its next safe point.
-    let _ = ctrlc::set_handler(regimen::stop::request);
+    let _ = ctrlc::set_handler(regimen::support::stop::request);
     match run(cli.command, cli.quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -156,11 +156,11 @@ fn export_events(args: EventsArgs) -> Result<()> {
     };
     let runs = regimen::api::simulate::given_doses(&scenario, arm, args.rollouts, args.seed)?;
     let kinetics: Vec<_> = scenario.drugs.iter().map(|d| d.kinetics).collect();
-    let refs: Vec<(u64, &[regimen::events::GivenDose])> = runs
+    let refs: Vec<(u64, &[regimen::protocol::events::GivenDose])> = runs
         .iter()
         .map(|(id, r)| (*id, r.doses.as_slice()))
         .collect();
-    let csv = regimen::events::to_csv(&refs, &kinetics);
+    let csv = regimen::protocol::events::to_csv(&refs, &kinetics);
     let out = args.out.clone().unwrap_or_else(|| {
         let mut file = default_out_dir(&args.scenario);
         file.as_mut_os_string()

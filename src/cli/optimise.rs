@@ -6,7 +6,7 @@ use super::{check_outputs, print, run_dir};
 use regimen::api::optimise::{self as api_optimise, OptimiseOptions};
 use regimen::api::shard::Shard;
 use regimen::error::{Error, Result};
-use regimen::outdir::Staged;
+use regimen::report::outdir::Staged;
 use regimen::scenario::Scenario;
 use regimen::search::checkpoint::Journal;
 use regimen::search::config::{Overrides, Plan};
@@ -26,11 +26,11 @@ fn positive(flag: &str, v: f64) -> Result<()> {
 fn options(args: &OptimiseArgs) -> Result<OptimiseOptions> {
     for (flag, v) in [("--rollouts", args.rollouts), ("--holdout", args.holdout)] {
         if let Some(n) = v {
-            regimen::limits::rollouts(flag, n)?;
+            regimen::support::limits::rollouts(flag, n)?;
         }
     }
     if let Some(n) = args.budget_evals {
-        regimen::limits::budget_evals(n)?;
+        regimen::support::limits::budget_evals(n)?;
     }
     if let Some(m) = args.max_relative_dose {
         positive("--max-relative-dose", m)?;
@@ -206,7 +206,7 @@ impl Run<'_> {
                     self.out.join("checkpoint.json").display(),
                     self.resume_hint()
                 );
-                if other.is_ok() || regimen::stop::requested() {
+                if other.is_ok() || regimen::support::stop::requested() {
                     self.keep_journal()?;
                     self.staged.commit()?;
                 }

@@ -5,7 +5,7 @@ use super::args::SimulateArgs;
 use super::{check_outputs, compare, default_out_dir, kept, print};
 use regimen::api::{self, CompareOptions, SimulateOptions};
 use regimen::error::Result;
-use regimen::outdir::Staged;
+use regimen::report::outdir::Staged;
 use regimen::scenario::Scenario;
 
 pub fn run(args: SimulateArgs) -> Result<()> {
@@ -42,7 +42,7 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     if let Some(name) = &options.arm {
         scenario.find_arm("--arm", name)?;
     }
-    regimen::limits::record_every(options.record_every, scenario.horizon)?;
+    regimen::support::limits::record_every(options.record_every, scenario.horizon)?;
     check_outputs(&out, args.report.as_deref(), &[&args.scenario])?;
     let started = std::time::Instant::now();
     let simulation = api::simulate(&scenario, &options).map_err(|e| kept(e, &out))?;

@@ -3,7 +3,7 @@
 
 use super::data::{GivenDose, RunFolder, Trajectory, Visit};
 use super::svg::{Axis, Frame, Mark, PROGRESSION, Svg, colour, dosing_colour, legend};
-use crate::survival::KaplanMeier;
+use crate::stats::survival::KaplanMeier;
 
 /// A drawn figure: file stem, caption, SVG text.
 #[derive(Debug, Clone)]

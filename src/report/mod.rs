@@ -1,16 +1,17 @@
 //! Tables for people and tidy CSV for programs. Files are written whole or not at all.
 
-use crate::contrast::ArmComparison;
 use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 use crate::sim::RunResult;
 use crate::sim::rollouts::ArmRollouts;
+use crate::stats::contrast::ArmComparison;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
 pub mod frame;
-pub use crate::format::{Num, sha256_hex};
+pub mod outdir;
+pub use crate::support::format::{Num, sha256_hex};
 pub use frame::{Cell, Column, Frame};
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed,
@@ -309,10 +310,10 @@ fn reached(t: Option<f64>, horizon: f64) -> String {
 }
 
 /// Unit of a cumulative dose: the dose unit for PK drugs, level × time for dose levels.
-fn dose_unit(d: &crate::pk::Drug, time_units: &str) -> String {
+fn dose_unit(d: &crate::model::pk::Drug, time_units: &str) -> String {
     match d.kinetics {
-        crate::pk::Kinetics::Level => format!("{}·{time_units}", d.dose_unit),
-        crate::pk::Kinetics::OneCompartment { .. } => d.dose_unit.clone(),
+        crate::model::pk::Kinetics::Level => format!("{}·{time_units}", d.dose_unit),
+        crate::model::pk::Kinetics::OneCompartment { .. } => d.dose_unit.clone(),
     }
 }
 

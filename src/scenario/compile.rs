@@ -3,12 +3,12 @@
 use super::spec::{self, ScenarioSpec, ScheduleRef, ScheduleSpec};
 use super::{Arm, Scenario};
 use crate::error::{Error, Result};
+use crate::model::pk::{Drug, Kinetics, Response};
 use crate::model::{
     Compartment, DrugEffect, GrowthLaw, Model, Modulation, Mutation, Role, Transition,
 };
-use crate::observe::{Lesion, MarkerModel, ProgressionRule, Reference};
-use crate::pk::{Drug, Kinetics, Response};
-use crate::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule, Switch};
+use crate::protocol::observe::{Lesion, MarkerModel, ProgressionRule, Reference};
+use crate::protocol::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule, Switch};
 use std::path::Path;
 
 /// Validation has run, so a missing name here is a bug; it still becomes an error, not a panic.
@@ -246,7 +246,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             .drugs
             .iter()
             .map(|(_, d)| {
-                d.toxicity.as_ref().map(|t| crate::toxicity::Budget {
+                d.toxicity.as_ref().map(|t| crate::model::toxicity::Budget {
                     max_cumulative: t.max_cumulative_dose,
                     max_time_on: t.max_time_on.as_ref().map(|w| (w.on, w.window)),
                 })
@@ -263,7 +263,7 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Res
     let drug = index_of(drug_names, dosing.drug.as_deref().ok_or_else(missing)?)?;
     let interval = dosing.interval.ok_or_else(missing)?;
     if let ScheduleSpec::Events(x) = s {
-        return Ok(Schedule::events(crate::events::expand(
+        return Ok(Schedule::events(crate::protocol::events::expand(
             &x.records, drug, interval, kinetics,
         )));
     }

@@ -14,9 +14,9 @@ pub mod validate;
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::model::Model;
-use crate::observe::{MarkerModel, ProgressionRule};
-use crate::pk::Drug;
-use crate::schedule::Schedule;
+use crate::model::pk::Drug;
+use crate::protocol::observe::{MarkerModel, ProgressionRule};
+use crate::protocol::schedule::Schedule;
 use locate::Locations;
 use parse::{Parsed, diagnostic};
 use spec::{ScenarioSpec, ScheduleFile, ScheduleRef};
@@ -104,9 +104,9 @@ pub struct Scenario {
     /// Cells per unit of burden (1 when counts are cells).
     pub cells_per_unit: f64,
     /// Between-patient variability, drawn per rollout.
-    pub patients: Vec<crate::patients::PatientParameter>,
+    pub patients: Vec<crate::model::patients::PatientParameter>,
     /// Per drug: its toxicity budget, if any.
-    pub toxicity: Vec<Option<crate::toxicity::Budget>>,
+    pub toxicity: Vec<Option<crate::model::toxicity::Budget>>,
 }
 
 /// The source of a scenario read by [`Scenario::from_yaml_str`].
@@ -216,7 +216,7 @@ impl Scenario {
                     }
                 };
                 match parse::read_text(&csv) {
-                    Ok(text) => match crate::events::parse_csv(&csv, &text) {
+                    Ok(text) => match crate::protocol::events::parse_csv(&csv, &text) {
                         Ok(mut records) => events.records.append(&mut records),
                         Err(mut d) => problems.append(&mut d),
                     },
@@ -279,7 +279,7 @@ impl Scenario {
     /// SHA-256 of the resolved scenario: the identity of a run's scenario in manifests and
     /// checkpoints.
     pub fn sha256(&self) -> String {
-        crate::format::sha256_hex(&self.resolved_yaml())
+        crate::support::format::sha256_hex(&self.resolved_yaml())
     }
 
     /// Dosing continues after progression (the scenario-wide setting).

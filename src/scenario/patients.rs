@@ -1,8 +1,8 @@
-//! The scenario's `virtual_patients`, compiled into [`crate::patients`]' own types.
+//! The scenario's `virtual_patients`, compiled into [`crate::model::patients`]' own types.
 
 use super::spec::{DistributionSpec, ScenarioSpec};
 use crate::error::{Error, Result};
-use crate::patients::{Distribution, EffectKind, PatientParameter, Target};
+use crate::model::patients::{Distribution, EffectKind, PatientParameter, Target};
 
 /// Resolves a `virtual_patients` key against a scenario, or says what is allowed.
 pub fn resolve_target(spec: &ScenarioSpec, key: &str) -> std::result::Result<Target, String> {

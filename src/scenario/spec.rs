@@ -903,7 +903,7 @@ pub struct EventsSpec {
     pub file: Option<String>,
 }
 
-pub use crate::events::EventRecord;
+pub use crate::protocol::events::EventRecord;
 
 /// The dosing fields every schedule family shares, borrowed for resolution and checks.
 pub struct Dosing<'a> {

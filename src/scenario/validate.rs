@@ -14,7 +14,9 @@ pub struct Problem {
 /// Upper bound on any count (initial cells, carrying capacity): beyond this the numbers are
 /// not cells any more and risk overflow in the stochastic engine.
 pub const MAX_COUNT: f64 = 1.0e15;
-use crate::limits::{MAX_DESCRIPTION_CHARS, MAX_DOSES, MAX_NAME_CHARS, MAX_STEPS, MAX_VISITS};
+use crate::support::limits::{
+    MAX_DESCRIPTION_CHARS, MAX_DOSES, MAX_NAME_CHARS, MAX_STEPS, MAX_VISITS,
+};
 
 struct Checker {
     problems: Vec<Problem>,
@@ -240,7 +242,7 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
                     "a stochastic step of {} (set here, or derived from the fastest \
                      per-capita rate) over a horizon of {} makes {:.2e} steps, more than the \
                      limit of {MAX_STEPS:e}; set stochastic.step or shorten the horizon",
-                    crate::format::Num(step),
+                    crate::support::format::Num(step),
                     spec.horizon,
                     spec.horizon / step
                 ),
@@ -506,7 +508,7 @@ fn check_observation(c: &mut Checker, spec: &ScenarioSpec) {
             format!(
                 "visits every {} over a horizon of {} make {:.2e} visits, more than the limit \
                  of {MAX_VISITS:e}",
-                crate::format::Num(o.every),
+                crate::support::format::Num(o.every),
                 spec.horizon,
                 spec.horizon / o.every
             ),
@@ -795,7 +797,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
             format!(
                 "dosing every {} over a horizon of {} makes {:.2e} doses, more than the limit \
                  of {MAX_DOSES:e}",
-                crate::format::Num(iv),
+                crate::support::format::Num(iv),
                 spec.horizon,
                 spec.horizon / iv
             ),
@@ -1021,7 +1023,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
     }
 }
 
-use crate::limits::{MAX_BUDGET_EVALS, MAX_ROLLOUTS as MAX_OPTIMISE_ROLLOUTS};
+use crate::support::limits::{MAX_BUDGET_EVALS, MAX_ROLLOUTS as MAX_OPTIMISE_ROLLOUTS};
 
 fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
     let drug = match &o.drug {

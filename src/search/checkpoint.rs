@@ -17,12 +17,12 @@ use std::sync::Mutex;
 
 /// Asks the running searches to stop at their next safe point.
 pub fn request_stop() {
-    crate::stop::request();
+    crate::support::stop::request();
 }
 
 /// A stop was asked for (signal, or the test hook).
 pub fn stop_requested() -> bool {
-    crate::stop::requested()
+    crate::support::stop::requested()
 }
 
 /// One recorded evaluation.

@@ -1,11 +1,11 @@
 //! Writing a schedule back as a scenario arm, so a searched schedule can be pasted under
 //! `arms:` and run by `compare`.
 
+use crate::protocol::schedule::Schedule;
 use crate::scenario::spec::{
     AdaptiveSpec, ArmSpec, ContainmentSpec, ContinuousSpec, HolidaySpec, IntermittentSpec,
     ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
 };
-use crate::schedule::Schedule;
 
 /// The YAML spec of a single-drug schedule; `None` for combinations, sequences and events,
 /// which the search does not produce.

@@ -15,7 +15,7 @@
 
 use super::objective::{Evaluator, Score};
 use crate::error::{Error, Result};
-use crate::schedule::{HolidayRule, ModulationRule, Schedule};
+use crate::protocol::schedule::{HolidayRule, ModulationRule, Schedule};
 use argmin::core::{CostFunction, Executor};
 use argmin::solver::neldermead::NelderMead;
 use argmin::solver::particleswarm::ParticleSwarm;

@@ -6,8 +6,8 @@ use super::family::{DoseLimit, Evaluation, Penalty, SearchOptions, search};
 use super::lp::{LpSettings, LpTarget, optimise_lp};
 use super::objective::{Engine, Evaluator, Objective, Score};
 use crate::error::Result;
+use crate::protocol::schedule::Schedule;
 use crate::scenario::Scenario;
-use crate::schedule::Schedule;
 use std::time::Instant;
 
 /// What the LP reports beside its rounded schedule's score: the relaxation gap.
@@ -534,7 +534,7 @@ pub fn finish(
         )
     };
     for e in &mut entries {
-        if crate::stop::requested() {
+        if crate::support::stop::requested() {
             return Err(stopped());
         }
         let scored = match holdout(scenario, plan, holdout_seed, e) {

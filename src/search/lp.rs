@@ -29,8 +29,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::Role;
+use crate::protocol::schedule::Schedule;
 use crate::scenario::Scenario;
-use crate::schedule::Schedule;
 use crate::sim::{RunOptions, run_deterministic};
 #[cfg(feature = "highs")]
 use good_lp::highs as lp_solver;

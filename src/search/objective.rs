@@ -1,12 +1,12 @@
 //! What a search maximises, and the evaluator that scores a schedule on fixed seeds.
 
 use crate::error::Result;
-use crate::outcome::RunOutcome;
+use crate::protocol::schedule::Schedule;
 use crate::scenario::{Arm, Scenario};
-use crate::schedule::Schedule;
+use crate::sim::outcome::RunOutcome;
 use crate::sim::rollouts::{RolloutSettings, run_rollouts};
 use crate::sim::{RunOptions, run_deterministic};
-use crate::survival::KaplanMeier;
+use crate::stats::survival::KaplanMeier;
 
 /// A statistic of time to progression over rollouts; larger is better.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -10,9 +10,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::Propagator;
+use crate::model::pk::Exposure;
 use crate::model::{Model, Rates};
-use crate::pk::Exposure;
-use crate::rng::{Key, Stream};
+use crate::support::rng::{Key, Stream};
 use rand::RngExt;
 
 /// Most events one stretch may hold before the run is refused (exact simulation is for

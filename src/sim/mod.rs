@@ -7,18 +7,19 @@
 
 pub mod exact;
 pub mod ode;
+pub mod outcome;
 pub mod rollouts;
 pub mod stochastic;
 
 use crate::error::{Error, Result};
-use crate::events::GivenDose;
+use crate::model::pk::{Dose, Exposure, Kinetics};
+use crate::model::toxicity::ToxicityGuard;
 use crate::model::{Model, Rates, Role};
-use crate::observe::ProgressionTracker;
-use crate::outcome::{OutcomeTracker, RunOutcome};
-use crate::pk::{Dose, Exposure, Kinetics};
+use crate::protocol::events::GivenDose;
+use crate::protocol::observe::ProgressionTracker;
+use crate::protocol::schedule::Observation;
 use crate::scenario::{Arm, Scenario};
-use crate::schedule::Observation;
-use crate::toxicity::ToxicityGuard;
+use crate::sim::outcome::{OutcomeTracker, RunOutcome};
 
 /// Moves the cell counts across one stretch of time with no dosing event inside.
 pub trait Propagator {
@@ -96,7 +97,7 @@ impl Default for RunOptions {
     }
 }
 
-pub use crate::observe::NoiseKey;
+pub use crate::protocol::observe::NoiseKey;
 
 /// A recorded trajectory, one row per recording time.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -292,7 +293,7 @@ pub fn run<P: Propagator>(
                     reason: format!(
                         "{what}, more than the limit of {:e}: check the parameters behind it \
                          (rates, effects and their units)",
-                        crate::limits::MAX_RATE
+                        crate::support::limits::MAX_RATE
                     ),
                 });
             }

@@ -8,8 +8,8 @@
 use super::stochastic::{StochasticPropagator, StochasticSettings};
 use super::{NoiseKey, RunOptions, RunResult, run};
 use crate::error::Result;
-use crate::outcome::RunOutcome;
 use crate::scenario::{Arm, Scenario};
+use crate::sim::outcome::RunOutcome;
 use rayon::prelude::*;
 
 /// What to run.
@@ -59,7 +59,8 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
     }
     // Patient values given in burden units scale with the counts.
     for p in &mut s.patients {
-        if let crate::patients::Target::Initial(_) | crate::patients::Target::Capacity(_) = p.target
+        if let crate::model::patients::Target::Initial(_)
+        | crate::model::patients::Target::Capacity(_) = p.target
         {
             p.distribution = p.distribution.scaled(scale);
         }
@@ -77,14 +78,16 @@ pub fn run_rollout(
 ) -> Result<RunResult> {
     if !cells.patients.is_empty() {
         let mut patient = cells.clone();
-        crate::patients::apply(&cells.patients, &mut patient.model, seed, index, true);
+        crate::model::patients::apply(&cells.patients, &mut patient.model, seed, index, true);
         patient.patients.clear();
         return run_rollout(&patient, arm, seed, index, record_every);
     }
-    let graded = cells
-        .drugs
-        .iter()
-        .any(|d| matches!(d.kinetics, crate::pk::Kinetics::OneCompartment { .. }));
+    let graded = cells.drugs.iter().any(|d| {
+        matches!(
+            d.kinetics,
+            crate::model::pk::Kinetics::OneCompartment { .. }
+        )
+    });
     let mut engine = StochasticPropagator::new(
         &cells.model,
         cells.drugs.len(),
@@ -136,7 +139,7 @@ pub fn run_rollouts_with_progress(
         ..settings.first + settings.count)
         .into_par_iter()
         .map(|index| {
-            if crate::stop::requested() {
+            if crate::support::stop::requested() {
                 return Err(crate::error::Error::Interrupted(format!(
                     "stopped during the rollouts of arm `{}`",
                     arm.name

@@ -30,9 +30,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::Propagator;
+use crate::model::pk::Exposure;
 use crate::model::{Model, Rates};
-use crate::pk::Exposure;
-use crate::rng::{Key, Stream};
+use crate::support::rng::{Key, Stream};
 use rand::RngExt;
 use rand_distr::{Binomial, Distribution, Gamma, Geometric, Poisson, StandardNormal};
 

@@ -260,7 +260,7 @@ impl Staged {
     /// As [`Staged::commit`], unless Ctrl-C or SIGTERM came while the files were written:
     /// then the old folder stays and the run says it was stopped.
     pub fn commit_unless_stopped(self) -> Result<()> {
-        if crate::stop::requested() {
+        if crate::support::stop::requested() {
             return Err(Error::Interrupted(format!(
                 "stopped while writing the files; {} keeps its previous contents",
                 self.dir.display()

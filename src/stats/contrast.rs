@@ -1,10 +1,10 @@
 //! Trial-arm comparison: every arm on the same rollouts (same seeds, hence the same virtual
 //! patients and random numbers), summarised and contrasted with a reference arm.
 
-use crate::outcome::ArmSummary;
 use crate::scenario::Scenario;
 use crate::sim::rollouts::ArmRollouts;
-use crate::survival::{hazard_ratio, log_rank, proportional_hazards_test};
+use crate::stats::summary::ArmSummary;
+use crate::stats::survival::{hazard_ratio, log_rank, proportional_hazards_test};
 use serde::Serialize;
 
 /// z of a two-sided 95 % interval.

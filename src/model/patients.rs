@@ -4,7 +4,7 @@
 //! arm of a comparison treats the same patients, and adding an arm changes nobody.
 
 use crate::model::{DrugEffect, Model};
-use crate::rng::{Key, ROLLOUT_LEVEL_STEP};
+use crate::support::rng::{Key, ROLLOUT_LEVEL_STEP};
 use rand::RngExt;
 use rand_distr::{Distribution as _, StandardNormal};
 

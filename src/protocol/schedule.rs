@@ -4,9 +4,9 @@
 //! marker. It never sees the true cell counts, so a closed-loop rule here can be run in a
 //! clinic as written.
 
-use crate::pk::Dose;
+use crate::model::pk::Dose;
 
-pub use crate::observe::Observation;
+pub use crate::protocol::observe::Observation;
 
 /// A dosing rule.
 pub trait Policy {
@@ -38,7 +38,7 @@ pub enum Schedule {
     /// when its switch comes. Progression is judged with `rule`.
     Sequence {
         lines: Vec<(Schedule, Option<Switch>)>,
-        rule: crate::observe::ProgressionRule,
+        rule: crate::protocol::observe::ProgressionRule,
         base: f64,
     },
     /// Explicit doses: (time, dose), sorted by time.
@@ -104,7 +104,7 @@ impl Schedule {
     pub fn sequence(
         first: Schedule,
         later: Vec<(Schedule, Switch)>,
-        rule: crate::observe::ProgressionRule,
+        rule: crate::protocol::observe::ProgressionRule,
     ) -> Schedule {
         let mut lines = vec![(first, None)];
         lines.extend(later.into_iter().map(|(s, w)| (s, Some(w))));
@@ -154,7 +154,7 @@ impl Schedule {
                     .collect(),
                 current: 0,
                 started: 0.0,
-                tracker: crate::observe::ProgressionTracker::new(rule),
+                tracker: crate::protocol::observe::ProgressionTracker::new(rule),
                 rule,
                 base,
             }),
@@ -382,8 +382,8 @@ pub struct Sequence {
     lines: Vec<(Box<dyn Policy + Send>, f64, Option<Switch>)>,
     current: usize,
     started: f64,
-    tracker: crate::observe::ProgressionTracker,
-    rule: crate::observe::ProgressionRule,
+    tracker: crate::protocol::observe::ProgressionTracker,
+    rule: crate::protocol::observe::ProgressionRule,
     base: f64,
 }
 
@@ -395,7 +395,7 @@ impl Sequence {
     fn advance(&mut self, at: f64) {
         self.current += 1;
         self.started = at;
-        self.tracker = crate::observe::ProgressionTracker::new(self.rule);
+        self.tracker = crate::protocol::observe::ProgressionTracker::new(self.rule);
     }
 
     fn local(&self, obs: &Observation) -> Observation {

@@ -2,7 +2,7 @@
 //! trailing window. The driver passes every dose through a [`ToxicityGuard`], which reduces
 //! or withholds the doses that would break a budget and counts them.
 
-use crate::pk::{Dose, Kinetics};
+use crate::model::pk::{Dose, Kinetics};
 
 /// A drug's budget.
 #[derive(Debug, Clone, Copy, PartialEq)]

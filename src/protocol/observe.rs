@@ -1,7 +1,7 @@
 //! What the clinic sees: a marker measured at visits (weighted burden, with optional
 //! log-normal noise and a detection limit), and the rules that call progression from it.
 
-use crate::rng::{Key, ROLLOUT_LEVEL_STEP};
+use crate::support::rng::{Key, ROLLOUT_LEVEL_STEP};
 use rand_distr::{Distribution, StandardNormal};
 
 /// What a policy learns at a visit: the measured marker, nothing else.

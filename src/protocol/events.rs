@@ -6,7 +6,7 @@
 //! state (SS ≠ 0) is not supported. CMT is the 1-based index of the drug in the scenario.
 
 use crate::error::Diagnostic;
-use crate::pk::{Dose, Kinetics};
+use crate::model::pk::{Dose, Kinetics};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;

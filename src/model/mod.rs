@@ -4,7 +4,11 @@
 //! [`Model::rates`]; the mean-field derivative is built from those rates and nothing else, so
 //! the engines cannot drift apart.
 
-use crate::pk::Response;
+pub mod patients;
+pub mod pk;
+pub mod toxicity;
+
+use crate::model::pk::Response;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrowthLaw {
@@ -135,9 +139,9 @@ pub struct Rates {
 
 impl Model {
     /// The first per-capita rate in `rates` that is not finite or exceeds
-    /// [`crate::limits::MAX_RATE`], said in the model's terms.
+    /// [`crate::support::limits::MAX_RATE`], said in the model's terms.
     pub fn rate_out_of_range(&self, rates: &Rates) -> Option<String> {
-        let bad = |r: f64| !r.is_finite() || r > crate::limits::MAX_RATE;
+        let bad = |r: f64| !r.is_finite() || r > crate::support::limits::MAX_RATE;
         for (i, c) in self.compartments.iter().enumerate() {
             if bad(rates.birth[i]) {
                 return Some(format!(

@@ -1,0 +1,7 @@
+//! What every layer leans on: limits on requests ([`limits`]), how numbers are written
+//! ([`format`]), random number streams ([`rng`]) and stopping a job ([`stop`]).
+
+pub mod format;
+pub mod limits;
+pub mod rng;
+pub mod stop;
