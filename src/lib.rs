@@ -14,6 +14,8 @@
 //! a run folder. The `regimen` command line (feature `cli`) and the Python package are
 //! front-ends over them.
 
+// #![warn(missing_docs)] (being completed)
+
 pub mod api;
 pub mod error;
 pub mod model;

@@ -81,6 +81,9 @@ pub enum Command {
         /// The scenario YAML file.
         scenario: PathBuf,
     },
+    /// Print the JSON Schema of scenario files (docs/scenario.schema.json), for editors that
+    /// check YAML as it is typed.
+    Schema,
 }
 
 /// The schedule families `--families` takes.

@@ -71,6 +71,10 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn run(command: Command, quiet: bool) -> Result<()> {
     match command {
         Command::Check { scenario } => check(&scenario),
+        Command::Schema => {
+            print!("{}", regimen::scenario::spec::json_schema());
+            Ok(())
+        }
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args, quiet),
         Command::Events(args) => export_events(args),

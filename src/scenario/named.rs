@@ -45,6 +45,21 @@ impl<T> NamedList<T> {
     }
 }
 
+impl<T: schemars::JsonSchema> schemars::JsonSchema for NamedList<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("NamedList_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let entry = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "description": "A mapping from names to entries, in the order written.",
+            "type": "object",
+            "additionalProperties": entry
+        })
+    }
+}
+
 impl<T: Serialize> Serialize for NamedList<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;

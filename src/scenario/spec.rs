@@ -7,6 +7,7 @@
 //! compiled model built from them.
 
 use super::named::NamedList;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -14,8 +15,11 @@ use std::fmt;
 /// The version of the scenario format this build reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A scenario file: the tumour model, the drugs, the trial arms and how progression is
+/// judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "regimen scenario")]
 pub struct ScenarioSpec {
     pub format_version: u32,
     pub name: String,
@@ -49,7 +53,7 @@ pub struct ScenarioSpec {
 }
 
 /// The `optimise:` block.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptimiseSpec {
     /// What to maximise (restricted mean TTP if left out).
@@ -89,7 +93,7 @@ pub struct OptimiseSpec {
 }
 
 /// A statistic of time to progression, larger is better.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ObjectiveSpec {
     /// Restricted mean TTP up to the horizon.
@@ -102,7 +106,7 @@ pub enum ObjectiveSpec {
     Cvar(f64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FamilyName {
     Intermittent,
@@ -132,7 +136,7 @@ impl FamilyName {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SolverName {
     NelderMead,
@@ -140,7 +144,7 @@ pub enum SolverName {
 }
 
 /// Constraints every searched schedule must meet.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConstraintsSpec {
     /// Most mean cumulative dose of the searched drug, relative to continuous dosing at its
@@ -159,7 +163,7 @@ pub struct ConstraintsSpec {
 }
 
 /// Search bounds, `[low, high]`, in the scenario's time units and dose units.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BoundsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -206,7 +210,7 @@ impl BoundsSpec {
 }
 
 /// The LP relaxation's settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LpSpec {
     /// Period length (28 days if left out).
@@ -223,7 +227,7 @@ pub struct LpSpec {
     pub max_iterations: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LpTargetName {
     Resistant,
@@ -231,7 +235,7 @@ pub enum LpTargetName {
 }
 
 /// A distribution of a patient parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum DistributionSpec {
     /// Log-normal with the given coefficient of variation; its median is `median`, or the
@@ -247,7 +251,7 @@ pub enum DistributionSpec {
     Uniform { low: f64, high: f64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StochasticSpec {
     /// Grid step of the stochastic engine in time units (default: from the fastest rate).
@@ -259,7 +263,7 @@ pub struct StochasticSpec {
     pub cells_per_unit: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnit {
     Hours,
@@ -286,7 +290,7 @@ impl TimeUnit {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrowthLaw {
     /// Lotka–Volterra: `g_i = 1 − Σ_j a_ij N_j / K_i`.
@@ -298,7 +302,7 @@ pub enum GrowthLaw {
     Exponential,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Default growth law of every compartment.
@@ -314,7 +318,7 @@ pub struct ModelSpec {
     pub mutations: Vec<MutationSpec>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Ordinary drug-sensitive tumour cells.
@@ -326,7 +330,7 @@ pub enum Role {
     Resistant,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompartmentSpec {
     /// Intrinsic birth (division) rate per time unit.
@@ -349,7 +353,7 @@ pub struct CompartmentSpec {
     pub competition: NamedList<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionSpec {
     pub from: String,
@@ -371,7 +375,7 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MutationSpec {
     pub from: String,
@@ -380,7 +384,7 @@ pub struct MutationSpec {
     pub per_division: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ResponseSpec {
     /// `E = slope · C`.
@@ -389,7 +393,7 @@ pub enum ResponseSpec {
     Hill { emax: f64, ec50: f64, n: f64 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrugSpec {
     #[serde(default)]
@@ -415,7 +419,7 @@ pub struct DrugSpec {
     pub effects: NamedList<EffectSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToxicitySpec {
     /// Most cumulative dose over the run (amount for PK drugs, level × time for levels).
@@ -426,7 +430,7 @@ pub struct ToxicitySpec {
     pub max_time_on: Option<TimeOnSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeOnSpec {
     /// Time units on drug allowed …
@@ -435,7 +439,7 @@ pub struct TimeOnSpec {
     pub window: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ExposureSpec {
     /// Exposure is the dose level itself (fraction of MTD), held while a dose lasts.
@@ -445,7 +449,7 @@ pub enum ExposureSpec {
     Pk(PkSpec),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PkSpec {
     /// Elimination half-life in time units (give this or `clearance`).
@@ -465,7 +469,7 @@ pub struct PkSpec {
     pub bioavailability: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EffectSpec {
     /// Log-kill: adds E to the death rate.
@@ -479,7 +483,7 @@ pub struct EffectSpec {
     pub capacity: Option<ResponseSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationSpec {
     /// Visit interval in time units; the first visit (baseline) is at time 0.
@@ -494,7 +498,7 @@ pub struct ObservationSpec {
     pub detection_limit: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum MarkerSpec {
     /// Total burden: every compartment weighs 1.
@@ -506,7 +510,7 @@ pub enum MarkerSpec {
 
 /// When progression is called (docs/model.md, "Endpoints"), and what happens to treatment
 /// then.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressionSpec {
     pub rule: ProgressionRule,
@@ -530,7 +534,7 @@ pub struct ProgressionSpec {
     pub treat_beyond_progression: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressionRule {
     /// RECIST 1.1 on the spherical-equivalent lesion diameter.
@@ -554,7 +558,7 @@ impl ProgressionRule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceName {
     Nadir,
@@ -562,7 +566,7 @@ pub enum ReferenceName {
 }
 
 /// The lesion RECIST measures: a sphere holding the burden.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LesionSpec {
     /// Cells per cm³ of tumour (marker units × `stochastic.cells_per_unit` are cells).
@@ -577,7 +581,7 @@ pub struct LesionSpec {
 }
 
 /// The marker read as serum PSA, for PCWG3.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PsaSpec {
     /// ng/mL of PSA per marker unit.
@@ -597,7 +601,7 @@ pub struct PsaSpec {
     pub no_decline_wait: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArmSpec {
     pub name: String,
@@ -631,7 +635,7 @@ impl ArmSpec {
 }
 
 /// A later line of treatment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineSpec {
     /// When this line starts.
@@ -640,7 +644,7 @@ pub struct LineSpec {
 }
 
 /// When a sequential regimen moves to its next line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum SwitchSpec {
     /// At the visit where the scenario's progression rule fires on the current line.
@@ -662,6 +666,23 @@ impl Serialize for ScheduleRef {
             ScheduleRef::Named(name) => serializer.serialize_str(name),
             ScheduleRef::Inline(spec) => spec.serialize(serializer),
         }
+    }
+}
+
+impl JsonSchema for ScheduleRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ScheduleRef".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let inline = generator.subschema_for::<ScheduleSpec>();
+        json_schema!({
+            "description": "The name of a schedule file in schedules/ (or a built-in schedule), or the schedule itself.",
+            "anyOf": [
+                { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" },
+                inline
+            ]
+        })
     }
 }
 
@@ -695,7 +716,7 @@ impl<'de> Deserialize<'de> for ScheduleRef {
 }
 
 /// A dosing schedule of one drug.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ScheduleSpec {
     /// The same dose every `interval`.
@@ -720,7 +741,7 @@ pub enum ScheduleSpec {
     Events(EventsSpec),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuousSpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -734,7 +755,7 @@ pub struct ContinuousSpec {
     pub interval: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntermittentSpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -755,7 +776,7 @@ pub struct IntermittentSpec {
     pub start_delay: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdaptiveSpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -778,7 +799,7 @@ pub struct AdaptiveSpec {
     pub every_visits: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidaySpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -807,7 +828,7 @@ pub struct HolidaySpec {
     pub max_cycles: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModulationSpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -836,7 +857,7 @@ pub struct ModulationSpec {
     pub max_dose: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainmentSpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -860,7 +881,7 @@ pub struct ContainmentSpec {
     pub gain: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PiecewiseSpec {
     /// The drug dosed (the scenario's first drug if left out).
@@ -882,7 +903,7 @@ pub struct PiecewiseSpec {
     pub on: Option<Vec<f64>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsSpec {
     /// The drug of records without `cmt` (the scenario's first drug if left out).
@@ -974,7 +995,7 @@ impl ScheduleSpec {
 }
 
 /// A file in `schedules/`: one named, documented schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleFile {
     pub format_version: u32,
@@ -985,4 +1006,16 @@ pub struct ScheduleFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_units: Option<TimeUnit>,
     pub schedule: ScheduleSpec,
+}
+
+/// The JSON Schema of a scenario file, generated from these types (`regimen schema`;
+/// shipped as `docs/scenario.schema.json` so editors can check scenario files as they are
+/// typed). It checks structure, names and types; ranges and cross-references are
+/// `regimen check`'s.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ScenarioSpec);
+    let mut text = serde_json::to_string_pretty(&schema)
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot write the schema: {e}\"}}"));
+    text.push('\n');
+    text
 }
