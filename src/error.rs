@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// (`arms[2].schedule.intermittent.off`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
+    /// The file (a scenario, a schedule file, a CSV of dosing records).
     pub file: PathBuf,
     /// 1-based line, when the position is known.
     pub line: Option<usize>,
@@ -42,13 +43,17 @@ pub enum Error {
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     /// A file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     /// An input file is not valid; one diagnostic per problem found.
@@ -84,8 +89,11 @@ pub enum Error {
     /// The numerical integration could not proceed (step size underflow, non-finite state).
     #[error("simulation of arm '{arm}' failed at t = {time}: {reason}")]
     Simulation {
+        /// The arm.
         arm: String,
+        /// Simulation time at the failure.
         time: f64,
+        /// What went wrong.
         reason: String,
     },
 }
@@ -104,4 +112,5 @@ impl fmt::Display for DiagnosticList<'_> {
     }
 }
 
+/// The result of every fallible call of the library.
 pub type Result<T> = std::result::Result<T, Error>;

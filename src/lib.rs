@@ -9,12 +9,12 @@
 //! populations, pharmacokinetics and virtual patients; [`support`] what all of them lean on.
 //! [`report`] and [`plot`] write what a run found. docs/architecture.md has the picture.
 //!
-//! The entry points are in [`api`] (re-exported here): [`simulate`], [`compare`] and
-//! [`optimise`] take a compiled [`Scenario`] and return values; [`api::write`] puts them into
+//! The entry points are in [`api`] (re-exported here): [`simulate()`], [`compare()`] and
+//! [`optimise()`] take a compiled [`Scenario`] and return values; [`api::write`] puts them into
 //! a run folder. The `regimen` command line (feature `cli`) and the Python package are
 //! front-ends over them.
 
-// #![warn(missing_docs)] (being completed)
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod error;

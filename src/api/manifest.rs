@@ -70,7 +70,7 @@ pub struct Manifest {
     /// Set in an optimisation shard: the settings given on the command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimise_overrides: Option<Overrides>,
-    /// Set in an optimisation shard: the identity of the run (see [`crate::api::optimise`]).
+    /// Set in an optimisation shard: the identity of the run (see [`crate::api::optimise::fingerprint`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimise_fingerprint: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! The library's entry points: each runs one job on a compiled [`Scenario`] and returns a
-//! value; [`write`] puts a value into a run folder. The command line is one front-end over
+//! value; [`mod@write`] puts a value into a run folder. The command line is one front-end over
 //! these functions, the Python package another.
 //!
 //! ```

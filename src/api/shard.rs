@@ -22,7 +22,9 @@ pub const BLOCK: u64 = 100;
 /// Shard `index` of `count` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// K: this shard's index, from 0.
     pub index: u64,
+    /// N: how many shards the job is split into.
     pub count: u64,
 }
 
@@ -67,9 +69,13 @@ impl Shard {
 /// One unit of work: rollouts `first .. first + count` of arm `arm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Unit {
+    /// Position in the canonical order of the job's units.
     pub id: u64,
+    /// Index of the arm.
     pub arm: usize,
+    /// The first rollout of the unit.
     pub first: u64,
+    /// Rollouts in the unit.
     pub count: u64,
 }
 
@@ -163,13 +169,19 @@ pub fn already_done(dir: &Path, shard: Shard, hash: &str, seed: u64, rollouts: u
 
 /// What `merge` puts back together.
 pub struct Merged {
+    /// The scenario, as the shards resolved it.
     pub scenario: Scenario,
+    /// Every arm's rollouts, in scenario order.
     pub arms: Vec<(String, ArmRollouts)>,
+    /// Index of the reference arm.
     pub reference: usize,
+    /// Seed of the rollouts.
     pub seed: u64,
+    /// Rollouts per arm.
     pub rollouts: u64,
     /// The first shard's manifest (for the merged one).
     pub manifest: Manifest,
+    /// The shard folders, as given.
     pub dirs: Vec<PathBuf>,
 }
 

@@ -10,25 +10,40 @@ pub mod toxicity;
 
 use crate::model::pk::Response;
 
+/// How crowding slows a compartment's growth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrowthLaw {
+    /// Lotka–Volterra: growth × (1 − Σ_j a_ij N_j / K_i).
     Logistic,
+    /// Gompertz: growth × ln(K_i / Σ_j a_ij N_j).
     Gompertz,
+    /// No crowding: growth at the intrinsic rate.
     Exponential,
 }
 
+/// What a compartment is, for outcomes such as time to resistance majority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Ordinary drug-sensitive cells.
     Sensitive,
+    /// Drug-tolerant persisters (a non-genetic tolerant state).
     Persister,
+    /// Genetically resistant cells.
     Resistant,
 }
 
 /// A response curve up to its scale: linear `C`, or Hill `Cⁿ / (ec50ⁿ + Cⁿ)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shape {
+    /// `C`.
     Linear,
-    Hill { ec50: f64, n: f64 },
+    /// `Cⁿ / (ec50ⁿ + Cⁿ)`.
+    Hill {
+        /// Exposure of half the largest effect.
+        ec50: f64,
+        /// Hill coefficient (steepness).
+        n: f64,
+    },
 }
 
 /// One drug response as `scale × shape(C)`. Responses of one drug that share a shape (the
@@ -37,6 +52,7 @@ pub enum Shape {
 pub struct DrugEffect {
     /// Index into [`Model::shapes`].
     pub shape: usize,
+    /// The effect's size: emax of a Hill curve or slope of a linear one.
     pub scale: f64,
 }
 
@@ -66,13 +82,20 @@ impl DrugEffect {
     }
 }
 
+/// One cell population, compiled: rates per time unit and its drug effects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compartment {
+    /// Its name in the scenario.
     pub name: String,
+    /// Intrinsic birth (division) rate.
     pub birth: f64,
+    /// Intrinsic death rate.
     pub death: f64,
+    /// Count at time 0 (burden units).
     pub initial: f64,
+    /// Sensitive, persister or resistant.
     pub role: Role,
+    /// How crowding slows its growth.
     pub growth: GrowthLaw,
     /// Carrying capacity before drug effects (unused by exponential growth).
     pub capacity: f64,
@@ -97,26 +120,38 @@ pub enum Modulation {
     OffDrug,
 }
 
+/// A switch of cells between compartments.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transition {
+    /// Index of the compartment cells leave.
     pub from: usize,
+    /// Index of the compartment cells enter.
     pub to: usize,
+    /// Per-capita rate per time unit before modulation.
     pub rate: f64,
+    /// What scales the rate (a drug, being off drug, nothing).
     pub modulation: Modulation,
 }
 
 /// Each division of `from` yields one `to` daughter with probability `probability`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mutation {
+    /// Index of the dividing compartment.
     pub from: usize,
+    /// Index of the compartment the mutant daughter joins.
     pub to: usize,
+    /// Probability per division.
     pub probability: f64,
 }
 
+/// The compiled population model every engine runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
+    /// The compartments, in scenario order.
     pub compartments: Vec<Compartment>,
+    /// Switches between compartments.
     pub transitions: Vec<Transition>,
+    /// Mutations at division.
     pub mutations: Vec<Mutation>,
     /// Per drug: fraction of full effect at exposure C (used by off-drug transitions).
     pub activity: Vec<Option<DrugEffect>>,
@@ -168,14 +203,17 @@ impl Model {
         None
     }
 
+    /// Number of compartments.
     pub fn n_compartments(&self) -> usize {
         self.compartments.len()
     }
 
+    /// The counts at time 0, in compartment order.
     pub fn initial_state(&self) -> Vec<f64> {
         self.compartments.iter().map(|c| c.initial).collect()
     }
 
+    /// A buffer for [`Model::rates`], sized for this model.
     pub fn new_rates(&self) -> Rates {
         Rates {
             birth: vec![0.0; self.compartments.len()],

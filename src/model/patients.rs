@@ -14,22 +14,33 @@ const PATIENT_CHANNEL: u64 = 2;
 /// Which model parameter a distribution sets.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Target {
+    /// Birth rate of compartment `i`.
     Birth(usize),
+    /// Death rate of compartment `i`.
     Death(usize),
+    /// Count at time 0 of compartment `i`.
     Initial(usize),
+    /// Carrying capacity of compartment `i`.
     Capacity(usize),
     /// Scale (emax or slope) of drug `drug`'s effect of `kind` on compartment `compartment`.
     Effect {
+        /// The drug.
         drug: usize,
+        /// The compartment it acts on.
         compartment: usize,
+        /// Which effect.
         kind: EffectKind,
     },
 }
 
+/// Which effect of a drug a patient parameter scales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EffectKind {
+    /// Log-kill added to the death rate.
     Kill,
+    /// Growth inhibition.
     Cytostatic,
+    /// Carrying-capacity reduction.
     Capacity,
 }
 
@@ -38,11 +49,26 @@ pub enum EffectKind {
 pub enum Distribution {
     /// Log-normal with coefficient of variation `cv`; its median is `median`, or the
     /// typical patient's value when `None`.
-    Lognormal { median: Option<f64>, cv: f64 },
+    Lognormal {
+        /// The median (the typical patient's value if `None`).
+        median: Option<f64>,
+        /// Coefficient of variation.
+        cv: f64,
+    },
     /// Normal, truncated at 0.
-    Normal { mean: f64, sd: f64 },
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        sd: f64,
+    },
     /// Uniform on [low, high].
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        /// Lowest value.
+        low: f64,
+        /// Highest value.
+        high: f64,
+    },
 }
 
 impl Distribution {
@@ -69,7 +95,9 @@ impl Distribution {
 /// One parameter's distribution, compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatientParameter {
+    /// Which parameter.
     pub target: Target,
+    /// Its distribution over patients.
     pub distribution: Distribution,
 }
 

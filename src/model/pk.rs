@@ -9,12 +9,23 @@
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Response {
     /// `E = slope · C`.
-    Linear { slope: f64 },
+    Linear {
+        /// Effect per unit of exposure.
+        slope: f64,
+    },
     /// `E = emax · Cⁿ / (ec50ⁿ + Cⁿ)`.
-    Hill { emax: f64, ec50: f64, n: f64 },
+    Hill {
+        /// Largest effect.
+        emax: f64,
+        /// Exposure of half the largest effect.
+        ec50: f64,
+        /// Hill coefficient (steepness).
+        n: f64,
+    },
 }
 
 impl Response {
+    /// The effect at exposure `c` (0 for `c` ≤ 0).
     #[inline]
     pub fn effect(&self, c: f64) -> f64 {
         if c <= 0.0 {
@@ -38,9 +49,13 @@ pub enum Kinetics {
     /// One-compartment model: elimination rate `k`, absorption `ka` (None: IV bolus),
     /// bioavailability `f`, volume `v`.
     OneCompartment {
+        /// Elimination rate per time unit (ln 2 / half-life).
         k: f64,
+        /// First-order absorption rate per time unit; `None` for an intravenous bolus.
         ka: Option<f64>,
+        /// Bioavailability: the fraction of a dose that reaches the circulation.
         f: f64,
+        /// Volume of distribution: concentration = amount / volume.
         v: f64,
     },
 }
@@ -48,8 +63,11 @@ pub enum Kinetics {
 /// A drug as the engines see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drug {
+    /// The drug's name in the scenario.
     pub name: String,
+    /// How exposure follows doses.
     pub kinetics: Kinetics,
+    /// Unit of a dose amount, for reports.
     pub dose_unit: String,
 }
 
@@ -57,8 +75,11 @@ pub struct Drug {
 /// `duration` time units (a dose level is held that long; a PK dose just marks days on drug).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dose {
+    /// Index of the drug.
     pub drug: usize,
+    /// Amount (dose level, or mass for PK drugs).
     pub amount: f64,
+    /// How long a level lasts (a PK dose acts through its kinetics instead).
     pub duration: f64,
 }
 
@@ -82,6 +103,7 @@ pub struct Exposure {
 }
 
 impl Exposure {
+    /// The exposure state of `drugs`, all at zero.
     pub fn new(drugs: &[Drug]) -> Self {
         let states = drugs
             .iter()
@@ -99,6 +121,7 @@ impl Exposure {
         }
     }
 
+    /// Number of drugs.
     pub fn n_drugs(&self) -> usize {
         self.states.len()
     }

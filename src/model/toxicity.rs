@@ -29,6 +29,7 @@ pub struct ToxicityGuard {
 const EPS: f64 = 1e-9;
 
 impl ToxicityGuard {
+    /// A ledger of `budgets` (one per drug, `None`: no budget) for drugs of `kinetics`.
     pub fn new(budgets: Vec<Option<Budget>>, kinetics: Vec<Kinetics>) -> Self {
         let n = budgets.len();
         ToxicityGuard {

@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 /// A CSV file as text cells (regimen's CSVs never quote a comma).
 #[derive(Debug, Clone, Default)]
 pub struct Table {
+    /// Column names.
     pub header: Vec<String>,
+    /// Cells, row by row, as text.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Table {
+    /// Reads CSV text (quoted fields allowed); the first line is the header.
     pub fn parse(text: &str) -> Table {
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
         let header = lines
@@ -25,6 +28,7 @@ impl Table {
         Table { header, rows }
     }
 
+    /// The index of the column called `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }
@@ -36,6 +40,7 @@ impl Table {
             .unwrap_or(f64::NAN)
     }
 
+    /// The cell at `col` of `row` ("" when the column is missing).
     pub fn text(row: &[String], col: Option<usize>) -> String {
         col.and_then(|c| row.get(c)).cloned().unwrap_or_default()
     }
@@ -84,25 +89,33 @@ pub const TEXT_COLUMNS: &[&str] = &[
 /// One recorded run: an arm, and the rollout for stochastic runs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RunKey {
+    /// The arm.
     pub arm: String,
+    /// The rollout (`None` for a deterministic run).
     pub rollout: Option<u64>,
 }
 
 /// A recorded trajectory.
 #[derive(Debug, Clone, Default)]
 pub struct Trajectory {
+    /// Recording times.
     pub times: Vec<f64>,
     /// (compartment, counts).
     pub compartments: Vec<(String, Vec<f64>)>,
+    /// The true marker at each time.
     pub marker: Vec<f64>,
 }
 
 /// A visit as recorded.
 #[derive(Debug, Clone, Copy)]
 pub struct Visit {
+    /// Visit time.
     pub time: f64,
+    /// The marker as measured.
     pub marker: f64,
+    /// Above the detection limit.
     pub detected: bool,
+    /// Progression was called at this visit.
     pub progression: bool,
     /// The marker value this visit had to reach for progression (none at baseline).
     pub threshold: Option<f64>,
@@ -111,37 +124,55 @@ pub struct Visit {
 /// A dose given: time, drug, duration.
 #[derive(Debug, Clone)]
 pub struct GivenDose {
+    /// When the dose was given.
     pub time: f64,
+    /// The drug's name.
     pub drug: String,
+    /// How long the dose is in effect.
     pub duration: f64,
 }
 
 /// A row of an optimisation's leaderboard.
 #[derive(Debug, Clone)]
 pub struct Finalist {
+    /// The schedule's label (`arm:NAME` or `search:FAMILY`).
     pub label: String,
+    /// Mean dose relative to continuous dosing.
     pub relative_dose: f64,
+    /// Objective on the hold-out seeds.
     pub holdout: f64,
+    /// Meets the constraints on the hold-out seeds.
     pub feasible: bool,
+    /// Not beaten on both benefit and dose.
     pub on_front: bool,
 }
 
 /// Everything a run's folder holds that the plots use.
 #[derive(Debug, Clone, Default)]
 pub struct RunFolder {
+    /// The folder.
     pub dir: PathBuf,
+    /// Its manifest, as read.
     pub manifest: serde_json::Value,
+    /// The command that wrote it.
     pub command: String,
+    /// The scenario's name.
     pub scenario_name: String,
+    /// The scenario's unit of time.
     pub time_units: String,
+    /// The scenario's horizon.
     pub horizon: f64,
     /// Per arm: its progression rule in words.
     pub progression: BTreeMap<String, String>,
     /// Arms in the order of the scenario.
     pub arms: Vec<String>,
+    /// Drugs in the order of the scenario.
     pub drugs: Vec<String>,
+    /// Kept trajectories, by run.
     pub trajectories: BTreeMap<RunKey, Trajectory>,
+    /// Visits, by run.
     pub visits: BTreeMap<RunKey, Vec<Visit>>,
+    /// Doses given, by run.
     pub doses: BTreeMap<RunKey, Vec<GivenDose>>,
     /// Per arm: (time, progressed) of every run.
     pub outcomes: BTreeMap<String, Vec<(f64, bool)>>,
@@ -149,7 +180,9 @@ pub struct RunFolder {
     pub stochastic: bool,
     /// Optimisation: every evaluation's (relative dose, score), and the finalists.
     pub cloud: Vec<(f64, f64)>,
+    /// The leaderboard's rows.
     pub finalists: Vec<Finalist>,
+    /// The optimisation's objective (as `--objective` takes it).
     pub objective: String,
     /// Cells per unit of the counts (1 when counts are cells).
     pub cells_per_unit: f64,

@@ -8,8 +8,11 @@ use crate::stats::survival::KaplanMeier;
 /// A drawn figure: file stem, caption, SVG text.
 #[derive(Debug, Clone)]
 pub struct Figure {
+    /// File name without extension (`km`, `trajectory-ARM`).
     pub name: String,
+    /// One sentence under the figure in the report.
     pub caption: String,
+    /// The SVG document.
     pub svg: String,
 }
 

@@ -58,6 +58,7 @@ pub struct Svg {
 }
 
 impl Svg {
+    /// An empty drawing of this size in pixels.
     pub fn new(width: f64, height: f64) -> Svg {
         Svg {
             width,
@@ -66,6 +67,7 @@ impl Svg {
         }
     }
 
+    /// Opens a `<g>` whose elements carry `class` (tests count them).
     pub fn open_group(&mut self, class: &str) {
         let _ = writeln!(self.body, "<g class=\"{}\">", escape(class));
     }
@@ -84,10 +86,12 @@ impl Svg {
         );
     }
 
+    /// Closes the innermost open group.
     pub fn close_group(&mut self) {
         self.body.push_str("</g>\n");
     }
 
+    /// A straight line, solid or dashed.
     pub fn line(&mut self, from: (f64, f64), to: (f64, f64), stroke: &str, width: f64, dash: bool) {
         let _ = writeln!(
             self.body,
@@ -149,6 +153,7 @@ impl Svg {
         );
     }
 
+    /// A rectangle.
     #[allow(clippy::too_many_arguments)]
     pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, opacity: f64, class: &str) {
         let _ = writeln!(
@@ -162,6 +167,7 @@ impl Svg {
         );
     }
 
+    /// A filled circle.
     pub fn circle(&mut self, x: f64, y: f64, r: f64, fill: &str, class: &str) {
         let _ = writeln!(
             self.body,
@@ -204,8 +210,11 @@ impl Svg {
 /// One axis: a data range mapped linearly or logarithmically onto [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Axis {
+    /// Data value at the start of the axis.
     pub low: f64,
+    /// Data value at its end.
     pub high: f64,
+    /// Logarithmic (both ends positive).
     pub log: bool,
 }
 
@@ -325,27 +334,37 @@ fn short_number(v: f64, step: f64) -> String {
 /// A plotting area in pixels with its two axes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Frame {
+    /// Left edge in pixels.
     pub left: f64,
+    /// Top edge in pixels.
     pub top: f64,
+    /// Width in pixels.
     pub width: f64,
+    /// Height in pixels.
     pub height: f64,
+    /// The horizontal axis.
     pub x: Axis,
+    /// The vertical axis.
     pub y: Axis,
 }
 
 impl Frame {
+    /// The pixel column of data value `v`.
     pub fn px(&self, v: f64) -> f64 {
         self.left + self.x.fraction(v) * self.width
     }
 
+    /// The pixel row of data value `v`.
     pub fn py(&self, v: f64) -> f64 {
         self.top + (1.0 - self.y.fraction(v)) * self.height
     }
 
+    /// The pixel row of the bottom edge.
     pub fn bottom(&self) -> f64 {
         self.top + self.height
     }
 
+    /// The pixel column of the right edge.
     pub fn right(&self) -> f64 {
         self.left + self.width
     }
@@ -422,9 +441,13 @@ pub fn dosing_colour(k: usize) -> &'static str {
 /// How a legend entry is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mark {
+    /// A solid line.
     Line,
+    /// A dashed line.
     Dashed,
+    /// A dot.
     Dot,
+    /// A filled block.
     Block,
 }
 

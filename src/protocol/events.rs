@@ -15,7 +15,9 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventRecord {
+    /// Time of the (first) dose.
     pub time: f64,
+    /// Amount per dose.
     pub amt: f64,
     /// 1-based index of the drug in `drugs` (the schedule's drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -281,7 +283,9 @@ pub fn expand(
 /// A dose a run gave, for export.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GivenDose {
+    /// When the dose was given.
     pub time: f64,
+    /// The dose after toxicity clipping.
     pub dose: Dose,
 }
 

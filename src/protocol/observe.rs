@@ -7,6 +7,7 @@ use rand_distr::{Distribution, StandardNormal};
 /// What a policy learns at a visit: the measured marker, nothing else.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation {
+    /// Visit time.
     pub time: f64,
     /// The measured marker (with noise, if the scenario has any).
     pub value: f64,
@@ -18,7 +19,9 @@ pub struct Observation {
 /// sees the same measurement error at the same visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoiseKey {
+    /// The run's seed.
     pub seed: u64,
+    /// The rollout (0 for a deterministic run).
     pub rollout: u64,
 }
 
@@ -34,6 +37,7 @@ pub struct MarkerModel {
     pub every: f64,
     /// Coefficient of variation of multiplicative log-normal noise (0: exact).
     pub noise_cv: f64,
+    /// Marker values below this are not detected (0: no limit).
     pub detection_limit: f64,
 }
 
@@ -119,22 +123,35 @@ pub enum ProgressionRule {
     /// the reference diameter and at least `lesion.min_increase_mm` above it. An undetected
     /// lesion measures 0 mm, so its reappearance is progression, as in RECIST.
     Recist {
+        /// The rise of the diameter over the reference that is progression (1.2 = 20 %).
         factor: f64,
+        /// How burden maps to a lesion diameter.
         lesion: Lesion,
+        /// What the rise is measured from.
         reference: Reference,
     },
     /// Marker ≥ factor × nadir (nadir includes baseline).
-    RiseOverNadir { factor: f64 },
+    RiseOverNadir {
+        /// The rise over the nadir that is progression (1.2 = 20 %).
+        factor: f64,
+    },
     /// Marker > factor × baseline (Strobl 2021 uses 1.2).
-    AboveBaseline { factor: f64 },
+    AboveBaseline {
+        /// The multiple of baseline that is progression.
+        factor: f64,
+    },
     /// PCWG3 PSA progression (Scher 2016): a rise ≥ `rise` (0.25) over the nadir and
     /// ≥ `min_rise` marker units (2 ng/mL) above it, confirmed by a value that still meets
     /// both at the first visit ≥ `confirm_after` later; the progression time is the first of
     /// the two. Without any decline below baseline, not before `no_decline_wait`.
     Pcwg3 {
+        /// Relative rise over the nadir (0.25).
         rise: f64,
+        /// Smallest absolute rise, in marker units (2 ng/mL as marker units).
         min_rise: f64,
+        /// Time after which the rise must be confirmed.
         confirm_after: f64,
+        /// Without a decline below baseline, no progression before this time.
         no_decline_wait: f64,
     },
 }
@@ -239,6 +256,7 @@ pub struct ProgressionTracker {
 }
 
 impl ProgressionTracker {
+    /// A tracker of `rule` before the first visit.
     pub fn new(rule: ProgressionRule) -> Self {
         ProgressionTracker {
             rule,

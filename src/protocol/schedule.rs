@@ -37,50 +37,82 @@ pub enum Schedule {
     /// Lines of treatment one after another; `lines[0]` starts at time 0, each later line
     /// when its switch comes. Progression is judged with `rule`.
     Sequence {
+        /// Each line's schedule and what ends it (`None` for the last line).
         lines: Vec<(Schedule, Option<Switch>)>,
+        /// The rule that calls progression (a `progression` switch fires with it).
         rule: crate::protocol::observe::ProgressionRule,
+        /// The finest dosing grid of the lines, on which decisions are made.
         base: f64,
     },
     /// Explicit doses: (time, dose), sorted by time.
     Events {
+        /// The doses, sorted by time.
         doses: Vec<(f64, Dose)>,
     },
     /// Several schedules given together (a combination regimen), deciding on the finest
     /// of their dosing grids, `base`.
     Combination {
+        /// The schedules given together.
         parts: Vec<Schedule>,
+        /// The finest dosing grid of the parts.
         base: f64,
     },
+    /// Treat to response, take a holiday, rechallenge.
     Holiday(HolidayRule),
+    /// Raise or lower the dose with the marker.
     Modulation(ModulationRule),
+    /// Hold the marker at a target with the smallest dose.
     Containment(ContainmentRule),
     /// A dose per period, given every `interval` for the first `on[k]` time units of
     /// period `k` (the whole period when `on` is empty).
     Piecewise {
+        /// The drug dosed.
         drug: usize,
+        /// Time between doses.
         interval: f64,
+        /// Length of a period.
         period: f64,
+        /// Dose in each period.
         doses: Vec<f64>,
+        /// Time on in each period (empty: all of it).
         on: Vec<f64>,
     },
+    /// The same dose every `interval`.
     Continuous {
+        /// The drug dosed.
         drug: usize,
+        /// Dose per administration.
         dose: f64,
+        /// Time between doses.
         interval: f64,
     },
+    /// Cycles of `on` time units dosing and `off` without.
     Intermittent {
+        /// The drug dosed.
         drug: usize,
+        /// Dose per administration.
         dose: f64,
+        /// Time between doses.
         interval: f64,
+        /// Time on per cycle.
         on: f64,
+        /// Time off per cycle.
         off: f64,
+        /// Time before the first cycle starts.
         start_delay: f64,
     },
+    /// Zhang's adaptive rule: stop below `stop_below` × baseline, resume above
+    /// `resume_above` × baseline.
     Adaptive {
+        /// The drug dosed.
         drug: usize,
+        /// Dose per administration while on.
         dose: f64,
+        /// Time between doses.
         interval: f64,
+        /// Stop when the marker falls below this fraction of its baseline.
         stop_below: f64,
+        /// Resume when the marker rises above this fraction of its baseline.
         resume_above: f64,
         /// Decide at every k-th visit only.
         every_visits: u32,
@@ -508,8 +540,11 @@ impl Policy for Combination {
 /// Parameters of a drug-holiday rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HolidayRule {
+    /// The drug dosed.
     pub drug: usize,
+    /// Dose per administration while on.
     pub dose: f64,
+    /// Time between doses.
     pub interval: f64,
     /// Treat this long before each holiday …
     pub lead_in: Option<f64>,
@@ -612,9 +647,11 @@ impl Policy for Holiday {
 /// Parameters of a dose-modulation rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModulationRule {
+    /// The drug dosed.
     pub drug: usize,
     /// Starting dose.
     pub dose: f64,
+    /// Time between doses.
     pub interval: f64,
     /// Relative change per decision.
     pub step: f64,
@@ -622,7 +659,9 @@ pub struct ModulationRule {
     pub margin: f64,
     /// A relative fall larger than this skips dosing until the next visit.
     pub skip_below: Option<f64>,
+    /// Lowest dose the rule gives.
     pub min_dose: f64,
+    /// Highest dose the rule gives.
     pub max_dose: f64,
 }
 
@@ -670,12 +709,15 @@ impl Policy for Modulation {
 /// Parameters of a containment rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ContainmentRule {
+    /// The drug dosed.
     pub drug: usize,
     /// Starting dose.
     pub dose: f64,
+    /// Time between doses.
     pub interval: f64,
     /// Target marker as a multiple of its value at treatment start.
     pub target: f64,
+    /// Highest dose the rule gives.
     pub max_dose: f64,
     /// Dose change per visit for each e-fold of marker over target.
     pub gain: f64,

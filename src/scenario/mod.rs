@@ -73,8 +73,11 @@ fn data_file(dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
 /// One trial arm, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arm {
+    /// Unique name, shown in every table.
     pub name: String,
+    /// What the arm is, in words.
     pub description: String,
+    /// The arm's schedule, resolved.
     pub schedule: Schedule,
     /// The arm's progression rule (its own, or the scenario's).
     pub progression: ProgressionRule,
@@ -90,12 +93,17 @@ pub struct Scenario {
     pub source: PathBuf,
     /// The resolved form: every default filled in, every schedule inline.
     pub spec: ScenarioSpec,
+    /// The compiled population model.
     pub model: Model,
+    /// The drugs, in scenario order.
     pub drugs: Vec<Drug>,
+    /// What the clinic measures and when.
     pub marker: MarkerModel,
     /// The scenario's progression rule (an arm may have its own: [`Arm::progression`]).
     pub progression: ProgressionRule,
+    /// The arms, in scenario order.
     pub arms: Vec<Arm>,
+    /// Length of the run, in time units.
     pub horizon: f64,
     /// Times at which rollout summaries report P(progression-free).
     pub pfs_at: Vec<f64>,

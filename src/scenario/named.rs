@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
 
+/// An ordered name → value map (compartments, drugs): (name, value) in the order written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedList<T>(pub Vec<(String, T)>);
 
@@ -20,26 +21,32 @@ impl<T> Default for NamedList<T> {
 }
 
 impl<T> NamedList<T> {
+    /// (name, value) pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The value called `name`.
     pub fn get(&self, name: &str) -> Option<&T> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
+    /// The index of `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
         self.0.iter().position(|(k, _)| k == name)
     }
 
+    /// The names in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _)| k.as_str())
     }
 
+    /// Number of entries.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// No entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -12,8 +12,11 @@ pub const MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A parsed document together with what is needed to point into it later.
 pub struct Parsed<T> {
+    /// The document.
     pub value: T,
+    /// The file it came from.
     pub file: PathBuf,
+    /// Where each field path sits in the file.
     pub locations: Locations,
 }
 
@@ -54,6 +57,8 @@ pub fn read_text(file: &Path) -> Result<String, crate::Error> {
     })
 }
 
+/// A problem at `field` of `file`, at the position `locations` give it (the document start
+/// when unknown).
 pub fn diagnostic(
     file: &Path,
     pos: Option<(usize, usize)>,

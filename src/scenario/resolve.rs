@@ -6,6 +6,7 @@ use super::spec::*;
 /// Default schedule thresholds of the adaptive rule (Zhang et al. 2017/2022: stop below
 /// 50 % of the marker at treatment start, resume when it is back at that value).
 pub const DEFAULT_STOP_BELOW: f64 = 0.5;
+/// See [`DEFAULT_STOP_BELOW`].
 pub const DEFAULT_RESUME_ABOVE: f64 = 1.0;
 /// RECIST 1.1: progression is a ≥ 20 % increase of the diameter over the nadir; the same
 /// factor is the default of the marker rules.
@@ -15,8 +16,11 @@ pub const RECIST_MIN_INCREASE_MM: f64 = 5.0;
 /// PCWG3 (Scher 2016): a rise of ≥ 25 % and ≥ 2 ng/mL over the nadir, confirmed by a
 /// second value ≥ 3 weeks later; without a decline, not before 12 weeks.
 pub const PCWG3_RISE: f64 = 0.25;
+/// See [`PCWG3_RISE`].
 pub const PCWG3_MIN_RISE_NG_PER_ML: f64 = 2.0;
+/// See [`PCWG3_RISE`].
 pub const PCWG3_CONFIRM_DAYS: f64 = 21.0;
+/// See [`PCWG3_RISE`].
 pub const PCWG3_NO_DECLINE_DAYS: f64 = 84.0;
 
 /// Fills every default of `spec` in place. Schedules named by file must already be inline.

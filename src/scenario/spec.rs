@@ -21,18 +21,27 @@ pub const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 #[schemars(title = "regimen scenario")]
 pub struct ScenarioSpec {
+    /// Version of the scenario format; this version of regimen reads format 1.
     pub format_version: u32,
+    /// Heads every table, plot and report.
     pub name: String,
+    /// What the scenario models and where its numbers come from.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// The unit of every time in the file: rates per unit, horizon, intervals.
     pub time_units: TimeUnit,
     /// Length of the simulated treatment period, in `time_units`.
     pub horizon: f64,
+    /// The cell populations and how they grow, switch and mutate.
     pub model: ModelSpec,
+    /// The drugs, by name, in the order written (the column order of every output).
     #[serde(default)]
     pub drugs: NamedList<DrugSpec>,
+    /// When the clinic measures the disease, and what it measures.
     pub observation: ObservationSpec,
+    /// When progression is called, and what happens to treatment then.
     pub progression: ProgressionSpec,
+    /// The trial arms, in order; the first is the reference unless a command names another.
     pub arms: Vec<ArmSpec>,
     /// Times at which to report P(progression-free) over rollouts (default: 1 and 2 years).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,10 +93,13 @@ pub struct OptimiseSpec {
     /// continuous dosing, and report the front of benefit against dose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pareto: Option<Vec<f64>>,
+    /// Constraints every searched schedule must meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<ConstraintsSpec>,
+    /// Search bounds of each family's parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<BoundsSpec>,
+    /// Settings of the sequential LP relaxation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lp: Option<LpSpec>,
 }
@@ -106,17 +118,24 @@ pub enum ObjectiveSpec {
     Cvar(f64),
 }
 
+/// A family of schedules `optimise` searches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FamilyName {
+    /// Cycles of on and off.
     Intermittent,
+    /// Treat to response, take a holiday, rechallenge.
     Holiday,
+    /// Stop below a fraction of the baseline marker, resume above another.
     Adaptive,
+    /// Dose steps up and down with the marker.
     Modulation,
+    /// The sequential LP relaxation over on/off days.
     Lp,
 }
 
 impl FamilyName {
+    /// Every family, in the order searched.
     pub const ALL: [FamilyName; 5] = [
         FamilyName::Intermittent,
         FamilyName::Holiday,
@@ -125,6 +144,7 @@ impl FamilyName {
         FamilyName::Lp,
     ];
 
+    /// The name as the YAML file and `--families` spell it.
     pub fn as_str(&self) -> &'static str {
         match self {
             FamilyName::Intermittent => "intermittent",
@@ -136,10 +156,13 @@ impl FamilyName {
     }
 }
 
+/// The argmin solver a family search runs after its design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SolverName {
+    /// Nelder–Mead, restarted from the best design points.
     NelderMead,
+    /// Particle swarm over the unit cube.
     ParticleSwarm,
 }
 
@@ -166,24 +189,34 @@ pub struct ConstraintsSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BoundsSpec {
+    /// Days on per cycle (intermittent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<[f64; 2]>,
+    /// Days off per cycle (intermittent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off: Option<[f64; 2]>,
+    /// Dose per administration (intermittent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dose: Option<[f64; 2]>,
+    /// Treatment before the first holiday (holiday).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_in: Option<[f64; 2]>,
+    /// Length of a holiday (holiday).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holiday: Option<[f64; 2]>,
+    /// Stop when the marker falls below this fraction of baseline (adaptive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_below: Option<[f64; 2]>,
+    /// Resume when the marker rises above this fraction of baseline (adaptive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_above: Option<[f64; 2]>,
+    /// Visits between decisions (adaptive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every_visits: Option<[f64; 2]>,
+    /// Dose step as a fraction of the dose (modulation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<[f64; 2]>,
+    /// Marker change between visits that moves the dose (modulation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<[f64; 2]>,
 }
@@ -227,10 +260,13 @@ pub struct LpSpec {
     pub max_iterations: Option<u32>,
 }
 
+/// What the LP relaxation minimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LpTargetName {
+    /// Resistant cells at the end of each period.
     Resistant,
+    /// All cells at the end of each period.
     Total,
 }
 
@@ -241,16 +277,29 @@ pub enum DistributionSpec {
     /// Log-normal with the given coefficient of variation; its median is `median`, or the
     /// scenario's own value of the parameter when `median` is left out.
     Lognormal {
+        /// The median (the scenario's own value of the parameter if left out).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         median: Option<f64>,
+        /// Coefficient of variation (standard deviation / mean).
         cv: f64,
     },
     /// Normal, truncated at 0.
-    Normal { mean: f64, sd: f64 },
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        sd: f64,
+    },
     /// Uniform on [low, high].
-    Uniform { low: f64, high: f64 },
+    Uniform {
+        /// Lowest value.
+        low: f64,
+        /// Highest value.
+        high: f64,
+    },
 }
 
+/// Settings of the stochastic engine.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StochasticSpec {
@@ -263,15 +312,20 @@ pub struct StochasticSpec {
     pub cells_per_unit: Option<f64>,
 }
 
+/// The unit of time of a scenario or schedule file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeUnit {
+    /// Hours.
     Hours,
+    /// Days.
     Days,
+    /// Weeks.
     Weeks,
 }
 
 impl TimeUnit {
+    /// The name as the YAML file spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             TimeUnit::Hours => "hours",
@@ -290,6 +344,7 @@ impl TimeUnit {
     }
 }
 
+/// How crowding slows growth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrowthLaw {
@@ -302,6 +357,7 @@ pub enum GrowthLaw {
     Exponential,
 }
 
+/// The cell populations of the tumour and how they interact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
@@ -311,13 +367,17 @@ pub struct ModelSpec {
     /// Default carrying capacity of every compartment (cells, or the scenario's burden unit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrying_capacity: Option<f64>,
+    /// The compartments (cell states), by name, in the order written.
     pub compartments: NamedList<CompartmentSpec>,
+    /// Switches between compartments (persister entry and exit).
     #[serde(default)]
     pub transitions: Vec<TransitionSpec>,
+    /// Heritable changes at division (genetic resistance).
     #[serde(default)]
     pub mutations: Vec<MutationSpec>,
 }
 
+/// What a compartment is, for outcomes such as time to resistance majority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -330,6 +390,7 @@ pub enum Role {
     Resistant,
 }
 
+/// One cell population: its rates, initial count and role.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompartmentSpec {
@@ -340,6 +401,7 @@ pub struct CompartmentSpec {
     pub death: f64,
     /// Cell count at time 0.
     pub initial: f64,
+    /// Sensitive, persister or resistant.
     #[serde(default)]
     pub role: Role,
     /// Overrides the model's growth law for this compartment.
@@ -353,10 +415,13 @@ pub struct CompartmentSpec {
     pub competition: NamedList<f64>,
 }
 
+/// A switch of cells from one compartment to another at a per-capita rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionSpec {
+    /// The compartment cells leave.
     pub from: String,
+    /// The compartment cells enter.
     pub to: String,
     /// Per-capita switching rate per time unit (multiplied by the drug effect if induced).
     pub rate: f64,
@@ -375,27 +440,43 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// A mutation at division: a daughter of `from` born into `to`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MutationSpec {
+    /// The dividing compartment.
     pub from: String,
+    /// The compartment the mutant daughter joins.
     pub to: String,
     /// Probability that a division of `from` yields one `to` daughter.
     pub per_division: f64,
 }
 
+/// How a drug's exposure maps to an effect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ResponseSpec {
     /// `E = slope · C`.
-    Linear { slope: f64 },
+    Linear {
+        /// Effect per unit of exposure.
+        slope: f64,
+    },
     /// `E = emax · Cⁿ / (ec50ⁿ + Cⁿ)`.
-    Hill { emax: f64, ec50: f64, n: f64 },
+    Hill {
+        /// Largest effect.
+        emax: f64,
+        /// Exposure of half the largest effect.
+        ec50: f64,
+        /// Hill coefficient (steepness).
+        n: f64,
+    },
 }
 
+/// One drug: how exposure follows doses, and its effects on each compartment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrugSpec {
+    /// Dose levels (fraction of MTD held while a dose lasts) or one-compartment PK.
     #[serde(default)]
     pub exposure: ExposureSpec,
     /// The label dose a schedule gives when it names no dose (1.0 = MTD for dose levels).
@@ -419,6 +500,7 @@ pub struct DrugSpec {
     pub effects: NamedList<EffectSpec>,
 }
 
+/// A toxicity budget: doses that would break it are reduced or withheld.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToxicitySpec {
@@ -430,6 +512,7 @@ pub struct ToxicitySpec {
     pub max_time_on: Option<TimeOnSpec>,
 }
 
+/// A limit on time on drug within a sliding window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeOnSpec {
@@ -439,6 +522,7 @@ pub struct TimeOnSpec {
     pub window: f64,
 }
 
+/// How a drug's exposure follows its doses.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum ExposureSpec {
@@ -449,6 +533,7 @@ pub enum ExposureSpec {
     Pk(PkSpec),
 }
 
+/// One-compartment pharmacokinetics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PkSpec {
@@ -469,6 +554,7 @@ pub struct PkSpec {
     pub bioavailability: Option<f64>,
 }
 
+/// The effects of one drug on one compartment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EffectSpec {
@@ -483,11 +569,13 @@ pub struct EffectSpec {
     pub capacity: Option<ResponseSpec>,
 }
 
+/// The clinic's visits and measurements.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObservationSpec {
     /// Visit interval in time units; the first visit (baseline) is at time 0.
     pub every: f64,
+    /// What is measured: total burden, or a weighted sum of compartments.
     #[serde(default)]
     pub marker: MarkerSpec,
     /// Coefficient of variation of multiplicative log-normal measurement noise.
@@ -498,6 +586,7 @@ pub struct ObservationSpec {
     pub detection_limit: f64,
 }
 
+/// The marker the clinic measures.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum MarkerSpec {
@@ -513,6 +602,7 @@ pub enum MarkerSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressionSpec {
+    /// Which rule calls progression.
     pub rule: ProgressionRule,
     /// recist: the rise of the lesion diameter over its reference (1.2 = 20 %);
     /// rise_over_nadir: progression at marker ≥ factor × nadir;
@@ -534,6 +624,7 @@ pub struct ProgressionSpec {
     pub treat_beyond_progression: Option<bool>,
 }
 
+/// The rule that calls progression (docs/model.md, "Endpoints").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressionRule {
@@ -548,6 +639,7 @@ pub enum ProgressionRule {
 }
 
 impl ProgressionRule {
+    /// The name as the YAML file spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             ProgressionRule::Recist => "recist",
@@ -558,10 +650,13 @@ impl ProgressionRule {
     }
 }
 
+/// What a RECIST rise is measured from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceName {
+    /// The smallest diameter so far (RECIST 1.1).
     Nadir,
+    /// The diameter before treatment (adaptive protocols that regrow to baseline on purpose).
     Baseline,
 }
 
@@ -601,12 +696,16 @@ pub struct PsaSpec {
     pub no_decline_wait: Option<f64>,
 }
 
+/// A trial arm: a name and the schedule (or schedules) it gives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArmSpec {
+    /// Unique name, shown in every table.
     pub name: String,
+    /// What the arm is, in words.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// The arm's schedule: a name from schedules/ or the schedule itself.
     pub schedule: ScheduleRef,
     /// Schedules of other drugs given at the same time (a combination regimen).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -640,6 +739,7 @@ impl ArmSpec {
 pub struct LineSpec {
     /// When this line starts.
     pub after: SwitchSpec,
+    /// The schedule of this line.
     pub schedule: ScheduleRef,
 }
 
@@ -656,7 +756,9 @@ pub enum SwitchSpec {
 /// An arm's schedule: the name of a file in `schedules/`, or the schedule itself.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScheduleRef {
+    /// A schedule file's name (in `schedules/` beside the scenario, above it, or built in).
     Named(String),
+    /// The schedule written in place.
     Inline(ScheduleSpec),
 }
 
@@ -741,6 +843,7 @@ pub enum ScheduleSpec {
     Events(EventsSpec),
 }
 
+/// The same dose at a fixed interval for the whole horizon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContinuousSpec {
@@ -755,6 +858,7 @@ pub struct ContinuousSpec {
     pub interval: Option<f64>,
 }
 
+/// Cycles of `on` time units dosing and `off` without.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntermittentSpec {
@@ -776,6 +880,7 @@ pub struct IntermittentSpec {
     pub start_delay: Option<f64>,
 }
 
+/// Adaptive therapy (Zhang 2017/2022): decides at visits from the observed marker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdaptiveSpec {
@@ -799,6 +904,7 @@ pub struct AdaptiveSpec {
     pub every_visits: Option<u32>,
 }
 
+/// Treatment to response, a drug holiday, rechallenge; repeated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidaySpec {
@@ -828,6 +934,7 @@ pub struct HolidaySpec {
     pub max_cycles: Option<u32>,
 }
 
+/// Dose modulation: a step up or down when the marker moves by more than a margin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModulationSpec {
@@ -857,6 +964,7 @@ pub struct ModulationSpec {
     pub max_dose: Option<f64>,
 }
 
+/// Containment (Viossat & Noble 2021): the smallest dose that holds the marker at a target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainmentSpec {
@@ -881,6 +989,7 @@ pub struct ContainmentSpec {
     pub gain: Option<f64>,
 }
 
+/// An explicit dose per period (what the optimiser emits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PiecewiseSpec {
@@ -903,6 +1012,7 @@ pub struct PiecewiseSpec {
     pub on: Option<Vec<f64>>,
 }
 
+/// Dosing records in the NONMEM convention, inline or from a CSV file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsSpec {
@@ -928,12 +1038,16 @@ pub use crate::protocol::events::EventRecord;
 
 /// The dosing fields every schedule family shares, borrowed for resolution and checks.
 pub struct Dosing<'a> {
+    /// The drug dosed.
     pub drug: &'a mut Option<String>,
+    /// Amount per dose.
     pub dose: &'a mut Option<f64>,
+    /// Time between doses.
     pub interval: &'a mut Option<f64>,
 }
 
 impl ScheduleSpec {
+    /// The dosing fields of this schedule, to fill defaults and check them in one place.
     pub fn dosing_mut(&mut self) -> Dosing<'_> {
         match self {
             ScheduleSpec::Continuous(s) => Dosing {
@@ -998,13 +1112,16 @@ impl ScheduleSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleFile {
+    /// Version of the schedule file format (1).
     pub format_version: u32,
+    /// What the schedule is and where it comes from.
     #[serde(default)]
     pub description: String,
     /// The unit of every time in the schedule (days when left out); a scenario that counts
     /// time in another unit cannot use the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_units: Option<TimeUnit>,
+    /// The schedule.
     pub schedule: ScheduleSpec,
 }
 

@@ -7,7 +7,9 @@ use super::spec::*;
 /// One problem, located by field path; the loader turns the path into file, line and column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
+    /// Dotted field path (`arms[2].schedule.intermittent.off`).
     pub path: String,
+    /// What is wrong and what is allowed.
     pub message: String,
 }
 

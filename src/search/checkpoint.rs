@@ -28,8 +28,11 @@ pub fn stop_requested() -> bool {
 /// One recorded evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
+    /// The search that asked (`FAMILY` or `FAMILY@LIMIT`).
     pub search: String,
+    /// The candidate's parameter values.
     pub values: Vec<f64>,
+    /// What it scored.
     pub score: Score,
 }
 
@@ -120,6 +123,7 @@ impl Journal {
         self.records.lock().map(|r| r.len()).unwrap_or(0)
     }
 
+    /// Nothing recorded yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

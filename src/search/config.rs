@@ -13,14 +13,23 @@ use std::time::Duration;
 /// Settings given on the command line; each replaces the block's value when set.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Overrides {
+    /// `--objective`.
     pub objective: Option<Objective>,
+    /// `--rollouts`: rollouts per candidate while searching.
     pub rollouts: Option<u64>,
+    /// `--holdout`: rollouts of the hold-out re-scoring.
     pub holdout: Option<u64>,
+    /// `--budget-evals`: distinct schedules scored per family.
     pub budget_evals: Option<u64>,
+    /// `--max-relative-dose`.
     pub max_relative_dose: Option<f64>,
+    /// `--families`.
     pub families: Option<Vec<FamilyName>>,
+    /// `--solver`.
     pub solver: Option<Solver>,
+    /// `--no-racing` (false).
     pub racing: Option<bool>,
+    /// `--pareto`: the dose limits of the front.
     pub pareto: Option<Vec<f64>>,
 }
 
@@ -31,27 +40,42 @@ pub struct LpPlan {
     /// otherwise the progression rule's factor (without a cap, "fewest resistant cells"
     /// is met by never treating and letting sensitive cells crowd them out).
     pub cap: f64,
+    /// Dose given on an on day.
     pub dose: f64,
+    /// Time between doses.
     pub interval: f64,
+    /// Length of a period of the plan.
     pub period: f64,
+    /// What the LP minimises.
     pub target: LpTarget,
+    /// Largest change of a period's time on in one step (a fraction of the period).
     pub trust_region: f64,
+    /// Most sequential-LP steps.
     pub max_iterations: usize,
 }
 
 /// Everything an optimisation run needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// What the search maximises.
     pub objective: Objective,
     /// The searched drug.
     pub drug: usize,
+    /// Seed of the tuning rollouts (the hold-out seed is the next).
     pub seed: u64,
+    /// Rollouts per candidate while searching.
     pub rollouts: u64,
+    /// Rollouts of the hold-out re-scoring.
     pub holdout: u64,
+    /// Distinct schedules scored per family.
     pub budget_per_family: u64,
+    /// The families searched, with their bounds.
     pub families: Vec<Family>,
+    /// The LP relaxation, if searched.
     pub lp: Option<LpPlan>,
+    /// The solver after the design.
     pub solver: Solver,
+    /// Race candidates on the tuning rollouts.
     pub racing: bool,
     /// Most mean cumulative dose relative to continuous dosing at the standard dose.
     pub max_relative_dose: Option<f64>,
@@ -59,9 +83,11 @@ pub struct Plan {
     pub marker_cap: Option<f64>,
     /// Bi-objective mode: the dose limits of the front.
     pub pareto: Option<Vec<f64>>,
+    /// Stop searching after this long.
     pub time_limit: Option<Duration>,
     /// The continuous schedule dose limits are relative to.
     pub continuous_interval: f64,
+    /// The searched drug's standard dose.
     pub standard_dose: f64,
     /// Things the plan left out, and why (printed as notes).
     pub notes: Vec<String>,
@@ -69,7 +95,9 @@ pub struct Plan {
 
 /// Default rollouts per candidate, hold-out rollouts and evaluations per family.
 pub const DEFAULT_ROLLOUTS: u64 = 200;
+/// Default hold-out rollouts.
 pub const DEFAULT_HOLDOUT: u64 = 1000;
+/// Default distinct schedules scored per family.
 pub const DEFAULT_BUDGET_EVALS: u64 = 40;
 
 /// `rmst`, `median`, `pfs:T` or `cvar:A`, as on the command line.

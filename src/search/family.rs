@@ -28,8 +28,11 @@ use std::time::Instant;
 /// One tunable parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parameter {
+    /// The parameter's name in trace.csv and best.yaml.
     pub name: &'static str,
+    /// Lowest value searched.
     pub low: f64,
+    /// Highest value searched.
     pub high: f64,
     /// Rounded to a whole number (days on, days off).
     pub whole: bool,
@@ -41,40 +44,64 @@ pub enum Family {
     /// Intermittent dosing of `drug`: parameters on, off (whole time units) and dose (the
     /// nearest of `levels` when given).
     Intermittent {
+        /// The drug dosed (index into the scenario's drugs).
         drug: usize,
+        /// Time between doses.
         interval: f64,
+        /// Bounds of the time on per cycle.
         on: (f64, f64),
+        /// Bounds of the time off per cycle.
         off: (f64, f64),
+        /// Bounds of the dose.
         dose: (f64, f64),
+        /// The only doses allowed (empty: any dose within the bounds).
         levels: Vec<f64>,
     },
     /// Fixed drug holidays: treat for lead_in, pause for holiday, repeat (whole time units).
     Holiday {
+        /// The drug dosed.
         drug: usize,
+        /// Dose per administration.
         dose: f64,
+        /// Time between doses.
         interval: f64,
+        /// Bounds of the treatment before each holiday.
         lead_in: (f64, f64),
+        /// Bounds of a holiday's length.
         holiday: (f64, f64),
     },
     /// The Zhang adaptive rule: parameters stop_below, resume_above and every_visits (the
     /// cadence of decisions, in visits).
     Adaptive {
+        /// The drug dosed.
         drug: usize,
+        /// Dose per administration while on.
         dose: f64,
+        /// Time between doses.
         interval: f64,
+        /// Bounds of the stop threshold (fraction of the baseline marker).
         stop_below: (f64, f64),
+        /// Bounds of the resume threshold (fraction of the baseline marker).
         resume_above: (f64, f64),
+        /// Bounds of the visits between decisions.
         every_visits: (f64, f64),
     },
     /// Dose modulation: parameters step (relative change per decision) and margin (relative
     /// marker change that triggers it), between min_dose and max_dose.
     Modulation {
+        /// The drug dosed.
         drug: usize,
+        /// Starting dose.
         dose: f64,
+        /// Time between doses.
         interval: f64,
+        /// Lowest dose the rule may give.
         min_dose: f64,
+        /// Highest dose the rule may give.
         max_dose: f64,
+        /// Bounds of the relative dose step.
         step: (f64, f64),
+        /// Bounds of the relative marker change that moves the dose.
         margin: (f64, f64),
     },
 }
@@ -89,6 +116,7 @@ fn parameter(name: &'static str, bounds: (f64, f64), whole: bool) -> Parameter {
 }
 
 impl Family {
+    /// The family's name (as `--families` takes it).
     pub fn name(&self) -> &'static str {
         match self {
             Family::Intermittent { .. } => "intermittent",
@@ -98,6 +126,7 @@ impl Family {
         }
     }
 
+    /// The tunable parameters, in the order of a candidate's values.
     pub fn parameters(&self) -> Vec<Parameter> {
         match *self {
             Family::Intermittent { on, off, dose, .. } => vec![
@@ -259,9 +288,13 @@ impl Family {
 /// One evaluation of a search, for the trace.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
+    /// The candidate's parameter values.
     pub values: Vec<f64>,
+    /// The objective on the rollouts run.
     pub score: f64,
+    /// The objective less the constraint penalties (what the search maximises).
     pub penalised: f64,
+    /// Mean cumulative dose of each drug.
     pub mean_dose: Vec<f64>,
     /// Rollouts run (fewer than the tuning set when racing stopped it).
     pub rollouts: u64,
@@ -272,8 +305,11 @@ pub struct Evaluation {
 /// What a family search found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FamilyResult {
+    /// The family searched.
     pub family: &'static str,
+    /// The best evaluation.
     pub best: Evaluation,
+    /// The best schedule.
     pub schedule: Schedule,
     /// Every distinct schedule scored, in order.
     pub trace: Vec<Evaluation>,
@@ -284,7 +320,9 @@ pub struct FamilyResult {
 /// A dose constraint: mean cumulative dose of `drug` at most `max` (absolute units).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DoseLimit {
+    /// The drug limited.
     pub drug: usize,
+    /// Most mean cumulative dose.
     pub max: f64,
 }
 
@@ -292,13 +330,16 @@ pub struct DoseLimit {
 /// relative dose excess, and per unit share of rollouts whose marker passed the cap.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Penalty {
+    /// The dose limit, if any.
     pub dose: Option<DoseLimit>,
     /// Most marker before progression, as a multiple of its value at time 0.
     pub marker_cap: Option<f64>,
+    /// Score units lost per unit of violation.
     pub weight: f64,
 }
 
 impl Penalty {
+    /// No constraints.
     pub const NONE: Penalty = Penalty {
         dose: None,
         marker_cap: None,
@@ -343,6 +384,7 @@ pub enum Solver {
 }
 
 impl Solver {
+    /// The name as `--solver` takes it.
     pub fn as_str(&self) -> &'static str {
         match self {
             Solver::NelderMead => "nelder-mead",
@@ -356,7 +398,9 @@ impl Solver {
 pub struct SearchOptions<'p> {
     /// Distinct schedules scored at most.
     pub budget: u64,
+    /// Constraint penalties applied to every score.
     pub penalty: Penalty,
+    /// The solver after the design.
     pub solver: Solver,
     /// Race candidates against the best so far (stochastic engine only).
     pub racing: bool,

@@ -13,6 +13,7 @@ use std::time::Instant;
 /// What the LP reports beside its rounded schedule's score: the relaxation gap.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LpReport {
+    /// What the LP minimised.
     pub target: LpTarget,
     /// The marker cap of every period, relative to time 0.
     pub cap: f64,
@@ -21,11 +22,15 @@ pub struct LpReport {
     /// log10 of the target load at the horizon: the LP's relaxed prediction, the rounded
     /// schedule on the ODE, and the mean over the hold-out rollouts.
     pub relaxed_log10: f64,
+    /// See `relaxed_log10`.
     pub rounded_log10: f64,
+    /// See `relaxed_log10`.
     pub stochastic_log10: f64,
     /// Time to progression of the rounded schedule on the ODE.
     pub deterministic_ttp: f64,
+    /// Sequential-LP steps taken.
     pub steps: usize,
+    /// ODE runs the LP made.
     pub ode_runs: u64,
 }
 
@@ -48,6 +53,7 @@ pub struct Entry {
     pub tuning: Option<f64>,
     /// Objective on the hold-out seeds, with a 95 % CI for a mean over rollouts.
     pub holdout: f64,
+    /// Bounds of the 95 % CI of `holdout`.
     pub holdout_ci: Option<(f64, f64)>,
     /// Mean cumulative dose of the searched drug relative to continuous dosing (hold-out).
     pub relative_dose: f64,
@@ -59,6 +65,7 @@ pub struct Entry {
     pub on_front: bool,
     /// Distinct schedules scored by its search.
     pub evaluations: u64,
+    /// The LP's own report, for the LP's entry.
     pub lp: Option<LpReport>,
 }
 
@@ -92,8 +99,11 @@ impl Entry {
 /// One evaluation of the search, for trace.csv.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TraceRow {
+    /// The search that made it (`FAMILY` or `FAMILY@LIMIT`).
     pub search: String,
+    /// What it scored.
     pub evaluation: Evaluation,
+    /// Its mean dose relative to continuous dosing.
     pub relative_dose: f64,
 }
 
@@ -102,12 +112,15 @@ pub struct TraceRow {
 pub struct Leaderboard {
     /// Best first: feasible entries, then by hold-out objective, ties to the lower dose.
     pub entries: Vec<Entry>,
+    /// Every evaluation of the searches, in order.
     pub trace: Vec<TraceRow>,
+    /// Seed of the hold-out rollouts.
     pub holdout_seed: u64,
     /// Mean cumulative dose of continuous dosing at the standard dose (tuning seeds).
     pub continuous_dose: f64,
     /// Tuning rollouts run, and what they would have been without racing.
     pub rollouts_run: u64,
+    /// Tuning rollouts the same searches would have run without racing.
     pub rollouts_without_racing: u64,
     /// The time limit stopped the search early.
     pub timed_out: bool,
@@ -221,12 +234,19 @@ pub fn unit_count(plan: &Plan) -> u64 {
 /// with the unit that made them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Searched {
+    /// The best of each unit, tagged with the unit.
     pub finalists: Vec<(u64, Entry)>,
+    /// Every evaluation, tagged with its unit.
     pub trace: Vec<(u64, TraceRow)>,
+    /// Mean cumulative dose of continuous dosing at the standard dose.
     pub continuous_dose: f64,
+    /// Tuning rollouts run.
     pub rollouts_run: u64,
+    /// Tuning rollouts without racing.
     pub rollouts_without_racing: u64,
+    /// A time limit stopped a search.
     pub timed_out: bool,
+    /// A stop was asked for.
     pub interrupted: bool,
 }
 

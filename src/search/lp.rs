@@ -55,6 +55,7 @@ pub enum LpTarget {
 }
 
 impl LpTarget {
+    /// The name as the scenario's `lp.target` spells it.
     pub fn as_str(&self) -> &'static str {
         match self {
             LpTarget::Resistant => "resistant",
@@ -66,6 +67,7 @@ impl LpTarget {
 /// Settings of the sequential LP.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LpSettings {
+    /// The drug dosed.
     pub drug: usize,
     /// Amount per dose on dosing days.
     pub dose: f64,
@@ -73,6 +75,7 @@ pub struct LpSettings {
     pub interval: f64,
     /// Period length (a whole number of intervals).
     pub period: f64,
+    /// What the LP minimises.
     pub target: LpTarget,
     /// Most marker, as a multiple of its value at time 0, at any recorded time (None: no cap).
     pub cap: Option<f64>,
@@ -80,6 +83,7 @@ pub struct LpSettings {
     pub max_on: f64,
     /// First trust region, in time units.
     pub trust_region: f64,
+    /// Most sequential-LP steps.
     pub max_iterations: usize,
     /// Stop stepping after this instant.
     pub deadline: Option<std::time::Instant>,
@@ -92,7 +96,9 @@ pub struct LpStep {
     pub predicted: f64,
     /// Merit of the rounded schedule (ln units).
     pub actual: f64,
+    /// The step was taken (the rounded schedule improved the merit).
     pub accepted: bool,
+    /// The trust region after the step (a fraction of a period).
     pub trust_region: f64,
     /// Total time on drug of the rounded schedule.
     pub on_total: f64,
@@ -113,7 +119,9 @@ pub struct LpResult {
     pub cap_excess: f64,
     /// Time to progression of the rounded schedule on the ODE.
     pub deterministic_ttp: f64,
+    /// The best rounded schedule.
     pub schedule: Schedule,
+    /// Every sequential-LP step.
     pub steps: Vec<LpStep>,
     /// ODE runs made.
     pub evaluations: u64,

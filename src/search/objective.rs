@@ -70,15 +70,22 @@ pub enum Engine {
     /// The mean-field ODE: one run, no noise (fast, for smooth searches and tests).
     Deterministic,
     /// `rollouts` stochastic rollouts from `seed` (common random numbers across candidates).
-    Stochastic { seed: u64, rollouts: u64 },
+    Stochastic {
+        /// Seed of the rollouts.
+        seed: u64,
+        /// Rollouts per candidate.
+        rollouts: u64,
+    },
 }
 
 /// A schedule's score and what it cost.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Score {
+    /// The objective over the rollouts run.
     pub value: f64,
     /// Mean cumulative dose per drug.
     pub mean_dose: Vec<f64>,
+    /// Each rollout's outcome (for racing and the hold-out CI).
     pub outcomes: Vec<RunOutcome>,
     /// False when racing stopped the candidate before its last rollout.
     pub complete: bool,
@@ -95,14 +102,18 @@ const RACE_MIN_ROLLOUTS: u64 = 16;
 
 /// Scores schedules of one scenario on a fixed engine and objective.
 pub struct Evaluator<'a> {
+    /// The scenario candidates are judged in.
     pub scenario: &'a Scenario,
+    /// What is maximised.
     pub objective: Objective,
+    /// Deterministic or stochastic.
     pub engine: Engine,
     /// Schedules scored so far.
     pub evaluations: u64,
 }
 
 impl<'a> Evaluator<'a> {
+    /// An evaluator of `objective` on `engine`.
     pub fn new(scenario: &'a Scenario, objective: Objective, engine: Engine) -> Self {
         Evaluator {
             scenario,

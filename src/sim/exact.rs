@@ -19,6 +19,8 @@ use rand::RngExt;
 /// small populations).
 const MAX_EVENTS_PER_STRETCH: u64 = 50_000_000;
 
+/// Gillespie's direct method: event-by-event simulation, the reference the stochastic
+/// engine is tested against at small populations.
 pub struct ExactPropagator {
     rng: Stream,
     rates: Rates,

@@ -43,6 +43,7 @@ pub struct OdePropagator {
 }
 
 impl OdePropagator {
+    /// An ODE engine for `model` with `n_drugs` drugs at tolerance `tol`.
     pub fn new(model: &Model, n_drugs: usize, tol: ode::Tolerance) -> Self {
         OdePropagator {
             integrator: ode::Integrator::new(model.n_compartments(), tol),
@@ -102,6 +103,7 @@ pub use crate::protocol::observe::NoiseKey;
 /// A recorded trajectory, one row per recording time.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trajectory {
+    /// Recording times.
     pub times: Vec<f64>,
     /// Row-major: `n_compartments` counts per row.
     pub counts: Vec<f64>,
@@ -114,6 +116,7 @@ pub struct Trajectory {
 /// One visit as recorded.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Visit {
+    /// What was measured.
     pub observation: Observation,
     /// The noise-free marker.
     pub true_value: f64,
@@ -124,10 +127,14 @@ pub struct Visit {
     pub threshold: Option<f64>,
 }
 
+/// Everything one run of an arm produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
+    /// The recorded trajectory (empty when recording is off).
     pub trajectory: Trajectory,
+    /// Every visit.
     pub visits: Vec<Visit>,
+    /// Time to progression, dose, time on drug.
     pub outcome: RunOutcome,
     /// Every dose given (after toxicity clipping), when the run records a trajectory.
     pub doses: Vec<GivenDose>,

@@ -10,7 +10,9 @@
 /// Tolerances of the local error control.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
+    /// Relative error tolerance per step.
     pub relative: f64,
+    /// Absolute error tolerance per step.
     pub absolute: f64,
 }
 
@@ -75,10 +77,12 @@ pub struct Integrator {
     h_segment_start: f64,
     /// Steps accepted so far (for benchmarks and diagnostics).
     pub accepted: u64,
+    /// Steps rejected by the error control.
     pub rejected: u64,
 }
 
 impl Integrator {
+    /// A solver for `dim` equations at tolerance `tol`.
     pub fn new(dim: usize, tol: Tolerance) -> Self {
         Integrator {
             tol,

@@ -54,6 +54,7 @@ pub struct OutcomeTracker {
 }
 
 impl OutcomeTracker {
+    /// A tracker over `horizon`; `resistant` marks the resistant compartments.
     pub fn new(horizon: f64, resistant: Vec<bool>, n_drugs: usize) -> Self {
         OutcomeTracker {
             horizon,
@@ -131,6 +132,7 @@ impl OutcomeTracker {
         self.covered_until = self.covered_until.max(end);
     }
 
+    /// The run's outcome; `progressed_at` is the progression time, if any.
     pub fn finish(self, progressed_at: Option<f64>) -> RunOutcome {
         RunOutcome {
             ttp: progressed_at.unwrap_or(self.horizon),

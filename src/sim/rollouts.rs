@@ -15,9 +15,11 @@ use rayon::prelude::*;
 /// What to run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RolloutSettings {
+    /// Seed: rollout `r` draws from streams keyed by (seed, r).
     pub seed: u64,
     /// Rollouts `first .. first + count` (shards run disjoint ranges).
     pub first: u64,
+    /// Rollouts to run.
     pub count: u64,
     /// Keep the trajectories of rollouts `first .. first + keep_trajectories`.
     pub keep_trajectories: u64,
@@ -28,7 +30,9 @@ pub struct RolloutSettings {
 /// One rollout's outcome, in the scenario's units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollout {
+    /// The rollout's number.
     pub index: u64,
+    /// What it came to.
     pub outcome: RunOutcome,
     /// At least one resistant-role cell is alive at the horizon.
     pub resistance_emerged: bool,
@@ -37,6 +41,7 @@ pub struct Rollout {
 /// The rollouts of one arm.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArmRollouts {
+    /// Each rollout's outcome, in rollout order.
     pub rollouts: Vec<Rollout>,
     /// (rollout index, run) of the kept trajectories, counts in the scenario's units.
     pub trajectories: Vec<(u64, RunResult)>,

@@ -16,7 +16,7 @@
 //! in two half steps around the birth–death step (Strang splitting): every cell of
 //! compartment i moves to j with probability [exp(∫Q)]_ij, drawn as a multinomial, so cells
 //! that switch twice within a step are counted right. Mutations are births: the number of
-//! mutant daughters i → j in a step is Poisson with mean μ_ij ∫ λ_i E[N_i]; each starts as
+//! mutant daughters i → j in a step is Poisson with mean μ_ij ∫ λ_i E\[N_i\]; each starts as
 //! one cell at a uniform time within the step and follows the destination's birth–death
 //! law for the rest of it. Counts stay whole numbers ≥ 0. Where a draw's expected size
 //! exceeds [`GAUSSIAN_ABOVE`], the normal law with the exact mean and variance replaces it
@@ -62,12 +62,17 @@ const CH_MUTANT_GROWTH: u64 = 1;
 /// Configuration of one stochastic rollout.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StochasticSettings {
+    /// The run's seed.
     pub seed: u64,
+    /// The rollout's number.
     pub rollout: u64,
     /// Grid step in time units.
     pub step: f64,
 }
 
+/// The stochastic engine: each step draws every compartment from the exact birth–death law
+/// (binomial, then negative binomial), switching and mutation on top, from streams keyed by
+/// (seed, rollout, step, unit, channel).
 pub struct StochasticPropagator {
     settings: StochasticSettings,
     /// Quadrature nodes within a step, as fractions of it: ends and midpoints of the

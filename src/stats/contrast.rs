@@ -16,19 +16,23 @@ pub const PH_ALPHA: f64 = 0.05;
 /// An arm against the reference arm.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Contrast {
+    /// The arm contrasted with.
     pub reference: String,
     /// Mean over rollouts of (restricted TTP of this arm − that of the reference) with a 95 %
     /// CI. Rollout i of both arms shares seeds, so the difference is paired.
     pub rmst_difference: f64,
+    /// 95 % CI of `rmst_difference`.
     pub rmst_difference_ci: (f64, f64),
     /// Cox hazard ratio of progression (this arm / reference) with a 95 % Wald CI; `None`
     /// when it cannot be estimated (an arm without progression, or arms so separated that
     /// every event of one comes before every event of the other).
     pub hazard_ratio: Option<f64>,
+    /// 95 % Wald CI of the hazard ratio.
     pub hazard_ratio_ci: Option<(f64, f64)>,
     /// Log-rank chi-square and p-value. They treat the arms as independent samples; common
     /// random numbers make the arms positively correlated, so the p-value is conservative.
     pub log_rank_chi2: f64,
+    /// Log-rank p-value (two-sided).
     pub log_rank_p: f64,
     /// Grambsch–Therneau test of proportional hazards (p-value), where it can be computed.
     pub proportional_hazards_p: Option<f64>,
@@ -40,12 +44,15 @@ pub struct Contrast {
 /// One arm's row of a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ArmComparison {
+    /// The arm.
     pub arm: String,
+    /// Its summary.
     #[serde(flatten)]
     pub summary: ArmSummary,
     /// Mean cumulative dose per drug relative to the reference arm (`None` where the
     /// reference gave none of that drug).
     pub relative_dose: Vec<Option<f64>>,
+    /// The contrast with the reference (`None` for the reference itself).
     pub contrast: Option<Contrast>,
 }
 

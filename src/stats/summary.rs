@@ -7,12 +7,14 @@ use crate::stats::survival::{KaplanMeier, wilson_interval};
 /// Summary of many rollouts of one arm.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ArmSummary {
+    /// Rollouts summarised.
     pub rollouts: usize,
     /// The Kaplan–Meier curve (kept for plots; not part of the serialised summary).
     #[serde(skip)]
     pub km: KaplanMeier,
     /// Median TTP and its 95 % CI (`None`: not reached within the horizon).
     pub median_ttp: Option<f64>,
+    /// 95 % CI of the median (Brookmeyer–Crowley on the log–log scale).
     pub median_ttp_ci: (Option<f64>, Option<f64>),
     /// Restricted mean TTP up to the horizon.
     pub restricted_mean_ttp: f64,
@@ -20,10 +22,12 @@ pub struct ArmSummary {
     pub pfs: Vec<(f64, f64)>,
     /// Fraction of rollouts with resistant cells alive at the horizon, with a Wilson 95 % CI.
     pub p_resistance: f64,
+    /// Wilson 95 % CI of `p_resistance`.
     pub p_resistance_ci: (f64, f64),
     /// Fraction of rollouts whose tumour went extinct within the horizon (cured), with a
     /// Wilson 95 % CI.
     pub p_cured: f64,
+    /// Wilson 95 % CI of `p_cured`.
     pub p_cured_ci: (f64, f64),
     /// Mean time on treatment (to progression, or the horizon).
     pub mean_time_on_treatment: f64,
@@ -31,6 +35,7 @@ pub struct ArmSummary {
     pub median_resistance_majority: Option<f64>,
     /// Mean cumulative dose per drug.
     pub mean_cumulative_dose: Vec<f64>,
+    /// Mean share of the time on treatment spent on drug.
     pub mean_fraction_on_drug: f64,
     /// Mean number of treatment cycles per rollout.
     pub mean_cycles: f64,

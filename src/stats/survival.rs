@@ -3,21 +3,28 @@
 /// One step of the Kaplan–Meier curve: at `time`, `events` of `at_risk` subjects progressed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KmStep {
+    /// Event or censoring time.
     pub time: f64,
+    /// Runs still at risk just before `time`.
     pub at_risk: usize,
+    /// Events at `time`.
     pub events: usize,
+    /// Censored at `time`.
     pub censored: usize,
     /// Survival just after `time`.
     pub survival: f64,
     /// Pointwise 95 % confidence band (log–log transform, Greenwood variance).
     pub lower: f64,
+    /// Upper end of the band.
     pub upper: f64,
 }
 
 /// A Kaplan–Meier curve.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KaplanMeier {
+    /// One step per distinct time.
     pub steps: Vec<KmStep>,
+    /// Runs in the curve.
     pub n: usize,
 }
 

@@ -1,5 +1,5 @@
 //! What every layer leans on: limits on requests ([`limits`]), how numbers are written
-//! ([`format`]), random number streams ([`rng`]) and stopping a job ([`stop`]).
+//! ([`mod@format`]), random number streams ([`rng`]) and stopping a job ([`stop`]).
 
 pub mod format;
 pub mod limits;

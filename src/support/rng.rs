@@ -22,6 +22,7 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// The next 64 random bits.
     #[inline]
     pub fn next_word(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GOLDEN_GAMMA);
@@ -68,10 +69,15 @@ fn absorb(h: u64, word: u64) -> u64 {
 /// What a stream is for. Units are compartments or flows; channels say which draw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
+    /// The run's seed.
     pub seed: u64,
+    /// The rollout.
     pub rollout: u64,
+    /// The time step (or a rollout-level marker).
     pub step: u64,
+    /// The compartment or flow.
     pub unit: u64,
+    /// Which draw of the unit.
     pub channel: u64,
 }
 
