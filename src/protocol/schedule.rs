@@ -31,6 +31,38 @@ pub trait Policy {
     }
 }
 
+/// Makes the policy of a dosing rule written in user code, afresh for each run (see
+/// `examples/custom_policy.rs`).
+pub trait PolicyFactory: Send + Sync {
+    /// The rule's name, for messages.
+    fn name(&self) -> &str;
+    /// A fresh policy in its initial state.
+    fn make(&self) -> Box<dyn Policy + Send>;
+    /// Spacing of the decisions when the rule is part of a combination or sequence (0: it
+    /// decides at its own times).
+    fn interval(&self) -> f64 {
+        0.0
+    }
+}
+
+/// A dosing rule written in user code, as a schedule: put it in an arm with
+/// [`crate::Scenario::candidate_arm`] and every engine and command runs it.
+#[derive(Clone)]
+pub struct Custom(pub std::sync::Arc<dyn PolicyFactory>);
+
+impl std::fmt::Debug for Custom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Custom({:?})", self.0.name())
+    }
+}
+
+impl PartialEq for Custom {
+    /// The same rule object.
+    fn eq(&self, other: &Custom) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// A resolved schedule of one drug, ready to make policies from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
@@ -117,6 +149,8 @@ pub enum Schedule {
         /// Decide at every k-th visit only.
         every_visits: u32,
     },
+    /// A rule written in user code.
+    Custom(Custom),
 }
 
 impl Schedule {
@@ -165,6 +199,7 @@ impl Schedule {
             Schedule::Holiday(r) => r.interval,
             Schedule::Modulation(r) => r.interval,
             Schedule::Containment(r) => r.interval,
+            Schedule::Custom(c) => c.0.interval(),
             Schedule::Piecewise { interval, .. }
             | Schedule::Continuous { interval, .. }
             | Schedule::Intermittent { interval, .. }
@@ -190,6 +225,7 @@ impl Schedule {
                 rule,
                 base,
             }),
+            Schedule::Custom(ref c) => c.0.make(),
             Schedule::Events { ref doses } => {
                 let mut times: Vec<f64> = Vec::new();
                 let mut at: Vec<Vec<Dose>> = Vec::new();

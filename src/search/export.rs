@@ -7,8 +7,8 @@ use crate::scenario::spec::{
     ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
 };
 
-/// The YAML spec of a single-drug schedule; `None` for combinations, sequences and events,
-/// which the search does not produce.
+/// The YAML spec of a single-drug schedule; `None` for combinations, sequences, events and
+/// rules in user code, which the search does not produce.
 pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSpec> {
     let name = |d: usize| drugs.get(d).cloned();
     Some(match schedule {
@@ -93,7 +93,10 @@ pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSp
             doses: doses.clone(),
             on: (!on.is_empty()).then(|| on.clone()),
         }),
-        Schedule::Sequence { .. } | Schedule::Combination { .. } | Schedule::Events { .. } => {
+        Schedule::Sequence { .. }
+        | Schedule::Combination { .. }
+        | Schedule::Events { .. }
+        | Schedule::Custom(_) => {
             return None;
         }
     })
