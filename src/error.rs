@@ -86,6 +86,9 @@ pub enum Error {
     /// A request that does not fit the scenario or the folders given.
     #[error("{0}")]
     Usage(String),
+    /// A broken invariant of regimen itself (a bug to report, not a problem of the input).
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
     /// The numerical integration could not proceed (step size underflow, non-finite state).
     #[error("simulation of arm '{arm}' failed at t = {time}: {reason}")]
     Simulation {
@@ -96,6 +99,29 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+}
+
+impl Error {
+    /// An engine's failure at time `time`; the driver names the arm ([`Error::in_arm`]).
+    pub fn engine(time: f64, reason: impl Into<String>) -> Error {
+        Error::Simulation {
+            arm: String::new(),
+            time,
+            reason: reason.into(),
+        }
+    }
+
+    /// A simulation failure, said of arm `name`.
+    pub fn in_arm(self, name: &str) -> Error {
+        match self {
+            Error::Simulation { time, reason, .. } => Error::Simulation {
+                arm: name.to_owned(),
+                time,
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 struct DiagnosticList<'a>(&'a [Diagnostic]);

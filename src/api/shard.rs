@@ -185,20 +185,25 @@ pub struct Merged {
     pub dirs: Vec<PathBuf>,
 }
 
-fn outcome_from_row(t: &Table, row: &[String], drugs: &[String]) -> Result<(u64, Rollout)> {
-    let num = |name: &str| -> Result<f64> {
+/// One row of a shard's outcomes.csv, or what is wrong with it.
+fn outcome_from_row(
+    t: &Table,
+    row: &[String],
+    drugs: &[String],
+) -> std::result::Result<(u64, Rollout), String> {
+    let num = |name: &str| -> std::result::Result<f64, String> {
         let v = Table::number(row, t.column(name));
         if v.is_nan() && Table::text(row, t.column(name)) != "NaN" {
-            return Err(Error::Usage(format!(
-                "outcomes.csv: column `{name}` missing or not a number in row {row:?}"
-            )));
+            return Err(format!(
+                "column `{name}` missing or not a number in row {row:?}"
+            ));
         }
         Ok(v)
     };
     let text = |name: &str| Table::text(row, t.column(name));
     let index: u64 = text("rollout")
         .parse()
-        .map_err(|_| Error::Usage(format!("outcomes.csv: bad rollout in row {row:?}")))?;
+        .map_err(|_| format!("bad rollout in row {row:?}"))?;
     let majority = text("resistance_majority_time");
     let extinct = text("extinct_at");
     let outcome = RunOutcome {
@@ -212,7 +217,7 @@ fn outcome_from_row(t: &Table, row: &[String], drugs: &[String]) -> Result<(u64,
         cumulative_dose: drugs
             .iter()
             .map(|d| num(&format!("cumulative_dose_{d}")))
-            .collect::<Result<Vec<_>>>()?,
+            .collect::<std::result::Result<Vec<_>, String>>()?,
         fraction_on_drug: num("fraction_time_on_drug")?,
         end_of_treatment: num("end_of_treatment")?,
         extinct_at: if extinct.is_empty() {
@@ -335,8 +340,10 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
     let mut by_arm: Vec<BTreeMap<u64, Rollout>> = vec![BTreeMap::new(); names.len()];
     for s in &shards {
         let path = s.dir.join("outcomes.csv");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
         let t = Table::parse(&text);
         t.check_finite(&path, crate::plot::data::TEXT_COLUMNS)?;
         for row in &t.rows {
@@ -344,9 +351,15 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
             let a = names
                 .iter()
                 .position(|n| *n == arm)
-                .ok_or_else(|| Error::Usage(format!("{}: unknown arm `{arm}`", path.display())))?;
-            let (index, rollout) = outcome_from_row(&t, row, &drugs)
-                .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                .ok_or_else(|| Error::Format {
+                    path: path.clone(),
+                    reason: format!("unknown arm `{arm}`"),
+                })?;
+            let (index, rollout) =
+                outcome_from_row(&t, row, &drugs).map_err(|reason| Error::Format {
+                    path: path.clone(),
+                    reason,
+                })?;
             if by_arm[a].insert(index, rollout).is_some() {
                 return Err(Error::Usage(format!(
                     "{}: rollout {index} of arm `{arm}` appears twice",

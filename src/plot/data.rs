@@ -209,7 +209,7 @@ fn read(dir: &Path, name: &str) -> Result<Option<String>> {
     }
     std::fs::read_to_string(&path)
         .map(Some)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+        .map_err(|source| Error::Read { path, source })
 }
 
 fn key(t: &Table, row: &[String]) -> RunKey {
@@ -236,8 +236,11 @@ impl RunFolder {
                 dir.display()
             ))
         })?;
-        let manifest: serde_json::Value = serde_json::from_str(&manifest_text)
-            .map_err(|e| Error::Usage(format!("{}: manifest.json: {e}", dir.display())))?;
+        let manifest: serde_json::Value =
+            serde_json::from_str(&manifest_text).map_err(|e| Error::Format {
+                path: dir.join("manifest.json"),
+                reason: e.to_string(),
+            })?;
         let s = |k: &str| manifest[k].as_str().unwrap_or_default().to_owned();
         let mut folder = RunFolder {
             dir: dir.to_path_buf(),

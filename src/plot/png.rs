@@ -15,14 +15,14 @@ pub fn render(svg: &str, scale: f32) -> Result<Vec<u8>> {
     };
     options.fontdb_mut().load_font_data(FONT.to_vec());
     let tree = usvg::Tree::from_str(svg, &options)
-        .map_err(|e| Error::Usage(format!("internal: a plot is not valid SVG: {e}")))?;
+        .map_err(|e| Error::Internal(format!("a plot is not valid SVG: {e}")))?;
     let size = tree.size().to_int_size();
     let (w, h) = (
         (size.width() as f32 * scale).ceil() as u32,
         (size.height() as f32 * scale).ceil() as u32,
     );
     let mut pixmap = tiny_skia::Pixmap::new(w.max(1), h.max(1))
-        .ok_or_else(|| Error::Usage(format!("internal: cannot draw a {w}×{h} image")))?;
+        .ok_or_else(|| Error::Internal(format!("cannot draw a {w}×{h} image")))?;
     resvg::render(
         &tree,
         tiny_skia::Transform::from_scale(scale, scale),
@@ -30,5 +30,5 @@ pub fn render(svg: &str, scale: f32) -> Result<Vec<u8>> {
     );
     pixmap
         .encode_png()
-        .map_err(|e| Error::Usage(format!("internal: cannot encode PNG: {e}")))
+        .map_err(|e| Error::Internal(format!("cannot encode PNG: {e}")))
 }

@@ -16,7 +16,7 @@ fn index_of(names: &[&str], name: &str) -> Result<usize> {
     names
         .iter()
         .position(|n| *n == name)
-        .ok_or_else(|| Error::Usage(format!("internal: `{name}` not found after validation")))
+        .ok_or_else(|| Error::Internal(format!("`{name}` not found after validation")))
 }
 
 fn response(r: &spec::ResponseSpec) -> Response {
@@ -34,196 +34,42 @@ fn growth(g: spec::GrowthLaw) -> GrowthLaw {
     }
 }
 
+/// A value [`super::resolve`] fills in; its absence is a bug, reported as one.
+fn resolved<T>(value: Option<T>, field: &str) -> Result<T> {
+    value.ok_or_else(|| Error::Internal(format!("`{field}` was not resolved")))
+}
+
+/// Compiles a resolved, validated scenario. Every default comes from `resolve`: this reads
+/// resolved values only.
 pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
     let comp_names: Vec<&str> = spec.model.compartments.names().collect();
     let drug_names: Vec<&str> = spec.drugs.names().collect();
-
-    let mut compartments = Vec::with_capacity(comp_names.len());
-    for (name, c) in spec.model.compartments.iter() {
-        let mut competition = vec![1.0; comp_names.len()];
-        for (other, a) in c.competition.iter() {
-            competition[index_of(&comp_names, other)?] = *a;
-        }
-        compartments.push(Compartment {
-            name: name.to_owned(),
-            birth: c.birth,
-            death: c.death,
-            initial: c.initial,
-            role: match c.role {
-                spec::Role::Sensitive => Role::Sensitive,
-                spec::Role::Persister => Role::Persister,
-                spec::Role::Resistant => Role::Resistant,
-            },
-            growth: growth(c.growth.unwrap_or(spec.model.growth)),
-            capacity: c.carrying_capacity.unwrap_or(f64::INFINITY),
-            competition,
-            kill: Vec::new(),
-            cytostatic: Vec::new(),
-            capacity_effects: Vec::new(),
-        });
-    }
-
-    let mut drugs = Vec::with_capacity(drug_names.len());
-    let mut activity = Vec::with_capacity(drug_names.len());
+    let mut compartments = compartments(&spec, &comp_names)?;
     let mut shapes = Vec::new();
-    for (d, (name, drug)) in spec.drugs.iter().enumerate() {
-        let kinetics = match &drug.exposure {
-            spec::ExposureSpec::Level => Kinetics::Level,
-            spec::ExposureSpec::Pk(pk) => {
-                let v = pk.volume.unwrap_or(1.0);
-                let k = match (pk.half_life, pk.clearance) {
-                    (Some(h), _) => std::f64::consts::LN_2 / h,
-                    (None, Some(cl)) => cl / v,
-                    (None, None) => {
-                        return Err(Error::Usage(format!(
-                            "internal: drug `{name}` has no elimination after validation"
-                        )));
-                    }
-                };
-                Kinetics::OneCompartment {
-                    k,
-                    ka: pk.ka,
-                    f: pk.bioavailability.unwrap_or(1.0),
-                    v,
-                }
-            }
-        };
-        drugs.push(Drug {
-            name: name.to_owned(),
-            kinetics,
-            dose_unit: drug.dose_unit.clone().unwrap_or_default(),
-        });
-        activity.push(
-            drug.activity
-                .as_ref()
-                .map(|r| DrugEffect::intern(&mut shapes, d, response(r))),
-        );
-        for (comp, effect) in drug.effects.iter() {
-            let c = &mut compartments[index_of(&comp_names, comp)?];
-            let mut mk = |r: &spec::ResponseSpec| DrugEffect::intern(&mut shapes, d, response(r));
-            c.kill.extend(effect.kill.as_ref().map(&mut mk));
-            c.cytostatic.extend(effect.cytostatic.as_ref().map(&mut mk));
-            c.capacity_effects
-                .extend(effect.capacity.as_ref().map(&mut mk));
-        }
-    }
-
-    let mut transitions = Vec::with_capacity(spec.model.transitions.len());
-    for t in &spec.model.transitions {
-        let modulation = match (&t.induced_by, t.only_off_drug) {
-            (Some(drug), _) => Modulation::Induced(DrugEffect::intern(
-                &mut shapes,
-                index_of(&drug_names, drug)?,
-                t.response
-                    .as_ref()
-                    .map(response)
-                    .unwrap_or(Response::Linear { slope: 1.0 }),
-            )),
-            (None, true) => Modulation::OffDrug,
-            (None, false) => Modulation::Spontaneous,
-        };
-        transitions.push(Transition {
-            from: index_of(&comp_names, &t.from)?,
-            to: index_of(&comp_names, &t.to)?,
-            rate: t.rate,
-            modulation,
-        });
-    }
-    let mut mutations = Vec::with_capacity(spec.model.mutations.len());
-    for m in &spec.model.mutations {
-        mutations.push(Mutation {
-            from: index_of(&comp_names, &m.from)?,
-            to: index_of(&comp_names, &m.to)?,
-            probability: m.per_division,
-        });
-    }
-
-    let weights = match &spec.observation.marker {
-        spec::MarkerSpec::Total => vec![1.0; comp_names.len()],
-        spec::MarkerSpec::Weighted(w) => {
-            let mut out = vec![0.0; comp_names.len()];
-            for (name, weight) in w.iter() {
-                out[index_of(&comp_names, name)?] = *weight;
-            }
-            out
-        }
-    };
-    let cells_per_unit = spec
-        .stochastic
-        .as_ref()
-        .and_then(|s| s.cells_per_unit)
-        .unwrap_or(1.0);
-    let progression = progression_rule(&spec.progression, cells_per_unit);
-    // With RECIST the detection limit is a diameter.
-    let detection_limit = match (&spec.progression.lesion, progression) {
-        (
-            Some(spec::LesionSpec {
-                detection_limit_mm: Some(mm),
-                ..
-            }),
-            ProgressionRule::Recist { lesion, .. },
-        ) => lesion.marker_of_diameter(*mm),
-        _ => spec.observation.detection_limit,
-    };
-    let marker = MarkerModel {
-        weights,
-        every: spec.observation.every,
-        noise_cv: spec.observation.noise_cv,
-        detection_limit,
-    };
-
-    let mut arms = Vec::with_capacity(spec.arms.len());
-    for arm in &spec.arms {
-        let ScheduleRef::Inline(s) = &arm.schedule else {
-            return Err(Error::Usage(format!(
-                "internal: arm `{}` schedule not resolved",
-                arm.name
-            )));
-        };
-        let kinetics: Vec<Kinetics> = drugs.iter().map(|d| d.kinetics).collect();
-        let main = schedule(s, &drug_names, &kinetics)?;
-        let own = arm.progression.as_ref().unwrap_or(&spec.progression);
-        let arm_progression = progression_rule(own, cells_per_unit);
-        let schedule = if !arm.then.is_empty() {
-            let mut later = Vec::new();
-            for line in &arm.then {
-                let ScheduleRef::Inline(x) = &line.schedule else {
-                    return Err(Error::Usage(format!(
-                        "internal: arm `{}` schedule not resolved",
-                        arm.name
-                    )));
-                };
-                let switch = match line.after {
-                    spec::SwitchSpec::Progression => Switch::OnProgression,
-                    spec::SwitchSpec::Time(t) => Switch::AfterTime(t),
-                };
-                later.push((schedule(x, &drug_names, &kinetics)?, switch));
-            }
-            Schedule::sequence(main, later, arm_progression)
-        } else if arm.with.is_empty() {
-            main
-        } else {
-            let mut parts = vec![main];
-            for extra in &arm.with {
-                let ScheduleRef::Inline(x) = extra else {
-                    return Err(Error::Usage(format!(
-                        "internal: arm `{}` schedule not resolved",
-                        arm.name
-                    )));
-                };
-                parts.push(schedule(x, &drug_names, &kinetics)?);
-            }
-            Schedule::combination(parts)
-        };
-        arms.push(Arm {
-            name: arm.name.clone(),
-            description: arm.description.clone(),
-            schedule,
-            progression: arm_progression,
-            treat_beyond_progression: own.treat_beyond_progression.unwrap_or(false),
-        });
-    }
-
+    let (drugs, activity) = drugs(&spec, &comp_names, &mut compartments, &mut shapes)?;
+    let transitions = transitions(&spec, &comp_names, &drug_names, &mut shapes)?;
+    let mutations = spec
+        .model
+        .mutations
+        .iter()
+        .map(|m| {
+            Ok(Mutation {
+                from: index_of(&comp_names, &m.from)?,
+                to: index_of(&comp_names, &m.to)?,
+                probability: m.per_division,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let stochastic = resolved(spec.stochastic.as_ref(), "stochastic")?;
+    let cells_per_unit = resolved(stochastic.cells_per_unit, "stochastic.cells_per_unit")?;
+    let progression = progression_rule(&spec.progression, cells_per_unit)?;
+    let marker = marker(&spec, &comp_names, progression)?;
+    let kinetics: Vec<Kinetics> = drugs.iter().map(|d| d.kinetics).collect();
+    let arms = spec
+        .arms
+        .iter()
+        .map(|arm| compile_arm(arm, &spec, &drug_names, &kinetics, cells_per_unit))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Scenario {
         source: path.to_path_buf(),
         model: Model {
@@ -238,8 +84,8 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         progression,
         arms,
         horizon: spec.horizon,
-        pfs_at: spec.pfs_at.clone().unwrap_or_default(),
-        stochastic_step: spec.stochastic.as_ref().and_then(|s| s.step).unwrap_or(1.0),
+        pfs_at: resolved(spec.pfs_at.clone(), "pfs_at")?,
+        stochastic_step: resolved(stochastic.step, "stochastic.step")?,
         cells_per_unit,
         patients: super::patients::compile(&spec)?,
         toxicity: spec
@@ -256,10 +102,217 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
     })
 }
 
+/// The compartments, without drug effects yet.
+fn compartments(spec: &ScenarioSpec, comp_names: &[&str]) -> Result<Vec<Compartment>> {
+    let mut out = Vec::with_capacity(comp_names.len());
+    for (name, c) in spec.model.compartments.iter() {
+        let mut competition = vec![1.0; comp_names.len()];
+        for (other, a) in c.competition.iter() {
+            competition[index_of(comp_names, other)?] = *a;
+        }
+        out.push(Compartment {
+            name: name.to_owned(),
+            birth: c.birth,
+            death: c.death,
+            initial: c.initial,
+            role: match c.role {
+                spec::Role::Sensitive => Role::Sensitive,
+                spec::Role::Persister => Role::Persister,
+                spec::Role::Resistant => Role::Resistant,
+            },
+            growth: growth(resolved(c.growth, "compartments.growth")?),
+            // No capacity (exponential growth) is no crowding at all.
+            capacity: c.carrying_capacity.unwrap_or(f64::INFINITY),
+            competition,
+            kill: Vec::new(),
+            cytostatic: Vec::new(),
+            capacity_effects: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// How a drug's exposure follows its doses.
+fn kinetics(name: &str, exposure: &spec::ExposureSpec) -> Result<Kinetics> {
+    Ok(match exposure {
+        spec::ExposureSpec::Level => Kinetics::Level,
+        spec::ExposureSpec::Pk(pk) => {
+            let v = resolved(pk.volume, "pk.volume")?;
+            let k = match (pk.half_life, pk.clearance) {
+                (Some(h), _) => std::f64::consts::LN_2 / h,
+                (None, Some(cl)) => cl / v,
+                (None, None) => {
+                    return Err(Error::Internal(format!(
+                        "drug `{name}` has no elimination after validation"
+                    )));
+                }
+            };
+            Kinetics::OneCompartment {
+                k,
+                ka: pk.ka,
+                f: resolved(pk.bioavailability, "pk.bioavailability")?,
+                v,
+            }
+        }
+    })
+}
+
+/// The drugs and their activity curves; their effects go onto `compartments`.
+fn drugs(
+    spec: &ScenarioSpec,
+    comp_names: &[&str],
+    compartments: &mut [Compartment],
+    shapes: &mut Vec<(usize, crate::model::Shape)>,
+) -> Result<(Vec<Drug>, Vec<Option<DrugEffect>>)> {
+    let mut drugs = Vec::with_capacity(spec.drugs.len());
+    let mut activity = Vec::with_capacity(spec.drugs.len());
+    for (d, (name, drug)) in spec.drugs.iter().enumerate() {
+        drugs.push(Drug {
+            name: name.to_owned(),
+            kinetics: kinetics(name, &drug.exposure)?,
+            dose_unit: resolved(drug.dose_unit.clone(), "drugs.dose_unit")?,
+        });
+        activity.push(
+            drug.activity
+                .as_ref()
+                .map(|r| DrugEffect::intern(shapes, d, response(r))),
+        );
+        for (comp, effect) in drug.effects.iter() {
+            let c = &mut compartments[index_of(comp_names, comp)?];
+            let mut mk = |r: &spec::ResponseSpec| DrugEffect::intern(shapes, d, response(r));
+            c.kill.extend(effect.kill.as_ref().map(&mut mk));
+            c.cytostatic.extend(effect.cytostatic.as_ref().map(&mut mk));
+            c.capacity_effects
+                .extend(effect.capacity.as_ref().map(&mut mk));
+        }
+    }
+    Ok((drugs, activity))
+}
+
+/// The switches between compartments, with what modulates each.
+fn transitions(
+    spec: &ScenarioSpec,
+    comp_names: &[&str],
+    drug_names: &[&str],
+    shapes: &mut Vec<(usize, crate::model::Shape)>,
+) -> Result<Vec<Transition>> {
+    let mut out = Vec::with_capacity(spec.model.transitions.len());
+    for t in &spec.model.transitions {
+        let modulation = match (&t.induced_by, t.only_off_drug) {
+            (Some(drug), _) => Modulation::Induced(DrugEffect::intern(
+                shapes,
+                index_of(drug_names, drug)?,
+                response(resolved(t.response.as_ref(), "transitions.response")?),
+            )),
+            (None, true) => Modulation::OffDrug,
+            (None, false) => Modulation::Spontaneous,
+        };
+        out.push(Transition {
+            from: index_of(comp_names, &t.from)?,
+            to: index_of(comp_names, &t.to)?,
+            rate: t.rate,
+            modulation,
+        });
+    }
+    Ok(out)
+}
+
+/// What the clinic measures: the marker's weights, visits, noise and detection limit (with
+/// RECIST a diameter, turned into marker units).
+fn marker(
+    spec: &ScenarioSpec,
+    comp_names: &[&str],
+    progression: ProgressionRule,
+) -> Result<MarkerModel> {
+    let weights = match &spec.observation.marker {
+        spec::MarkerSpec::Total => vec![1.0; comp_names.len()],
+        spec::MarkerSpec::Weighted(w) => {
+            let mut out = vec![0.0; comp_names.len()];
+            for (name, weight) in w.iter() {
+                out[index_of(comp_names, name)?] = *weight;
+            }
+            out
+        }
+    };
+    let detection_limit = match (&spec.progression.lesion, progression) {
+        (
+            Some(spec::LesionSpec {
+                detection_limit_mm: Some(mm),
+                ..
+            }),
+            ProgressionRule::Recist { lesion, .. },
+        ) => lesion.marker_of_diameter(*mm),
+        _ => spec.observation.detection_limit,
+    };
+    Ok(MarkerModel {
+        weights,
+        every: spec.observation.every,
+        noise_cv: spec.observation.noise_cv,
+        detection_limit,
+    })
+}
+
+/// An arm's schedule inline, or the bug of an unresolved one.
+fn inline<'a>(arm: &spec::ArmSpec, schedule: &'a ScheduleRef) -> Result<&'a ScheduleSpec> {
+    match schedule {
+        ScheduleRef::Inline(s) => Ok(s),
+        ScheduleRef::Named(_) => Err(Error::Internal(format!(
+            "arm `{}` schedule not resolved",
+            arm.name
+        ))),
+    }
+}
+
+/// One arm: its schedule (a sequence of lines, a combination, or one schedule) and the
+/// progression rule it is judged by.
+fn compile_arm(
+    arm: &spec::ArmSpec,
+    spec: &ScenarioSpec,
+    drug_names: &[&str],
+    kinetics: &[Kinetics],
+    cells_per_unit: f64,
+) -> Result<Arm> {
+    let main = schedule(inline(arm, &arm.schedule)?, drug_names, kinetics)?;
+    let own = arm.progression.as_ref().unwrap_or(&spec.progression);
+    let arm_progression = progression_rule(own, cells_per_unit)?;
+    let schedule = if !arm.then.is_empty() {
+        let mut later = Vec::new();
+        for line in &arm.then {
+            let switch = match line.after {
+                spec::SwitchSpec::Progression => Switch::OnProgression,
+                spec::SwitchSpec::Time(t) => Switch::AfterTime(t),
+            };
+            later.push((
+                schedule(inline(arm, &line.schedule)?, drug_names, kinetics)?,
+                switch,
+            ));
+        }
+        Schedule::sequence(main, later, arm_progression)
+    } else if arm.with.is_empty() {
+        main
+    } else {
+        let mut parts = vec![main];
+        for extra in &arm.with {
+            parts.push(schedule(inline(arm, extra)?, drug_names, kinetics)?);
+        }
+        Schedule::combination(parts)
+    };
+    Ok(Arm {
+        name: arm.name.clone(),
+        description: arm.description.clone(),
+        schedule,
+        progression: arm_progression,
+        treat_beyond_progression: resolved(
+            own.treat_beyond_progression,
+            "progression.treat_beyond_progression",
+        )?,
+    })
+}
+
 fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Result<Schedule> {
     let mut copy = s.clone();
     let dosing = copy.dosing_mut();
-    let missing = || Error::Usage("internal: schedule not resolved".to_owned());
+    let missing = || Error::Internal("schedule not resolved".to_owned());
     let drug = index_of(drug_names, dosing.drug.as_deref().ok_or_else(missing)?)?;
     let interval = dosing.interval.ok_or_else(missing)?;
     if let ScheduleSpec::Events(x) = s {
@@ -289,17 +342,15 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Res
             interval,
             on: x.on,
             off: x.off,
-            start_delay: x.start_delay.unwrap_or(0.0),
+            start_delay: resolved(x.start_delay, "intermittent.start_delay")?,
         },
         ScheduleSpec::Adaptive(x) => Schedule::Adaptive {
             drug,
             dose,
             interval,
-            stop_below: x.stop_below.unwrap_or(super::resolve::DEFAULT_STOP_BELOW),
-            resume_above: x
-                .resume_above
-                .unwrap_or(super::resolve::DEFAULT_RESUME_ABOVE),
-            every_visits: x.every_visits.unwrap_or(1).max(1),
+            stop_below: resolved(x.stop_below, "adaptive.stop_below")?,
+            resume_above: resolved(x.resume_above, "adaptive.resume_above")?,
+            every_visits: resolved(x.every_visits, "adaptive.every_visits")?,
         },
         ScheduleSpec::Holiday(x) => Schedule::Holiday(HolidayRule {
             drug,
@@ -334,46 +385,38 @@ fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Res
 }
 
 /// The progression rule of a (resolved, validated) progression block.
-fn progression_rule(p: &spec::ProgressionSpec, cells_per_unit: f64) -> ProgressionRule {
-    let factor = p
-        .factor
-        .unwrap_or(super::resolve::DEFAULT_PROGRESSION_FACTOR);
-    match p.rule {
+fn progression_rule(p: &spec::ProgressionSpec, cells_per_unit: f64) -> Result<ProgressionRule> {
+    let factor = || resolved(p.factor, "progression.factor");
+    Ok(match p.rule {
         spec::ProgressionRule::Recist => {
-            let lesion = p.lesion.as_ref();
+            let lesion = resolved(p.lesion.as_ref(), "progression.lesion")?;
             ProgressionRule::Recist {
-                factor,
+                factor: factor()?,
                 lesion: Lesion {
-                    units_per_cm3: lesion.map_or(1e9, |l| l.cells_per_cm3) / cells_per_unit,
-                    min_increase_mm: lesion
-                        .and_then(|l| l.min_increase_mm)
-                        .unwrap_or(super::resolve::RECIST_MIN_INCREASE_MM),
+                    units_per_cm3: lesion.cells_per_cm3 / cells_per_unit,
+                    min_increase_mm: resolved(lesion.min_increase_mm, "lesion.min_increase_mm")?,
                 },
-                reference: match p.reference {
-                    Some(spec::ReferenceName::Baseline) => Reference::Baseline,
-                    _ => Reference::Nadir,
+                reference: match resolved(p.reference, "progression.reference")? {
+                    spec::ReferenceName::Baseline => Reference::Baseline,
+                    spec::ReferenceName::Nadir => Reference::Nadir,
                 },
             }
         }
-        spec::ProgressionRule::RiseOverNadir => ProgressionRule::RiseOverNadir { factor },
-        spec::ProgressionRule::AboveBaseline => ProgressionRule::AboveBaseline { factor },
+        spec::ProgressionRule::RiseOverNadir => {
+            ProgressionRule::RiseOverNadir { factor: factor()? }
+        }
+        spec::ProgressionRule::AboveBaseline => {
+            ProgressionRule::AboveBaseline { factor: factor()? }
+        }
         spec::ProgressionRule::Pcwg3 => {
-            use super::resolve::*;
-            let psa = p.psa.as_ref();
-            let per_unit = psa.map_or(1.0, |s| s.ng_per_ml_per_unit);
+            let psa = resolved(p.psa.as_ref(), "progression.psa")?;
             ProgressionRule::Pcwg3 {
-                rise: psa.and_then(|s| s.rise).unwrap_or(PCWG3_RISE),
-                min_rise: psa
-                    .and_then(|s| s.min_rise_ng_per_ml)
-                    .unwrap_or(PCWG3_MIN_RISE_NG_PER_ML)
-                    / per_unit,
-                confirm_after: psa
-                    .and_then(|s| s.confirm_after)
-                    .unwrap_or(PCWG3_CONFIRM_DAYS),
-                no_decline_wait: psa
-                    .and_then(|s| s.no_decline_wait)
-                    .unwrap_or(PCWG3_NO_DECLINE_DAYS),
+                rise: resolved(psa.rise, "psa.rise")?,
+                min_rise: resolved(psa.min_rise_ng_per_ml, "psa.min_rise_ng_per_ml")?
+                    / psa.ng_per_ml_per_unit,
+                confirm_after: resolved(psa.confirm_after, "psa.confirm_after")?,
+                no_decline_wait: resolved(psa.no_decline_wait, "psa.no_decline_wait")?,
             }
         }
-    }
+    })
 }

@@ -87,7 +87,7 @@ pub fn compile(spec: &ScenarioSpec) -> Result<Vec<PatientParameter>> {
                         }
                     },
                 })
-                .map_err(|m| Error::Usage(format!("internal: virtual_patients.{key}: {m}")))
+                .map_err(|m| Error::Internal(format!("virtual_patients.{key}: {m}")))
         })
         .collect()
 }

@@ -746,6 +746,22 @@ fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
 
 fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &ScenarioSpec) {
     let p = format!("{path}.{}", s.family());
+    check_dosing(c, &p, s, spec);
+    match s {
+        ScheduleSpec::Continuous(_) => {}
+        ScheduleSpec::Intermittent(x) => check_intermittent(c, &p, x),
+        ScheduleSpec::Adaptive(x) => check_adaptive(c, &p, x),
+        ScheduleSpec::Holiday(x) => check_holiday(c, &p, x),
+        ScheduleSpec::Modulation(x) => check_modulation(c, &p, x),
+        ScheduleSpec::Containment(x) => check_containment(c, &p, x),
+        ScheduleSpec::Events(x) => check_events(c, &p, x, spec),
+        ScheduleSpec::Piecewise(x) => check_piecewise(c, &p, x, s, spec),
+    }
+}
+
+/// The fields every family shares: the drug, the dose (within the drug's max_dose) and the
+/// dosing interval (within the dose limit).
+fn check_dosing(c: &mut Checker, p: &str, s: &ScheduleSpec, spec: &ScenarioSpec) {
     let mut copy = s.clone();
     let dosing = copy.dosing_mut();
     match dosing.drug.as_deref() {
@@ -805,221 +821,239 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
             ),
         );
     }
-    match s {
-        ScheduleSpec::Continuous(_) => {}
-        ScheduleSpec::Intermittent(x) => {
-            c.positive(&format!("{p}.on"), x.on, "on period");
-            c.non_negative(&format!("{p}.off"), x.off, "off period");
-            if let Some(d) = x.start_delay {
-                c.non_negative(&format!("{p}.start_delay"), d, "start_delay");
-            }
+}
+
+/// Cycles: a positive on period, a non-negative off period and delay.
+fn check_intermittent(c: &mut Checker, p: &str, x: &IntermittentSpec) {
+    c.positive(&format!("{p}.on"), x.on, "on period");
+    c.non_negative(&format!("{p}.off"), x.off, "off period");
+    if let Some(d) = x.start_delay {
+        c.non_negative(&format!("{p}.start_delay"), d, "start_delay");
+    }
+}
+
+/// The adaptive rule: thresholds as fractions, resume at or above stop.
+fn check_adaptive(c: &mut Checker, p: &str, x: &AdaptiveSpec) {
+    if x.every_visits == Some(0) {
+        c.fail(
+            format!("{p}.every_visits"),
+            "every_visits counts visits: at least 1",
+        );
+    }
+    if let Some(stop) = x.stop_below {
+        c.fraction(&format!("{p}.stop_below"), stop, "stop_below");
+    }
+    if let Some(resume) = x.resume_above
+        && c.positive(&format!("{p}.resume_above"), resume, "resume_above")
+        && let Some(stop) = x.stop_below
+        && resume < stop
+    {
+        c.fail(
+            format!("{p}.resume_above"),
+            format!("resume_above ({resume}) must be ≥ stop_below ({stop}), or dosing would never stay off"),
+        );
+    }
+}
+
+/// A holiday rule: one way to end treatment and one way to end the holiday.
+fn check_holiday(c: &mut Checker, p: &str, x: &HolidaySpec) {
+    match (x.lead_in, x.respond_below) {
+        (Some(l), None) => {
+            c.positive(&format!("{p}.lead_in"), l, "lead_in");
         }
-        ScheduleSpec::Adaptive(x) => {
-            if x.every_visits == Some(0) {
-                c.fail(
-                    format!("{p}.every_visits"),
-                    "every_visits counts visits: at least 1",
-                );
-            }
-            if let Some(stop) = x.stop_below {
-                c.fraction(&format!("{p}.stop_below"), stop, "stop_below");
-            }
-            if let Some(resume) = x.resume_above
-                && c.positive(&format!("{p}.resume_above"), resume, "resume_above")
-                && let Some(stop) = x.stop_below
-                && resume < stop
-            {
-                c.fail(
-                    format!("{p}.resume_above"),
-                    format!("resume_above ({resume}) must be ≥ stop_below ({stop}), or dosing would never stay off"),
-                );
-            }
+        (None, Some(r)) => c.fraction(&format!("{p}.respond_below"), r, "respond_below"),
+        _ => c.fail(p, "give one of lead_in (a fixed time on drug) or respond_below (a fraction of the starting marker)"),
+    }
+    match (x.holiday, x.resume_above) {
+        (Some(h), None) => {
+            c.positive(&format!("{p}.holiday"), h, "holiday length");
         }
-        ScheduleSpec::Holiday(x) => {
-            match (x.lead_in, x.respond_below) {
-                (Some(l), None) => {
-                    c.positive(&format!("{p}.lead_in"), l, "lead_in");
-                }
-                (None, Some(r)) => c.fraction(&format!("{p}.respond_below"), r, "respond_below"),
-                _ => c.fail(&p, "give one of lead_in (a fixed time on drug) or respond_below (a fraction of the starting marker)"),
-            }
-            match (x.holiday, x.resume_above) {
-                (Some(h), None) => {
-                    c.positive(&format!("{p}.holiday"), h, "holiday length");
-                }
-                (None, Some(r)) => {
-                    c.positive(&format!("{p}.resume_above"), r, "resume_above");
-                }
-                _ => c.fail(&p, "give one of holiday (a fixed length) or resume_above (a fraction of the starting marker)"),
-            }
+        (None, Some(r)) => {
+            c.positive(&format!("{p}.resume_above"), r, "resume_above");
         }
-        ScheduleSpec::Modulation(x) => {
-            if let Some(step) = x.step
-                && c.positive(&format!("{p}.step"), step, "step")
-                && step > 1.0
-            {
-                c.fail(
-                    format!("{p}.step"),
-                    format!("step is a relative change in (0, 1], got {step}"),
-                );
-            }
-            if let Some(m) = x.margin {
-                c.non_negative(&format!("{p}.margin"), m, "margin");
-            }
-            if let Some(skip) = x.skip_below {
-                c.fraction(&format!("{p}.skip_below"), skip, "skip_below");
-                if x.margin.is_some_and(|m| skip <= m) {
-                    c.fail(
-                        format!("{p}.skip_below"),
-                        "skip_below must be larger than margin (skipping is for large falls)",
-                    );
-                }
-            }
-            if let (Some(lo), Some(hi)) = (x.min_dose, x.max_dose)
-                && c.non_negative(&format!("{p}.min_dose"), lo, "min_dose")
-                && c.positive(&format!("{p}.max_dose"), hi, "max_dose")
-                && !(lo <= x.dose.unwrap_or(lo) && x.dose.unwrap_or(hi) <= hi)
+        _ => c.fail(p, "give one of holiday (a fixed length) or resume_above (a fraction of the starting marker)"),
+    }
+}
+
+/// Dose modulation: the step, margins and the dose range.
+fn check_modulation(c: &mut Checker, p: &str, x: &ModulationSpec) {
+    if let Some(step) = x.step
+        && c.positive(&format!("{p}.step"), step, "step")
+        && step > 1.0
+    {
+        c.fail(
+            format!("{p}.step"),
+            format!("step is a relative change in (0, 1], got {step}"),
+        );
+    }
+    if let Some(m) = x.margin {
+        c.non_negative(&format!("{p}.margin"), m, "margin");
+    }
+    if let Some(skip) = x.skip_below {
+        c.fraction(&format!("{p}.skip_below"), skip, "skip_below");
+        if x.margin.is_some_and(|m| skip <= m) {
+            c.fail(
+                format!("{p}.skip_below"),
+                "skip_below must be larger than margin (skipping is for large falls)",
+            );
+        }
+    }
+    if let (Some(lo), Some(hi)) = (x.min_dose, x.max_dose)
+        && c.non_negative(&format!("{p}.min_dose"), lo, "min_dose")
+        && c.positive(&format!("{p}.max_dose"), hi, "max_dose")
+        && !(lo <= x.dose.unwrap_or(lo) && x.dose.unwrap_or(hi) <= hi)
+    {
+        c.fail(
+            format!("{p}.dose"),
+            format!("the starting dose must lie in [min_dose, max_dose] = [{lo}, {hi}]"),
+        );
+    }
+}
+
+/// Containment: a target and a maximum dose above the starting one.
+fn check_containment(c: &mut Checker, p: &str, x: &ContainmentSpec) {
+    c.positive(&format!("{p}.target"), x.target, "target");
+    match x.max_dose {
+        Some(m) => {
+            if c.positive(&format!("{p}.max_dose"), m, "max_dose") && x.dose.is_some_and(|d| d > m)
             {
                 c.fail(
                     format!("{p}.dose"),
-                    format!("the starting dose must lie in [min_dose, max_dose] = [{lo}, {hi}]"),
+                    "the starting dose must be at most max_dose",
                 );
             }
         }
-        ScheduleSpec::Containment(x) => {
-            c.positive(&format!("{p}.target"), x.target, "target");
-            match x.max_dose {
-                Some(m) => {
-                    if c.positive(&format!("{p}.max_dose"), m, "max_dose")
-                        && x.dose.is_some_and(|d| d > m)
-                    {
-                        c.fail(
-                            format!("{p}.dose"),
-                            "the starting dose must be at most max_dose",
-                        );
-                    }
-                }
-                None => c.fail(
-                    format!("{p}.max_dose"),
-                    "give max_dose (Cmax), or a max_dose or standard_dose on the drug",
+        None => c.fail(
+            format!("{p}.max_dose"),
+            "give max_dose (Cmax), or a max_dose or standard_dose on the drug",
+        ),
+    }
+    if let Some(g) = x.gain {
+        c.non_negative(&format!("{p}.gain"), g, "gain");
+    }
+}
+
+/// Dosing records: in time order, within the dose limit, each field in range.
+fn check_events(c: &mut Checker, p: &str, x: &EventsSpec, spec: &ScenarioSpec) {
+    if x.file.is_some() {
+        // Read in by the loader before validation; reaching here means it was not.
+        c.fail(format!("{p}.file"), "the records file was not read");
+    }
+    if x.records.is_empty() {
+        c.fail(
+            format!("{p}.records"),
+            "give at least one dosing record (or a file of them)",
+        );
+    }
+    if x.dose.is_some() {
+        c.fail(
+            format!("{p}.dose"),
+            "events take their amounts from each record's amt; remove dose",
+        );
+    }
+    let mut last = f64::NEG_INFINITY;
+    // Doses after expanding addl, counted up to the limit.
+    let mut doses = 0.0;
+    for (i, r) in x.records.iter().enumerate() {
+        let q = format!("{p}.records[{i}]");
+        let before = doses;
+        doses += 1.0 + r.addl.unwrap_or(0) as f64;
+        if doses > MAX_DOSES && before <= MAX_DOSES {
+            c.fail(
+                format!("{q}.addl"),
+                format!(
+                    "the records up to here expand to {doses:.0} doses (addl repeats \
+                     included), more than the limit of {MAX_DOSES:e} doses a run"
                 ),
-            }
-            if let Some(g) = x.gain {
-                c.non_negative(&format!("{p}.gain"), g, "gain");
-            }
+            );
         }
-        ScheduleSpec::Events(x) => {
-            if x.file.is_some() {
-                // Read in by the loader before validation; reaching here means it was not.
-                c.fail(format!("{p}.file"), "the records file was not read");
-            }
-            if x.records.is_empty() {
+        if c.non_negative(&format!("{q}.time"), r.time, "time") {
+            if r.time < last {
                 c.fail(
-                    format!("{p}.records"),
-                    "give at least one dosing record (or a file of them)",
+                    format!("{q}.time"),
+                    format!(
+                        "records must be in time order: {} comes after {last}",
+                        r.time
+                    ),
                 );
             }
-            if x.dose.is_some() {
-                c.fail(
-                    format!("{p}.dose"),
-                    "events take their amounts from each record's amt; remove dose",
-                );
-            }
-            let mut last = f64::NEG_INFINITY;
-            // Doses after expanding addl, counted up to the limit.
-            let mut doses = 0.0;
-            for (i, r) in x.records.iter().enumerate() {
-                let q = format!("{p}.records[{i}]");
-                let before = doses;
-                doses += 1.0 + r.addl.unwrap_or(0) as f64;
-                if doses > MAX_DOSES && before <= MAX_DOSES {
-                    c.fail(
-                        format!("{q}.addl"),
-                        format!(
-                            "the records up to here expand to {doses:.0} doses (addl repeats \
-                             included), more than the limit of {MAX_DOSES:e} doses a run"
-                        ),
-                    );
-                }
-                if c.non_negative(&format!("{q}.time"), r.time, "time") {
-                    if r.time < last {
-                        c.fail(
-                            format!("{q}.time"),
-                            format!(
-                                "records must be in time order: {} comes after {last}",
-                                r.time
-                            ),
-                        );
-                    }
-                    last = last.max(r.time);
-                }
-                c.non_negative(&format!("{q}.amt"), r.amt, "amt");
-                if let Some(cmt) = r.cmt
-                    && (cmt == 0 || cmt as usize > spec.drugs.len())
-                {
-                    c.fail(
-                        format!("{q}.cmt"),
-                        format!(
-                            "cmt is the 1-based index of a drug: 1 to {}",
-                            spec.drugs.len()
-                        ),
-                    );
-                }
-                if let Some(ii) = r.ii {
-                    c.positive(&format!("{q}.ii"), ii, "ii");
-                }
-                if r.addl.is_some_and(|a| a > 0) && r.ii.is_none() {
-                    c.fail(
-                        format!("{q}.addl"),
-                        "addl repeats a dose every ii: give ii too",
-                    );
-                }
-                if let Some(rate) = r.rate {
-                    c.positive(&format!("{q}.rate"), rate, "rate");
-                }
-                if let Some(dur) = r.dur {
-                    c.positive(&format!("{q}.dur"), dur, "dur");
-                }
-                if r.rate.is_some() && r.dur.is_some() {
-                    c.fail(&q, "give rate or dur, not both");
-                }
-            }
+            last = last.max(r.time);
         }
-        ScheduleSpec::Piecewise(x) => {
-            c.positive(&format!("{p}.period"), x.period, "period");
-            if x.doses.is_empty() {
-                c.fail(format!("{p}.doses"), "list at least one dose");
-            }
-            let max = dosing_drug_max(spec, s);
-            for (i, d) in x.doses.iter().enumerate() {
-                let q = format!("{p}.doses[{i}]");
-                if c.non_negative(&q, *d, "dose")
-                    && let Some(m) = max
-                    && *d > m
-                {
-                    c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
-                }
-            }
-            if let Some(on) = &x.on {
-                if on.len() != x.doses.len() {
-                    c.fail(
-                        format!("{p}.on"),
-                        format!(
-                            "give one on-time per period: {} doses but {} on-times",
-                            x.doses.len(),
-                            on.len()
-                        ),
-                    );
-                }
-                for (i, t) in on.iter().enumerate() {
-                    let q = format!("{p}.on[{i}]");
-                    if c.non_negative(&q, *t, "on-time") && *t > x.period {
-                        c.fail(
-                            q,
-                            format!("on-time {t} is longer than the period {}", x.period),
-                        );
-                    }
-                }
+        check_event_record(c, &q, r, spec.drugs.len());
+    }
+}
+
+/// One dosing record's own fields (`q` is its path).
+fn check_event_record(c: &mut Checker, q: &str, r: &EventRecord, drugs: usize) {
+    c.non_negative(&format!("{q}.amt"), r.amt, "amt");
+    if let Some(cmt) = r.cmt
+        && (cmt == 0 || cmt as usize > drugs)
+    {
+        c.fail(
+            format!("{q}.cmt"),
+            format!("cmt is the 1-based index of a drug: 1 to {drugs}"),
+        );
+    }
+    if let Some(ii) = r.ii {
+        c.positive(&format!("{q}.ii"), ii, "ii");
+    }
+    if r.addl.is_some_and(|a| a > 0) && r.ii.is_none() {
+        c.fail(
+            format!("{q}.addl"),
+            "addl repeats a dose every ii: give ii too",
+        );
+    }
+    if let Some(rate) = r.rate {
+        c.positive(&format!("{q}.rate"), rate, "rate");
+    }
+    if let Some(dur) = r.dur {
+        c.positive(&format!("{q}.dur"), dur, "dur");
+    }
+    if r.rate.is_some() && r.dur.is_some() {
+        c.fail(q, "give rate or dur, not both");
+    }
+}
+
+/// A dose per period: doses within max_dose, one on-time per period within it.
+fn check_piecewise(
+    c: &mut Checker,
+    p: &str,
+    x: &PiecewiseSpec,
+    s: &ScheduleSpec,
+    spec: &ScenarioSpec,
+) {
+    c.positive(&format!("{p}.period"), x.period, "period");
+    if x.doses.is_empty() {
+        c.fail(format!("{p}.doses"), "list at least one dose");
+    }
+    let max = dosing_drug_max(spec, s);
+    for (i, d) in x.doses.iter().enumerate() {
+        let q = format!("{p}.doses[{i}]");
+        if c.non_negative(&q, *d, "dose")
+            && let Some(m) = max
+            && *d > m
+        {
+            c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
+        }
+    }
+    if let Some(on) = &x.on {
+        if on.len() != x.doses.len() {
+            c.fail(
+                format!("{p}.on"),
+                format!(
+                    "give one on-time per period: {} doses but {} on-times",
+                    x.doses.len(),
+                    on.len()
+                ),
+            );
+        }
+        for (i, t) in on.iter().enumerate() {
+            let q = format!("{p}.on[{i}]");
+            if c.non_negative(&q, *t, "on-time") && *t > x.period {
+                c.fail(
+                    q,
+                    format!("on-time {t} is longer than the period {}", x.period),
+                );
             }
         }
     }

@@ -90,8 +90,9 @@ impl Journal {
                 path.display()
             ))
         })?;
-        let file: CheckpointFile = serde_json::from_str(&text).map_err(|e| {
-            Error::Usage(format!("{}: not a regimen checkpoint: {e}", path.display()))
+        let file: CheckpointFile = serde_json::from_str(&text).map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            reason: format!("not a regimen checkpoint: {e}"),
         })?;
         if file.regimen_version != env!("CARGO_PKG_VERSION") {
             return Err(Error::Usage(format!(
@@ -139,7 +140,7 @@ impl Journal {
             let mut records = self
                 .records
                 .lock()
-                .map_err(|_| Error::Usage("internal: the journal lock was poisoned".to_owned()))?;
+                .map_err(|_| Error::Internal("the journal lock was poisoned".to_owned()))?;
             records.push(Record {
                 search: search.to_owned(),
                 values: values.to_vec(),
@@ -162,15 +163,17 @@ impl Journal {
         let records = self
             .records
             .lock()
-            .map_err(|_| Error::Usage("internal: the journal lock was poisoned".to_owned()))?
+            .map_err(|_| Error::Internal("the journal lock was poisoned".to_owned()))?
             .clone();
         let file = CheckpointFile {
             regimen_version: env!("CARGO_PKG_VERSION").to_owned(),
             fingerprint: self.fingerprint.clone(),
             records,
         };
-        let text = serde_json::to_string(&file)
-            .map_err(|e| Error::Usage(format!("cannot encode the checkpoint: {e}")))?;
+        let text = serde_json::to_string(&file).map_err(|e| Error::Format {
+            path: self.path.clone(),
+            reason: format!("cannot encode the checkpoint: {e}"),
+        })?;
         crate::report::write_atomic(&self.path, text.as_bytes())
     }
 }

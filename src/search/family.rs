@@ -656,7 +656,7 @@ fn nelder_mead<'e, 'a, 'p>(
         }
         let solver = NelderMead::new(simplex)
             .with_sd_tolerance(1e-4)
-            .map_err(|e| Error::Usage(format!("internal: Nelder–Mead setup: {e}")))?;
+            .map_err(|e| Error::Internal(format!("Nelder–Mead setup: {e}")))?;
         let done = Executor::new(problem, solver)
             .configure(|state| state.max_iters(budget))
             .run()
@@ -664,7 +664,7 @@ fn nelder_mead<'e, 'a, 'p>(
         problem = done
             .problem
             .problem
-            .ok_or_else(|| Error::Usage("internal: Nelder–Mead lost its problem".to_owned()))?;
+            .ok_or_else(|| Error::Internal("Nelder–Mead lost its problem".to_owned()))?;
         if problem.failure.borrow().is_some() {
             break;
         }
@@ -696,5 +696,5 @@ fn particle_swarm<'e, 'a, 'p>(
         .map_err(|e| Error::Usage(format!("particle swarm failed: {e}")))?;
     done.problem
         .problem
-        .ok_or_else(|| Error::Usage("internal: the particle swarm lost its problem".to_owned()))
+        .ok_or_else(|| Error::Internal("the particle swarm lost its problem".to_owned()))
 }

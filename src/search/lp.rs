@@ -180,9 +180,7 @@ impl Problem<'_> {
         let traj = &run.trajectory;
         let rows = traj.times.len();
         if rows == 0 {
-            return Err(Error::Usage(
-                "internal: the LP's run recorded nothing".to_owned(),
-            ));
+            return Err(Error::Internal("the LP's run recorded nothing".to_owned()));
         }
         let row = |i: usize| &traj.counts[i * n..(i + 1) * n];
         let marker0 = self.scenario.marker.true_value(row(0));

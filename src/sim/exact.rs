@@ -52,18 +52,18 @@ impl Propagator for ExactPropagator {
         &mut self,
         model: &Model,
         exposure: &Exposure,
-        _t0: f64,
+        t0: f64,
         span: f64,
         state: &mut [f64],
-    ) -> std::result::Result<(), String> {
+    ) -> crate::error::Result<()> {
         exposure.at(0.0, &mut self.conc);
         let mut probe = vec![0.0; self.conc.len()];
         exposure.at(span, &mut probe);
         if probe != self.conc {
-            return Err(
-                "exact simulation needs exposure constant between events (dose-level drugs only)"
-                    .to_owned(),
-            );
+            return Err(crate::error::Error::engine(
+                t0,
+                "exact simulation needs exposure constant between events (dose-level drugs only)",
+            ));
         }
         let nc = state.len();
         let nt = model.transitions.len();
@@ -123,8 +123,12 @@ impl Propagator for ExactPropagator {
             }
             events += 1;
             if events > MAX_EVENTS_PER_STRETCH {
-                return Err(format!(
-                    "more than {MAX_EVENTS_PER_STRETCH} events in one stretch: population too large for exact simulation"
+                return Err(crate::error::Error::engine(
+                    t0 + t,
+                    format!(
+                        "more than {MAX_EVENTS_PER_STRETCH} events in one stretch: population \
+                         too large for exact simulation"
+                    ),
                 ));
             }
         }

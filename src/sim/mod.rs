@@ -32,7 +32,7 @@ pub trait Propagator {
         t0: f64,
         span: f64,
         state: &mut [f64],
-    ) -> std::result::Result<(), String>;
+    ) -> Result<()>;
 }
 
 /// The deterministic engine: integrates the mean-field ODE.
@@ -63,20 +63,22 @@ impl Propagator for OdePropagator {
         &mut self,
         model: &Model,
         exposure: &Exposure,
-        _t0: f64,
+        t0: f64,
         span: f64,
         state: &mut [f64],
-    ) -> std::result::Result<(), String> {
+    ) -> Result<()> {
         let rates = &mut self.rates;
         let conc = &mut self.concentrations;
-        self.integrator.integrate(
-            |tau, y, dy| {
-                exposure.at(tau, conc);
-                model.derivative(y, conc, rates, dy);
-            },
-            span,
-            state,
-        )
+        self.integrator
+            .integrate(
+                |tau, y, dy| {
+                    exposure.at(tau, conc);
+                    model.derivative(y, conc, rates, dy);
+                },
+                span,
+                state,
+            )
+            .map_err(|reason| Error::engine(t0, reason))
     }
 }
 
@@ -306,11 +308,7 @@ pub fn run<P: Propagator>(
             }
             propagator
                 .advance(model, &exposure, t, span, &mut state)
-                .map_err(|reason| Error::Simulation {
-                    arm: arm.name.clone(),
-                    time: t,
-                    reason,
-                })?;
+                .map_err(|e| e.in_arm(&arm.name))?;
             exposure.advance(t, span);
         }
         t = if next >= horizon - eps { horizon } else { next };

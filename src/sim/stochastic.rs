@@ -657,7 +657,7 @@ impl Propagator for StochasticPropagator {
         t0: f64,
         span: f64,
         state: &mut [f64],
-    ) -> std::result::Result<(), String> {
+    ) -> crate::error::Result<()> {
         let dt = self.settings.step;
         let end = t0 + span;
         let tiny = 1e-9 * dt;
@@ -676,7 +676,7 @@ impl Propagator for StochasticPropagator {
                 .wrapping_add(self.sub.min(SUBSTEPS_PER_CELL - 1));
             self.step(model, exposure, t - t0, t1 - t, step_id, state);
             if state.iter().any(|x| !x.is_finite()) {
-                return Err("a count became non-finite".to_owned());
+                return Err(crate::error::Error::engine(t, "a count became non-finite"));
             }
             t = t1;
         }
