@@ -2,7 +2,7 @@
 //! the scenario's own arms re-scored on fresh (hold-out) seeds and ranked.
 
 use super::config::Plan;
-use super::family::{DoseLimit, Evaluation, Penalty, SearchOptions, search};
+use super::family::{DoseLimit, Evaluation, Family, Penalty, SearchOptions, search};
 use super::lp::{LpSettings, LpTarget, optimise_lp};
 use super::objective::{Engine, Evaluator, Objective, Score};
 use crate::error::Result;
@@ -277,7 +277,174 @@ impl Searched {
     }
 }
 
-/// Runs the search units (all, or those in `only`).
+/// What every search unit of one run shares.
+struct Units<'a> {
+    scenario: &'a Scenario,
+    plan: &'a Plan,
+    progress: Option<&'a (dyn Fn() + Sync)>,
+    journal: Option<&'a super::checkpoint::Journal>,
+    tuning: Engine,
+    deadline: Option<Instant>,
+}
+
+impl Units<'_> {
+    /// Mean dose of the searched drug relative to continuous dosing.
+    fn relative(&self, found: &Searched, mean_dose: &[f64]) -> f64 {
+        if found.continuous_dose > 0.0 {
+            mean_dose.get(self.plan.drug).copied().unwrap_or(0.0) / found.continuous_dose
+        } else {
+            0.0
+        }
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Family `i`'s search under one dose limit (unit `id`), into `found`.
+    fn family(
+        &self,
+        found: &mut Searched,
+        (id, i, family): (u64, usize, &Family),
+        (limit, suffix): (Option<f64>, &str),
+        penalty: Penalty,
+    ) -> Result<()> {
+        let plan = self.plan;
+        let label = format!("search:{}{suffix}", family.name());
+        tracing::info!(search = %label, "searching");
+        let mut eval = Evaluator::new(self.scenario, plan.objective, self.tuning);
+        let options = SearchOptions {
+            budget: plan.budget_per_family,
+            penalty,
+            solver: plan.solver,
+            racing: plan.racing,
+            seed: plan.seed.wrapping_add(1000 + i as u64),
+            deadline: self.deadline,
+            progress: self.progress,
+            label: &label,
+            journal: self.journal,
+        };
+        let result = match search(&mut eval, family, &options) {
+            Ok(f) => f,
+            // Stopped or out of time before the first evaluation: nothing to report.
+            Err(_) if super::checkpoint::stop_requested() => return Ok(()),
+            Err(_) if self.out_of_time() => {
+                found.timed_out = true;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        found.timed_out |= result.timed_out;
+        for e in &result.trace {
+            found.rollouts_run += e.rollouts;
+            found.rollouts_without_racing += plan.rollouts;
+            let row = TraceRow {
+                search: label.clone(),
+                relative_dose: self.relative(found, &e.mean_dose),
+                evaluation: e.clone(),
+            };
+            found.trace.push((id, row));
+        }
+        let parameters = family
+            .parameters()
+            .iter()
+            .map(|p| p.name.to_owned())
+            .zip(result.best.values.iter().copied())
+            .collect();
+        found.finalists.push((
+            id,
+            Entry {
+                dose_limit: limit,
+                tuning: Some(result.best.score),
+                evaluations: result.trace.len() as u64,
+                values: result.best.values.clone(),
+                ..Entry::unscored(label, result.schedule.clone(), parameters)
+            },
+        ));
+        Ok(())
+    }
+
+    /// The sequential LP under one dose limit (unit `id`), into `found`.
+    fn lp(
+        &self,
+        found: &mut Searched,
+        (id, lp): (u64, &super::config::LpPlan),
+        (limit, suffix): (Option<f64>, &str),
+        penalty: Penalty,
+    ) -> Result<()> {
+        let (scenario, plan) = (self.scenario, self.plan);
+        if self.out_of_time() {
+            found.timed_out = true;
+            return Ok(());
+        }
+        let label = format!("search:lp{suffix}");
+        tracing::info!(search = %label, "sequential LP");
+        let settings = LpSettings {
+            drug: plan.drug,
+            dose: lp.dose,
+            interval: lp.interval,
+            period: lp.period,
+            target: lp.target,
+            cap: Some(lp.cap),
+            max_on: limit.unwrap_or(1.0).min(1.0) * scenario.horizon,
+            trust_region: lp.trust_region,
+            max_iterations: lp.max_iterations,
+            deadline: self.deadline,
+        };
+        let result = optimise_lp(scenario, &settings)?;
+        let tuned =
+            Evaluator::new(scenario, plan.objective, self.tuning).score(&result.schedule)?;
+        found.rollouts_run += plan.rollouts;
+        found.rollouts_without_racing += plan.rollouts;
+        if let Some(report) = self.progress {
+            report();
+        }
+        let row = TraceRow {
+            search: label.clone(),
+            relative_dose: self.relative(found, &tuned.mean_dose),
+            evaluation: Evaluation {
+                values: result.on.clone(),
+                score: tuned.value,
+                penalised: tuned.value - penalty.of(&tuned),
+                mean_dose: tuned.mean_dose.clone(),
+                rollouts: plan.rollouts,
+                over_cap: penalty.over_cap(&tuned),
+            },
+        };
+        found.trace.push((id, row));
+        let report = LpReport {
+            target: lp.target,
+            cap: lp.cap,
+            cap_excess: result.cap_excess,
+            relaxed_log10: result.relaxed_log10,
+            rounded_log10: result.rounded_log10,
+            // Set by the hold-out scoring.
+            stochastic_log10: 0.0,
+            deterministic_ttp: result.deterministic_ttp,
+            steps: result.steps.len(),
+            ode_runs: result.evaluations,
+        };
+        let parameters = vec![
+            ("period".to_owned(), lp.period),
+            ("on_total".to_owned(), result.on.iter().sum()),
+        ];
+        found.finalists.push((
+            id,
+            Entry {
+                dose_limit: limit,
+                tuning: Some(tuned.value),
+                evaluations: result.evaluations,
+                values: result.on.clone(),
+                lp: Some(report),
+                ..Entry::unscored(label, result.schedule.clone(), parameters)
+            },
+        ));
+        Ok(())
+    }
+}
+
+/// Runs the search units (all, or those in `only`), in canonical order: for each dose limit,
+/// each family, then the LP.
 pub fn search_units(
     scenario: &Scenario,
     plan: &Plan,
@@ -285,45 +452,35 @@ pub fn search_units(
     journal: Option<&super::checkpoint::Journal>,
     only: Option<&std::collections::BTreeSet<u64>>,
 ) -> Result<Searched> {
-    let started = Instant::now();
-    let mut unit: u64 = 0;
-    let take = |unit: &mut u64| {
-        let id = *unit;
-        *unit += 1;
-        (id, only.is_none_or(|o| o.contains(&id)))
-    };
-    let deadline = plan.time_limit.map(|d| started + d);
-    let tuning = Engine::Stochastic {
-        seed: plan.seed,
-        rollouts: plan.rollouts,
+    let units = Units {
+        scenario,
+        plan,
+        progress,
+        journal,
+        tuning: Engine::Stochastic {
+            seed: plan.seed,
+            rollouts: plan.rollouts,
+        },
+        deadline: plan.time_limit.map(|d| Instant::now() + d),
     };
     let continuous = Schedule::Continuous {
         drug: plan.drug,
         dose: plan.standard_dose,
         interval: plan.continuous_interval,
     };
-    let continuous_dose = Evaluator::new(scenario, plan.objective, tuning)
+    let continuous_dose = Evaluator::new(scenario, plan.objective, units.tuning)
         .score(&continuous)?
         .mean_dose
         .get(plan.drug)
         .copied()
         .unwrap_or(0.0);
-    let relative = |mean_dose: &[f64]| {
-        if continuous_dose > 0.0 {
-            mean_dose.get(plan.drug).copied().unwrap_or(0.0) / continuous_dose
-        } else {
-            0.0
-        }
-    };
+    let mut found = Searched::combine(Vec::new());
+    found.continuous_dose = continuous_dose;
     let weight = penalty_weight(plan.objective, scenario.horizon);
-    let pareto = plan.pareto.is_some();
-    let mut finalists: Vec<(u64, Entry)> = Vec::new();
-    let mut trace = Vec::new();
-    let (mut rollouts_run, mut rollouts_without_racing) = (0u64, 0u64);
-    let mut timed_out = false;
-    let mut interrupted = false;
+    let mine = |id: u64| only.is_none_or(|o| o.contains(&id));
+    let mut id: u64 = 0;
     for limit in plan.dose_limits() {
-        let suffix = match (pareto, limit) {
+        let suffix = match (plan.pareto.is_some(), limit) {
             (true, Some(l)) => format!("@{l}"),
             _ => String::new(),
         };
@@ -336,157 +493,23 @@ pub fn search_units(
             weight,
         };
         for (i, family) in plan.families.iter().enumerate() {
-            let (id, mine) = take(&mut unit);
-            if !mine {
-                continue;
+            if mine(id) {
+                units.family(&mut found, (id, i, family), (limit, &suffix), penalty)?;
             }
-            let label = format!("search:{}{suffix}", family.name());
-            tracing::info!(search = %label, "searching");
-            let mut eval = Evaluator::new(scenario, plan.objective, tuning);
-            let options = SearchOptions {
-                budget: plan.budget_per_family,
-                penalty,
-                solver: plan.solver,
-                racing: plan.racing,
-                seed: plan.seed.wrapping_add(1000 + i as u64),
-                deadline,
-                progress,
-                label: &label,
-                journal,
-            };
-            let found = match search(&mut eval, family, &options) {
-                Ok(f) => f,
-                // Out of time before the first evaluation: nothing to report for it.
-                Err(_) if super::checkpoint::stop_requested() => continue,
-                Err(_) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    timed_out = true;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            timed_out |= found.timed_out;
-            for e in &found.trace {
-                rollouts_run += e.rollouts;
-                rollouts_without_racing += plan.rollouts;
-                trace.push((
-                    id,
-                    TraceRow {
-                        search: label.clone(),
-                        relative_dose: relative(&e.mean_dose),
-                        evaluation: e.clone(),
-                    },
-                ));
-            }
-            finalists.push((
-                id,
-                Entry {
-                    dose_limit: limit,
-                    tuning: Some(found.best.score),
-                    evaluations: found.trace.len() as u64,
-                    values: found.best.values.clone(),
-                    ..Entry::unscored(
-                        label,
-                        found.schedule.clone(),
-                        family
-                            .parameters()
-                            .iter()
-                            .map(|p| p.name.to_owned())
-                            .zip(found.best.values.iter().copied())
-                            .collect(),
-                    )
-                },
-            ));
+            id += 1;
         }
         if super::checkpoint::stop_requested() {
-            interrupted = true;
+            found.interrupted = true;
             break;
         }
         if let Some(lp) = &plan.lp {
-            let (id, mine) = take(&mut unit);
-            if !mine {
-                continue;
+            if mine(id) {
+                units.lp(&mut found, (id, lp), (limit, &suffix), penalty)?;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                timed_out = true;
-            } else {
-                let label = format!("search:lp{suffix}");
-                tracing::info!(search = %label, "sequential LP");
-                let settings = LpSettings {
-                    drug: plan.drug,
-                    dose: lp.dose,
-                    interval: lp.interval,
-                    period: lp.period,
-                    target: lp.target,
-                    cap: Some(lp.cap),
-                    max_on: limit.unwrap_or(1.0).min(1.0) * scenario.horizon,
-                    trust_region: lp.trust_region,
-                    max_iterations: lp.max_iterations,
-                    deadline,
-                };
-                let found = optimise_lp(scenario, &settings)?;
-                let tuned =
-                    Evaluator::new(scenario, plan.objective, tuning).score(&found.schedule)?;
-                rollouts_run += plan.rollouts;
-                rollouts_without_racing += plan.rollouts;
-                if let Some(report) = progress {
-                    report();
-                }
-                trace.push((
-                    id,
-                    TraceRow {
-                        search: label.clone(),
-                        relative_dose: relative(&tuned.mean_dose),
-                        evaluation: Evaluation {
-                            values: found.on.clone(),
-                            score: tuned.value,
-                            penalised: tuned.value - penalty.of(&tuned),
-                            mean_dose: tuned.mean_dose.clone(),
-                            rollouts: plan.rollouts,
-                            over_cap: penalty.over_cap(&tuned),
-                        },
-                    },
-                ));
-                finalists.push((
-                    id,
-                    Entry {
-                        dose_limit: limit,
-                        tuning: Some(tuned.value),
-                        evaluations: found.evaluations,
-                        values: found.on.clone(),
-                        lp: Some(LpReport {
-                            target: lp.target,
-                            cap: lp.cap,
-                            cap_excess: found.cap_excess,
-                            relaxed_log10: found.relaxed_log10,
-                            rounded_log10: found.rounded_log10,
-                            // Set by the hold-out scoring.
-                            stochastic_log10: 0.0,
-                            deterministic_ttp: found.deterministic_ttp,
-                            steps: found.steps.len(),
-                            ode_runs: found.evaluations,
-                        }),
-                        ..Entry::unscored(
-                            label,
-                            found.schedule.clone(),
-                            vec![
-                                ("period".to_owned(), lp.period),
-                                ("on_total".to_owned(), found.on.iter().sum()),
-                            ],
-                        )
-                    },
-                ));
-            }
+            id += 1;
         }
     }
-    Ok(Searched {
-        finalists,
-        trace,
-        continuous_dose,
-        rollouts_run,
-        rollouts_without_racing,
-        timed_out,
-        interrupted,
-    })
+    Ok(found)
 }
 
 /// Rebuilds a finalist's schedule from its unit and values (for merged shards).
