@@ -241,14 +241,9 @@ fn outcome_from_row(
     ))
 }
 
-/// Reads shard folders, checks they form one complete job, and collects their outcomes.
-pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
-    if dirs.is_empty() {
-        return Err(Error::Usage(
-            "merge needs at least one shard folder".to_owned(),
-        ));
-    }
-    let shards: Vec<ShardFolder> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_>>()?;
+/// Checks that the shards are of one job (same scenario, version, seed, rollouts and
+/// reference) and that each of its N shards is given once.
+fn check_one_job(shards: &[ShardFolder]) -> Result<()> {
     let first = &shards[0];
     let key = |m: &Manifest| -> [(&'static str, String); 5] {
         [
@@ -272,7 +267,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
     }
     let count = first.shard.count;
     let mut seen_shards = BTreeSet::new();
-    for s in &shards {
+    for s in shards {
         if s.shard.count != count {
             return Err(Error::Usage(format!(
                 "{} is shard {}/{} but {} is of {count}",
@@ -298,21 +293,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
             missing
         )));
     }
-    // The scenario, as the shards resolved it, checked against the manifest's hash.
-    let scenario_path = first.dir.join("scenario.yaml");
-    let text = crate::scenario::parse::read_text(&scenario_path)?;
-    let scenario = Scenario::from_text(&scenario_path, &text)?;
-    if first.manifest.scenario_sha256 != scenario.sha256() {
-        return Err(Error::Usage(format!(
-            "{}: scenario.yaml does not match the manifest's scenario hash",
-            first.dir.display()
-        )));
-    }
-    let rollouts = first.manifest.rollouts_per_arm;
-    let seed = first.manifest.seed;
-    let all = units(scenario.arms.len(), rollouts);
+    Ok(())
+}
+
+/// Checks that the shards hold every unit of the job exactly once.
+fn check_units(shards: &[ShardFolder], all: &[Unit]) -> Result<()> {
     let mut owner: BTreeMap<u64, &Path> = BTreeMap::new();
-    for s in &shards {
+    for s in shards {
         for u in &s.units {
             if let Some(other) = owner.insert(*u, &s.dir) {
                 return Err(Error::Usage(format!(
@@ -335,10 +322,20 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
             all.len()
         )));
     }
+    Ok(())
+}
+
+/// The rollouts of every arm in the shards' outcomes.csv, by arm and rollout index; each
+/// arm must hold rollouts 0 … `rollouts` − 1 once.
+fn read_outcomes(
+    shards: &[ShardFolder],
+    scenario: &Scenario,
+    rollouts: u64,
+) -> Result<Vec<(String, ArmRollouts)>> {
     let drugs: Vec<String> = scenario.drugs.iter().map(|d| d.name.clone()).collect();
     let names: Vec<String> = scenario.arms.iter().map(|a| a.name.clone()).collect();
     let mut by_arm: Vec<BTreeMap<u64, Rollout>> = vec![BTreeMap::new(); names.len()];
-    for s in &shards {
+    for s in shards {
         let path = s.dir.join("outcomes.csv");
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
             path: path.clone(),
@@ -346,20 +343,17 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
         })?;
         let t = Table::parse(&text);
         t.check_finite(&path, crate::plot::data::TEXT_COLUMNS)?;
+        let bad = |reason: String| Error::Format {
+            path: path.clone(),
+            reason,
+        };
         for row in &t.rows {
             let arm = Table::text(row, t.column("arm"));
             let a = names
                 .iter()
                 .position(|n| *n == arm)
-                .ok_or_else(|| Error::Format {
-                    path: path.clone(),
-                    reason: format!("unknown arm `{arm}`"),
-                })?;
-            let (index, rollout) =
-                outcome_from_row(&t, row, &drugs).map_err(|reason| Error::Format {
-                    path: path.clone(),
-                    reason,
-                })?;
+                .ok_or_else(|| bad(format!("unknown arm `{arm}`")))?;
+            let (index, rollout) = outcome_from_row(&t, row, &drugs).map_err(bad)?;
             if by_arm[a].insert(index, rollout).is_some() {
                 return Err(Error::Usage(format!(
                     "{}: rollout {index} of arm `{arm}` appears twice",
@@ -379,28 +373,54 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
             )));
         }
     }
-    let reference = names
-        .iter()
-        .position(|n| *n == first.manifest.reference_arm)
-        .unwrap_or(0);
-    let arms = names
+    Ok(names
         .into_iter()
         .zip(by_arm)
         .map(|(n, runs)| {
+            let rollouts = runs.into_values().collect();
             (
                 n,
                 ArmRollouts {
-                    rollouts: runs.into_values().collect(),
+                    rollouts,
                     trajectories: Vec::new(),
                 },
             )
         })
-        .collect();
+        .collect())
+}
+
+/// Reads shard folders, checks they form one complete job, and collects their outcomes.
+pub fn merge(dirs: &[PathBuf]) -> Result<Merged> {
+    if dirs.is_empty() {
+        return Err(Error::Usage(
+            "merge needs at least one shard folder".to_owned(),
+        ));
+    }
+    let shards: Vec<ShardFolder> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_>>()?;
+    check_one_job(&shards)?;
+    let first = &shards[0];
+    // The scenario, as the shards resolved it, checked against the manifest's hash.
+    let scenario_path = first.dir.join("scenario.yaml");
+    let text = crate::scenario::parse::read_text(&scenario_path)?;
+    let scenario = Scenario::from_text(&scenario_path, &text)?;
+    if first.manifest.scenario_sha256 != scenario.sha256() {
+        return Err(Error::Usage(format!(
+            "{}: scenario.yaml does not match the manifest's scenario hash",
+            first.dir.display()
+        )));
+    }
+    let rollouts = first.manifest.rollouts_per_arm;
+    check_units(&shards, &units(scenario.arms.len(), rollouts))?;
+    let arms = read_outcomes(&shards, &scenario, rollouts)?;
+    let reference = arms
+        .iter()
+        .position(|(n, _)| *n == first.manifest.reference_arm)
+        .unwrap_or(0);
     Ok(Merged {
         scenario,
         arms,
         reference,
-        seed,
+        seed: first.manifest.seed,
         rollouts,
         manifest: first.manifest.clone(),
         dirs: dirs.to_vec(),
