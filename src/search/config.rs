@@ -7,7 +7,9 @@ use super::objective::Objective;
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::scenario::Scenario;
-use crate::scenario::spec::{FamilyName, LpTargetName, ObjectiveSpec, OptimiseSpec, SolverName};
+use crate::scenario::spec::{
+    BoundsSpec, ConstraintsSpec, FamilyName, LpTargetName, ObjectiveSpec, OptimiseSpec, SolverName,
+};
 use std::time::Duration;
 
 /// Settings given on the command line; each replaces the block's value when set.
@@ -172,184 +174,58 @@ impl Plan {
         time_limit: Option<Duration>,
     ) -> Result<Plan> {
         let block = scenario.spec.optimise.clone().unwrap_or_default();
-        let OptimiseSpec {
-            objective,
-            drug,
-            rollouts,
-            holdout,
-            budget_evals,
-            families,
-            solver,
-            racing,
-            pareto,
-            constraints,
-            bounds,
-            lp,
-        } = block;
-        let constraints = constraints.unwrap_or_default();
-        let bounds = bounds.unwrap_or_default();
-        let lp = lp.unwrap_or_default();
-        let drug_index = match &drug {
-            Some(name) => scenario
-                .drugs
-                .iter()
-                .position(|d| &d.name == name)
-                .ok_or_else(|| Error::Usage(format!("optimise.drug: unknown drug `{name}`")))?,
-            None => 0,
-        };
-        let (_, drug_spec) = scenario.spec.drugs.0.get(drug_index).ok_or_else(|| {
-            Error::Usage("optimise needs a drug: the scenario defines none".to_owned())
-        })?;
-        let standard = drug_spec.standard_dose.ok_or_else(|| {
-            Error::Usage(format!(
-                "optimise needs a standard_dose for drug `{}`",
-                scenario.drugs[drug_index].name
-            ))
-        })?;
-        let max = drug_spec.max_dose.unwrap_or(standard).max(standard);
-        let day = 1.0 / scenario.spec.time_units.in_days();
-        let interval = day.max(f64::MIN_POSITIVE);
-        let mut notes = Vec::new();
-
-        let levels: Vec<f64> = constraints.dose_levels.clone().unwrap_or_default();
-        let (dose_low, dose_high) = if levels.is_empty() {
-            (0.5 * standard, max)
-        } else {
-            (
-                levels.iter().copied().fold(f64::INFINITY, f64::min),
-                levels.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            )
-        };
-        let level_dose = if levels.is_empty() {
-            standard
-        } else {
-            nearest(&levels, standard)
-        };
-        let b = |given: Option<[f64; 2]>, default: (f64, f64)| -> (f64, f64) {
-            given.map_or(default, |[lo, hi]| (lo, hi))
-        };
-        let visits_min = constraints
-            .min_visit_interval
-            .map_or(1.0, |m| (m / scenario.marker.every - 1e-9).ceil().max(1.0));
-        let cadence = b(bounds.every_visits, (visits_min, visits_min + 3.0));
-        let cadence = (cadence.0.max(visits_min), cadence.1.max(visits_min));
-
+        let constraints = block.constraints.clone().unwrap_or_default();
+        let basis = Basis::new(scenario, &block)?;
         let chosen = overrides
             .families
             .clone()
-            .or(families)
+            .or(block.families.clone())
             .unwrap_or_else(|| FamilyName::ALL.to_vec());
-        let mut out = Vec::new();
-        let mut lp_plan = None;
+        let mut families = Vec::new();
+        let mut lp = None;
+        let mut notes = Vec::new();
         for name in chosen {
-            match name {
-                FamilyName::Intermittent => out.push(Family::Intermittent {
-                    drug: drug_index,
-                    interval,
-                    on: b(bounds.on, (day, 56.0 * day)),
-                    off: b(bounds.off, (0.0, 28.0 * day)),
-                    dose: b(bounds.dose, (dose_low, dose_high)),
-                    levels: levels.clone(),
-                }),
-                FamilyName::Holiday => out.push(Family::Holiday {
-                    drug: drug_index,
-                    dose: level_dose,
-                    interval,
-                    lead_in: b(bounds.lead_in, (7.0 * day, 112.0 * day)),
-                    holiday: b(bounds.holiday, (7.0 * day, 84.0 * day)),
-                }),
-                FamilyName::Adaptive => out.push(Family::Adaptive {
-                    drug: drug_index,
-                    dose: level_dose,
-                    interval,
-                    stop_below: b(bounds.stop_below, (0.1, 0.9)),
-                    resume_above: b(bounds.resume_above, (0.5, 1.5)),
-                    every_visits: cadence,
-                }),
-                FamilyName::Modulation => {
-                    if levels.is_empty() {
-                        out.push(Family::Modulation {
-                            drug: drug_index,
-                            dose: standard,
-                            interval,
-                            min_dose: 0.25 * standard,
-                            max_dose: max,
-                            step: b(bounds.step, (0.05, 0.5)),
-                            margin: b(bounds.margin, (0.0, 0.3)),
-                        });
-                    } else {
-                        notes.push(
-                            "modulation left out: its doses vary continuously, which \
-                             constraints.dose_levels does not allow"
-                                .to_owned(),
-                        );
-                    }
-                }
-                FamilyName::Lp => {
-                    let has_resistant = scenario
-                        .model
-                        .compartments
-                        .iter()
-                        .any(|c| c.role == Role::Resistant);
-                    let target = match lp.target {
-                        Some(LpTargetName::Total) => LpTarget::Total,
-                        Some(LpTargetName::Resistant) => LpTarget::Resistant,
-                        None if has_resistant => LpTarget::Resistant,
-                        None => LpTarget::Total,
-                    };
-                    let period = lp.period.unwrap_or(28.0 * day).max(interval);
-                    let factor = scenario.progression.marker_factor();
-                    lp_plan = Some(LpPlan {
-                        cap: constraints.marker_cap.unwrap_or(factor),
-                        dose: level_dose,
-                        interval,
-                        period: (period / interval).round().max(1.0) * interval,
-                        target,
-                        trust_region: lp.trust_region.unwrap_or(7.0 * day),
-                        max_iterations: lp.max_iterations.unwrap_or(30) as usize,
-                    });
-                }
+            if name == FamilyName::Lp {
+                lp = Some(basis.lp_plan(scenario, &block, &constraints));
+            } else if let Some(family) = basis.family(name, &mut notes) {
+                families.push(family);
             }
         }
-        let objective = match overrides.objective {
-            Some(o) => o,
-            None => match objective {
-                None | Some(ObjectiveSpec::Rmst) => Objective::RestrictedMeanTtp,
-                Some(ObjectiveSpec::Median) => Objective::MedianTtp,
-                Some(ObjectiveSpec::PfsAt(t)) => Objective::PfsAt(t),
-                Some(ObjectiveSpec::Cvar(a)) => Objective::Cvar(a),
-            },
-        };
-        let solver = overrides.solver.unwrap_or(match solver {
-            Some(SolverName::ParticleSwarm) => Solver::ParticleSwarm,
-            Some(SolverName::NelderMead) | None => Solver::NelderMead,
-        });
         let plan = Plan {
-            objective,
-            drug: drug_index,
+            objective: objective(overrides, block.objective),
+            drug: basis.drug,
             seed,
-            rollouts: overrides.rollouts.or(rollouts).unwrap_or(DEFAULT_ROLLOUTS),
-            holdout: overrides.holdout.or(holdout).unwrap_or(DEFAULT_HOLDOUT),
+            rollouts: overrides
+                .rollouts
+                .or(block.rollouts)
+                .unwrap_or(DEFAULT_ROLLOUTS),
+            holdout: overrides
+                .holdout
+                .or(block.holdout)
+                .unwrap_or(DEFAULT_HOLDOUT),
             budget_per_family: overrides
                 .budget_evals
-                .or(budget_evals)
+                .or(block.budget_evals)
                 .unwrap_or(DEFAULT_BUDGET_EVALS),
-            families: out,
-            lp: lp_plan,
-            solver,
-            racing: overrides.racing.or(racing).unwrap_or(true),
+            families,
+            lp,
+            solver: overrides.solver.unwrap_or(match block.solver {
+                Some(SolverName::ParticleSwarm) => Solver::ParticleSwarm,
+                Some(SolverName::NelderMead) | None => Solver::NelderMead,
+            }),
+            racing: overrides.racing.or(block.racing).unwrap_or(true),
             max_relative_dose: overrides
                 .max_relative_dose
                 .or(constraints.max_relative_dose),
             marker_cap: constraints.marker_cap,
-            pareto: overrides.pareto.clone().or(pareto).map(|mut levels| {
+            pareto: overrides.pareto.clone().or(block.pareto).map(|mut levels| {
                 levels.sort_by(f64::total_cmp);
                 levels.dedup();
                 levels
             }),
             time_limit,
-            continuous_interval: interval,
-            standard_dose: standard,
+            continuous_interval: basis.interval,
+            standard_dose: basis.standard,
             notes,
         };
         if plan.rollouts == 0 || plan.holdout == 0 || plan.budget_per_family == 0 {
@@ -371,4 +247,181 @@ impl Plan {
             None => vec![self.max_relative_dose],
         }
     }
+}
+
+/// The objective: the override, else the block's, else restricted mean TTP.
+fn objective(overrides: &Overrides, block: Option<ObjectiveSpec>) -> Objective {
+    overrides.objective.unwrap_or(match block {
+        None | Some(ObjectiveSpec::Rmst) => Objective::RestrictedMeanTtp,
+        Some(ObjectiveSpec::Median) => Objective::MedianTtp,
+        Some(ObjectiveSpec::PfsAt(t)) => Objective::PfsAt(t),
+        Some(ObjectiveSpec::Cvar(a)) => Objective::Cvar(a),
+    })
+}
+
+/// What every family's bounds are made from: the searched drug, its doses and the scenario's
+/// time scale.
+struct Basis {
+    drug: usize,
+    /// One day in the scenario's time units.
+    day: f64,
+    /// Time between doses (one day).
+    interval: f64,
+    standard: f64,
+    max: f64,
+    /// The only doses allowed (empty: any).
+    levels: Vec<f64>,
+    bounds: BoundsSpec,
+    /// Bounds of the visits between adaptive decisions.
+    cadence: (f64, f64),
+}
+
+impl Basis {
+    fn new(scenario: &Scenario, block: &OptimiseSpec) -> Result<Basis> {
+        let drug = match &block.drug {
+            Some(name) => scenario
+                .drugs
+                .iter()
+                .position(|d| &d.name == name)
+                .ok_or_else(|| Error::Usage(format!("optimise.drug: unknown drug `{name}`")))?,
+            None => 0,
+        };
+        let (_, drug_spec) = scenario.spec.drugs.0.get(drug).ok_or_else(|| {
+            Error::Usage("optimise needs a drug: the scenario defines none".to_owned())
+        })?;
+        let standard = drug_spec.standard_dose.ok_or_else(|| {
+            Error::Usage(format!(
+                "optimise needs a standard_dose for drug `{}`",
+                scenario.drugs[drug].name
+            ))
+        })?;
+        let constraints = block.constraints.clone().unwrap_or_default();
+        let bounds = block.bounds.clone().unwrap_or_default();
+        let visits_min = constraints
+            .min_visit_interval
+            .map_or(1.0, |m| (m / scenario.marker.every - 1e-9).ceil().max(1.0));
+        let cadence = bound(bounds.every_visits, (visits_min, visits_min + 3.0));
+        let day = 1.0 / scenario.spec.time_units.in_days();
+        Ok(Basis {
+            drug,
+            day,
+            interval: day.max(f64::MIN_POSITIVE),
+            standard,
+            max: drug_spec.max_dose.unwrap_or(standard).max(standard),
+            levels: constraints.dose_levels.clone().unwrap_or_default(),
+            bounds,
+            cadence: (cadence.0.max(visits_min), cadence.1.max(visits_min)),
+        })
+    }
+
+    /// The dose of families with one dose: the standard dose, or the allowed level nearest
+    /// to it.
+    fn level_dose(&self) -> f64 {
+        if self.levels.is_empty() {
+            self.standard
+        } else {
+            nearest(&self.levels, self.standard)
+        }
+    }
+
+    /// Family `name` with its bounds, or `None` (and a note saying why) when the
+    /// constraints leave it out.
+    fn family(&self, name: FamilyName, notes: &mut Vec<String>) -> Option<Family> {
+        let (b, day, drug, interval) = (&self.bounds, self.day, self.drug, self.interval);
+        Some(match name {
+            FamilyName::Intermittent => {
+                let doses = if self.levels.is_empty() {
+                    (0.5 * self.standard, self.max)
+                } else {
+                    (
+                        self.levels.iter().copied().fold(f64::INFINITY, f64::min),
+                        self.levels
+                            .iter()
+                            .copied()
+                            .fold(f64::NEG_INFINITY, f64::max),
+                    )
+                };
+                Family::Intermittent {
+                    drug,
+                    interval,
+                    on: bound(b.on, (day, 56.0 * day)),
+                    off: bound(b.off, (0.0, 28.0 * day)),
+                    dose: bound(b.dose, doses),
+                    levels: self.levels.clone(),
+                }
+            }
+            FamilyName::Holiday => Family::Holiday {
+                drug,
+                dose: self.level_dose(),
+                interval,
+                lead_in: bound(b.lead_in, (7.0 * day, 112.0 * day)),
+                holiday: bound(b.holiday, (7.0 * day, 84.0 * day)),
+            },
+            FamilyName::Adaptive => Family::Adaptive {
+                drug,
+                dose: self.level_dose(),
+                interval,
+                stop_below: bound(b.stop_below, (0.1, 0.9)),
+                resume_above: bound(b.resume_above, (0.5, 1.5)),
+                every_visits: self.cadence,
+            },
+            FamilyName::Modulation if self.levels.is_empty() => Family::Modulation {
+                drug,
+                dose: self.standard,
+                interval,
+                min_dose: 0.25 * self.standard,
+                max_dose: self.max,
+                step: bound(b.step, (0.05, 0.5)),
+                margin: bound(b.margin, (0.0, 0.3)),
+            },
+            FamilyName::Modulation => {
+                notes.push(
+                    "modulation left out: its doses vary continuously, which \
+                     constraints.dose_levels does not allow"
+                        .to_owned(),
+                );
+                return None;
+            }
+            FamilyName::Lp => return None,
+        })
+    }
+
+    /// The LP relaxation's settings.
+    fn lp_plan(
+        &self,
+        scenario: &Scenario,
+        block: &OptimiseSpec,
+        constraints: &ConstraintsSpec,
+    ) -> LpPlan {
+        let lp = block.lp.clone().unwrap_or_default();
+        let has_resistant = scenario
+            .model
+            .compartments
+            .iter()
+            .any(|c| c.role == Role::Resistant);
+        let target = match lp.target {
+            Some(LpTargetName::Total) => LpTarget::Total,
+            Some(LpTargetName::Resistant) => LpTarget::Resistant,
+            None if has_resistant => LpTarget::Resistant,
+            None => LpTarget::Total,
+        };
+        let (day, interval) = (self.day, self.interval);
+        let period = lp.period.unwrap_or(28.0 * day).max(interval);
+        LpPlan {
+            cap: constraints
+                .marker_cap
+                .unwrap_or(scenario.progression.marker_factor()),
+            dose: self.level_dose(),
+            interval,
+            period: (period / interval).round().max(1.0) * interval,
+            target,
+            trust_region: lp.trust_region.unwrap_or(7.0 * day),
+            max_iterations: lp.max_iterations.unwrap_or(30) as usize,
+        }
+    }
+}
+
+/// `[low, high]` as given, or the default.
+fn bound(given: Option<[f64; 2]>, default: (f64, f64)) -> (f64, f64) {
+    given.map_or(default, |[lo, hi]| (lo, hi))
 }
