@@ -1152,108 +1152,123 @@ fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
         }
     }
     if let Some(k) = &o.constraints {
-        if let Some(r) = k.max_relative_dose {
-            c.positive(
-                "optimise.constraints.max_relative_dose",
-                r,
-                "max_relative_dose",
-            );
-        }
-        if let Some(cap) = k.marker_cap
-            && c.positive("optimise.constraints.marker_cap", cap, "marker_cap")
-            && cap < 1.0
-        {
-            c.fail(
-                "optimise.constraints.marker_cap",
-                format!(
-                    "marker_cap is a multiple of the marker at time 0 and must be ≥ 1 (the \
-                     marker starts there), got {cap}"
-                ),
-            );
-        }
-        if let Some(v) = k.min_visit_interval {
-            c.positive(
-                "optimise.constraints.min_visit_interval",
-                v,
-                "min_visit_interval",
-            );
-        }
-        if let Some(levels) = &k.dose_levels {
-            if levels.is_empty() {
-                c.fail("optimise.constraints.dose_levels", "list at least one dose");
-            }
-            for (i, d) in levels.iter().enumerate() {
-                let q = format!("optimise.constraints.dose_levels[{i}]");
-                if c.positive(&q, *d, "dose level")
-                    && let Some(m) = drug.max_dose
-                    && *d > m
-                {
-                    c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
-                }
-            }
-        }
+        check_constraints(c, k, drug);
     }
     if let Some(b) = &o.bounds {
-        for (name, [lo, hi]) in b.given() {
-            let q = format!("optimise.bounds.{name}");
-            if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo <= hi) {
-                c.fail(
-                    q,
-                    format!("give [low, high] with 0 ≤ low ≤ high, got [{lo}, {hi}]"),
-                );
-                continue;
-            }
-            let (min, max, what) = match name {
-                "on" | "lead_in" | "holiday" | "every_visits" => (
-                    if name == "every_visits" { 1.0 } else { 0.0 },
-                    f64::INFINITY,
-                    "",
-                ),
-                "stop_below" => (0.0, 1.0, "a fraction of the marker at treatment start"),
-                "step" => (0.0, 1.0, "a relative change per decision"),
-                _ => (0.0, f64::INFINITY, ""),
-            };
-            if lo < min || hi > max || (name == "on" && hi <= 0.0) {
-                c.fail(
-                    q,
-                    format!(
-                        "{name} bounds must lie in [{min}, {max}]{}{what}, got [{lo}, {hi}]",
-                        if what.is_empty() { "" } else { ": " }
-                    ),
-                );
+        check_bounds(c, b, drug);
+    }
+    if let Some(lp) = &o.lp {
+        check_lp(c, lp, spec.horizon);
+    }
+}
+
+/// The optimise block's constraints.
+fn check_constraints(c: &mut Checker, k: &ConstraintsSpec, drug: &DrugSpec) {
+    if let Some(r) = k.max_relative_dose {
+        c.positive(
+            "optimise.constraints.max_relative_dose",
+            r,
+            "max_relative_dose",
+        );
+    }
+    if let Some(cap) = k.marker_cap
+        && c.positive("optimise.constraints.marker_cap", cap, "marker_cap")
+        && cap < 1.0
+    {
+        c.fail(
+            "optimise.constraints.marker_cap",
+            format!(
+                "marker_cap is a multiple of the marker at time 0 and must be ≥ 1 (the \
+                 marker starts there), got {cap}"
+            ),
+        );
+    }
+    if let Some(v) = k.min_visit_interval {
+        c.positive(
+            "optimise.constraints.min_visit_interval",
+            v,
+            "min_visit_interval",
+        );
+    }
+    if let Some(levels) = &k.dose_levels {
+        if levels.is_empty() {
+            c.fail("optimise.constraints.dose_levels", "list at least one dose");
+        }
+        for (i, d) in levels.iter().enumerate() {
+            let q = format!("optimise.constraints.dose_levels[{i}]");
+            if c.positive(&q, *d, "dose level")
+                && let Some(m) = drug.max_dose
+                && *d > m
+            {
+                c.fail(q, format!("dose {d} exceeds the drug's max_dose {m}"));
             }
         }
-        if let (Some([lo, hi]), Some(m)) = (b.dose, drug.max_dose)
-            && hi > m
-        {
+    }
+}
+
+/// The optimise block's search bounds: `[low, high]` within each parameter's range.
+fn check_bounds(c: &mut Checker, b: &BoundsSpec, drug: &DrugSpec) {
+    for (name, [lo, hi]) in b.given() {
+        let q = format!("optimise.bounds.{name}");
+        if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo <= hi) {
             c.fail(
-                "optimise.bounds.dose",
-                format!("dose bounds [{lo}, {hi}] exceed the drug's max_dose {m}"),
+                q,
+                format!("give [low, high] with 0 ≤ low ≤ high, got [{lo}, {hi}]"),
+            );
+            continue;
+        }
+        let (min, max, what) = match name {
+            "on" | "lead_in" | "holiday" | "every_visits" => (
+                if name == "every_visits" { 1.0 } else { 0.0 },
+                f64::INFINITY,
+                "",
+            ),
+            "stop_below" => (0.0, 1.0, "a fraction of the marker at treatment start"),
+            "step" => (0.0, 1.0, "a relative change per decision"),
+            _ => (0.0, f64::INFINITY, ""),
+        };
+        if lo < min || hi > max || (name == "on" && hi <= 0.0) {
+            c.fail(
+                q,
+                format!(
+                    "{name} bounds must lie in [{min}, {max}]{}{what}, got [{lo}, {hi}]",
+                    if what.is_empty() { "" } else { ": " }
+                ),
             );
         }
     }
-    if let Some(lp) = &o.lp {
-        if let Some(p) = lp.period
-            && c.positive("optimise.lp.period", p, "period")
-            && spec.horizon / p > 10_000.0
-        {
-            c.fail(
-                "optimise.lp.period",
-                format!(
-                    "a period of {p} splits the horizon {} into more than 10000 periods",
-                    spec.horizon
-                ),
-            );
-        }
-        if let Some(t) = lp.trust_region {
-            c.positive("optimise.lp.trust_region", t, "trust_region");
-        }
-        if lp.max_iterations == Some(0) {
-            c.fail(
-                "optimise.lp.max_iterations",
-                "max_iterations must be at least 1",
-            );
-        }
+    if let (Some([lo, hi]), Some(m)) = (b.dose, drug.max_dose)
+        && hi > m
+    {
+        c.fail(
+            "optimise.bounds.dose",
+            format!("dose bounds [{lo}, {hi}] exceed the drug's max_dose {m}"),
+        );
+    }
+}
+
+/// The optimise block's LP settings.
+fn check_lp(c: &mut Checker, lp: &LpSpec, horizon: f64) {
+    if let Some(p) = lp.period
+        && c.positive("optimise.lp.period", p, "period")
+        && horizon / p > 10_000.0
+    {
+        c.fail(
+            "optimise.lp.period",
+            format!(
+                "a period of {p} splits the horizon {} into more than 10000 periods",
+                horizon
+            ),
+        );
+    }
+    if let Some(t) = lp.trust_region {
+        c.positive("optimise.lp.trust_region", t, "trust_region");
+    }
+    if lp.max_iterations == Some(0) {
+        c.fail(
+            "optimise.lp.max_iterations",
+            "max_iterations must be at least 1",
+        );
     }
 }
 

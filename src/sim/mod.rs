@@ -152,153 +152,247 @@ pub fn run<P: Propagator>(
     propagator: &mut P,
     options: RunOptions,
 ) -> Result<RunResult> {
-    let model = &scenario.model;
-    let horizon = scenario.horizon;
-    let eps = EVENT_EPS * horizon.max(1.0);
-    let n_drugs = scenario.drugs.len();
-    let n_comp = model.n_compartments();
-
-    let mut state = model.initial_state();
-    let mut exposure = Exposure::new(&scenario.drugs);
-    let mut policy = arm.schedule.policy();
-    let mut progression = ProgressionTracker::new(arm.progression);
-    // Set when progression on the last line ends treatment.
-    let mut treatment_over = false;
-    let resistant = model
-        .compartments
-        .iter()
-        .map(|c| c.role == Role::Resistant)
-        .collect();
-    let mut outcome = OutcomeTracker::new(horizon, resistant, n_drugs);
-    let mut trajectory = Trajectory::default();
-    let mut visits = Vec::new();
-    let mut doses: Vec<Dose> = Vec::new();
-    let mut dose_since_row = vec![0.0; n_drugs];
-    let mut conc = vec![0.0; n_drugs];
-    let mut rate_check = model.new_rates();
-    let mut given: Vec<GivenDose> = Vec::new();
-    let mut toxicity = ToxicityGuard::new(
-        scenario.toxicity.clone(),
-        scenario.drugs.iter().map(|d| d.kinetics).collect(),
-    );
-
-    let every = scenario.marker.every;
-    let record = options.record_every > 0.0;
-    let (mut visit_k, mut decision_k, mut record_k) = (0u64, 0usize, 0u64);
-    let mut t = 0.0;
-    let (mut marker0, mut peak_marker) = (0.0f64, 0.0f64);
-    outcome.state(t, &state);
+    let mut run = Driver::new(scenario, arm, options);
     loop {
         // 1. Visits: observe, call progression, and let the policy see the result.
-        if (visit_k as f64) * every <= t + eps {
-            let obs = scenario.marker.observe(&state, t, visit_k, options.noise);
-            // The policy sees the visit first: a sequential regimen may move to its next
-            // line here, and progression ends the arm only on its last line, judged from
-            // that line's start.
-            let true_value = scenario.marker.true_value(&state);
-            if visit_k == 0 {
-                marker0 = true_value;
-            }
-            if progression.progressed_at().is_none() {
-                peak_marker = peak_marker.max(true_value);
-            }
-            let line_before = policy.line();
-            policy.observe(&obs);
-            let threshold = progression.threshold();
-            let decided = if policy.line() != line_before {
-                progression = ProgressionTracker::new(arm.progression);
-                progression.update(&obs);
-                false
-            } else if policy.on_last_line() {
-                progression.update(&obs)
-            } else {
-                false
-            };
-            visits.push(Visit {
-                observation: obs,
-                true_value,
-                progression: false,
-                threshold,
-            });
-            if decided {
-                // A confirmed rule dates progression at the first of its visits.
-                let at = progression.progressed_at().unwrap_or(t);
-                if let Some(v) = visits.iter_mut().rev().find(|v| v.observation.time <= at) {
-                    v.progression = true;
-                }
-                if !arm.treat_beyond_progression {
-                    treatment_over = true;
-                    let unused = exposure.stop_levels(t, horizon);
-                    outcome.end_treatment(t, &unused);
-                }
-            }
-            visit_k += 1;
+        if run.visit_due() {
+            run.visit();
         }
         // 2. Decisions: doses given now (none once treatment is over).
-        while let Some(td) = policy.decision_time(decision_k).filter(|_| !treatment_over) {
+        run.decide();
+        // 3. Recording.
+        if run.record() {
+            break;
+        }
+        // 4. Integrate to the next event.
+        run.advance(propagator)?;
+    }
+    Ok(run.finish())
+}
+
+/// One run in progress: the state, the policy and everything recorded so far.
+struct Driver<'s> {
+    scenario: &'s Scenario,
+    arm: &'s Arm,
+    options: RunOptions,
+    /// Tolerance for "these two event times are the same".
+    eps: f64,
+    t: f64,
+    state: Vec<f64>,
+    exposure: Exposure,
+    policy: Box<dyn crate::protocol::schedule::Policy + Send>,
+    progression: ProgressionTracker,
+    /// Set when progression on the last line ends treatment.
+    treatment_over: bool,
+    outcome: OutcomeTracker,
+    toxicity: ToxicityGuard,
+    trajectory: Trajectory,
+    visits: Vec<Visit>,
+    given: Vec<GivenDose>,
+    /// The doses of one decision (reused).
+    doses: Vec<Dose>,
+    dose_since_row: Vec<f64>,
+    conc: Vec<f64>,
+    rate_check: Rates,
+    visit_k: u64,
+    decision_k: usize,
+    record_k: u64,
+    /// The true marker at time 0, and its peak before progression.
+    marker0: f64,
+    peak_marker: f64,
+}
+
+impl<'s> Driver<'s> {
+    fn new(scenario: &'s Scenario, arm: &'s Arm, options: RunOptions) -> Self {
+        let model = &scenario.model;
+        let n_drugs = scenario.drugs.len();
+        let resistant = model
+            .compartments
+            .iter()
+            .map(|c| c.role == Role::Resistant)
+            .collect();
+        let state = model.initial_state();
+        let mut outcome = OutcomeTracker::new(scenario.horizon, resistant, n_drugs);
+        outcome.state(0.0, &state);
+        Driver {
+            scenario,
+            arm,
+            options,
+            eps: EVENT_EPS * scenario.horizon.max(1.0),
+            t: 0.0,
+            state,
+            exposure: Exposure::new(&scenario.drugs),
+            policy: arm.schedule.policy(),
+            progression: ProgressionTracker::new(arm.progression),
+            treatment_over: false,
+            outcome,
+            toxicity: ToxicityGuard::new(
+                scenario.toxicity.clone(),
+                scenario.drugs.iter().map(|d| d.kinetics).collect(),
+            ),
+            trajectory: Trajectory::default(),
+            visits: Vec::new(),
+            given: Vec::new(),
+            doses: Vec::new(),
+            dose_since_row: vec![0.0; n_drugs],
+            conc: vec![0.0; n_drugs],
+            rate_check: model.new_rates(),
+            visit_k: 0,
+            decision_k: 0,
+            record_k: 0,
+            marker0: 0.0,
+            peak_marker: 0.0,
+        }
+    }
+
+    fn recording(&self) -> bool {
+        self.options.record_every > 0.0
+    }
+
+    fn visit_due(&self) -> bool {
+        (self.visit_k as f64) * self.scenario.marker.every <= self.t + self.eps
+    }
+
+    /// The visit at `t`: the policy sees the observed marker first (a sequential regimen may
+    /// move to its next line here), then progression is judged, on the last line only and
+    /// from that line's start; progression on the last line ends treatment unless the arm
+    /// treats beyond it.
+    fn visit(&mut self) {
+        let (t, marker) = (self.t, &self.scenario.marker);
+        let obs = marker.observe(&self.state, t, self.visit_k, self.options.noise);
+        let true_value = marker.true_value(&self.state);
+        if self.visit_k == 0 {
+            self.marker0 = true_value;
+        }
+        if self.progression.progressed_at().is_none() {
+            self.peak_marker = self.peak_marker.max(true_value);
+        }
+        let line_before = self.policy.line();
+        self.policy.observe(&obs);
+        let threshold = self.progression.threshold();
+        let decided = if self.policy.line() != line_before {
+            self.progression = ProgressionTracker::new(self.arm.progression);
+            self.progression.update(&obs);
+            false
+        } else if self.policy.on_last_line() {
+            self.progression.update(&obs)
+        } else {
+            false
+        };
+        self.visits.push(Visit {
+            observation: obs,
+            true_value,
+            progression: false,
+            threshold,
+        });
+        if decided {
+            // A confirmed rule dates progression at the first of its visits.
+            let at = self.progression.progressed_at().unwrap_or(t);
+            if let Some(v) = self
+                .visits
+                .iter_mut()
+                .rev()
+                .find(|v| v.observation.time <= at)
+            {
+                v.progression = true;
+            }
+            if !self.arm.treat_beyond_progression {
+                self.treatment_over = true;
+                let unused = self.exposure.stop_levels(t, self.scenario.horizon);
+                self.outcome.end_treatment(t, &unused);
+            }
+        }
+        self.visit_k += 1;
+    }
+
+    /// The policy's next decision time, while treatment goes on.
+    fn next_decision(&self) -> Option<f64> {
+        self.policy
+            .decision_time(self.decision_k)
+            .filter(|_| !self.treatment_over)
+    }
+
+    /// Every decision due at `t`: doses through the toxicity guard into the exposure.
+    fn decide(&mut self) {
+        let (t, horizon, eps) = (self.t, self.scenario.horizon, self.eps);
+        let n_drugs = self.scenario.drugs.len();
+        while let Some(td) = self.next_decision() {
             if td > t + eps || td >= horizon - eps {
                 break;
             }
-            doses.clear();
-            policy.decide(t, &mut doses);
-            for planned in &doses {
+            self.doses.clear();
+            self.policy.decide(t, &mut self.doses);
+            for planned in &self.doses {
                 if planned.amount <= 0.0 || planned.drug >= n_drugs {
                     continue;
                 }
                 let mut dose = *planned;
-                if !toxicity.admit(t, &mut dose) {
+                if !self.toxicity.admit(t, &mut dose) {
                     continue;
                 }
-                let d = &dose;
-                if record {
-                    given.push(GivenDose { time: t, dose });
+                if self.options.record_every > 0.0 {
+                    self.given.push(GivenDose { time: t, dose });
                 }
-                exposure.give(t, d);
-                let weight = match scenario.drugs[d.drug].kinetics {
-                    Kinetics::Level => d.amount * d.duration.min(horizon - t),
-                    Kinetics::OneCompartment { .. } => d.amount,
+                self.exposure.give(t, &dose);
+                let weight = match self.scenario.drugs[dose.drug].kinetics {
+                    Kinetics::Level => dose.amount * dose.duration.min(horizon - t),
+                    Kinetics::OneCompartment { .. } => dose.amount,
                 };
-                outcome.dose(t, d.drug, weight, d.duration);
-                dose_since_row[d.drug] += d.amount;
+                self.outcome.dose(t, dose.drug, weight, dose.duration);
+                self.dose_since_row[dose.drug] += dose.amount;
             }
-            decision_k += 1;
+            self.decision_k += 1;
         }
-        // 3. Recording.
-        let at_end = t >= horizon - eps;
-        if record && ((record_k as f64) * options.record_every <= t + eps || at_end) {
-            exposure.at(0.0, &mut conc);
-            trajectory.times.push(t);
-            trajectory.counts.extend_from_slice(&state);
-            trajectory.exposure.extend_from_slice(&conc);
-            trajectory.dose.extend_from_slice(&dose_since_row);
-            dose_since_row.iter_mut().for_each(|x| *x = 0.0);
-            while (record_k as f64) * options.record_every <= t + eps {
-                record_k += 1;
+    }
+
+    /// Records a trajectory row when one is due; true at the horizon (the run is over).
+    fn record(&mut self) -> bool {
+        let (t, eps, every) = (self.t, self.eps, self.options.record_every);
+        let at_end = t >= self.scenario.horizon - eps;
+        if self.recording() && ((self.record_k as f64) * every <= t + eps || at_end) {
+            self.exposure.at(0.0, &mut self.conc);
+            let tr = &mut self.trajectory;
+            tr.times.push(t);
+            tr.counts.extend_from_slice(&self.state);
+            tr.exposure.extend_from_slice(&self.conc);
+            tr.dose.extend_from_slice(&self.dose_since_row);
+            self.dose_since_row.iter_mut().for_each(|x| *x = 0.0);
+            while (self.record_k as f64) * every <= t + eps {
+                self.record_k += 1;
             }
         }
-        if at_end {
-            break;
-        }
-        // 4. Integrate to the next event.
-        let mut next = horizon;
-        next = next.min(visit_k as f64 * every);
-        if let Some(td) = policy.decision_time(decision_k).filter(|_| !treatment_over) {
+        at_end
+    }
+
+    /// The next time something happens: a visit, a decision, a recording, a change of
+    /// exposure, or the horizon.
+    fn next_event(&self) -> f64 {
+        let mut next = self.scenario.horizon;
+        next = next.min(self.visit_k as f64 * self.scenario.marker.every);
+        if let Some(td) = self.next_decision() {
             next = next.min(td);
         }
-        if record {
-            next = next.min(record_k as f64 * options.record_every);
+        if self.recording() {
+            next = next.min(self.record_k as f64 * self.options.record_every);
         }
-        next = next.min(exposure.next_change_after(t + eps));
-        let span = next - t;
+        next.min(self.exposure.next_change_after(self.t + self.eps))
+    }
+
+    /// Moves the state to the next event with `propagator`.
+    fn advance<P: Propagator>(&mut self, propagator: &mut P) -> Result<()> {
+        let model = &self.scenario.model;
+        let horizon = self.scenario.horizon;
+        let next = self.next_event();
+        let span = next - self.t;
         if span > 0.0 {
             // Both engines stop here, with the same words, on a rate no engine can follow
             // (an effect of 1e300, say), instead of one overflowing and the other rounding.
-            exposure.at(0.0, &mut conc);
-            model.rates(&state, &conc, &mut rate_check);
-            if let Some(what) = model.rate_out_of_range(&rate_check) {
+            self.exposure.at(0.0, &mut self.conc);
+            model.rates(&self.state, &self.conc, &mut self.rate_check);
+            if let Some(what) = model.rate_out_of_range(&self.rate_check) {
                 return Err(Error::Simulation {
-                    arm: arm.name.clone(),
-                    time: t,
+                    arm: self.arm.name.clone(),
+                    time: self.t,
                     reason: format!(
                         "{what}, more than the limit of {:e}: check the parameters behind it \
                          (rates, effects and their units)",
@@ -307,27 +401,35 @@ pub fn run<P: Propagator>(
                 });
             }
             propagator
-                .advance(model, &exposure, t, span, &mut state)
-                .map_err(|e| e.in_arm(&arm.name))?;
-            exposure.advance(t, span);
+                .advance(model, &self.exposure, self.t, span, &mut self.state)
+                .map_err(|e| e.in_arm(&self.arm.name))?;
+            self.exposure.advance(self.t, span);
         }
-        t = if next >= horizon - eps { horizon } else { next };
-        outcome.state(t, &state);
-        debug_assert_eq!(state.len(), n_comp);
+        self.t = if next >= horizon - self.eps {
+            horizon
+        } else {
+            next
+        };
+        self.outcome.state(self.t, &self.state);
+        Ok(())
     }
-    let mut outcome = outcome.finish(progression.progressed_at());
-    outcome.clipped_doses = toxicity.clipped;
-    outcome.peak_marker = if marker0 > 0.0 {
-        peak_marker / marker0
-    } else {
-        0.0
-    };
-    Ok(RunResult {
-        trajectory,
-        visits,
-        outcome,
-        doses: given,
-    })
+
+    /// The run's result: what was recorded and what it came to.
+    fn finish(self) -> RunResult {
+        let mut outcome = self.outcome.finish(self.progression.progressed_at());
+        outcome.clipped_doses = self.toxicity.clipped;
+        outcome.peak_marker = if self.marker0 > 0.0 {
+            self.peak_marker / self.marker0
+        } else {
+            0.0
+        };
+        RunResult {
+            trajectory: self.trajectory,
+            visits: self.visits,
+            outcome,
+            doses: self.given,
+        }
+    }
 }
 
 /// Runs `arm` deterministically (mean-field ODE) with default tolerances.
