@@ -39,8 +39,8 @@ fn resolved_form_reads_back_to_the_same_scenario() {
         let again = Scenario::from_text(&file, &printed)
             .unwrap_or_else(|e| panic!("{}: resolved form does not load:\n{e}", file.display()));
         assert_eq!(
-            s.spec,
-            again.spec,
+            s.resolved_spec(),
+            again.resolved_spec(),
             "{}: resolution is not idempotent",
             file.display()
         );

@@ -100,7 +100,7 @@ fn lp_optimum_matches_the_closed_form_and_rounding_keeps_the_budget() {
 #[test]
 fn lp_on_zhang_keeps_the_cap_and_reduces_resistance() {
     let s = Scenario::load(Path::new("scenarios/zhang2022-prostate.yaml")).expect("scenario");
-    let dose = s.spec.drugs.0[0].1.standard_dose.expect("standard dose");
+    let dose = s.drugs[0].standard_dose.expect("standard dose");
     let settings = LpSettings {
         drug: 0,
         dose,

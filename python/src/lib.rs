@@ -165,7 +165,7 @@ impl Scenario {
 
     #[getter]
     fn name(&self) -> String {
-        self.inner.spec.name.clone()
+        self.inner.name.clone()
     }
 
     #[getter]
@@ -200,7 +200,7 @@ impl Scenario {
 
     #[getter]
     fn time_units(&self) -> &'static str {
-        self.inner.spec.time_units.as_str()
+        self.inner.time_units.as_str()
     }
 
     #[getter]
@@ -334,11 +334,11 @@ impl Scenario {
     fn __repr__(&self) -> String {
         format!(
             "Scenario({:?}: {} arms, {} drugs, horizon {} {})",
-            self.inner.spec.name,
+            self.inner.name,
             self.inner.arms.len(),
             self.inner.drugs.len(),
             self.inner.horizon,
-            self.inner.spec.time_units.as_str()
+            self.inner.time_units.as_str()
         )
     }
 }

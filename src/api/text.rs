@@ -40,9 +40,9 @@ pub fn simulation(scenario: &Scenario, run: &Simulation) -> String {
         run.runs.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let mut out = format!(
         "{} — deterministic evaluation, horizon {} {}\n\n",
-        scenario.spec.name,
+        scenario.name,
         scenario.horizon,
-        scenario.spec.time_units.as_str()
+        scenario.time_units.as_str()
     );
     out.push_str(&report::summary_table(scenario, &refs));
     let _ = writeln!(
@@ -50,7 +50,7 @@ pub fn simulation(scenario: &Scenario, run: &Simulation) -> String {
         "\nTimes in {}. TTP: time to progression (>: none by the horizon, censored).\n\
          Resistant >50%: when resistant cells became the majority. Treated: time on treatment\n\
          ({}); doses and % on drug count that time.",
-        scenario.spec.time_units.as_str(),
+        scenario.time_units.as_str(),
         stops(scenario)
     );
     out
@@ -62,11 +62,11 @@ pub fn comparison(scenario: &Scenario, comparison: &Comparison) -> String {
     let heading = format!(
         "{} — {} rollouts per arm on the same virtual patients and random numbers, seed {}, \
          horizon {} {}",
-        scenario.spec.name,
+        scenario.name,
         run.rollouts,
         run.seed,
         scenario.horizon,
-        scenario.spec.time_units.as_str()
+        scenario.time_units.as_str()
     );
     let mut out = format!("{}\n\n", wrap(&heading, 100));
     out.push_str(&report::compare_table(scenario, &comparison.rows));
@@ -80,7 +80,7 @@ pub fn comparison(scenario: &Scenario, comparison: &Comparison) -> String {
          ({stops}). P(resistance): resistant cells alive at the horizon.\n\
          More columns in summary.csv.",
         h = scenario.horizon,
-        u = scenario.spec.time_units.as_str(),
+        u = scenario.time_units.as_str(),
         stops = stops(scenario)
     );
     for note in &comparison.notes {
@@ -92,11 +92,11 @@ pub fn comparison(scenario: &Scenario, comparison: &Comparison) -> String {
 /// An optimisation's heading, leaderboard and notes.
 pub fn optimisation(scenario: &Scenario, run: &Optimisation) -> String {
     let (board, plan) = (&run.board, &run.plan);
-    let units = scenario.spec.time_units.as_str();
+    let units = scenario.time_units.as_str();
     let heading = format!(
         "{} — search: {} distinct schedules per family on {} rollouts (seed {}, {}{}); \
          hold-out: {} rollouts (seed {}); times in {units}",
-        scenario.spec.name,
+        scenario.name,
         plan.budget_per_family,
         plan.rollouts,
         plan.seed,

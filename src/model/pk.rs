@@ -69,6 +69,10 @@ pub struct Drug {
     pub kinetics: Kinetics,
     /// Unit of a dose amount, for reports.
     pub dose_unit: String,
+    /// The dose a schedule gives when it names none (the dose of continuous dosing).
+    pub standard_dose: Option<f64>,
+    /// The largest single dose a schedule may give.
+    pub max_dose: Option<f64>,
 }
 
 /// One dose: `amount` of drug `drug` given at the current time, counted as covering
@@ -267,6 +271,8 @@ mod tests {
             name: "d".into(),
             kinetics: Kinetics::Level,
             dose_unit: "MTD".into(),
+            standard_dose: Some(1.0),
+            max_dose: None,
         }];
         let mut e = Exposure::new(&drugs);
         e.give(

@@ -197,7 +197,7 @@ fn progression_summary(s: &crate::scenario::Scenario) -> String {
     if !own.is_empty() {
         out.push_str(&format!(" (arms with their own rule — {})", own.join("; ")));
     }
-    if !s.spec.progression.treat_beyond_progression.unwrap_or(false) {
+    if !s.treats_beyond_progression() {
         out.push_str("; treatment stops at progression");
     }
     out
@@ -211,9 +211,9 @@ fn scenario_summary(folder: &RunFolder) -> Option<String> {
     let mut out = format!(
         "<p>Horizon {} {}; visits every {} {}; progression: {}.</p>\n<table>\n<tr><th>compartment</th><th>role</th><th>initial</th><th>birth</th><th>death</th></tr>\n",
         s.horizon,
-        escape(s.spec.time_units.as_str()),
+        escape(s.time_units.as_str()),
         s.marker.every,
-        escape(s.spec.time_units.as_str()),
+        escape(s.time_units.as_str()),
         escape(&progression_summary(&s))
     );
     for c in &s.model.compartments {
@@ -235,7 +235,7 @@ fn scenario_summary(folder: &RunFolder) -> Option<String> {
         ));
     }
     out.push_str("</table>\n<table>\n<tr><th>arm</th><th>description</th></tr>\n");
-    for a in &s.spec.arms {
+    for a in &s.arms {
         out.push_str(&format!(
             "<tr><td>{}</td><td style=\"text-align:left\">{}</td></tr>\n",
             escape(&a.name),
@@ -245,10 +245,10 @@ fn scenario_summary(folder: &RunFolder) -> Option<String> {
     out.push_str("</table>\n");
     let drugs: Vec<String> = s.drugs.iter().map(|d| escape(&d.name)).collect();
     out.push_str(&format!("<p>Drugs: {}.</p>\n", drugs.join(", ")));
-    if !s.spec.virtual_patients.is_empty() {
+    if !s.resolved_spec().virtual_patients.is_empty() {
         // The table above gives the nominal values; each rollout draws these anew.
         let drawn: Vec<String> = s
-            .spec
+            .resolved_spec()
             .virtual_patients
             .iter()
             .map(|(key, d)| {

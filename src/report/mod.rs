@@ -63,7 +63,7 @@ fn number_cell(x: f64) -> String {
 /// The per-arm table `simulate` prints.
 /// Times are in the scenario's units (the legend under it says which).
 pub fn summary_table(scenario: &Scenario, results: &[(&str, &RunResult)]) -> String {
-    let units = scenario.spec.time_units.as_str();
+    let units = scenario.time_units.as_str();
     let mut header = vec![
         "arm".to_owned(),
         "TTP".to_owned(),
@@ -380,7 +380,7 @@ pub fn rollouts_csv(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Strin
 /// (median TTP, RMST, ΔRMST, HR, PFS, cures) and treatment (dose, time on drug, cycles,
 /// resistance, log-rank p). Every number is also in summary.csv.
 pub fn compare_table(scenario: &Scenario, rows: &[ArmComparison]) -> String {
-    let units = scenario.spec.time_units.as_str();
+    let units = scenario.time_units.as_str();
     let h = scenario.horizon;
     let reference = rows
         .iter()

@@ -72,6 +72,8 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         .collect::<Result<Vec<_>>>()?;
     Ok(Scenario {
         source: path.to_path_buf(),
+        name: spec.name.clone(),
+        time_units: spec.time_units,
         model: Model {
             compartments,
             transitions,
@@ -98,7 +100,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
                 })
             })
             .collect(),
-        spec,
+        resolved: spec,
     })
 }
 
@@ -171,6 +173,8 @@ fn drugs(
             name: name.to_owned(),
             kinetics: kinetics(name, &drug.exposure)?,
             dose_unit: resolved(drug.dose_unit.clone(), "drugs.dose_unit")?,
+            standard_dose: drug.standard_dose,
+            max_dose: drug.max_dose,
         });
         activity.push(
             drug.activity

@@ -85,14 +85,18 @@ pub struct Arm {
     pub treat_beyond_progression: bool,
 }
 
-/// A validated scenario: the resolved spec (for printing and provenance) and the compiled
-/// parts every engine uses.
+/// A validated scenario: the compiled parts every engine uses, and (privately) the resolved
+/// file it was compiled from, for printing, hashing and editing.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// The file it was read from.
     pub source: PathBuf,
+    /// The scenario's name.
+    pub name: String,
+    /// The unit of every time in the scenario.
+    pub time_units: spec::TimeUnit,
     /// The resolved form: every default filled in, every schedule inline.
-    pub spec: ScenarioSpec,
+    resolved: ScenarioSpec,
     /// The compiled population model.
     pub model: Model,
     /// The drugs, in scenario order.
@@ -292,10 +296,17 @@ impl Scenario {
 
     /// Dosing continues after progression (the scenario-wide setting).
     pub fn treats_beyond_progression(&self) -> bool {
-        self.spec
+        self.resolved
             .progression
             .treat_beyond_progression
             .unwrap_or(false)
+    }
+
+    /// The scenario as resolved: the file with every default filled in and every schedule
+    /// inline (what `regimen check` prints). The engines never read it; reports that
+    /// describe the scenario as written and the optimise block's planner do.
+    pub fn resolved_spec(&self) -> &ScenarioSpec {
+        &self.resolved
     }
 
     /// The arms' names, comma-separated (for messages).
@@ -332,7 +343,7 @@ impl Scenario {
 
     /// The resolved scenario as YAML (what `regimen check` prints).
     pub fn resolved_yaml(&self) -> String {
-        serde_saphyr::to_string(&self.spec)
+        serde_saphyr::to_string(&self.resolved)
             .unwrap_or_else(|e| format!("# cannot print the resolved form: {e}\n"))
     }
 }

@@ -84,7 +84,7 @@ impl Scenario {
     /// This scenario with the fields at `params` (path, new value) changed, validated and
     /// compiled again: `with_params(&[("model.compartments.resistant.initial", 1e5.into())])`.
     pub fn with_params(&self, params: &[(&str, Value)]) -> Result<Scenario> {
-        let mut root = serde_json::to_value(&self.spec).map_err(|e| {
+        let mut root = serde_json::to_value(&self.resolved).map_err(|e| {
             problem(
                 self,
                 "",

@@ -173,7 +173,11 @@ impl Plan {
         overrides: &Overrides,
         time_limit: Option<Duration>,
     ) -> Result<Plan> {
-        let block = scenario.spec.optimise.clone().unwrap_or_default();
+        let block = scenario
+            .resolved_spec()
+            .optimise
+            .clone()
+            .unwrap_or_default();
         let constraints = block.constraints.clone().unwrap_or_default();
         let basis = Basis::new(scenario, &block)?;
         let chosen = overrides
@@ -286,7 +290,7 @@ impl Basis {
                 .ok_or_else(|| Error::Usage(format!("optimise.drug: unknown drug `{name}`")))?,
             None => 0,
         };
-        let (_, drug_spec) = scenario.spec.drugs.0.get(drug).ok_or_else(|| {
+        let drug_spec = scenario.drugs.get(drug).ok_or_else(|| {
             Error::Usage("optimise needs a drug: the scenario defines none".to_owned())
         })?;
         let standard = drug_spec.standard_dose.ok_or_else(|| {
@@ -301,7 +305,7 @@ impl Basis {
             .min_visit_interval
             .map_or(1.0, |m| (m / scenario.marker.every - 1e-9).ceil().max(1.0));
         let cadence = bound(bounds.every_visits, (visits_min, visits_min + 3.0));
-        let day = 1.0 / scenario.spec.time_units.in_days();
+        let day = 1.0 / scenario.time_units.in_days();
         Ok(Basis {
             drug,
             day,
