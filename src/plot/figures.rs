@@ -384,49 +384,7 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
         entries.push(("detection limit".to_owned(), "#777777", Mark::Dashed));
     }
     if !several {
-        if let Some((_, visits)) = RunFolder::runs_of(&f.visits, arm).next() {
-            svg.open_group("visits");
-            for v in visits.iter().filter(|v| v.detected && v.marker > 0.0) {
-                svg.circle(
-                    frame.px(v.time),
-                    frame.py(v.marker),
-                    2.5,
-                    "#000000",
-                    "visit",
-                );
-            }
-            svg.close_group();
-            let th = threshold(visits);
-            if !th.is_empty() {
-                let mut step = Vec::new();
-                for (i, (t, v)) in th.iter().enumerate() {
-                    let next = th.get(i + 1).map_or(*t, |n| n.0);
-                    step.push((frame.px(*t), frame.py(*v)));
-                    step.push((frame.px(next), frame.py(*v)));
-                }
-                svg.dashed_path(&step, PROGRESSION, 1.2, "threshold");
-                let rule = f.arm_progression(arm);
-                entries.push((
-                    if rule.is_empty() {
-                        "progression threshold".to_owned()
-                    } else {
-                        format!("threshold: {rule}")
-                    },
-                    PROGRESSION,
-                    Mark::Dashed,
-                ));
-            }
-            if let Some(p) = visits.iter().find(|v| v.progression) {
-                let x = frame.px(p.time);
-                svg.line((x, frame.top), (x, frame.bottom()), PROGRESSION, 1.5, true);
-                marker_label(
-                    &mut svg,
-                    &frame,
-                    x,
-                    &format!("progression, {:.0} {}", p.time, f.time_units),
-                );
-            }
-        }
+        visit_marks(&mut svg, &frame, f, arm, &mut entries);
     } else if let Some(m) = f
         .outcomes
         .get(arm)
@@ -448,6 +406,60 @@ pub fn trajectory(f: &RunFolder, arm: &str) -> Figure {
         name: format!("trajectory-{}", slug(arm)),
         caption: format!("Burden over time, {arm} ({what}); dosing shaded above the axes."),
         svg: svg.finish(&format!("trajectory {arm}")),
+    }
+}
+
+/// One run's visits on a trajectory: the observed marker, the progression threshold as a
+/// step, and the progression time.
+fn visit_marks(
+    svg: &mut Svg,
+    frame: &Frame,
+    f: &RunFolder,
+    arm: &str,
+    entries: &mut Vec<(String, &'static str, Mark)>,
+) {
+    if let Some((_, visits)) = RunFolder::runs_of(&f.visits, arm).next() {
+        svg.open_group("visits");
+        for v in visits.iter().filter(|v| v.detected && v.marker > 0.0) {
+            svg.circle(
+                frame.px(v.time),
+                frame.py(v.marker),
+                2.5,
+                "#000000",
+                "visit",
+            );
+        }
+        svg.close_group();
+        let th = threshold(visits);
+        if !th.is_empty() {
+            let mut step = Vec::new();
+            for (i, (t, v)) in th.iter().enumerate() {
+                let next = th.get(i + 1).map_or(*t, |n| n.0);
+                step.push((frame.px(*t), frame.py(*v)));
+                step.push((frame.px(next), frame.py(*v)));
+            }
+            svg.dashed_path(&step, PROGRESSION, 1.2, "threshold");
+            let rule = f.arm_progression(arm);
+            entries.push((
+                if rule.is_empty() {
+                    "progression threshold".to_owned()
+                } else {
+                    format!("threshold: {rule}")
+                },
+                PROGRESSION,
+                Mark::Dashed,
+            ));
+        }
+        if let Some(p) = visits.iter().find(|v| v.progression) {
+            let x = frame.px(p.time);
+            svg.line((x, frame.top), (x, frame.bottom()), PROGRESSION, 1.5, true);
+            marker_label(
+                svg,
+                frame,
+                x,
+                &format!("progression, {:.0} {}", p.time, f.time_units),
+            );
+        }
     }
 }
 

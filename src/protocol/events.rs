@@ -68,6 +68,31 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
         return Err(vec![problem(file, 1, None, "", "the file is empty; expected a header line such as ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS".to_owned())]);
     };
     let names: Vec<&str> = header.split(',').map(str::trim).collect();
+    let mut problems = check_header(file, header_index + 1, &names);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut records = Vec::new();
+    let mut last_time = f64::NEG_INFINITY;
+    for (index, line) in lines {
+        let row = Row {
+            file,
+            line_no: index + 1,
+            names: &names,
+        };
+        if let Some(r) = row.record(line, &mut last_time, &mut problems) {
+            records.push(r);
+        }
+    }
+    if problems.is_empty() {
+        Ok(records)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The header's problems: unknown columns (with a hint) and missing TIME or AMT.
+fn check_header(file: &Path, line_no: usize, names: &[&str]) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     for (i, name) in names.iter().enumerate() {
         if !KNOWN.contains(name) {
@@ -83,7 +108,7 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
             let shown: String = name.chars().take(40).collect();
             problems.push(problem(
                 file,
-                header_index + 1,
+                line_no,
                 Some(i + 1),
                 &shown,
                 format!("unknown column `{shown}`; {hint}"),
@@ -94,21 +119,38 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
         if !names.contains(&required) {
             problems.push(problem(
                 file,
-                header_index + 1,
+                line_no,
                 None,
                 required,
                 format!("missing column {required}"),
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    problems
+}
+
+/// One data line of a dosing-record CSV.
+struct Row<'a> {
+    file: &'a Path,
+    line_no: usize,
+    names: &'a [&'a str],
+}
+
+impl Row<'_> {
+    fn column(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| *n == name)
     }
-    let column = |name: &str| names.iter().position(|n| *n == name);
-    let mut records = Vec::new();
-    let mut last_time = f64::NEG_INFINITY;
-    for (index, line) in lines {
-        let line_no = index + 1;
+
+    /// The line's dosing record (`None` for a non-dose EVID or a line with problems, which go
+    /// to `problems`); `last_time` keeps the records in time order.
+    fn record(
+        &self,
+        line: &str,
+        last_time: &mut f64,
+        problems: &mut Vec<Diagnostic>,
+    ) -> Option<EventRecord> {
+        let (file, line_no, names) = (self.file, self.line_no, self.names);
+        let column = |name: &str| self.column(name);
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != names.len() {
             problems.push(problem(
@@ -118,7 +160,7 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
                 "",
                 format!("{} values for {} columns", cells.len(), names.len()),
             ));
-            continue;
+            return None;
         }
         let mut number = |name: &str| -> Result<Option<f64>, ()> {
             let Some(i) = column(name) else {
@@ -153,10 +195,10 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
             number("ADDL"),
             number("SS"),
         ) else {
-            continue;
+            return None;
         };
         if evid.unwrap_or(1.0) != 1.0 {
-            continue;
+            return None;
         }
         if ss.unwrap_or(0.0) != 0.0 {
             problems.push(problem(
@@ -167,7 +209,7 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
                 "steady-state records (SS ≠ 0) are not supported; give the doses explicitly"
                     .to_owned(),
             ));
-            continue;
+            return None;
         }
         let (Some(time), Some(amt)) = (time, amt) else {
             problems.push(problem(
@@ -177,7 +219,7 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
                 "",
                 "a dosing record needs TIME and AMT".to_owned(),
             ));
-            continue;
+            return None;
         };
         // Negative values are located here, in the CSV row, not in the scenario.
         for (name, value) in [
@@ -198,7 +240,7 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
                 ));
             }
         }
-        if time < last_time {
+        if time < *last_time {
             problems.push(problem(
                 file,
                 line_no,
@@ -207,7 +249,7 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
                 format!("records must be in time order: {time} comes after {last_time}"),
             ));
         }
-        last_time = last_time.max(time);
+        *last_time = last_time.max(time);
         let whole = |v: Option<f64>, name: &str, problems: &mut Vec<Diagnostic>| -> Option<u32> {
             let v = v?;
             if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
@@ -222,20 +264,15 @@ pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagno
             }
             Some(v as u32)
         };
-        records.push(EventRecord {
+        Some(EventRecord {
             time,
             amt,
-            cmt: whole(cmt, "CMT", &mut problems),
+            cmt: whole(cmt, "CMT", problems),
             ii: ii.filter(|x| *x > 0.0),
-            addl: whole(addl, "ADDL", &mut problems).filter(|x| *x > 0),
+            addl: whole(addl, "ADDL", problems).filter(|x| *x > 0),
             rate: rate.filter(|x| *x > 0.0),
             dur: None,
-        });
-    }
-    if problems.is_empty() {
-        Ok(records)
-    } else {
-        Err(problems)
+        })
     }
 }
 
