@@ -436,7 +436,7 @@ impl Simulation {
         let source = self.scenario.source.clone();
         run_job(py, None, || {
             write_folder(&dir, &[&source], plots, |d| {
-                api::write::simulation(&self.scenario, &self.run, 0.0, d)
+                api::write::simulation(&self.scenario, &self.run, d)
             })
         })
     }

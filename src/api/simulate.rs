@@ -30,6 +30,8 @@ impl Default for SimulateOptions {
 pub struct Simulation {
     /// (arm name, its run).
     pub runs: Vec<(String, RunResult)>,
+    /// Wall-clock seconds.
+    pub wall_seconds: f64,
 }
 
 impl Simulation {
@@ -51,6 +53,7 @@ pub fn simulate(scenario: &Scenario, options: &SimulateOptions) -> Result<Simula
         record_every: options.record_every,
         noise: options.noise_seed.map(|seed| NoiseKey { seed, rollout: 0 }),
     };
+    let started = std::time::Instant::now();
     let mut runs = Vec::with_capacity(arms.len());
     for arm in arms {
         if crate::support::stop::requested() {
@@ -65,7 +68,10 @@ pub fn simulate(scenario: &Scenario, options: &SimulateOptions) -> Result<Simula
             sim::run_deterministic(scenario, arm, run_options)?,
         ));
     }
-    Ok(Simulation { runs })
+    Ok(Simulation {
+        runs,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// The doses `arm` gave, run by run (with 1-based patient IDs, as NONMEM numbers them): the

@@ -23,12 +23,7 @@ pub fn provenance(scenario: &Scenario, manifest: &Manifest, dir: &Path) -> Resul
 
 /// A deterministic run: trajectory.csv, visits.csv, outcomes.csv, doses.csv, scenario.yaml,
 /// manifest.json.
-pub fn simulation(
-    scenario: &Scenario,
-    run: &Simulation,
-    wall_seconds: f64,
-    dir: &Path,
-) -> Result<Vec<&'static str>> {
+pub fn simulation(scenario: &Scenario, run: &Simulation, dir: &Path) -> Result<Vec<&'static str>> {
     let refs: Vec<(&str, &crate::sim::RunResult)> =
         run.runs.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let labelled: Vec<report::LabelledRun> = run
@@ -53,7 +48,7 @@ pub fn simulation(
         report::doses_csv(scenario, &labelled).as_bytes(),
     )?;
     let reference = scenario.arms.first().map_or("", |a| a.name.as_str());
-    let manifest = Manifest::new(scenario, "simulate", 0, 1, reference, wall_seconds);
+    let manifest = Manifest::new(scenario, "simulate", 0, 1, reference, run.wall_seconds);
     provenance(scenario, &manifest, dir)?;
     Ok(vec![
         "trajectory.csv",

@@ -44,16 +44,10 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     }
     regimen::support::limits::record_every(options.record_every, scenario.horizon)?;
     check_outputs(&out, args.report.as_deref(), &[&args.scenario])?;
-    let started = std::time::Instant::now();
     let simulation = api::simulate(&scenario, &options).map_err(|e| kept(e, &out))?;
     // Written into a staging folder, swapped in whole at the end.
     let staged = Staged::begin(&out)?;
-    let written = api::write::simulation(
-        &scenario,
-        &simulation,
-        started.elapsed().as_secs_f64(),
-        staged.path(),
-    )?;
+    let written = api::write::simulation(&scenario, &simulation, staged.path())?;
     let report_file = args.report.as_deref().map(|r| staged.redirect(r));
     let figures = print::draw(staged.path(), report_file.as_deref(), args.no_png)?;
     print::simulation(&scenario, &simulation);
