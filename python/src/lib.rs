@@ -396,25 +396,15 @@ struct Simulation {
     run: api::Simulation,
 }
 
-impl Simulation {
-    fn labelled(&self) -> Vec<regimen::report::LabelledRun<'_>> {
-        self.run
-            .runs
-            .iter()
-            .map(|(n, r)| (n.as_str(), None, r))
-            .collect()
-    }
-}
-
 #[pymethods]
 impl Simulation {
     /// One of `trajectory`, `visits`, `outcomes`, `doses`.
     fn frame<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
         let s = &self.scenario;
         let frame = match name {
-            "trajectory" => regimen::report::trajectory_frame(s, &self.labelled()),
-            "visits" => regimen::report::visits_frame(&self.labelled()),
-            "doses" => regimen::report::doses_frame(s, &self.labelled()),
+            "trajectory" => regimen::report::trajectory_frame(s, &self.run.labelled()),
+            "visits" => regimen::report::visits_frame(&self.run.labelled()),
+            "doses" => regimen::report::doses_frame(s, &self.run.labelled()),
             "outcomes" => {
                 let refs: Vec<(&str, &regimen::sim::RunResult)> =
                     self.run.runs.iter().map(|(n, r)| (n.as_str(), r)).collect();
@@ -455,17 +445,7 @@ impl Comparison {
     /// trajectories were kept, `trajectory`, `visits`, `doses`.
     fn frame<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
         let s = &self.scenario;
-        let labelled: Vec<regimen::report::LabelledRun> = self
-            .run
-            .rollouts
-            .arms
-            .iter()
-            .flat_map(|(n, r)| {
-                r.trajectories
-                    .iter()
-                    .map(move |(i, t)| (n.as_str(), Some(*i), t))
-            })
-            .collect();
+        let labelled = self.run.rollouts.kept_runs();
         let frame = match name {
             "summary" => regimen::report::compare_frame(s, &self.run.rows),
             "outcomes" => regimen::report::rollouts_frame(s, &self.run.rollouts.by_arm()),

@@ -66,6 +66,18 @@ impl Rollouts {
         self.arms.iter().map(|(n, r)| (n.as_str(), r)).collect()
     }
 
+    /// The kept trajectories, labelled by arm and rollout, as the CSV writers take them.
+    pub fn kept_runs(&self) -> Vec<crate::report::LabelledRun<'_>> {
+        self.arms
+            .iter()
+            .flat_map(|(name, r)| {
+                r.trajectories
+                    .iter()
+                    .map(move |(i, run)| (name.as_str(), Some(*i), run))
+            })
+            .collect()
+    }
+
     /// The name of the reference arm.
     pub fn reference_name(&self) -> &str {
         self.arms

@@ -11,6 +11,18 @@ use std::path::Path;
 /// How the random numbers are drawn (the same for every run of this version).
 pub const RNG: &str = "SplitMix64 streams keyed by (seed, rollout, step, unit, channel)";
 
+/// Reads a JSON file regimen wrote; `what` says what a file that does not parse is not.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: format!("{what}: {e}"),
+    })
+}
+
 /// The manifest of a run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -181,15 +193,10 @@ impl Manifest {
 
     /// Reads `dir/manifest.json`.
     pub fn read(dir: &Path) -> Result<Manifest> {
-        let path = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| Error::Format {
-            path,
-            reason: format!("not a manifest of this version of regimen: {e}"),
-        })
+        read_json(
+            &dir.join("manifest.json"),
+            "not a manifest of this version of regimen",
+        )
     }
 
     /// The manifest as written to `manifest.json`.

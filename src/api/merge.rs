@@ -140,15 +140,10 @@ fn check_optimisation_shards(shards: &[ShardFolder], plan: &Plan) -> Result<()> 
 }
 
 fn read_search(dir: &Path) -> Result<Searched> {
-    let path = dir.join("search.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| Error::Format {
-        path,
-        reason: e.to_string(),
-    })
+    super::manifest::read_json(
+        &dir.join("search.json"),
+        "not an optimisation shard's search",
+    )
 }
 
 fn merge_optimisation(

@@ -166,6 +166,19 @@ pub fn search_shard(
     })
 }
 
+/// The fields every optimisation's manifest shares (seed and rollouts of the tuning set;
+/// arms are contrasted with continuous dosing).
+fn base_manifest(scenario: &Scenario, plan: &Plan, wall_seconds: f64) -> Manifest {
+    Manifest::new(
+        scenario,
+        "optimise",
+        plan.seed,
+        plan.rollouts,
+        "continuous",
+        wall_seconds,
+    )
+}
+
 /// The manifest of an optimisation shard's folder.
 pub fn shard_manifest(
     scenario: &Scenario,
@@ -174,14 +187,7 @@ pub fn shard_manifest(
     shard: Shard,
     search: &ShardSearch,
 ) -> Manifest {
-    let mut manifest = Manifest::new(
-        scenario,
-        "optimise",
-        plan.seed,
-        plan.rollouts,
-        "continuous",
-        search.wall_seconds,
-    );
+    let mut manifest = base_manifest(scenario, plan, search.wall_seconds);
     manifest.optimise_overrides = Some(options.overrides.clone());
     manifest.optimise_fingerprint = Some(fingerprint(scenario, plan));
     manifest.shard = Some(ShardRecord {
@@ -197,14 +203,7 @@ pub fn shard_manifest(
 /// The manifest of an optimisation's folder: the shared fields and the plan of the search.
 pub fn manifest(scenario: &Scenario, run: &Optimisation) -> Manifest {
     let (plan, board) = (&run.plan, &run.board);
-    let mut manifest = Manifest::new(
-        scenario,
-        "optimise",
-        plan.seed,
-        plan.rollouts,
-        "continuous",
-        run.wall_seconds,
-    );
+    let mut manifest = base_manifest(scenario, plan, run.wall_seconds);
     manifest.optimise = Some(OptimiseRecord {
         objective: config::objective_name(plan.objective),
         drug: scenario.drugs.get(plan.drug).map(|d| d.name.clone()),

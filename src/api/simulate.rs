@@ -35,6 +35,14 @@ pub struct Simulation {
 }
 
 impl Simulation {
+    /// The runs as the CSV writers take them.
+    pub fn labelled(&self) -> Vec<crate::report::LabelledRun<'_>> {
+        self.runs
+            .iter()
+            .map(|(n, r)| (n.as_str(), None, r))
+            .collect()
+    }
+
     /// The run of the arm called `name`.
     pub fn run(&self, name: &str) -> Option<&RunResult> {
         self.runs.iter().find(|(n, _)| n == name).map(|(_, r)| r)

@@ -26,38 +26,41 @@ pub fn provenance(scenario: &Scenario, manifest: &Manifest, dir: &Path) -> Resul
 pub fn simulation(scenario: &Scenario, run: &Simulation, dir: &Path) -> Result<Vec<&'static str>> {
     let refs: Vec<(&str, &crate::sim::RunResult)> =
         run.runs.iter().map(|(n, r)| (n.as_str(), r)).collect();
-    let labelled: Vec<report::LabelledRun> = run
-        .runs
-        .iter()
-        .map(|(n, r)| (n.as_str(), None, r))
-        .collect();
-    write_atomic(
-        &dir.join("trajectory.csv"),
-        report::trajectory_csv(scenario, &labelled).as_bytes(),
-    )?;
-    write_atomic(
-        &dir.join("visits.csv"),
-        report::visits_csv(&labelled).as_bytes(),
-    )?;
     write_atomic(
         &dir.join("outcomes.csv"),
         report::outcomes_csv(scenario, &refs).as_bytes(),
     )?;
-    write_atomic(
-        &dir.join("doses.csv"),
-        report::doses_csv(scenario, &labelled).as_bytes(),
-    )?;
+    let mut written = vec!["outcomes.csv"];
+    written.extend(run_files(scenario, &run.labelled(), dir)?);
     let reference = scenario.arms.first().map_or("", |a| a.name.as_str());
     let manifest = Manifest::new(scenario, "simulate", 0, 1, reference, run.wall_seconds);
     provenance(scenario, &manifest, dir)?;
-    Ok(vec![
-        "trajectory.csv",
-        "visits.csv",
-        "outcomes.csv",
-        "doses.csv",
-        "scenario.yaml",
-        "manifest.json",
-    ])
+    written.extend(["scenario.yaml", "manifest.json"]);
+    Ok(written)
+}
+
+/// trajectory.csv, visits.csv and doses.csv of recorded runs (none when there are none).
+pub fn run_files(
+    scenario: &Scenario,
+    labelled: &[report::LabelledRun],
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    if labelled.is_empty() {
+        return Ok(Vec::new());
+    }
+    write_atomic(
+        &dir.join("trajectory.csv"),
+        report::trajectory_csv(scenario, labelled).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("visits.csv"),
+        report::visits_csv(labelled).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("doses.csv"),
+        report::doses_csv(scenario, labelled).as_bytes(),
+    )?;
+    Ok(vec!["trajectory.csv", "visits.csv", "doses.csv"])
 }
 
 /// outcomes.csv (one row per rollout and arm) and, where trajectories were kept,
@@ -68,30 +71,7 @@ pub fn rollouts(scenario: &Scenario, run: &Rollouts, dir: &Path) -> Result<Vec<&
         report::rollouts_csv(scenario, &run.by_arm()).as_bytes(),
     )?;
     let mut written = vec!["outcomes.csv"];
-    let labelled: Vec<report::LabelledRun> = run
-        .arms
-        .iter()
-        .flat_map(|(name, r)| {
-            r.trajectories
-                .iter()
-                .map(move |(i, run)| (name.as_str(), Some(*i), run))
-        })
-        .collect();
-    if !labelled.is_empty() {
-        write_atomic(
-            &dir.join("trajectory.csv"),
-            report::trajectory_csv(scenario, &labelled).as_bytes(),
-        )?;
-        write_atomic(
-            &dir.join("visits.csv"),
-            report::visits_csv(&labelled).as_bytes(),
-        )?;
-        write_atomic(
-            &dir.join("doses.csv"),
-            report::doses_csv(scenario, &labelled).as_bytes(),
-        )?;
-        written.extend(["trajectory.csv", "visits.csv", "doses.csv"]);
-    }
+    written.extend(run_files(scenario, &run.kept_runs(), dir)?);
     Ok(written)
 }
 
