@@ -124,6 +124,30 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
     let mut c = Checker {
         problems: Vec::new(),
     };
+    check_texts(&mut c, spec);
+    if c.positive("horizon", spec.horizon, "horizon") {
+        c.at_most("horizon", spec.horizon, 1.0e7, "horizon");
+    }
+    check_model(&mut c, &spec.model, &spec.drugs);
+    check_drugs(&mut c, spec);
+    check_observation(&mut c, spec);
+    check_progression(&mut c, "progression", &spec.progression, spec, true);
+    check_arms(&mut c, spec);
+    if let Some(o) = &spec.optimise {
+        check_optimise(&mut c, spec, o);
+    }
+    if let Some(times) = &spec.pfs_at {
+        check_pfs_at(&mut c, times, spec.horizon);
+    }
+    check_virtual_patients(&mut c, spec);
+    if let Some(st) = &spec.stochastic {
+        check_stochastic(&mut c, st, spec);
+    }
+    c.problems
+}
+
+/// The format version, and the name and descriptions a terminal and a report will show.
+fn check_texts(c: &mut Checker, spec: &ScenarioSpec) {
     if spec.format_version != FORMAT_VERSION {
         c.fail(
             "format_version",
@@ -172,35 +196,30 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
     for (i, arm) in spec.arms.iter().enumerate() {
         describe(format!("arms[{i}].description"), &arm.description);
     }
-    if c.positive("horizon", spec.horizon, "horizon") {
-        c.at_most("horizon", spec.horizon, 1.0e7, "horizon");
-    }
-    check_model(&mut c, &spec.model, &spec.drugs);
-    check_drugs(&mut c, spec);
-    check_observation(&mut c, spec);
-    check_progression(&mut c, "progression", &spec.progression, spec, true);
-    check_arms(&mut c, spec);
-    if let Some(o) = &spec.optimise {
-        check_optimise(&mut c, spec, o);
-    }
-    if let Some(times) = &spec.pfs_at {
-        for (i, t) in times.iter().enumerate() {
-            if c.positive(
-                &format!("pfs_at[{i}]"),
-                *t,
-                "a P(progression-free) time point",
-            ) && *t > spec.horizon
-            {
-                c.fail(
-                    format!("pfs_at[{i}]"),
-                    format!(
-                        "a P(progression-free) time must lie within the horizon ({}), got {t}",
-                        spec.horizon
-                    ),
-                );
-            }
+}
+
+/// The P(progression-free) time points: positive and within the horizon.
+fn check_pfs_at(c: &mut Checker, times: &[f64], horizon: f64) {
+    for (i, t) in times.iter().enumerate() {
+        if c.positive(
+            &format!("pfs_at[{i}]"),
+            *t,
+            "a P(progression-free) time point",
+        ) && *t > horizon
+        {
+            c.fail(
+                format!("pfs_at[{i}]"),
+                format!(
+                    "a P(progression-free) time must lie within the horizon ({}), got {t}",
+                    horizon
+                ),
+            );
         }
     }
+}
+
+/// Each virtual-patient parameter: a parameter that exists, a distribution in range.
+fn check_virtual_patients(c: &mut Checker, spec: &ScenarioSpec) {
     for (key, dist) in spec.virtual_patients.iter() {
         let p = format!("virtual_patients.{key}");
         if let Err(message) = super::patients::resolve_target(spec, key) {
@@ -232,41 +251,43 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
             }
         }
     }
-    if let Some(st) = &spec.stochastic {
-        if let Some(step) = st.step
-            && c.positive("stochastic.step", step, "stochastic step")
-            && spec.horizon.is_finite()
-            && spec.horizon / step > MAX_STEPS
-        {
-            c.fail(
-                "stochastic.step",
-                format!(
-                    "a stochastic step of {} (set here, or derived from the fastest \
-                     per-capita rate) over a horizon of {} makes {:.2e} steps, more than the \
-                     limit of {MAX_STEPS:e}; set stochastic.step or shorten the horizon",
-                    crate::support::format::Num(step),
-                    spec.horizon,
-                    spec.horizon / step
-                ),
-            );
-        }
-        if let Some(scale) = st.cells_per_unit
-            && c.positive("stochastic.cells_per_unit", scale, "cells_per_unit")
-        {
-            for (name, comp) in spec.model.compartments.iter() {
-                if comp.initial * scale > MAX_COUNT {
-                    c.fail(
-                        "stochastic.cells_per_unit",
-                        format!(
-                            "compartment `{name}` would start with {:e} cells; at most {MAX_COUNT:e}",
-                            comp.initial * scale
-                        ),
-                    );
-                }
+}
+
+/// The stochastic engine's step (within the step limit) and cells per unit (within the
+/// count limit).
+fn check_stochastic(c: &mut Checker, st: &StochasticSpec, spec: &ScenarioSpec) {
+    if let Some(step) = st.step
+        && c.positive("stochastic.step", step, "stochastic step")
+        && spec.horizon.is_finite()
+        && spec.horizon / step > MAX_STEPS
+    {
+        c.fail(
+            "stochastic.step",
+            format!(
+                "a stochastic step of {} (set here, or derived from the fastest \
+                 per-capita rate) over a horizon of {} makes {:.2e} steps, more than the \
+                 limit of {MAX_STEPS:e}; set stochastic.step or shorten the horizon",
+                crate::support::format::Num(step),
+                spec.horizon,
+                spec.horizon / step
+            ),
+        );
+    }
+    if let Some(scale) = st.cells_per_unit
+        && c.positive("stochastic.cells_per_unit", scale, "cells_per_unit")
+    {
+        for (name, comp) in spec.model.compartments.iter() {
+            if comp.initial * scale > MAX_COUNT {
+                c.fail(
+                    "stochastic.cells_per_unit",
+                    format!(
+                        "compartment `{name}` would start with {:e} cells; at most {MAX_COUNT:e}",
+                        comp.initial * scale
+                    ),
+                );
             }
         }
     }
-    c.problems
 }
 
 fn check_model(c: &mut Checker, m: &ModelSpec, drugs: &NamedList<DrugSpec>) {
