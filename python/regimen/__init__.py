@@ -5,7 +5,7 @@
     c = s.compare(rollouts=1000, seed=1)
     print(c)                          # the tables `regimen compare` prints
     c.summary.to_pandas()             # summary.csv as a DataFrame
-    s2 = s.with_params({"model.compartments.resistant.initial": 1e5})
+    s2 = s.with_params({"model.compartments.primed.initial": 1e9})
 
 Runs release the GIL; Ctrl-C (KeyboardInterrupt) stops a run at its next safe point. The
 same seed gives the same numbers on any number of threads. Errors raise
@@ -73,7 +73,10 @@ class Scenario:
     def with_params(self, params):
         """This scenario with fields changed by dotted path, validated again:
         ``s.with_params({"model.compartments.resistant.initial": 1e5})``. List elements are
-        named by index or by their ``name`` (``"arms.adaptive-50.schedule..."``)."""
+        named by index or by their ``name`` (``"arms.adaptive-50.schedule..."``). A
+        parameter drawn per patient is set through its distribution
+        (``"virtual_patients.compartments.resistant.initial.lognormal.median"``): the
+        compartment's own value then only moves the deterministic run."""
         return Scenario(self._native.with_params(list(dict(params).items())))
 
     def simulate(self, arm=None, record_every=1.0, noise_seed=None):
