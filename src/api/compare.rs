@@ -167,7 +167,15 @@ fn chosen_arms<'s>(
 /// Checks `options` against `scenario` and the limits of [`crate::support::limits`] without running
 /// anything (so a front-end can refuse a request before it prepares an output folder).
 pub fn check(scenario: &Scenario, options: &CompareOptions) -> Result<()> {
-    let (arms, _) = chosen_arms(scenario, options)?;
+    checked(scenario, options).map(|_| ())
+}
+
+/// [`check`], giving the arms to run and the index of the reference among them.
+fn checked<'s>(
+    scenario: &'s Scenario,
+    options: &CompareOptions,
+) -> Result<(Vec<&'s crate::scenario::Arm>, usize)> {
+    let (arms, reference) = chosen_arms(scenario, options)?;
     crate::support::limits::record_every(options.record_every, scenario.horizon)?;
     crate::support::limits::rollouts("--rollouts", options.rollouts)?;
     crate::support::limits::kept_rows(
@@ -180,7 +188,8 @@ pub fn check(scenario: &Scenario, options: &CompareOptions) -> Result<()> {
         options.rollouts,
         arms.len(),
         scenario.horizon / scenario.stochastic_step,
-    )
+    )?;
+    Ok((arms, reference))
 }
 
 /// Runs the rollouts `options` asks for (every arm's, or one shard's units) in parallel,
@@ -190,8 +199,7 @@ pub fn run_rollouts(
     options: &CompareOptions,
     progress: &dyn Progress,
 ) -> Result<Rollouts> {
-    check(scenario, options)?;
-    let (arms, reference) = chosen_arms(scenario, options)?;
+    let (arms, reference) = checked(scenario, options)?;
     let units: Vec<Unit> = match options.shard {
         Some(shard) => crate::api::shard::units_of(shard, arms.len(), options.rollouts),
         None => (0..arms.len())

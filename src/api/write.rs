@@ -138,9 +138,19 @@ pub fn comparison(
     command: &str,
     dir: &Path,
 ) -> Result<Vec<&'static str>> {
-    let mut written = rollouts(scenario, &comparison.rollouts, dir)?;
     let manifest = rollouts_manifest(scenario, &comparison.rollouts, command);
-    provenance(scenario, &manifest, dir)?;
+    comparison_with(scenario, comparison, &manifest, dir)
+}
+
+/// A comparison's files with the given manifest.
+fn comparison_with(
+    scenario: &Scenario,
+    comparison: &Comparison,
+    manifest: &Manifest,
+    dir: &Path,
+) -> Result<Vec<&'static str>> {
+    let mut written = rollouts(scenario, &comparison.rollouts, dir)?;
+    provenance(scenario, manifest, dir)?;
     written.extend(["scenario.yaml", "manifest.json"]);
     written.extend(summary(scenario, comparison, dir)?);
     Ok(written)
@@ -155,7 +165,7 @@ pub fn merged_comparison(
     shards: &[PathBuf],
     dir: &Path,
 ) -> Result<Vec<&'static str>> {
-    let mut written = rollouts(scenario, &comparison.rollouts, dir)?;
+    let mut written = comparison_with(scenario, comparison, manifest, dir)?;
     let names: Vec<String> = comparison
         .rollouts
         .arms
@@ -168,9 +178,6 @@ pub fn merged_comparison(
             written.push(name);
         }
     }
-    provenance(scenario, manifest, dir)?;
-    written.extend(["scenario.yaml", "manifest.json"]);
-    written.extend(summary(scenario, comparison, dir)?);
     Ok(written)
 }
 
