@@ -11,7 +11,8 @@ use rand_distr::{Distribution as _, StandardNormal};
 /// Channel of patient draws in the rollout-level streams (measurement noise uses 1).
 const PATIENT_CHANNEL: u64 = 2;
 
-/// Which model parameter a distribution sets.
+/// One numeric parameter of the compiled model: what virtual patients draw and fits
+/// estimate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Target {
     /// Birth rate of compartment `i`.
@@ -22,6 +23,17 @@ pub enum Target {
     Initial(usize),
     /// Carrying capacity of compartment `i`.
     Capacity(usize),
+    /// Competition coefficient `a_ij` of compartment `by` (j) on compartment `of` (i).
+    Competition {
+        /// The compartment crowded.
+        of: usize,
+        /// The compartment crowding it.
+        by: usize,
+    },
+    /// Per-capita rate of transition `k`.
+    Transition(usize),
+    /// Probability per division of mutation `k`.
+    Mutation(usize),
     /// Scale (emax or slope) of drug `drug`'s effect of `kind` on compartment `compartment`.
     Effect {
         /// The drug.
@@ -92,11 +104,64 @@ impl Distribution {
     }
 }
 
+impl Target {
+    /// The parameter's value in `model` (0 for an effect the model does not have).
+    pub fn get(self, model: &Model) -> f64 {
+        match self {
+            Target::Birth(i) => model.compartments[i].birth,
+            Target::Death(i) => model.compartments[i].death,
+            Target::Initial(i) => model.compartments[i].initial,
+            Target::Capacity(i) => model.compartments[i].capacity,
+            Target::Competition { of, by } => model.compartments[of].competition[by],
+            Target::Transition(k) => model.transitions[k].rate,
+            Target::Mutation(k) => model.mutations[k].probability,
+            Target::Effect {
+                drug,
+                compartment,
+                kind,
+            } => {
+                let c = &model.compartments[compartment];
+                let list = match kind {
+                    EffectKind::Kill => &c.kill,
+                    EffectKind::Cytostatic => &c.cytostatic,
+                    EffectKind::Capacity => &c.capacity_effects,
+                };
+                list.iter()
+                    .find(|e| model.shapes.get(e.shape).is_some_and(|s| s.0 == drug))
+                    .map_or(0.0, |e| e.scale)
+            }
+        }
+    }
+
+    /// Sets the parameter in `model` to `value`.
+    pub fn set(self, model: &mut Model, value: f64) {
+        match self {
+            Target::Birth(i) => model.compartments[i].birth = value,
+            Target::Death(i) => model.compartments[i].death = value,
+            Target::Initial(i) => model.compartments[i].initial = value,
+            Target::Capacity(i) => model.compartments[i].capacity = value.max(f64::MIN_POSITIVE),
+            Target::Competition { of, by } => model.compartments[of].competition[by] = value,
+            Target::Transition(k) => model.transitions[k].rate = value,
+            Target::Mutation(k) => model.mutations[k].probability = value,
+            Target::Effect {
+                drug,
+                compartment,
+                kind,
+            } => {
+                if let Some(e) = effect_mut(model, drug, compartment, kind) {
+                    e.scale = value;
+                }
+            }
+        }
+    }
+}
+
 /// One parameter's distribution, compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatientParameter {
-    /// Which parameter.
-    pub target: Target,
+    /// The model's parameters that take the drawn value (one, or every compartment that
+    /// shares the model's carrying capacity).
+    pub targets: Vec<Target>,
     /// Its distribution over patients.
     pub distribution: Distribution,
 }
@@ -140,17 +205,10 @@ pub fn apply(
             channel: PATIENT_CHANNEL,
         }
         .stream();
-        let current = match p.target {
-            Target::Birth(i) => model.compartments[i].birth,
-            Target::Death(i) => model.compartments[i].death,
-            Target::Initial(i) => model.compartments[i].initial,
-            Target::Capacity(i) => model.compartments[i].capacity,
-            Target::Effect {
-                drug,
-                compartment,
-                kind,
-            } => effect_mut(model, drug, compartment, kind).map_or(0.0, |e| e.scale),
+        let Some(first) = p.targets.first() else {
+            continue;
         };
+        let current = first.get(model);
         let value = match p.distribution {
             Distribution::Lognormal { median, cv } => {
                 let sigma = (1.0 + cv * cv).ln().sqrt();
@@ -163,22 +221,12 @@ pub fn apply(
             }
             Distribution::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
         };
-        match p.target {
-            Target::Birth(i) => model.compartments[i].birth = value,
-            Target::Death(i) => model.compartments[i].death = value,
-            Target::Initial(i) => {
-                model.compartments[i].initial = if whole_counts { value.round() } else { value };
-            }
-            Target::Capacity(i) => model.compartments[i].capacity = value.max(f64::MIN_POSITIVE),
-            Target::Effect {
-                drug,
-                compartment,
-                kind,
-            } => {
-                if let Some(e) = effect_mut(model, drug, compartment, kind) {
-                    e.scale = value;
-                }
-            }
+        for target in &p.targets {
+            let value = match target {
+                Target::Initial(_) if whole_counts => value.round(),
+                _ => value,
+            };
+            target.set(model, value);
         }
     }
 }

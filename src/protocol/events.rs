@@ -2,11 +2,13 @@
 //! `addl`/`ii` repeats into doses, and writing the doses a run gave back out.
 //!
 //! CSV files use the upper-case headers `ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS` (only TIME and
-//! AMT are required). Rows with EVID other than 1 (observations, resets) are skipped; steady
-//! state (SS ≠ 0) is not supported. CMT is the 1-based index of the drug in the scenario.
+//! AMT are required; other columns are ignored). Observation rows are skipped; resets (EVID 3,
+//! 4) and steady state (SS ≠ 0) are refused. CMT is the 1-based index of the drug in the
+//! scenario.
 
 use crate::error::Diagnostic;
 use crate::model::pk::{Dose, Kinetics};
+use crate::protocol::dataset;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -36,244 +38,16 @@ pub struct EventRecord {
     pub dur: Option<f64>,
 }
 
-const KNOWN: [&str; 9] = [
-    "ID", "TIME", "EVID", "AMT", "CMT", "RATE", "II", "ADDL", "SS",
-];
-
-fn problem(
-    file: &Path,
-    line: usize,
-    column: Option<usize>,
-    field: &str,
-    message: String,
-) -> Diagnostic {
-    Diagnostic {
-        file: file.to_path_buf(),
-        line: Some(line),
-        column,
-        field: field.to_owned(),
-        message,
-    }
-}
-
-/// Parses a dosing-record CSV (`text`, the contents of `file`).
+/// Parses a dosing-record CSV (`text`, the contents of `file`): the doses of its one subject,
+/// in the NONMEM layout [`crate::protocol::dataset`] reads.
 pub fn parse_csv(file: &Path, text: &str) -> Result<Vec<EventRecord>, Vec<Diagnostic>> {
-    // Spreadsheets often start a UTF-8 CSV with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((header_index, header)) = lines.next() else {
-        return Err(vec![problem(file, 1, None, "", "the file is empty; expected a header line such as ID,TIME,EVID,AMT,CMT,RATE,II,ADDL,SS".to_owned())]);
-    };
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    let mut problems = check_header(file, header_index + 1, &names);
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    let mut records = Vec::new();
-    let mut last_time = f64::NEG_INFINITY;
-    for (index, line) in lines {
-        let row = Row {
-            file,
-            line_no: index + 1,
-            names: &names,
-        };
-        if let Some(r) = row.record(line, &mut last_time, &mut problems) {
-            records.push(r);
-        }
-    }
-    if problems.is_empty() {
-        Ok(records)
-    } else {
-        Err(problems)
-    }
-}
-
-/// The header's problems: unknown columns (with a hint) and missing TIME or AMT.
-fn check_header(file: &Path, line_no: usize, names: &[&str]) -> Vec<Diagnostic> {
-    let mut problems = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        if !KNOWN.contains(name) {
-            let hint = if KNOWN.contains(&name.to_ascii_uppercase().as_str()) {
-                format!(
-                    "headers are upper case: write {}",
-                    name.to_ascii_uppercase()
-                )
-            } else {
-                format!("allowed headers: {}", KNOWN.join(","))
-            };
-            // Echo no more of the file than the offending cell, and at most 40 characters.
-            let shown: String = name.chars().take(40).collect();
-            problems.push(problem(
-                file,
-                line_no,
-                Some(i + 1),
-                &shown,
-                format!("unknown column `{shown}`; {hint}"),
-            ));
-        }
-    }
-    for required in ["TIME", "AMT"] {
-        if !names.contains(&required) {
-            problems.push(problem(
-                file,
-                line_no,
-                None,
-                required,
-                format!("missing column {required}"),
-            ));
-        }
-    }
-    problems
-}
-
-/// One data line of a dosing-record CSV.
-struct Row<'a> {
-    file: &'a Path,
-    line_no: usize,
-    names: &'a [&'a str],
-}
-
-impl Row<'_> {
-    fn column(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| *n == name)
-    }
-
-    /// The line's dosing record (`None` for a non-dose EVID or a line with problems, which go
-    /// to `problems`); `last_time` keeps the records in time order.
-    fn record(
-        &self,
-        line: &str,
-        last_time: &mut f64,
-        problems: &mut Vec<Diagnostic>,
-    ) -> Option<EventRecord> {
-        let (file, line_no, names) = (self.file, self.line_no, self.names);
-        let column = |name: &str| self.column(name);
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cells.len() != names.len() {
-            problems.push(problem(
-                file,
-                line_no,
-                None,
-                "",
-                format!("{} values for {} columns", cells.len(), names.len()),
-            ));
-            return None;
-        }
-        let mut number = |name: &str| -> Result<Option<f64>, ()> {
-            let Some(i) = column(name) else {
-                return Ok(None);
-            };
-            let cell = cells[i];
-            if cell.is_empty() || cell == "." {
-                return Ok(None);
-            }
-            match cell.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(Some(v)),
-                _ => {
-                    let shown: String = cell.chars().take(40).collect();
-                    problems.push(problem(
-                        file,
-                        line_no,
-                        Some(i + 1),
-                        name,
-                        format!("`{shown}` is not a finite number"),
-                    ));
-                    Err(())
-                }
-            }
-        };
-        let (Ok(time), Ok(amt), Ok(evid), Ok(cmt), Ok(rate), Ok(ii), Ok(addl), Ok(ss)) = (
-            number("TIME"),
-            number("AMT"),
-            number("EVID"),
-            number("CMT"),
-            number("RATE"),
-            number("II"),
-            number("ADDL"),
-            number("SS"),
-        ) else {
-            return None;
-        };
-        if evid.unwrap_or(1.0) != 1.0 {
-            return None;
-        }
-        if ss.unwrap_or(0.0) != 0.0 {
-            problems.push(problem(
-                file,
-                line_no,
-                column("SS").map(|i| i + 1),
-                "SS",
-                "steady-state records (SS ≠ 0) are not supported; give the doses explicitly"
-                    .to_owned(),
-            ));
-            return None;
-        }
-        let (Some(time), Some(amt)) = (time, amt) else {
-            problems.push(problem(
-                file,
-                line_no,
-                None,
-                "",
-                "a dosing record needs TIME and AMT".to_owned(),
-            ));
-            return None;
-        };
-        // Negative values are located here, in the CSV row, not in the scenario.
-        for (name, value) in [
-            ("TIME", Some(time)),
-            ("AMT", Some(amt)),
-            ("RATE", rate),
-            ("II", ii),
-        ] {
-            if let Some(v) = value
-                && v < 0.0
-            {
-                problems.push(problem(
-                    file,
-                    line_no,
-                    column(name).map(|i| i + 1),
-                    name,
-                    format!("{name} must be ≥ 0, got {v}"),
-                ));
-            }
-        }
-        if time < *last_time {
-            problems.push(problem(
-                file,
-                line_no,
-                column("TIME").map(|i| i + 1),
-                "TIME",
-                format!("records must be in time order: {time} comes after {last_time}"),
-            ));
-        }
-        *last_time = last_time.max(time);
-        let whole = |v: Option<f64>, name: &str, problems: &mut Vec<Diagnostic>| -> Option<u32> {
-            let v = v?;
-            if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
-                problems.push(problem(
-                    file,
-                    line_no,
-                    column(name).map(|i| i + 1),
-                    name,
-                    format!("{name} must be a whole number ≥ 0, got {v}"),
-                ));
-                return None;
-            }
-            Some(v as u32)
-        };
-        Some(EventRecord {
-            time,
-            amt,
-            cmt: whole(cmt, "CMT", problems),
-            ii: ii.filter(|x| *x > 0.0),
-            addl: whole(addl, "ADDL", problems).filter(|x| *x > 0),
-            rate: rate.filter(|x| *x > 0.0),
-            dur: None,
-        })
-    }
+    let data = dataset::read(file, text, dataset::Layout::Doses)?;
+    Ok(data
+        .subjects
+        .into_iter()
+        .flat_map(|s| s.doses)
+        .map(|d| d.record)
+        .collect())
 }
 
 /// Expands records into (time, dose) pairs, sorted by time. `drug` is the schedule's drug

@@ -1,6 +1,7 @@
 //! What a trial protocol prescribes: the dosing rules ([`schedule`]), the visits and what
 //! counts as progression ([`observe`]), and doses as NONMEM-style records ([`events`]).
 
+pub mod dataset;
 pub mod events;
 pub mod observe;
 pub mod schedule;

@@ -7,6 +7,7 @@ pub mod locate;
 pub mod named;
 mod params;
 pub mod parse;
+pub mod paths;
 pub mod patients;
 pub mod resolve;
 pub mod spec;

@@ -1,31 +1,48 @@
 //! The scenario's `virtual_patients`, compiled into [`crate::model::patients`]' own types.
 
-use super::spec::{DistributionSpec, ScenarioSpec};
+use super::paths;
+use super::spec::{DistributionSpec, ResponseSpec, ScenarioSpec};
 use crate::error::{Error, Result};
-use crate::model::patients::{Distribution, EffectKind, PatientParameter, Target};
+use crate::model::patients::{Distribution, PatientParameter, Target};
 
-/// Resolves a `virtual_patients` key against a scenario, or says what is allowed.
-pub fn resolve_target(spec: &ScenarioSpec, key: &str) -> std::result::Result<Target, String> {
+/// Resolves a `virtual_patients` key against a scenario, or says what is allowed. A key is
+/// a parameter path ([`super::paths`]: `model.compartments.resistant.initial`) or one of the
+/// short forms `compartments.<name>.<field>` and `drugs.<drug>.effects.<compartment>.<kind>`.
+pub fn resolve_target(spec: &ScenarioSpec, key: &str) -> std::result::Result<Vec<Target>, String> {
+    let full = full_path(spec, key)?;
+    paths::find(spec, &full).map(|p| p.targets)
+}
+
+/// The parameter path a `virtual_patients` key names.
+fn full_path(spec: &ScenarioSpec, key: &str) -> std::result::Result<String, String> {
     let parts: Vec<&str> = key.split('.').collect();
     let comps = &spec.model.compartments;
-    let compartment = |name: &str| {
-        comps.position(name).ok_or_else(|| {
-            format!(
+    let known_compartment = |name: &str| {
+        if comps.position(name).is_some() {
+            Ok(())
+        } else {
+            Err(format!(
                 "unknown compartment `{name}`; the scenario defines: {}",
                 comps.names().collect::<Vec<_>>().join(", ")
-            )
-        })
+            ))
+        }
     };
     match parts.as_slice() {
+        ["model", "compartments", name, ..] => {
+            known_compartment(name)?;
+            Ok(key.to_owned())
+        }
+        ["model", ..] | ["drugs", _, "effects", _, _, _, _] => Ok(key.to_owned()),
         ["compartments", name, field] => {
-            let i = compartment(name)?;
+            known_compartment(name)?;
             match *field {
-                "birth" => Ok(Target::Birth(i)),
-                "death" => Ok(Target::Death(i)),
-                "initial" => Ok(Target::Initial(i)),
-                "carrying_capacity" => Ok(Target::Capacity(i)),
+                "birth" | "death" | "initial" | "carrying_capacity" => {
+                    Ok(format!("model.{key}"))
+                }
                 other => Err(format!(
-                    "`{other}` cannot vary between patients; use birth, death, initial or carrying_capacity"
+                    "`{other}` cannot vary between patients; use birth, death, initial or \
+                     carrying_capacity (or any parameter path: model.compartments.<name>.<field>, \
+                     model.transitions.<k>.rate, ...)"
                 )),
             }
         }
@@ -34,36 +51,29 @@ pub fn resolve_target(spec: &ScenarioSpec, key: &str) -> std::result::Result<Tar
                 .drugs
                 .position(drug)
                 .ok_or_else(|| format!("unknown drug `{drug}`"))?;
-            let c = compartment(comp)?;
-            let effect = spec.drugs.0[d].1.effects.get(comp);
-            let (kind, present) = match *kind {
-                "kill" => (EffectKind::Kill, effect.is_some_and(|e| e.kill.is_some())),
-                "cytostatic" => (
-                    EffectKind::Cytostatic,
-                    effect.is_some_and(|e| e.cytostatic.is_some()),
-                ),
-                "capacity" => (
-                    EffectKind::Capacity,
-                    effect.is_some_and(|e| e.capacity.is_some()),
-                ),
-                other => {
-                    return Err(format!(
-                        "`{other}` is not an effect; use kill, cytostatic or capacity"
-                    ));
-                }
-            };
-            if !present {
-                return Err(format!("drug `{drug}` has no {key} effect to vary"));
+            known_compartment(comp)?;
+            if !["kill", "cytostatic", "capacity"].contains(kind) {
+                return Err(format!(
+                    "`{kind}` is not an effect; use kill, cytostatic or capacity"
+                ));
             }
-            Ok(Target::Effect {
-                drug: d,
-                compartment: c,
-                kind,
-            })
+            let effect = spec.drugs.0[d].1.effects.get(comp);
+            let response = effect.and_then(|e| match *kind {
+                "kill" => e.kill.as_ref(),
+                "cytostatic" => e.cytostatic.as_ref(),
+                _ => e.capacity.as_ref(),
+            });
+            match response {
+                Some(ResponseSpec::Linear { .. }) => Ok(format!("{key}.linear.slope")),
+                Some(ResponseSpec::Hill { .. }) => Ok(format!("{key}.hill.emax")),
+                None => Err(format!("drug `{drug}` has no {key} effect to vary")),
+            }
         }
         _ => Err(
-            "name a parameter as compartments.<name>.<birth|death|initial|carrying_capacity> \
-             or drugs.<drug>.effects.<compartment>.<kill|cytostatic|capacity>"
+            "name a parameter by its path (model.compartments.<name>.<field>, \
+             model.transitions.<k>.rate, drugs.<drug>.effects.<compartment>.<kind>.linear.slope, \
+             ...) or as compartments.<name>.<birth|death|initial|carrying_capacity> or \
+             drugs.<drug>.effects.<compartment>.<kill|cytostatic|capacity>"
                 .to_owned(),
         ),
     }
@@ -75,8 +85,8 @@ pub fn compile(spec: &ScenarioSpec) -> Result<Vec<PatientParameter>> {
         .iter()
         .map(|(key, dist)| {
             resolve_target(spec, key)
-                .map(|target| PatientParameter {
-                    target,
+                .map(|targets| PatientParameter {
+                    targets,
                     distribution: match *dist {
                         DistributionSpec::Lognormal { median, cv } => {
                             Distribution::Lognormal { median, cv }

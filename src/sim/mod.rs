@@ -170,6 +170,35 @@ pub fn run<P: Propagator>(
     Ok(run.finish())
 }
 
+/// The state at each of `times` (sorted, within the horizon) in a run of `arm` with
+/// `propagator`: row-major, one row of compartment counts per time. This is what a fit
+/// compares with measurements taken at arbitrary times; nothing else is recorded.
+pub fn run_sampled<P: Propagator>(
+    scenario: &Scenario,
+    arm: &Arm,
+    propagator: &mut P,
+    times: &[f64],
+) -> Result<Vec<f64>> {
+    let options = RunOptions {
+        record_every: 0.0,
+        noise: None,
+    };
+    let mut run = Driver::new(scenario, arm, options);
+    run.sample_times = times;
+    loop {
+        if run.visit_due() {
+            run.visit();
+        }
+        run.decide();
+        run.sample();
+        if run.record() {
+            break;
+        }
+        run.advance(propagator)?;
+    }
+    Ok(run.samples)
+}
+
 /// One run in progress: the state, the policy and everything recorded so far.
 struct Driver<'s> {
     scenario: &'s Scenario,
@@ -200,6 +229,11 @@ struct Driver<'s> {
     /// The true marker at time 0, and its peak before progression.
     marker0: f64,
     peak_marker: f64,
+    /// Times at which to keep the state (for [`run_sampled`]), the next one's index, and the
+    /// states kept.
+    sample_times: &'s [f64],
+    sample_k: usize,
+    samples: Vec<f64>,
 }
 
 impl<'s> Driver<'s> {
@@ -242,6 +276,9 @@ impl<'s> Driver<'s> {
             record_k: 0,
             marker0: 0.0,
             peak_marker: 0.0,
+            sample_times: &[],
+            sample_k: 0,
+            samples: Vec::new(),
         }
     }
 
@@ -364,10 +401,24 @@ impl<'s> Driver<'s> {
         at_end
     }
 
-    /// The next time something happens: a visit, a decision, a recording, a change of
-    /// exposure, or the horizon.
+    /// Keeps the state for every sample time due now.
+    fn sample(&mut self) {
+        while let Some(&ts) = self.sample_times.get(self.sample_k) {
+            if ts > self.t + self.eps {
+                break;
+            }
+            self.samples.extend_from_slice(&self.state);
+            self.sample_k += 1;
+        }
+    }
+
+    /// The next time something happens: a visit, a decision, a recording, a sample, a change
+    /// of exposure, or the horizon.
     fn next_event(&self) -> f64 {
         let mut next = self.scenario.horizon;
+        if let Some(&ts) = self.sample_times.get(self.sample_k) {
+            next = next.min(ts);
+        }
         next = next.min(self.visit_k as f64 * self.scenario.marker.every);
         if let Some(td) = self.next_decision() {
             next = next.min(td);

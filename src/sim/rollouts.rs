@@ -64,9 +64,13 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
     }
     // Patient values given in burden units scale with the counts.
     for p in &mut s.patients {
-        if let crate::model::patients::Target::Initial(_)
-        | crate::model::patients::Target::Capacity(_) = p.target
-        {
+        if p.targets.iter().any(|t| {
+            matches!(
+                t,
+                crate::model::patients::Target::Initial(_)
+                    | crate::model::patients::Target::Capacity(_)
+            )
+        }) {
             p.distribution = p.distribution.scaled(scale);
         }
     }
