@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod error;
+pub mod fit;
 pub mod model;
 pub mod plot;
 pub mod protocol;

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["sim"],
     &["stats"],
     &["report"],
+    &["fit"],
     &["plot", "search"],
     &["api"],
 ];

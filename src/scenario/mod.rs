@@ -5,7 +5,7 @@ mod compile;
 mod library;
 pub mod locate;
 pub mod named;
-mod params;
+pub mod params;
 pub mod parse;
 pub mod paths;
 pub mod patients;

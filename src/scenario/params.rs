@@ -30,7 +30,7 @@ fn list_item<'a>(list: &'a mut [Value], key: &str) -> Option<&'a mut Value> {
 /// a key that itself holds dots, as `virtual_patients` keys do, is matched whole) in `root`
 /// to `value`. The last key may be new (a field left to its default); the keys before it
 /// must exist.
-fn set(root: &mut Value, path: &str, value: Value) -> std::result::Result<(), String> {
+pub fn set(root: &mut Value, path: &str, value: Value) -> std::result::Result<(), String> {
     let keys: Vec<&str> = path.split('.').collect();
     if keys.iter().any(|k| k.is_empty()) {
         return Err(format!("`{path}` is not a field path (empty key)"));

@@ -65,7 +65,11 @@ pub fn parameters(spec: &ScenarioSpec) -> Vec<ParameterPath> {
         let at = |field: &str| format!("model.compartments.{name}.{field}");
         out.push(ParameterPath::one(at("birth"), Target::Birth(i), c.birth));
         out.push(ParameterPath::one(at("death"), Target::Death(i), c.death));
-        out.push(ParameterPath::one(at("initial"), Target::Initial(i), c.initial));
+        out.push(ParameterPath::one(
+            at("initial"),
+            Target::Initial(i),
+            c.initial,
+        ));
         if let Some(k) = c.carrying_capacity {
             out.push(ParameterPath::one(
                 at("carrying_capacity"),

@@ -36,9 +36,7 @@ fn full_path(spec: &ScenarioSpec, key: &str) -> std::result::Result<String, Stri
         ["compartments", name, field] => {
             known_compartment(name)?;
             match *field {
-                "birth" | "death" | "initial" | "carrying_capacity" => {
-                    Ok(format!("model.{key}"))
-                }
+                "birth" | "death" | "initial" | "carrying_capacity" => Ok(format!("model.{key}")),
                 other => Err(format!(
                     "`{other}` cannot vary between patients; use birth, death, initial or \
                      carrying_capacity (or any parameter path: model.compartments.<name>.<field>, \

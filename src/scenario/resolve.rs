@@ -67,6 +67,35 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     if stochastic.step.is_none() {
         stochastic.step = Some(default_step(&spec.model, &spec.drugs));
     }
+    resolve_fit(spec);
+}
+
+/// Fills the defaults of the `fit:` block: proportional error, 8 starts, profiles on; each
+/// free parameter of positive value searched on the log scale within ×/÷ 100 of it (a
+/// probability no higher than 1). Unknown paths stay for validation.
+fn resolve_fit(spec: &mut ScenarioSpec) {
+    let Some(mut fit) = spec.fit.take() else {
+        return;
+    };
+    fit.error.get_or_insert(ErrorModelName::Proportional);
+    fit.starts.get_or_insert(8);
+    fit.profiles.get_or_insert(true);
+    for (path, free) in fit.parameters.0.iter_mut() {
+        let Ok(p) = super::paths::find(spec, path) else {
+            continue;
+        };
+        let log = *free.scale.get_or_insert(if p.value > 0.0 {
+            ParameterScale::Log
+        } else {
+            ParameterScale::Linear
+        }) == ParameterScale::Log;
+        if log && p.value > 0.0 {
+            free.lower.get_or_insert(p.value / 100.0);
+            free.upper
+                .get_or_insert((p.value * 100.0).min(p.max.unwrap_or(f64::INFINITY)));
+        }
+    }
+    spec.fit = Some(fit);
 }
 
 /// Fills the defaults of a progression block; `day` is one day in the scenario's units.

@@ -59,6 +59,93 @@ pub struct ScenarioSpec {
     /// override it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimise: Option<OptimiseSpec>,
+    /// What `regimen fit` estimates from observed data (command-line flags override it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitSpec>,
+}
+
+/// The `fit:` block (docs/fitting.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FitSpec {
+    /// The observed data: a CSV in the NONMEM layout (ID, TIME, EVID, AMT, CMT, DV, MDV, ...),
+    /// relative to the scenario file. TIME is in the scenario's time units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The free parameters, by path (`model.compartments.resistant.initial`); every other
+    /// parameter keeps the scenario's value.
+    #[serde(default)]
+    pub parameters: NamedList<FreeParameterSpec>,
+    /// The residual error model (proportional if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorModelName>,
+    /// Starting points of the multi-start search (Halton points in the bounds; the
+    /// scenario's values are the first). Default 8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts: Option<u32>,
+    /// Fit only the data up to this time and forecast the rest (all data if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<f64>,
+    /// Profile-likelihood intervals for every free parameter (default true; false keeps
+    /// only the standard errors and is much faster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<bool>,
+}
+
+/// One free parameter of a fit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreeParameterSpec {
+    /// Smallest value searched (log scale: the scenario's value / 100 if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    /// Largest value searched (log scale: the scenario's value × 100 if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
+    /// Search on the log of the value (rates, sizes) or the value itself (default: log for
+    /// a positive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ParameterScale>,
+    /// A prior: the fit maximises the posterior (MAP) instead of the likelihood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<DistributionSpec>,
+}
+
+/// The scale a free parameter is searched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParameterScale {
+    /// The log of the value.
+    Log,
+    /// The value.
+    Linear,
+}
+
+/// How measurements scatter about the model's marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorModelName {
+    /// Normal with a constant SD `a`.
+    Additive,
+    /// Normal with SD `b` × prediction.
+    Proportional,
+    /// Normal with SD √(a² + (b × prediction)²).
+    Combined,
+    /// Normal on the log of the marker with SD σ (log-normal measurement noise, as the
+    /// scenario's `observation.noise_cv` makes).
+    LogAdditive,
+}
+
+impl ErrorModelName {
+    /// The name as the YAML file spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorModelName::Additive => "additive",
+            ErrorModelName::Proportional => "proportional",
+            ErrorModelName::Combined => "combined",
+            ErrorModelName::LogAdditive => "log_additive",
+        }
+    }
 }
 
 /// The `optimise:` block.

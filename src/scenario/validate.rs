@@ -140,6 +140,9 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
         check_pfs_at(&mut c, times, spec.horizon);
     }
     check_virtual_patients(&mut c, spec);
+    if let Some(fit) = &spec.fit {
+        check_fit(&mut c, spec, fit);
+    }
     if let Some(st) = &spec.stochastic {
         check_stochastic(&mut c, st, spec);
     }
@@ -225,30 +228,119 @@ fn check_virtual_patients(c: &mut Checker, spec: &ScenarioSpec) {
         if let Err(message) = super::patients::resolve_target(spec, key) {
             c.fail(&p, message);
         }
-        match dist {
-            DistributionSpec::Lognormal { median, cv } => {
-                if let Some(m) = median {
-                    c.positive(&format!("{p}.lognormal.median"), *m, "median");
-                }
-                if c.non_negative(&format!("{p}.lognormal.cv"), *cv, "cv") {
-                    c.at_most(&format!("{p}.lognormal.cv"), *cv, 10.0, "cv");
-                }
+        check_distribution(c, &p, dist);
+    }
+}
+
+/// A distribution's parameters (virtual patients, priors).
+fn check_distribution(c: &mut Checker, p: &str, dist: &DistributionSpec) {
+    match dist {
+        DistributionSpec::Lognormal { median, cv } => {
+            if let Some(m) = median {
+                c.positive(&format!("{p}.lognormal.median"), *m, "median");
             }
-            DistributionSpec::Normal { mean, sd } => {
-                c.non_negative(&format!("{p}.normal.mean"), *mean, "mean");
-                c.non_negative(&format!("{p}.normal.sd"), *sd, "sd");
+            if c.non_negative(&format!("{p}.lognormal.cv"), *cv, "cv") {
+                c.at_most(&format!("{p}.lognormal.cv"), *cv, 10.0, "cv");
             }
-            DistributionSpec::Uniform { low, high } => {
-                if c.non_negative(&format!("{p}.uniform.low"), *low, "low")
-                    && c.non_negative(&format!("{p}.uniform.high"), *high, "high")
-                    && high < low
-                {
-                    c.fail(
-                        format!("{p}.uniform.high"),
-                        format!("high ({high}) must be ≥ low ({low})"),
-                    );
-                }
+        }
+        DistributionSpec::Normal { mean, sd } => {
+            c.non_negative(&format!("{p}.normal.mean"), *mean, "mean");
+            c.non_negative(&format!("{p}.normal.sd"), *sd, "sd");
+        }
+        DistributionSpec::Uniform { low, high } => {
+            if c.non_negative(&format!("{p}.uniform.low"), *low, "low")
+                && c.non_negative(&format!("{p}.uniform.high"), *high, "high")
+                && high < low
+            {
+                c.fail(
+                    format!("{p}.uniform.high"),
+                    format!("high ({high}) must be ≥ low ({low})"),
+                );
             }
+        }
+    }
+}
+
+/// The `fit:` block: every free parameter exists, its bounds hold the scenario's value (the
+/// first start) and suit its scale, and its prior is a distribution.
+fn check_fit(c: &mut Checker, spec: &ScenarioSpec, fit: &FitSpec) {
+    if let Some(until) = fit.until {
+        c.positive("fit.until", until, "fit.until");
+    }
+    if let Some(starts) = fit.starts
+        && !(1..=1000).contains(&starts)
+    {
+        c.fail(
+            "fit.starts",
+            format!("starts must be 1 to 1000, got {starts}"),
+        );
+    }
+    if fit.parameters.is_empty() {
+        c.fail(
+            "fit.parameters",
+            "name at least one free parameter by its path, e.g. \
+             model.compartments.<name>.birth: { lower: 0.001, upper: 0.1 }",
+        );
+    }
+    for (path, free) in fit.parameters.iter() {
+        let p = format!("fit.parameters.{path}");
+        let param = match super::paths::find(spec, path) {
+            Ok(param) => param,
+            Err(message) => {
+                c.fail(&p, message);
+                continue;
+            }
+        };
+        if let Some(prior) = &free.prior {
+            check_distribution(c, &format!("{p}.prior"), prior);
+        }
+        let (Some(lower), Some(upper)) = (free.lower, free.upper) else {
+            c.fail(
+                &p,
+                format!(
+                    "give lower and upper bounds (a parameter of value {} is searched on the \
+                     linear scale, which has no default bounds)",
+                    param.value
+                ),
+            );
+            continue;
+        };
+        if !lower.is_finite() || !upper.is_finite() || lower >= upper {
+            c.fail(
+                format!("{p}.upper"),
+                format!("bounds must be finite with lower < upper, got [{lower}, {upper}]"),
+            );
+            continue;
+        }
+        if free.scale == Some(ParameterScale::Log) && lower <= 0.0 {
+            c.fail(
+                format!("{p}.lower"),
+                format!("a parameter searched on the log scale needs lower > 0, got {lower}"),
+            );
+        }
+        if lower < 0.0 {
+            c.fail(
+                format!("{p}.lower"),
+                format!("parameters are ≥ 0; lower is {lower}"),
+            );
+        }
+        if let Some(max) = param.max
+            && upper > max
+        {
+            c.fail(
+                format!("{p}.upper"),
+                format!("upper must be at most {max}, got {upper}"),
+            );
+        }
+        if !(lower..=upper).contains(&param.value) {
+            c.fail(
+                &p,
+                format!(
+                    "the bounds [{lower}, {upper}] exclude the scenario's value {}; the search \
+                     starts from it, so widen the bounds or change the value",
+                    param.value
+                ),
+            );
         }
     }
 }

@@ -16,6 +16,7 @@
 use super::objective::{Evaluator, Score};
 use crate::error::{Error, Result};
 use crate::protocol::schedule::{HolidayRule, ModulationRule, Schedule};
+use crate::support::design::halton;
 use argmin::core::{CostFunction, Executor};
 use argmin::solver::neldermead::NelderMead;
 use argmin::solver::particleswarm::ParticleSwarm;
@@ -541,24 +542,6 @@ impl CostFunction for Problem<'_, '_, '_> {
         }
         Ok(-penalised)
     }
-}
-
-/// The `i`-th point (i ≥ 1) of the Halton sequence in `dims` dimensions: a deterministic,
-/// evenly spread design of the unit cube.
-fn halton(i: u64, dims: usize) -> Vec<f64> {
-    const PRIMES: [u64; 8] = [2, 3, 5, 7, 11, 13, 17, 19];
-    (0..dims)
-        .map(|d| {
-            let base = PRIMES[d % PRIMES.len()];
-            let (mut f, mut r, mut n) = (1.0, 0.0, i);
-            while n > 0 {
-                f /= base as f64;
-                r += f * (n % base) as f64;
-                n /= base;
-            }
-            r
-        })
-        .collect()
 }
 
 /// Searches `family` with at most `options.budget` distinct evaluations.

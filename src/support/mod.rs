@@ -1,6 +1,8 @@
 //! What every layer leans on: limits on requests ([`limits`]), how numbers are written
-//! ([`mod@format`]), random number streams ([`rng`]) and stopping a job ([`stop`]).
+//! ([`mod@format`]), random number streams ([`rng`]), space-filling designs ([`design`]) and
+//! stopping a job ([`stop`]).
 
+pub mod design;
 pub mod format;
 pub mod limits;
 pub mod rng;
