@@ -84,6 +84,9 @@ fn exponential_growth_with_lognormal_noise_matches_the_closed_form() {
     let sigma_hat = (rss / n).sqrt();
     let se_r = sigma_hat / sxx.sqrt();
     let se_n0 = ln_n0_hat.exp() * sigma_hat * (1.0 / n + tbar * tbar / sxx).sqrt();
+    // The profile of r with σ profiled out is n·ln(RSS(r)/n), RSS(r) = RSS + (r − r̂)²·Sxx:
+    // it rises by χ²₁(95 %) = 3.8415 at r̂ ± √(RSS/Sxx · (e^{3.8415/n} − 1)).
+    let half = (rss / sxx * ((3.841_458_820_694_124 / n).exp() - 1.0)).sqrt();
 
     let scenario = Scenario::from_yaml_str(EXPONENTIAL).unwrap();
     let settings = Settings::of(&scenario).unwrap();
@@ -113,5 +116,14 @@ fn exponential_growth_with_lognormal_noise_matches_the_closed_form() {
     assert!(close(p[2].value, sigma_hat), "σ̂");
     assert!(close(p[0].se, se_r), "SE(r̂)");
     assert!(close(p[1].se, se_n0), "SE(N̂0)");
+    println!(
+        "profile CI of r {:?} vs ({}, {})",
+        p[0].ci,
+        r_hat - half,
+        r_hat + half
+    );
+    let (lo, hi) = (p[0].ci.0.unwrap(), p[0].ci.1.unwrap());
+    assert!((lo - (r_hat - half)).abs() < 1e-3 * half, "lower end");
+    assert!((hi - (r_hat + half)).abs() < 1e-3 * half, "upper end");
     assert!(p.iter().all(|q| q.identifiable));
 }

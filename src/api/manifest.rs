@@ -85,6 +85,34 @@ pub struct Manifest {
     /// Set in an optimisation shard: the identity of the run (see [`crate::api::optimise::fingerprint`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimise_fingerprint: Option<String>,
+    /// Set by `fit`: the data and the settings of the fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitRecord>,
+}
+
+/// What a fit read and how it searched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitRecord {
+    /// The data file.
+    pub data_file: String,
+    /// SHA-256 of the data file's text.
+    pub data_sha256: String,
+    /// Subjects fitted.
+    pub subjects: usize,
+    /// The free parameters, by path.
+    pub parameters: Vec<String>,
+    /// The residual error model.
+    pub error_model: String,
+    /// Data after this time were held back for the forecast.
+    pub until: Option<f64>,
+    /// Or each subject's data after its first K cycles were.
+    pub cycles: Option<u32>,
+    /// Starts of the multi-start search per subject.
+    pub starts: u32,
+    /// Profile-likelihood intervals were computed.
+    pub profiles: bool,
+    /// Model runs over all subjects.
+    pub evaluations: u64,
 }
 
 /// The part of a job a shard folder holds.
@@ -188,6 +216,7 @@ impl Manifest {
             optimise: None,
             optimise_overrides: None,
             optimise_fingerprint: None,
+            fit: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //! [`Scenario`]: crate::Scenario
 
 pub mod compare;
+pub mod fit;
 pub mod manifest;
 pub mod merge;
 pub mod optimise;
@@ -24,6 +25,7 @@ pub mod text;
 pub mod write;
 
 pub use compare::{CompareOptions, Comparison, Rollouts, compare, run_rollouts};
+pub use fit::{FitOptions, Fitted, fit};
 pub use manifest::Manifest;
 pub use optimise::{Optimisation, OptimiseOptions, optimise};
 pub use progress::{Progress, Silent};

@@ -115,3 +115,140 @@ pub fn optimisation(scenario: &Scenario, run: &Optimisation) -> String {
     }
     out
 }
+
+/// A number in at most four significant digits, for tables.
+fn short(x: f64) -> String {
+    if !x.is_finite() {
+        return "—".to_owned();
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{x:.2e}")
+    } else {
+        let digits = if a >= 100.0 {
+            0
+        } else if a >= 1.0 {
+            2
+        } else {
+            4
+        };
+        format!("{x:.digits$}")
+    }
+}
+
+/// A fit's heading, per-subject table (estimate and 95 % profile interval of each free
+/// parameter), population summary and forecast summary.
+pub fn fitted(run: &super::fit::Fitted) -> String {
+    let settings = &run.settings;
+    let mut out = format!(
+        "{} — fit of {} subjects from {} ({} error{}{})\n\n",
+        run.scenario.name,
+        run.subjects.len(),
+        run.data_file.display(),
+        settings.error.name(),
+        if settings.free.iter().any(|f| f.prior.is_some()) {
+            ", MAP with priors"
+        } else {
+            ""
+        },
+        match (settings.until, settings.cycles) {
+            (Some(u), _) => format!(", fitted up to {u} {}", run.scenario.time_units.as_str()),
+            (None, Some(k)) => format!(", fitted on the first {k} cycles"),
+            _ => String::new(),
+        }
+    );
+    for note in &run.notes {
+        let _ = writeln!(out, "{}", wrap(&format!("note: {note}"), 100));
+    }
+    if !run.notes.is_empty() {
+        out.push('\n');
+    }
+    for (j, free) in settings.free.iter().enumerate() {
+        let _ = writeln!(out, "p{}: {}", j + 1, free.path);
+    }
+    out.push('\n');
+    let mut header = format!(
+        "{:<12} {:>4} {:>4} {:>10} {:>6}",
+        "subject", "obs", "BLQ", "-2LL", "R²"
+    );
+    for j in 0..settings.free.len() {
+        let _ = write!(header, "  {:<28}", format!("p{} [95% profile CI]", j + 1));
+    }
+    let _ = writeln!(out, "{header}");
+    for s in &run.subjects {
+        let id: String = s.id.chars().take(12).collect();
+        let _ = write!(
+            out,
+            "{:<12} {:>4} {:>4} {:>10.2} {:>6}",
+            id,
+            s.n_fitted,
+            s.n_censored,
+            s.neg2ll,
+            short(s.r2)
+        );
+        for p in s.parameters.iter().take(settings.free.len()) {
+            let end = |e: Option<f64>| e.map_or_else(|| "·".to_owned(), short);
+            let cell = format!(
+                "{} [{}, {}]{}",
+                short(p.value),
+                end(p.ci.0),
+                end(p.ci.1),
+                if p.identifiable { "" } else { " *" }
+            );
+            let _ = write!(out, "  {cell:<28}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\n*: not identifiable from these data (the profile stays within χ²₁(95%) of its\n\
+         minimum up to a bound of the search: · marks the open side). -2LL: −2 ln likelihood\n\
+         at the estimate; R² on the marker over quantified measurements."
+    );
+    out.push_str("\nPopulation (two-stage: log-normal over identifiable estimates)\n");
+    for p in &run.population.parameters {
+        let _ = writeln!(
+            out,
+            "  {:<52} median {:>10}  CV {:>6}  ({} subjects)",
+            p.path,
+            short(p.median),
+            if p.subjects >= 2 {
+                format!("{:.0}%", 100.0 * p.cv)
+            } else {
+                "—".to_owned()
+            },
+            p.subjects
+        );
+    }
+    let forecasts: Vec<_> = run.subjects.iter().filter_map(|s| s.forecast).collect();
+    if !forecasts.is_empty() {
+        let judged: Vec<_> = forecasts
+            .iter()
+            .filter(|f| !f.progressed_while_fitted)
+            .collect();
+        let agree = judged.iter().filter(|f| f.progression_agrees()).count();
+        let mut rmse: Vec<f64> = forecasts
+            .iter()
+            .map(|f| f.rmse_log)
+            .filter(|x| x.is_finite())
+            .collect();
+        rmse.sort_by(f64::total_cmp);
+        let _ = writeln!(
+            out,
+            "\nForecast of the data held back: median RMSE of ln(observed/predicted) {}; \
+             progression predicted right (both or neither, within three visits) for {agree} \
+             of {} subjects ({} progressed while fitted and are not counted).",
+            rmse.get(rmse.len() / 2)
+                .map_or_else(|| "—".to_owned(), |x| short(*x)),
+            judged.len(),
+            forecasts.len() - judged.len()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} model runs in {:.1} s.",
+        run.evaluations(),
+        run.wall_seconds
+    );
+    out
+}

@@ -229,3 +229,51 @@ pub fn optimisation_shard(
     provenance(scenario, manifest, dir)?;
     Ok(vec!["search.json", "scenario.yaml", "manifest.json"])
 }
+
+/// A fit's folder: estimates.csv, predictions.csv, forecast.csv (with data held back),
+/// population.csv, population.yaml, subjects/<ID>.yaml, scenario.yaml and manifest.json.
+pub fn fitted(run: &super::fit::Fitted, dir: &Path) -> Result<Vec<String>> {
+    use crate::fit::output;
+    let mut written = Vec::new();
+    let mut put = |name: &str, text: &str| -> Result<()> {
+        write_atomic(&dir.join(name), text.as_bytes())?;
+        written.push(name.to_owned());
+        Ok(())
+    };
+    put("estimates.csv", &output::estimates(&run.subjects).to_csv())?;
+    put(
+        "predictions.csv",
+        &output::predictions(&run.subjects).to_csv(),
+    )?;
+    let forecasts = output::forecasts(&run.subjects);
+    if !forecasts.is_empty() {
+        put("forecast.csv", &forecasts.to_csv())?;
+    }
+    put(
+        "population.csv",
+        &output::population(&run.population).to_csv(),
+    )?;
+    put("population.yaml", &run.population_yaml)?;
+    for s in &run.subjects {
+        let name = format!("subjects/{}.yaml", crate::support::format::slug(&s.id));
+        put(&name, &s.scenario)?;
+    }
+    let scenario = &run.scenario;
+    let reference = scenario.arms.first().map_or("", |a| a.name.as_str());
+    let mut manifest = Manifest::new(scenario, "fit", 0, 1, reference, run.wall_seconds);
+    manifest.fit = Some(super::manifest::FitRecord {
+        data_file: run.data_file.display().to_string(),
+        data_sha256: run.data_sha256.clone(),
+        subjects: run.subjects.len(),
+        parameters: run.settings.free.iter().map(|f| f.path.clone()).collect(),
+        error_model: run.settings.error.name().to_owned(),
+        until: run.settings.until,
+        cycles: run.settings.cycles,
+        starts: run.settings.starts,
+        profiles: run.settings.profiles,
+        evaluations: run.evaluations(),
+    });
+    provenance(scenario, &manifest, dir)?;
+    written.extend(["scenario.yaml".to_owned(), "manifest.json".to_owned()]);
+    Ok(written)
+}

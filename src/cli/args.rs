@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use regimen::api::shard::Shard;
-use regimen::scenario::spec::FamilyName;
+use regimen::scenario::spec::{ErrorModelName, FamilyName, FreeParameterSpec};
 use regimen::search::family::Solver;
 use regimen::search::objective::Objective;
 use std::path::PathBuf;
@@ -73,6 +73,15 @@ pub enum Command {
     /// stochastic rollouts (ID = rollout + 1), which differ for closed-loop schedules.
     /// The file can be read back as `events: { file: … }`.
     Events(EventsArgs),
+    /// Fit the scenario's model to observed data (a NONMEM-layout CSV: ID, TIME, EVID, AMT,
+    /// CMT, DV, MDV, BLQ), each subject by maximum likelihood under the doses it received.
+    ///
+    /// Settings come from the scenario's `fit:` block; flags override them. Writes
+    /// estimates.csv (per subject: estimates, SEs, profile intervals, identifiability, -2LL,
+    /// AIC, BIC, R²), predictions.csv, forecast.csv (with --fit-until), population.csv,
+    /// population.yaml (virtual patients drawn from the estimates), subjects/<ID>.yaml
+    /// (each subject's scenario, for compare/optimise/simulate) and manifest.json.
+    Fit(FitArgs),
     /// Validate a scenario and print its resolved form (every default filled in).
     ///
     /// Exit code 0 if the scenario is valid; otherwise every problem found is listed with
@@ -226,6 +235,88 @@ pub struct PlotArgs {
     /// Draw SVG plots only (no PNG copies).
     #[arg(long)]
     pub no_png: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The scenario YAML file (with a `fit:` block, or --free).
+    pub scenario: PathBuf,
+    /// The data file (default: the scenario's fit.data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output folder (default: out/<scenario file name>-fit).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Fit the data up to this time and forecast the rest.
+    #[arg(long, conflicts_with = "cycles")]
+    pub fit_until: Option<f64>,
+    /// Fit each subject's first K treatment cycles and forecast the rest.
+    #[arg(long)]
+    pub cycles: Option<u32>,
+    /// Starting points of each subject's multi-start search.
+    #[arg(long)]
+    pub starts: Option<u32>,
+    /// The residual error model.
+    #[arg(long, value_enum)]
+    pub error: Option<ErrorArg>,
+    /// A free parameter, PATH or PATH=LOWER..UPPER (repeat for each; replaces the block's
+    /// list), e.g. --free model.compartments.resistant.birth=0.001..0.05
+    #[arg(long, value_parser = parse_free)]
+    pub free: Vec<(String, FreeParameterSpec)>,
+    /// Skip the profile-likelihood intervals (standard errors only; much faster).
+    #[arg(long)]
+    pub no_profiles: bool,
+    /// Also write a self-contained HTML report to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Draw SVG plots only (no PNG copies).
+    #[arg(long)]
+    pub no_png: bool,
+}
+
+/// The error models `--error` takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErrorArg {
+    Additive,
+    Proportional,
+    Combined,
+    LogAdditive,
+}
+
+impl From<ErrorArg> for ErrorModelName {
+    fn from(e: ErrorArg) -> ErrorModelName {
+        match e {
+            ErrorArg::Additive => ErrorModelName::Additive,
+            ErrorArg::Proportional => ErrorModelName::Proportional,
+            ErrorArg::Combined => ErrorModelName::Combined,
+            ErrorArg::LogAdditive => ErrorModelName::LogAdditive,
+        }
+    }
+}
+
+/// `PATH` or `PATH=LOWER..UPPER`.
+fn parse_free(text: &str) -> Result<(String, FreeParameterSpec), String> {
+    let Some((path, range)) = text.split_once('=') else {
+        return Ok((text.to_owned(), FreeParameterSpec::default()));
+    };
+    let Some((lower, upper)) = range.split_once("..") else {
+        return Err(format!(
+            "`{range}`: write the bounds as LOWER..UPPER, e.g. 0.001..0.05"
+        ));
+    };
+    let number = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("`{s}` is not a number"))
+    };
+    Ok((
+        path.to_owned(),
+        FreeParameterSpec {
+            lower: Some(number(lower)?),
+            upper: Some(number(upper)?),
+            ..FreeParameterSpec::default()
+        },
+    ))
 }
 
 #[derive(Debug, Args)]

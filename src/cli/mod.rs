@@ -2,6 +2,7 @@
 
 mod args;
 mod compare;
+mod fit;
 mod optimise;
 mod print;
 mod simulate;
@@ -78,6 +79,7 @@ fn run(command: Command, quiet: bool) -> Result<()> {
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args, quiet),
         Command::Events(args) => export_events(args),
+        Command::Fit(args) => fit::run(args, quiet),
         Command::Optimise(args) => optimise::run(args),
         Command::Merge(args) => merge(args, quiet),
         Command::Plot(args) => {

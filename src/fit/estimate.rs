@@ -59,8 +59,15 @@ impl CostFunction for Boxed<'_> {
 }
 
 /// Nelder–Mead from `start` with initial steps `steps` per coordinate, at most `iters`
-/// iterations; the best point (inside the box) and its value.
-pub fn nelder_mead(problem: &Boxed, start: &[f64], steps: &[f64], iters: u64) -> (Vec<f64>, f64) {
+/// iterations, stopping once the simplex's values spread less than `tolerance`; the best
+/// point (inside the box) and its value.
+pub fn nelder_mead(
+    problem: &Boxed,
+    start: &[f64],
+    steps: &[f64],
+    iters: u64,
+    tolerance: f64,
+) -> (Vec<f64>, f64) {
     let start = problem.clamp(start);
     let f0 = problem.eval(&start);
     let mut simplex = vec![start.clone()];
@@ -75,7 +82,7 @@ pub fn nelder_mead(problem: &Boxed, start: &[f64], steps: &[f64], iters: u64) ->
         simplex.push(v);
     }
     let fallback = (start.clone(), f0);
-    let Ok(solver) = NelderMead::new(simplex).with_sd_tolerance(1e-10) else {
+    let Ok(solver) = NelderMead::new(simplex).with_sd_tolerance(tolerance) else {
         return fallback;
     };
     let boxed = Boxed {
@@ -268,10 +275,16 @@ pub fn polish(problem: &Boxed, x: &[f64], max_iters: usize) -> (Vec<f64>, f64, V
     (x, fx, hess)
 }
 
-/// The multi-start search: Nelder–Mead from `start` and from `starts − 1` Halton points of
-/// the box, then a Newton polish of the best two. The best point, its value and the
+/// The multi-start search: Nelder–Mead on `coarse` (a cheaper evaluation of the same
+/// objective) from `start` and from `starts − 1` Halton points of the box, then Nelder–Mead
+/// and a Newton polish on `problem` from the best two. The best point, its value and the
 /// Hessian there.
-pub fn minimise(problem: &Boxed, start: &[f64], starts: u32) -> (Vec<f64>, f64, Vec<Vec<f64>>) {
+pub fn minimise(
+    coarse: &Boxed,
+    problem: &Boxed,
+    start: &[f64],
+    starts: u32,
+) -> (Vec<f64>, f64, Vec<Vec<f64>>) {
     let d = start.len();
     let steps: Vec<f64> = problem
         .bounds
@@ -290,14 +303,14 @@ pub fn minimise(problem: &Boxed, start: &[f64], starts: u32) -> (Vec<f64>, f64, 
                 .map(|(u, (lo, hi))| lo + u * (hi - lo))
                 .collect()
         };
-        found.push(nelder_mead(problem, &x0, &steps, iters));
+        found.push(nelder_mead(coarse, &x0, &steps, iters, 1e-4));
     }
     found.sort_by(|a, b| a.1.total_cmp(&b.1));
     let mut best: Option<(Vec<f64>, f64, Vec<Vec<f64>>)> = None;
     for (x, _) in found.iter().take(2) {
         // A second Nelder–Mead with small steps first: Newton needs to start near the bottom.
         let small: Vec<f64> = steps.iter().map(|s| s * 0.05).collect();
-        let (x, _) = nelder_mead(problem, x, &small, iters);
+        let (x, _) = nelder_mead(problem, x, &small, iters, 1e-7);
         let polished = polish(problem, &x, 30);
         if best.as_ref().is_none_or(|b| polished.1 < b.1) {
             best = Some(polished);

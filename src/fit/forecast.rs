@@ -22,12 +22,20 @@ pub struct Forecast {
     /// The measurements show progression within the fitted period already (nothing left
     /// to forecast about it).
     pub progressed_while_fitted: bool,
+    /// How far apart the two progression times may be and still agree: three visit
+    /// intervals (a marker measured at visits dates progression no better than that).
+    pub window: f64,
 }
 
 impl Forecast {
-    /// Progression forecast right: both or neither show it after the fitted period.
+    /// Progression forecast right: neither shows it, or both do within [`Forecast::window`]
+    /// of each other.
     pub fn progression_agrees(&self) -> bool {
-        self.observed_progression.is_some() == self.predicted_progression.is_some()
+        match (self.observed_progression, self.predicted_progression) {
+            (None, None) => true,
+            (Some(a), Some(b)) => (a - b).abs() <= self.window,
+            _ => false,
+        }
     }
 }
 
@@ -101,5 +109,6 @@ pub fn forecast(scenario: &Scenario, predictions: &[Prediction]) -> Option<Forec
         observed_progression: observed,
         predicted_progression: predicted,
         progressed_while_fitted: observed.is_some_and(|t| t <= until),
+        window: 3.0 * scenario.marker.every,
     })
 }

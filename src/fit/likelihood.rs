@@ -11,20 +11,29 @@ use std::cell::{Cell, RefCell};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
 
-/// The fit's ODE tolerance: tighter than the default so finite-difference derivatives of
-/// the likelihood (standard errors, the Newton polish) see the model, not the step control.
+/// The ODE tolerance of the final fit: tighter than the default so finite-difference
+/// derivatives of the likelihood (standard errors, the Newton polish, profiles) see the
+/// model, not the step control.
 pub const FIT_TOLERANCE: Tolerance = Tolerance {
     relative: 1e-10,
     absolute: 1e-12,
+};
+
+/// The ODE tolerance of the global search: a quarter of the steps, and errors far below
+/// the measurement noise, which is all Nelder–Mead needs to find the basin.
+pub const SEARCH_TOLERANCE: Tolerance = Tolerance {
+    relative: 1e-7,
+    absolute: 1e-10,
 };
 
 /// ln Φ(z), the log of the standard normal distribution function, accurate in the far left
 /// tail too (where a censored value far above the prediction puts it).
 pub fn ln_normal_cdf(z: f64) -> f64 {
     if z < -8.0 {
-        // Asymptotic series of the Mills ratio.
-        let z2 = z * z;
-        -0.5 * z2 - 0.5 * LN_2PI - (-z).ln() + (1.0 - 1.0 / z2 + 3.0 / (z2 * z2)).ln()
+        // Asymptotic series of the Mills ratio (next term below 1e-6 relative for z < −8).
+        let w = 1.0 / (z * z);
+        let series = 1.0 - w * (1.0 - w * (3.0 - w * (15.0 - w * 105.0)));
+        -0.5 / w - 0.5 * LN_2PI - (-z).ln() + series.ln()
     } else {
         (0.5 * erfc(-z / std::f64::consts::SQRT_2)).ln()
     }
@@ -61,6 +70,8 @@ pub struct Objective<'a> {
     typical: f64,
     /// Likelihood evaluations so far (model runs).
     pub evaluations: Cell<u64>,
+    /// The ODE tolerance of the next evaluations.
+    tolerance: Cell<Tolerance>,
 }
 
 impl<'a> Objective<'a> {
@@ -89,12 +100,22 @@ impl<'a> Objective<'a> {
             scratch: RefCell::new(scenario.clone()),
             typical,
             evaluations: Cell::new(0),
+            tolerance: Cell::new(FIT_TOLERANCE),
         }
     }
 
     /// Search coordinates: free parameters, then error parameters.
     pub fn dim(&self) -> usize {
         self.free.len() + self.error.parameters().len()
+    }
+
+    /// Evaluates with the search's looser ODE tolerance (`true`) or the fit's tight one.
+    pub fn set_coarse(&self, coarse: bool) {
+        self.tolerance.set(if coarse {
+            SEARCH_TOLERANCE
+        } else {
+            FIT_TOLERANCE
+        });
     }
 
     /// The free parameters.
@@ -139,7 +160,13 @@ impl<'a> Objective<'a> {
     /// The model's marker at every measurement time, with the free parameters at `values`
     /// (natural scale).
     pub fn predict(&self, values: &[f64]) -> crate::error::Result<Vec<f64>> {
-        predict_at(&self.scratch, self.free, values, self.arm, &self.times)
+        predict_at(
+            &self.scratch,
+            (self.free, values),
+            self.arm,
+            &self.times,
+            self.tolerance.get(),
+        )
     }
 
     /// −2 ln likelihood (+ −2 ln prior) at search coordinates `x`; +∞ where the model
@@ -193,13 +220,14 @@ impl<'a> Objective<'a> {
     }
 }
 
-/// The marker of `scratch` at `times` with the free parameters set to `values`.
+/// The marker of `scratch` at `times` with the free parameters set to `values`, solved to
+/// `tolerance`.
 pub fn predict_at(
     scratch: &RefCell<Scenario>,
-    free: &[Free],
-    values: &[f64],
+    (free, values): (&[Free], &[f64]),
     arm: usize,
     times: &[f64],
+    tolerance: Tolerance,
 ) -> crate::error::Result<Vec<f64>> {
     let mut scenario = scratch.borrow_mut();
     for (f, v) in free.iter().zip(values) {
@@ -209,7 +237,7 @@ pub fn predict_at(
     }
     let scenario = &*scenario;
     let arm = &scenario.arms[arm];
-    let mut ode = OdePropagator::new(&scenario.model, scenario.drugs.len(), FIT_TOLERANCE);
+    let mut ode = OdePropagator::new(&scenario.model, scenario.drugs.len(), tolerance);
     let states = run_sampled(scenario, arm, &mut ode, times)?;
     let width = scenario.model.n_compartments().max(1);
     Ok(states

@@ -6,6 +6,7 @@
 pub mod estimate;
 pub mod forecast;
 pub mod likelihood;
+pub mod output;
 pub mod population;
 pub mod profile;
 pub mod settings;
@@ -106,6 +107,27 @@ pub fn fitted_measurements(
         .collect()
 }
 
+/// When the subject's cycle `k + 1` starts (0-based `k` cycles before it), if it does: a
+/// cycle starts with a dose that follows a break in dosing. Fitting "the first K cycles"
+/// fits the measurements before that dose (strictly before: its own baseline measurement
+/// is forecast).
+pub fn cycle_start(subject: &Subject, k: usize) -> Option<f64> {
+    let mut starts = Vec::new();
+    let mut end = f64::NEG_INFINITY;
+    for d in &subject.doses {
+        let r = &d.record;
+        let ii = r.ii.unwrap_or(0.0);
+        let length = ii * f64::from(r.addl.unwrap_or(0) + 1);
+        let one = if ii > 0.0 { ii } else { 1.0 };
+        if starts.is_empty() || r.time > end + 1e-9 * end.abs().max(1.0) {
+            starts.push(r.time);
+        }
+        end = end.max(r.time + length.max(one));
+    }
+    // Just before the start: its measurement on the same day is the forecast's first.
+    starts.get(k).map(|t| t - 1e-6 * t.abs().max(1.0))
+}
+
 /// Checks what the likelihood cannot take: a quantified zero on the log scale, a censored
 /// value with no limit.
 fn check_measurements(data_file: &Path, error: ErrorModel, ms: &[Measurement]) -> Result<()> {
@@ -146,25 +168,42 @@ pub fn fit_subject(
 ) -> Result<SubjectFit> {
     subject::check_doses(base, data_file, subject)?;
     let limit = base.marker.detection_limit;
-    let fitted = fitted_measurements(subject, settings.until, limit);
+    let until = settings.until.or_else(|| {
+        settings
+            .cycles
+            .and_then(|k| cycle_start(subject, k as usize))
+    });
+    let fitted = fitted_measurements(subject, until, limit);
     let everything = fitted_measurements(subject, None, limit);
     check_measurements(data_file, settings.error, &everything)?;
     if fitted.is_empty() {
         return Err(Error::Usage(format!(
-            "subject {} has no measurements up to {} (fit.until): nothing to fit",
+            "subject {} has no measurements up to {} (fit.until or fit.cycles): nothing to fit",
             subject.id,
-            settings.until.unwrap_or(0.0)
+            until.unwrap_or(0.0)
         )));
     }
     let start_values: Vec<(&Free, f64)> = settings.free.iter().map(|f| (f, f.value)).collect();
     let (_, own) = subject::scenario(base, subject, &start_values, &base.source)?;
     let objective = Objective::new(&own, 0, &fitted, &settings.free, settings.error);
-    let f = |x: &[f64]| objective.value(x);
+    let coarse_f = |x: &[f64]| {
+        objective.set_coarse(true);
+        objective.value(x)
+    };
+    let f = |x: &[f64]| {
+        objective.set_coarse(false);
+        objective.value(x)
+    };
+    let coarse = Boxed {
+        f: &coarse_f,
+        bounds: objective.bounds(),
+    };
     let problem = Boxed {
         f: &f,
         bounds: objective.bounds(),
     };
-    let (best, min, hessian) = minimise(&problem, &objective.start(), settings.starts);
+    let (best, min, hessian) = minimise(&coarse, &problem, &objective.start(), settings.starts);
+    let searched = objective.evaluations.get();
     if !min.is_finite() {
         return Err(Error::Usage(format!(
             "subject {}: the model could not be run anywhere the search looked; check the \
@@ -216,6 +255,11 @@ pub fn fit_subject(
             at_bound,
         });
     }
+    tracing::debug!(
+        "subject {}: {searched} model runs to the estimate, {} for the profiles",
+        subject.id,
+        objective.evaluations.get() - searched
+    );
     let values: Vec<f64> = parameters[..settings.free.len()]
         .iter()
         .map(|p| p.value)
@@ -228,7 +272,7 @@ pub fn fit_subject(
         .map(|(m, p)| Prediction {
             measurement: *m,
             predicted: *p,
-            fitted: settings.until.is_none_or(|u| m.time <= u),
+            fitted: until.is_none_or(|u| m.time <= u),
         })
         .collect();
     let k = names.len() as f64;

@@ -3,10 +3,14 @@
 //! χ²₁(0.95) = 3.84 of the minimum. A side that stays below it up to the bound of the search
 //! is not reached: the data do not bound the parameter there.
 
-use super::estimate::{Boxed, nelder_mead};
+use super::estimate::{Boxed, nelder_mead, polish};
 
 /// χ²₁ 95 % quantile: the rise of −2 ln L that bounds a 95 % profile interval.
 pub const CHI2_95: f64 = 3.841_458_820_694_124;
+
+/// A point whose √(profile rise) is within this fraction of √χ²₁(95 %) is close enough to
+/// place the interval's end by the √-linear model instead of more profile points.
+const CLOSE: f64 = 0.005;
 
 /// One side of a profile interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,16 +69,19 @@ fn profile_at(problem: &Boxed, warm: &[f64], j: usize, v: f64) -> (Vec<f64>, f64
         bounds: others.iter().map(|&i| problem.bounds[i]).collect(),
     };
     let start: Vec<f64> = others.iter().map(|&i| warm[i]).collect();
+    // The warm start (the neighbouring point's solution) is close: Newton converges in a
+    // few steps where Nelder–Mead would need hundreds of evaluations.
+    let (y, fy, _) = polish(&reduced, &start, 12);
+    if fy.is_finite() {
+        return (embed(&y), fy);
+    }
     let steps: Vec<f64> = reduced
         .bounds
         .iter()
         .map(|(lo, hi)| 0.02 * (hi - lo))
         .collect();
-    let (y, fy) = nelder_mead(&reduced, &start, &steps, 100 * others.len() as u64);
-    // A second pass with finer steps settles the simplex at the bottom.
-    let fine: Vec<f64> = steps.iter().map(|s| s * 0.05).collect();
-    let (y, fy2) = nelder_mead(&reduced, &y, &fine, 60 * others.len() as u64);
-    (embed(&y), fy.min(fy2))
+    let (y, fy) = nelder_mead(&reduced, &start, &steps, 100 * others.len() as u64, 1e-6);
+    (embed(&y), fy)
 }
 
 /// One side (`dir` = ±1) of the interval: steps outward until the profile passes the
@@ -111,6 +118,11 @@ fn side(
         let (xv, f) = profile_at(problem, &warm, j, x);
         points.push((x, f));
         let q = root(f);
+        if (q - target).abs() < CLOSE * target {
+            // Close: the √-linear model through the estimate places the end exactly for a
+            // quadratic profile.
+            return End::At(x0 + (x - x0) * target / q);
+        }
         if q >= target {
             outside = Some((x, q));
             break;
@@ -142,6 +154,11 @@ fn side(
         let (xv, f) = profile_at(problem, &warm, j, x);
         points.push((x, f));
         let q = root(f);
+        if (q - target).abs() < CLOSE * target {
+            // Close: the √-linear model through the estimate places the end exactly for a
+            // quadratic profile.
+            return End::At(x0 + (x - x0) * target / q);
+        }
         if q >= target {
             out_x = x;
             out_q = q;

@@ -138,6 +138,8 @@ pub struct Settings {
     pub starts: u32,
     /// Fit the data up to this time only and forecast the rest.
     pub until: Option<f64>,
+    /// Or fit each subject's first K treatment cycles and forecast the rest.
+    pub cycles: Option<u32>,
     /// Profile-likelihood intervals.
     pub profiles: bool,
 }
@@ -187,6 +189,7 @@ impl Settings {
             error: ErrorModel::of(fit.error.ok_or_else(|| missing("error model"))?),
             starts: fit.starts.ok_or_else(|| missing("starts"))?,
             until: fit.until,
+            cycles: fit.cycles,
             profiles: fit.profiles.ok_or_else(|| missing("profiles"))?,
         })
     }

@@ -57,21 +57,7 @@ fn plot_area(top: f64, height: f64, x: Axis, y: Axis) -> Frame {
     }
 }
 
-/// A file-name-safe form of an arm name.
-/// A name as part of a file name: one-to-one, so `a.b` and `a-b` stay two files. Letters,
-/// digits, `-`, `_` and `.` are kept (all an arm name may hold); anything else becomes `~`
-/// and its code point in hex.
-pub fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-            out.push(c);
-        } else {
-            out.push_str(&format!("~{:x}", c as u32));
-        }
-    }
-    out
-}
+pub use crate::support::format::slug;
 
 /// Every figure the folder has data for.
 pub fn all(f: &RunFolder) -> Vec<Figure> {

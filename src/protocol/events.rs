@@ -91,6 +91,34 @@ pub fn expand(
     out
 }
 
+/// `doses` (sorted by time) with each run of contiguous, equal dose levels of a drug whose
+/// `joinable` flag is set made one long level: the same exposure at every instant, one
+/// decision instead of one per day (a year of daily records is one dose, not 365 stops of
+/// the integrator).
+pub fn join_levels(doses: Vec<(f64, Dose)>, joinable: &[bool]) -> Vec<(f64, Dose)> {
+    let mut out: Vec<(f64, Dose)> = Vec::with_capacity(doses.len());
+    // Per drug, the index in `out` of its latest dose.
+    let mut last: Vec<Option<usize>> = vec![None; joinable.len()];
+    for (t, dose) in doses {
+        let d = dose.drug;
+        if joinable.get(d).copied().unwrap_or(false)
+            && let Some(i) = last[d]
+        {
+            let (t0, prev) = &mut out[i];
+            let end = *t0 + prev.duration;
+            if prev.amount == dose.amount && (t - end).abs() <= 1e-9 * end.abs().max(1.0) {
+                prev.duration = t + dose.duration - *t0;
+                continue;
+            }
+        }
+        if let Some(slot) = last.get_mut(d) {
+            *slot = Some(out.len());
+        }
+        out.push((t, dose));
+    }
+    out
+}
+
 /// A dose a run gave, for export.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GivenDose {

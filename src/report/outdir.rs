@@ -21,6 +21,11 @@ pub const RUN_FILES: &[&str] = &[
     "best.yaml",
     "checkpoint.json",
     "search.json",
+    "estimates.csv",
+    "predictions.csv",
+    "forecast.csv",
+    "population.csv",
+    "population.yaml",
 ];
 
 /// The path made absolute and free of `..` and symbolic links where it exists (for
@@ -67,6 +72,7 @@ pub fn prepare(dir: &Path, inputs: &[&Path]) -> Result<()> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let ours = RUN_FILES.contains(&name.as_str())
                 || name == "plots"
+                || name == "subjects"
                 || name.ends_with(".html")
                 || name.starts_with('.');
             if !ours {

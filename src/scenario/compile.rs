@@ -65,10 +65,26 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
     let progression = progression_rule(&spec.progression, cells_per_unit)?;
     let marker = marker(&spec, &comp_names, progression)?;
     let kinetics: Vec<Kinetics> = drugs.iter().map(|d| d.kinetics).collect();
+    // Contiguous dose levels of a drug without a toxicity budget are one dose (the budget
+    // judges each dose on its own, so joining would change what it admits).
+    let joinable: Vec<bool> = spec
+        .drugs
+        .iter()
+        .zip(&kinetics)
+        .map(|((_, d), k)| d.toxicity.is_none() && *k == Kinetics::Level)
+        .collect();
     let arms = spec
         .arms
         .iter()
-        .map(|arm| compile_arm(arm, &spec, &drug_names, &kinetics, cells_per_unit))
+        .map(|arm| {
+            compile_arm(
+                arm,
+                &spec,
+                &drug_names,
+                (&kinetics, &joinable),
+                cells_per_unit,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Scenario {
         source: path.to_path_buf(),
@@ -273,7 +289,7 @@ fn compile_arm(
     arm: &spec::ArmSpec,
     spec: &ScenarioSpec,
     drug_names: &[&str],
-    kinetics: &[Kinetics],
+    kinetics: (&[Kinetics], &[bool]),
     cells_per_unit: f64,
 ) -> Result<Arm> {
     let main = schedule(inline(arm, &arm.schedule)?, drug_names, kinetics)?;
@@ -313,15 +329,21 @@ fn compile_arm(
     })
 }
 
-fn schedule(s: &ScheduleSpec, drug_names: &[&str], kinetics: &[Kinetics]) -> Result<Schedule> {
+/// `kinetics`: each drug's, and whether its contiguous dose levels may be joined.
+fn schedule(
+    s: &ScheduleSpec,
+    drug_names: &[&str],
+    (kinetics, joinable): (&[Kinetics], &[bool]),
+) -> Result<Schedule> {
     let mut copy = s.clone();
     let dosing = copy.dosing_mut();
     let missing = || Error::Internal("schedule not resolved".to_owned());
     let drug = index_of(drug_names, dosing.drug.as_deref().ok_or_else(missing)?)?;
     let interval = dosing.interval.ok_or_else(missing)?;
     if let ScheduleSpec::Events(x) = s {
-        return Ok(Schedule::events(crate::protocol::events::expand(
-            &x.records, drug, interval, kinetics,
+        let doses = crate::protocol::events::expand(&x.records, drug, interval, kinetics);
+        return Ok(Schedule::events(crate::protocol::events::join_levels(
+            doses, joinable,
         )));
     }
     if let ScheduleSpec::Piecewise(x) = s {

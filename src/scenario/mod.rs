@@ -264,6 +264,21 @@ impl Scenario {
         Self::from_text(Path::new(FROM_STRING), text)
     }
 
+    /// The data file `name` as the scenario's field `field` names it: relative to the
+    /// scenario's folder and inside it (unless [`ALLOW_OUTSIDE_DATA`]), a regular file.
+    pub fn data_path(&self, field: &str, name: &str) -> Result<PathBuf> {
+        let dir = self.source.parent().unwrap_or(Path::new("."));
+        data_file(dir, name).map_err(|message| {
+            Error::Invalid(vec![Diagnostic {
+                file: self.source.clone(),
+                line: None,
+                column: None,
+                field: field.to_owned(),
+                message,
+            }])
+        })
+    }
+
     /// The arm called `name`, if there is one.
     pub fn arm(&self, name: &str) -> Option<&Arm> {
         self.arms.iter().find(|a| a.name == name)

@@ -86,6 +86,10 @@ pub struct FitSpec {
     /// Fit only the data up to this time and forecast the rest (all data if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<f64>,
+    /// Or fit each subject's first K treatment cycles (a cycle starts with a dose after a
+    /// break in dosing) and forecast the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycles: Option<u32>,
     /// Profile-likelihood intervals for every free parameter (default true; false keeps
     /// only the standard errors and is much faster).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -266,6 +266,12 @@ fn check_distribution(c: &mut Checker, p: &str, dist: &DistributionSpec) {
 fn check_fit(c: &mut Checker, spec: &ScenarioSpec, fit: &FitSpec) {
     if let Some(until) = fit.until {
         c.positive("fit.until", until, "fit.until");
+        if fit.cycles.is_some() {
+            c.fail("fit.cycles", "give fit.until or fit.cycles, not both");
+        }
+    }
+    if fit.cycles == Some(0) {
+        c.fail("fit.cycles", "fit at least one cycle (cycles ≥ 1)");
     }
     if let Some(starts) = fit.starts
         && !(1..=1000).contains(&starts)
@@ -292,6 +298,13 @@ fn check_fit(c: &mut Checker, spec: &ScenarioSpec, fit: &FitSpec) {
             }
         };
         if let Some(prior) = &free.prior {
+            if matches!(prior, DistributionSpec::Uniform { .. }) {
+                c.fail(
+                    format!("{p}.prior"),
+                    "a uniform prior is what the bounds already say: give lower and upper \
+                     instead (priors are normal or lognormal)",
+                );
+            }
             check_distribution(c, &format!("{p}.prior"), prior);
         }
         let (Some(lower), Some(upper)) = (free.lower, free.upper) else {

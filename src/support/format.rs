@@ -26,3 +26,18 @@ pub fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// A name (an arm's, a subject's ID) as part of a file name: one-to-one, so `a.b` and `a-b` stay two files. Letters,
+/// digits, `-`, `_` and `.` are kept (all an arm name may hold); anything else becomes `~`
+/// and its code point in hex.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            out.push(c);
+        } else {
+            out.push_str(&format!("~{:x}", c as u32));
+        }
+    }
+    out
+}
