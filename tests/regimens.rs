@@ -81,7 +81,11 @@ fn exported_doses_replay_as_an_events_schedule() {
     };
     for day in 0..s.horizon as usize {
         let t = day as f64 + 0.5;
-        assert_eq!(level(&replay.doses, t), level(&adaptive.doses, t), "day {day}");
+        assert_eq!(
+            level(&replay.doses, t),
+            level(&adaptive.doses, t),
+            "day {day}"
+        );
     }
     assert!(replay.doses.len() < adaptive.doses.len());
     let n = adaptive.trajectory.counts.len();
