@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Virtual subjects per real one in the visual predictive check, and their seed.
+const VPC_REPLICATES: u64 = 50;
+const VPC_SEED: u64 = 1;
+
 /// What to change of the scenario's `fit:` block (the command line's flags).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FitOptions {
@@ -49,6 +53,8 @@ pub struct Fitted {
     pub population: Population,
     /// The population scenario (`population.yaml`).
     pub population_yaml: String,
+    /// The visual predictive check of the population against the data.
+    pub vpc: Vec<fit::vpc::VpcBin>,
     /// Wall-clock seconds.
     pub wall_seconds: f64,
 }
@@ -160,6 +166,15 @@ pub fn fit(scenario: &Scenario, options: &FitOptions, progress: &dyn Progress) -
     );
     let population_yaml =
         output::population_scenario(&scenario, &settings, &population, residual_sigma, &header)?;
+    let vpc = fit::vpc::vpc(
+        &scenario,
+        &settings,
+        &data,
+        &subjects,
+        &population,
+        VPC_REPLICATES,
+        VPC_SEED,
+    )?;
     Ok(Fitted {
         scenario,
         settings,
@@ -169,6 +184,7 @@ pub fn fit(scenario: &Scenario, options: &FitOptions, progress: &dyn Progress) -
         subjects,
         population,
         population_yaml,
+        vpc,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
 }

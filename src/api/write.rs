@@ -231,7 +231,8 @@ pub fn optimisation_shard(
 }
 
 /// A fit's folder: estimates.csv, predictions.csv, forecast.csv (with data held back),
-/// population.csv, population.yaml, subjects/<ID>.yaml, scenario.yaml and manifest.json.
+/// population.csv, population.yaml, curves.csv, dosing.csv and vpc.csv (for the figures),
+/// subjects/<ID>.yaml, scenario.yaml and manifest.json.
 pub fn fitted(run: &super::fit::Fitted, dir: &Path) -> Result<Vec<String>> {
     use crate::fit::output;
     let mut written = Vec::new();
@@ -254,6 +255,9 @@ pub fn fitted(run: &super::fit::Fitted, dir: &Path) -> Result<Vec<String>> {
         &output::population(&run.population).to_csv(),
     )?;
     put("population.yaml", &run.population_yaml)?;
+    put("curves.csv", &output::curves(&run.subjects).to_csv())?;
+    put("dosing.csv", &output::dosing(&run.subjects).to_csv())?;
+    put("vpc.csv", &output::vpc(&run.vpc).to_csv())?;
     for s in &run.subjects {
         let name = format!("subjects/{}.yaml", crate::support::format::slug(&s.id));
         put(&name, &s.scenario)?;

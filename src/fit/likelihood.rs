@@ -111,11 +111,16 @@ impl<'a> Objective<'a> {
 
     /// Evaluates with the search's looser ODE tolerance (`true`) or the fit's tight one.
     pub fn set_coarse(&self, coarse: bool) {
-        self.tolerance.set(if coarse {
+        self.set_tolerance(if coarse {
             SEARCH_TOLERANCE
         } else {
             FIT_TOLERANCE
         });
+    }
+
+    /// The ODE tolerance of the next evaluations.
+    pub fn set_tolerance(&self, tolerance: Tolerance) {
+        self.tolerance.set(tolerance);
     }
 
     /// The free parameters.

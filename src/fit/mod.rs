@@ -11,6 +11,7 @@ pub mod population;
 pub mod profile;
 pub mod settings;
 pub mod subject;
+pub mod vpc;
 
 use crate::error::{Error, Result};
 use crate::protocol::dataset::{Dataset, Measurement, Subject};
@@ -76,11 +77,18 @@ pub struct SubjectFit {
     pub predictions: Vec<Prediction>,
     /// The forecast of the measurements held back, if any were.
     pub forecast: Option<forecast::Forecast>,
+    /// The fitted model's marker on a fine grid from 0 to the last measurement (for plots).
+    pub curve: Vec<(f64, f64)>,
+    /// The subject's dosing as (drug, start, end, amount) levels or doses.
+    pub dosing: Vec<(usize, f64, f64, f64)>,
     /// Model runs the fit took.
     pub evaluations: u64,
     /// The subject's scenario with the estimates (the text of `subjects/<ID>.yaml`).
     pub scenario: String,
 }
+
+/// Points of the fitted curve written for plots.
+const CURVE_POINTS: usize = 400;
 
 /// The measurements a fit uses: all, or those up to `until`; values on or below the
 /// scenario's detection limit count as censored at it.
@@ -275,6 +283,26 @@ pub fn fit_subject(
             fitted: until.is_none_or(|u| m.time <= u),
         })
         .collect();
+    let last = everything.last().map_or(0.0, |m| m.time);
+    let grid: Vec<f64> = (0..=CURVE_POINTS)
+        .map(|i| last * i as f64 / CURVE_POINTS as f64)
+        .collect();
+    let curve_values = likelihood::predict_at(
+        &std::cell::RefCell::new(own.clone()),
+        (&settings.free, &values),
+        0,
+        &grid,
+        likelihood::FIT_TOLERANCE,
+    )?;
+    let curve: Vec<(f64, f64)> = grid.into_iter().zip(curve_values).collect();
+    let dosing = match &own.arms[0].schedule {
+        crate::protocol::schedule::Schedule::Events { doses } => doses
+            .iter()
+            .filter(|(_, d)| d.amount > 0.0)
+            .map(|(t, d)| (d.drug, *t, t + d.duration, d.amount))
+            .collect(),
+        _ => Vec::new(),
+    };
     let k = names.len() as f64;
     let n = fitted.len() as f64;
     let estimates: Vec<(&Free, f64)> = settings.free.iter().zip(values.iter().copied()).collect();
@@ -300,6 +328,8 @@ pub fn fit_subject(
     Ok(SubjectFit {
         id: subject.id.clone(),
         forecast: forecast::forecast(&own, &predictions),
+        curve,
+        dosing,
         r2: r_squared(&predictions),
         n_fitted: fitted.len(),
         n_censored: fitted.iter().filter(|m| m.censored).count(),

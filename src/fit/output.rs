@@ -93,6 +93,69 @@ pub fn predictions(fits: &[SubjectFit]) -> Frame {
     frame
 }
 
+/// curves.csv: each subject's fitted marker on a fine grid (for plots).
+pub fn curves(fits: &[SubjectFit]) -> Frame {
+    let mut frame = Frame::new(
+        vec!["id".into(), "time".into(), "predicted".into()],
+        &["id"],
+    );
+    for f in fits {
+        for (t, v) in &f.curve {
+            frame.push(vec![f.id.as_str().into(), (*t).into(), (*v).into()]);
+        }
+    }
+    frame
+}
+
+/// dosing.csv: each subject's doses as given in the data (drug index from 1, start, end,
+/// amount).
+pub fn dosing(fits: &[SubjectFit]) -> Frame {
+    let names = ["id", "cmt", "start", "end", "amount"]
+        .map(str::to_owned)
+        .to_vec();
+    let mut frame = Frame::new(names, &["id"]);
+    for f in fits {
+        for (drug, start, end, amount) in &f.dosing {
+            frame.push(vec![
+                f.id.as_str().into(),
+                (*drug as u64 + 1).into(),
+                (*start).into(),
+                (*end).into(),
+                (*amount).into(),
+            ]);
+        }
+    }
+    frame
+}
+
+/// vpc.csv: per time bin, the observed and simulated 5th, 50th and 95th percentiles.
+pub fn vpc(bins: &[super::vpc::VpcBin]) -> Frame {
+    let names = [
+        "time",
+        "observed_n",
+        "observed_p5",
+        "observed_p50",
+        "observed_p95",
+        "simulated_p5",
+        "simulated_p50",
+        "simulated_p95",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let mut frame = Frame::new(names, &[]);
+    for b in bins {
+        let mut row: Vec<Cell> = vec![b.time.into(), (b.observed_n as u64).into()];
+        row.extend(
+            b.observed
+                .iter()
+                .chain(&b.simulated)
+                .map(|v| Cell::from(*v)),
+        );
+        frame.push(row);
+    }
+    frame
+}
+
 /// forecast.csv: per subject with data held back, the forecast error and the observed and
 /// predicted progression.
 pub fn forecasts(fits: &[SubjectFit]) -> Frame {

@@ -307,9 +307,14 @@ pub fn report(folder: &RunFolder, figures: &[Figure]) -> String {
         out.push_str("<h2>Scenario</h2>\n");
         out.push_str(&summary);
     }
-    let results = ["leaderboard.csv", "summary.csv", "outcomes.csv"]
-        .iter()
-        .find_map(|n| file(folder, n).map(|t| (n, t)));
+    let results = [
+        "leaderboard.csv",
+        "summary.csv",
+        "estimates.csv",
+        "outcomes.csv",
+    ]
+    .iter()
+    .find_map(|n| file(folder, n).map(|t| (n, t)));
     if let Some((name, text)) = results {
         out.push_str("<h2>Results</h2>\n");
         if *name == "summary.csv" {
@@ -326,6 +331,14 @@ pub fn report(folder: &RunFolder, figures: &[Figure]) -> String {
         } else {
             out.push_str(&format!("<p class=\"meta\">{name}</p>\n"));
             out.push_str(&table(&text));
+        }
+    }
+    if let Some(pop) = file(folder, "population.csv") {
+        out.push_str("<h2>Population (two-stage)</h2>\n");
+        out.push_str(&table(&pop));
+        if let Some(forecast) = file(folder, "forecast.csv") {
+            out.push_str("<h2>Forecast of the data held back</h2>\n");
+            out.push_str(&table(&forecast));
         }
     }
     if let Some(best) = file(folder, "best.yaml") {

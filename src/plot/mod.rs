@@ -3,6 +3,7 @@
 
 pub mod data;
 pub mod figures;
+pub mod fit;
 pub mod html;
 pub mod png;
 pub mod svg;
@@ -15,7 +16,14 @@ use std::path::Path;
 /// `png`), and the HTML report to `report` if given. Returns the figure names.
 pub fn render_folder(dir: &Path, report: Option<&Path>, png: bool) -> Result<Vec<String>> {
     let folder = data::RunFolder::load(dir)?;
-    let figures = figures::all(&folder);
+    let mut figures = figures::all(&folder);
+    if folder.command == "fit" {
+        figures.extend(fit::figures(
+            dir,
+            &folder.scenario_name,
+            &folder.time_units,
+        )?);
+    }
     let plots = dir.join("plots");
     for f in &figures {
         write_atomic(&plots.join(format!("{}.svg", f.name)), f.svg.as_bytes())?;

@@ -26,6 +26,9 @@ pub const RUN_FILES: &[&str] = &[
     "forecast.csv",
     "population.csv",
     "population.yaml",
+    "curves.csv",
+    "dosing.csv",
+    "vpc.csv",
 ];
 
 /// The path made absolute and free of `..` and symbolic links where it exists (for
