@@ -43,6 +43,9 @@ fn percentiles(mut v: Vec<f64>) -> [f64; 3] {
     [at(0.05), at(0.5), at(0.95)]
 }
 
+/// A bin being filled: observed times, observed values, simulated values.
+type Bin = (Vec<f64>, Vec<f64>, Vec<f64>);
+
 /// A draw of `z` standard normals from the stream of (seed, replicate, unit).
 fn normal(seed: u64, replicate: u64, unit: u64) -> f64 {
     let mut rng = Key {
@@ -128,8 +131,7 @@ pub fn vpc(
         .collect::<Result<_>>()?;
     let every = base.marker.every.max(f64::MIN_POSITIVE);
     let bin = |t: f64| (t / every).round() as i64;
-    let mut bins: std::collections::BTreeMap<i64, (Vec<f64>, Vec<f64>, Vec<f64>)> =
-        std::collections::BTreeMap::new();
+    let mut bins: std::collections::BTreeMap<i64, Bin> = std::collections::BTreeMap::new();
     for s in &data.subjects {
         for m in fitted_measurements(s, None, limit) {
             let entry = bins.entry(bin(m.time)).or_default();
