@@ -232,7 +232,7 @@ pub fn optimisation_shard(
 
 /// A fit's folder: estimates.csv, predictions.csv, forecast.csv (with data held back),
 /// population.csv, population.yaml, curves.csv, dosing.csv and vpc.csv (for the figures),
-/// subjects/<ID>.yaml, scenario.yaml and manifest.json.
+/// `subjects/<ID>.yaml`, scenario.yaml and manifest.json.
 pub fn fitted(run: &super::fit::Fitted, dir: &Path) -> Result<Vec<String>> {
     use crate::fit::output;
     let mut written = Vec::new();
