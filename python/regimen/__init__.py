@@ -27,6 +27,7 @@ __all__ = [
     "Simulation",
     "Comparison",
     "Optimisation",
+    "Fit",
     "Table",
     "RegimenError",
     "InvalidScenario",
@@ -135,6 +136,34 @@ class Scenario:
             )
         )
 
+    def fit(
+        self,
+        data=None,
+        until=None,
+        cycles=None,
+        starts=None,
+        error=None,
+        free=None,
+        profiles=None,
+        threads=None,
+    ):
+        """Fit the model to observed data (a NONMEM-layout CSV), each subject by maximum
+        likelihood under the doses it received, as `regimen fit` does; the scenario's
+        ``fit:`` block gives every setting left as None. ``free``: a list of
+        (path, lower, upper) replacing the block's free parameters."""
+        return Fit(
+            self._native.fit(
+                None if data is None else os.fspath(data),
+                until,
+                cycles,
+                starts,
+                error,
+                free,
+                profiles,
+                threads,
+            )
+        )
+
     def __repr__(self):
         return repr(self._native)
 
@@ -209,3 +238,25 @@ class Optimisation(_Result):
         """The best feasible schedule as an arm to paste into the scenario (None if no
         finalist met the constraints)."""
         return self._native.best_yaml()
+
+
+class Fit(_Result):
+    """A fit: ``estimates`` (one row per subject), ``predictions`` (one row per
+    measurement), ``forecast``, ``population``, ``curves``, ``dosing``, ``vpc``; each
+    subject's scenario with ``subject(id)`` and the population's with ``population``."""
+
+    _tables = ("estimates", "predictions", "forecast", "population", "curves", "dosing", "vpc")
+    estimates = property(lambda self: self.table("estimates"))
+    predictions = property(lambda self: self.table("predictions"))
+    forecast = property(lambda self: self.table("forecast"))
+    subjects = property(lambda self: self._native.subjects())
+
+    def subject(self, id):
+        """Subject ``id``'s scenario (its estimates, its doses as the arm ``observed``),
+        ready to compare or optimise."""
+        return Scenario.from_yaml(self._native.subject_yaml(str(id)))
+
+    @property
+    def population(self):
+        """The population scenario (virtual patients drawn from the estimates)."""
+        return Scenario.from_yaml(self._native.population_yaml())

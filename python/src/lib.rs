@@ -115,18 +115,15 @@ fn frame_to_py<'py>(py: Python<'py>, frame: &Frame) -> PyResult<Bound<'py, PyLis
 
 /// Writes a result into `dir` (staged and swapped in whole), with plots if asked; returns
 /// the names of the files written.
-fn write_folder(
+fn write_folder<S: Into<String>>(
     dir: &Path,
     inputs: &[&Path],
     plots: bool,
-    write: impl FnOnce(&Path) -> regimen::Result<Vec<&'static str>>,
+    write: impl FnOnce(&Path) -> regimen::Result<Vec<S>>,
 ) -> regimen::Result<Vec<String>> {
     regimen::report::outdir::prepare(dir, inputs)?;
     let staged = regimen::report::outdir::Staged::begin(dir)?;
-    let mut written: Vec<String> = write(staged.path())?
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let mut written: Vec<String> = write(staged.path())?.into_iter().map(Into::into).collect();
     if plots {
         let names = regimen::plot::render_folder(staged.path(), None, true)?;
         written.extend(names.into_iter().map(|n| format!("plots/{n}")));
@@ -329,6 +326,61 @@ impl Scenario {
             scenario: self.inner.clone(),
             run,
         })
+    }
+
+    /// Fits the model to observed data as `regimen fit` does; the scenario's `fit:` block
+    /// gives every setting left as None. `free`: (path, lower, upper) triples replacing the
+    /// block's free parameters.
+    #[pyo3(signature = (data=None, until=None, cycles=None, starts=None, error=None, free=None, profiles=None, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit(
+        &self,
+        py: Python<'_>,
+        data: Option<PathBuf>,
+        until: Option<f64>,
+        cycles: Option<u32>,
+        starts: Option<u32>,
+        error: Option<String>,
+        free: Option<Vec<(String, f64, f64)>>,
+        profiles: Option<bool>,
+        threads: Option<usize>,
+    ) -> PyResult<Fit> {
+        use regimen::scenario::spec::{ErrorModelName, FreeParameterSpec};
+        let error = match error.as_deref() {
+            None => None,
+            Some("additive") => Some(ErrorModelName::Additive),
+            Some("proportional") => Some(ErrorModelName::Proportional),
+            Some("combined") => Some(ErrorModelName::Combined),
+            Some("log_additive") => Some(ErrorModelName::LogAdditive),
+            Some(other) => {
+                return Err(RegimenError::new_err(format!(
+                    "error model `{other}`: use additive, proportional, combined or log_additive"
+                )));
+            }
+        };
+        let options = api::FitOptions {
+            data,
+            until,
+            cycles,
+            starts,
+            error,
+            free: free.map(|list| {
+                list.into_iter()
+                    .map(|(path, lower, upper)| {
+                        let spec = FreeParameterSpec {
+                            lower: Some(lower),
+                            upper: Some(upper),
+                            ..FreeParameterSpec::default()
+                        };
+                        (path, spec)
+                    })
+                    .collect()
+            }),
+            profiles,
+        };
+        let scenario = self.inner.clone();
+        let run = run_job(py, threads, || api::fit(&scenario, &options, &Silent))?;
+        Ok(Fit { run })
     }
 
     fn __repr__(&self) -> String {
@@ -539,12 +591,76 @@ impl Optimisation {
     }
 }
 
+/// A fit of the model to observed data.
+#[pyclass(frozen, module = "regimen._regimen")]
+struct Fit {
+    run: api::Fitted,
+}
+
+#[pymethods]
+impl Fit {
+    /// One of `estimates`, `predictions`, `forecast`, `population`, `curves`, `dosing`, `vpc`.
+    fn frame<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
+        use regimen::fit::output;
+        let fits = &self.run.subjects;
+        let frame = match name {
+            "estimates" => output::estimates(fits),
+            "predictions" => output::predictions(fits),
+            "forecast" => output::forecasts(fits),
+            "population" => output::population(&self.run.population),
+            "curves" => output::curves(fits),
+            "dosing" => output::dosing(fits),
+            "vpc" => output::vpc(&self.run.vpc),
+            other => return Err(RegimenError::new_err(format!("no table `{other}`"))),
+        };
+        frame_to_py(py, &frame)
+    }
+
+    /// The subjects' IDs, in the data's order.
+    fn subjects(&self) -> Vec<String> {
+        self.run.subjects.iter().map(|s| s.id.clone()).collect()
+    }
+
+    /// The scenario of subject `id` (its estimates and doses), as subjects/<ID>.yaml holds it.
+    fn subject_yaml(&self, id: &str) -> PyResult<String> {
+        self.run
+            .subjects
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.scenario.clone())
+            .ok_or_else(|| RegimenError::new_err(format!("no subject `{id}`")))
+    }
+
+    /// population.yaml: the scenario drawing virtual patients from the estimates.
+    fn population_yaml(&self) -> String {
+        self.run.population_yaml.clone()
+    }
+
+    /// The table `regimen fit` prints.
+    fn text(&self) -> String {
+        api::text::fitted(&self.run)
+    }
+
+    /// Writes the fit's folder as `regimen fit --out DIR` does.
+    #[pyo3(signature = (dir, plots=true))]
+    fn write(&self, py: Python<'_>, dir: PathBuf, plots: bool) -> PyResult<Vec<String>> {
+        let source = self.run.scenario.source.clone();
+        let data = self.run.data_file.clone();
+        run_job(py, None, || {
+            write_folder(&dir, &[&source, &data], plots, |d| {
+                api::write::fitted(&self.run, d)
+            })
+        })
+    }
+}
+
 #[pymodule]
 fn _regimen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scenario>()?;
     m.add_class::<Simulation>()?;
     m.add_class::<Comparison>()?;
     m.add_class::<Optimisation>()?;
+    m.add_class::<Fit>()?;
     m.add("RegimenError", m.py().get_type::<RegimenError>())?;
     m.add("InvalidScenario", m.py().get_type::<InvalidScenario>())?;
     m.add("LimitError", m.py().get_type::<LimitError>())?;

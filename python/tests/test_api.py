@@ -171,3 +171,26 @@ def test_ctrl_c_stops_a_run_and_the_next_one_runs():
     assert time.monotonic() - started < 20
     # The stop was for that run only.
     assert len(s.compare(rollouts=20, seed=1).summary) == len(s.arms)
+
+
+def test_fit_three_subjects_and_optimise_one(tmp_path):
+    # Three men of the synthetic cohort, without profiles (seconds, not minutes).
+    lines = (ROOT / "scenarios/data/iadt-cohort.csv").read_text().splitlines()
+    keep = [lines[0]] + [l for l in lines[1:] if l.split(",")[0] in ("1", "2", "3")]
+    data = tmp_path / "three.csv"
+    data.write_text("\n".join(keep) + "\n")
+    s = regimen.Scenario.from_yaml(ROOT / "scenarios/iadt-bruchovsky.yaml")
+    fit = s.fit(data=data, profiles=False, starts=4)
+    assert fit.subjects == ["1", "2", "3"]
+    est = fit.estimates.to_pandas()
+    assert list(est["id"]) == ["1", "2", "3"]
+    assert (est["model.compartments.sensitive.initial"] > 0).all()
+    assert (est["r2"] > 0.9).all()
+    assert "subject" in str(fit) and "Population" in str(fit)
+    one = fit.subject("1")
+    assert one.arms[0] == "observed"
+    assert len(one.compare(rollouts=20).summary) == len(one.arms)
+    written = fit.write(tmp_path / "out", plots=False)
+    assert "estimates.csv" in written and "subjects/1.yaml" in written
+    with pytest.raises(regimen.RegimenError):
+        s.fit(data=data, error="cauchy")
