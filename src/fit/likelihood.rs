@@ -7,6 +7,7 @@ use super::settings::{ErrorModel, Free};
 use crate::protocol::dataset::Measurement;
 use crate::scenario::Scenario;
 use crate::sim::{OdePropagator, ode::Tolerance, run_sampled};
+use crate::stats::survival::erfc;
 use std::cell::{Cell, RefCell};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
@@ -37,23 +38,6 @@ pub fn ln_normal_cdf(z: f64) -> f64 {
     } else {
         (0.5 * erfc(-z / std::f64::consts::SQRT_2)).ln()
     }
-}
-
-/// The complementary error function (Chebyshev fit, relative error below 1.2e-7; Press et
-/// al., Numerical Recipes, §6.2).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 { r } else { 2.0 - r }
 }
 
 /// A subject's fitting problem over search coordinates: the free parameters' (log or

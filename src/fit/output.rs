@@ -3,7 +3,7 @@
 
 use super::population::Population;
 use super::{Settings, SubjectFit};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::report::frame::{Cell, Frame};
 use crate::scenario::Scenario;
 use serde_json::{Value, json};
@@ -229,12 +229,6 @@ pub fn population_scenario(
     residual_sigma: Option<f64>,
     header: &str,
 ) -> Result<String> {
-    let mut root = serde_json::to_value(base.resolved_spec())
-        .map_err(|e| Error::Internal(format!("cannot represent the scenario: {e}")))?;
-    let Value::Object(map) = &mut root else {
-        return Err(Error::Internal("the scenario is not a mapping".to_owned()));
-    };
-    map.remove("fit");
     let mut patients = serde_json::Map::new();
     let mut typical = Vec::new();
     for (free, p) in settings.free.iter().zip(&pop.parameters) {
@@ -250,32 +244,27 @@ pub fn population_scenario(
             );
         }
     }
-    map.insert("virtual_patients".to_owned(), Value::Object(patients));
-    if let Some(sigma) = residual_sigma
-        && let Some(obs) = map.get_mut("observation")
-    {
-        obs["noise_cv"] = json!((sigma * sigma).exp_m1().sqrt());
-    }
-    for (free, v) in typical {
-        for field in &free.fields {
-            crate::scenario::params::set(&mut root, field, json!(v))
-                .map_err(|m| Error::Internal(format!("{field}: {m}")))?;
-        }
-    }
-    let yaml = serde_saphyr::to_string(&root)
-        .map_err(|e| Error::Internal(format!("cannot write the population scenario: {e}")))?;
-    let mut text: String = header.lines().map(|l| format!("# {l}\n")).collect();
+    let mut header = header.to_owned();
     let n = pop.parameters.len();
     if n > 1 {
-        text.push_str("# Correlations of the log estimates between subjects (not drawn: virtual\n");
-        text.push_str("# patients draw each parameter independently):\n");
+        header.push_str(
+            "\nCorrelations of the log estimates between subjects (not drawn: virtual\n\
+             patients draw each parameter independently):",
+        );
         for (a, p) in pop.parameters.iter().enumerate() {
             let row: Vec<String> = (0..n)
                 .map(|b| format!("{:>6}", format!("{:.2}", pop.correlation[a * n + b])))
                 .collect();
-            text.push_str(&format!("#   {} {}\n", row.join(" "), p.path));
+            header.push_str(&format!("\n  {} {}", row.join(" "), p.path));
         }
     }
-    text.push_str(&yaml);
-    Ok(text)
+    super::subject::derived_text(base, &typical, &header, |map| {
+        map.insert("virtual_patients".to_owned(), Value::Object(patients));
+        if let Some(sigma) = residual_sigma
+            && let Some(obs) = map.get_mut("observation")
+        {
+            obs["noise_cv"] = json!((sigma * sigma).exp_m1().sqrt());
+        }
+        Ok(())
+    })
 }

@@ -110,18 +110,23 @@ fn side(
     } else {
         0.1 * width
     };
+    // The profile at x: the others' optimum, √(rise), and the end if x is close to it (the
+    // √-linear model through the estimate places it exactly for a quadratic profile).
+    let mut probe = |warm: &[f64], x: f64| {
+        let (xv, f) = profile_at(problem, warm, j, x);
+        points.push((x, f));
+        let q = root(f);
+        let end = ((q - target).abs() < CLOSE * target).then(|| x0 + (x - x0) * target / q);
+        (xv, q, end)
+    };
     // Inside: the last point known below the threshold.
     let (mut inside_x, mut inside_q, mut warm) = (x0, 0.0, best.to_vec());
     let mut outside: Option<(f64, f64)> = None;
     for _ in 0..12 {
         let x = (x0 + dir * step).clamp(lo, hi);
-        let (xv, f) = profile_at(problem, &warm, j, x);
-        points.push((x, f));
-        let q = root(f);
-        if (q - target).abs() < CLOSE * target {
-            // Close: the √-linear model through the estimate places the end exactly for a
-            // quadratic profile.
-            return End::At(x0 + (x - x0) * target / q);
+        let (xv, q, end) = probe(&warm, x);
+        if let Some(end) = end {
+            return End::At(end);
         }
         if q >= target {
             outside = Some((x, q));
@@ -151,13 +156,9 @@ fn side(
         }
         let t = (target - inside_q) / (out_q - inside_q);
         let x = inside_x + t.clamp(0.05, 0.95) * (out_x - inside_x);
-        let (xv, f) = profile_at(problem, &warm, j, x);
-        points.push((x, f));
-        let q = root(f);
-        if (q - target).abs() < CLOSE * target {
-            // Close: the √-linear model through the estimate places the end exactly for a
-            // quadratic profile.
-            return End::At(x0 + (x - x0) * target / q);
+        let (xv, q, end) = probe(&warm, x);
+        if let Some(end) = end {
+            return End::At(end);
         }
         if q >= target {
             out_x = x;

@@ -53,15 +53,14 @@ pub fn check_doses(base: &Scenario, data_file: &Path, subject: &Subject) -> Resu
     }
 }
 
-/// The subject's scenario as YAML text: `base` with `values` set (each free parameter's
-/// value), the `fit:` and `virtual_patients` blocks left out (it is one patient), the
-/// horizon long enough for every measurement, and the arms `observed` (the subject's doses,
-/// given whatever the marker does, as they were) followed by the base scenario's arms.
-pub fn scenario_text(
+/// A scenario file derived from `base`: its resolved form without the `fit:` block, changed
+/// by `edit`, with `values` (each free parameter's) written into every field that holds
+/// them, and `header` as comment lines on top.
+pub fn derived_text(
     base: &Scenario,
-    subject: &Subject,
     values: &[(&Free, f64)],
     header: &str,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>) -> Result<()>,
 ) -> Result<String> {
     let mut root = serde_json::to_value(base.resolved_spec())
         .map_err(|e| Error::Internal(format!("cannot represent the scenario: {e}")))?;
@@ -69,22 +68,30 @@ pub fn scenario_text(
         return Err(Error::Internal("the scenario is not a mapping".to_owned()));
     };
     map.remove("fit");
-    map.remove("virtual_patients");
-    map.insert(
-        "name".to_owned(),
-        json!(format!("{} — subject {}", base.name, subject.id)),
-    );
-    let last = subject
-        .measurements
-        .iter()
-        .map(|m| m.time)
-        .chain(subject.doses.iter().map(|d| d.record.time))
-        .fold(0.0, f64::max);
-    if last >= base.horizon {
-        map.insert("horizon".to_owned(), json!(last * 1.001 + 1.0));
+    edit(map)?;
+    for (free, value) in values {
+        for field in &free.fields {
+            crate::scenario::params::set(&mut root, field, json!(value))
+                .map_err(|m| Error::Internal(format!("{field}: {m}")))?;
+        }
     }
-    let mut progression = map.get("progression").cloned().unwrap_or_else(|| json!({}));
-    progression["treat_beyond_progression"] = json!(true);
+    let yaml = serde_saphyr::to_string(&root)
+        .map_err(|e| Error::Internal(format!("cannot write a scenario: {e}")))?;
+    let mut text: String = header.lines().map(|l| format!("# {l}\n")).collect();
+    text.push_str(&yaml);
+    Ok(text)
+}
+
+/// The subject's scenario as YAML text: `base` with `values` set (each free parameter's
+/// value), the `virtual_patients` block left out (it is one patient), the horizon long
+/// enough for every measurement, and the arms `observed` (the subject's doses, given
+/// whatever the marker does, as they were) followed by the base scenario's arms.
+pub fn scenario_text(
+    base: &Scenario,
+    subject: &Subject,
+    values: &[(&Free, f64)],
+    header: &str,
+) -> Result<String> {
     let mut records: Vec<Value> = subject
         .doses
         .iter()
@@ -95,38 +102,41 @@ pub fn scenario_text(
         // An untreated subject: one empty dose keeps the arm a valid schedule.
         records.push(json!({"time": 0.0, "amt": 0.0}));
     }
-    let observed = json!({
-        "name": OBSERVED_ARM,
-        "description": format!("the doses subject {} received, as recorded", subject.id),
-        "schedule": { "events": { "records": records } },
-        "progression": progression,
-    });
-    let mut arms = vec![observed];
-    if let Some(Value::Array(base_arms)) = map.get("arms") {
-        arms.extend(
-            base_arms
-                .iter()
-                .filter(|a| a.get("name").and_then(Value::as_str) != Some(OBSERVED_ARM))
-                .cloned(),
+    let last = subject
+        .measurements
+        .iter()
+        .map(|m| m.time)
+        .chain(subject.doses.iter().map(|d| d.record.time))
+        .fold(0.0, f64::max);
+    derived_text(base, values, header, |map| {
+        map.remove("virtual_patients");
+        map.insert(
+            "name".to_owned(),
+            json!(format!("{} — subject {}", base.name, subject.id)),
         );
-    }
-    map.insert("arms".to_owned(), Value::Array(arms));
-    for (free, value) in values {
-        for field in &free.fields {
-            crate::scenario::params::set(&mut root, field, json!(value))
-                .map_err(|m| Error::Internal(format!("{field}: {m}")))?;
+        if last >= base.horizon {
+            map.insert("horizon".to_owned(), json!(last * 1.001 + 1.0));
         }
-    }
-    let yaml = serde_saphyr::to_string(&root)
-        .map_err(|e| Error::Internal(format!("cannot write the subject's scenario: {e}")))?;
-    let mut text = String::new();
-    for line in header.lines() {
-        text.push_str("# ");
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str(&yaml);
-    Ok(text)
+        let mut progression = map.get("progression").cloned().unwrap_or_else(|| json!({}));
+        progression["treat_beyond_progression"] = json!(true);
+        let observed = json!({
+            "name": OBSERVED_ARM,
+            "description": format!("the doses subject {} received, as recorded", subject.id),
+            "schedule": { "events": { "records": records } },
+            "progression": progression,
+        });
+        let mut arms = vec![observed];
+        if let Some(Value::Array(base_arms)) = map.get("arms") {
+            arms.extend(
+                base_arms
+                    .iter()
+                    .filter(|a| a.get("name").and_then(Value::as_str) != Some(OBSERVED_ARM))
+                    .cloned(),
+            );
+        }
+        map.insert("arms".to_owned(), Value::Array(arms));
+        Ok(())
+    })
 }
 
 /// The subject's scenario, compiled (its file will be `file`).

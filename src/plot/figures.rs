@@ -24,7 +24,7 @@ pub const SWIMMERS: usize = 30;
 const TOP: f64 = 64.0;
 
 /// The figure's heading and, below it in grey, the scenario it belongs to.
-fn title(svg: &mut Svg, heading: &str, scenario: &str) {
+pub fn title(svg: &mut Svg, heading: &str, scenario: &str) {
     svg.open_group("title");
     svg.text(20.0, 24.0, heading, 15.0, "start", false);
     svg.close_group();

@@ -2,7 +2,7 @@
 //! over its dosing, the residuals, and the visual predictive check of the population.
 
 use super::data::Table;
-use super::figures::Figure;
+use super::figures::{Figure, title};
 use super::svg::{Axis, Frame, Mark, Svg, colour, dosing_colour, legend};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -105,15 +105,6 @@ pub fn figures(dir: &Path, scenario: &str, time_units: &str) -> Result<Vec<Figur
     Ok(out)
 }
 
-fn heading(svg: &mut Svg, text: &str, scenario: &str) {
-    svg.open_group("title");
-    svg.text(20.0, 24.0, text, 15.0, "start", false);
-    svg.close_group();
-    svg.open_group("subtitle");
-    svg.text(20.0, 42.0, scenario, 12.0, "start", false);
-    svg.close_group();
-}
-
 /// Small multiples: per subject, the measurements (open triangles: below the limit of
 /// quantification, at the limit; grey: held back for the forecast), the fitted marker, and
 /// the dosing as a strip under the panel.
@@ -125,7 +116,7 @@ fn panels(subjects: &[(String, SubjectData)], scenario: &str, time_units: &str) 
     let top = 80.0;
     let height = top + rows as f64 * (ph + gap) + 40.0;
     let mut svg = Svg::new(WIDTH, height);
-    heading(
+    title(
         &mut svg,
         "Measurements and fitted marker per subject (log scale; strip: on drug)",
         scenario,
@@ -233,7 +224,7 @@ fn residuals(subjects: &[(String, SubjectData)], scenario: &str, time_units: &st
         .fold(0.1_f64, f64::max)
         .min(5.0);
     let mut svg = Svg::new(WIDTH, 420.0);
-    heading(&mut svg, "Residuals: ln(observed / predicted)", scenario);
+    title(&mut svg, "Residuals: ln(observed / predicted)", scenario);
     let t_max = points.iter().map(|p| p.0).fold(1.0_f64, f64::max);
     let left = Frame {
         left: 70.0,
@@ -312,7 +303,7 @@ fn vpc(t: &Table, scenario: &str, time_units: &str) -> Figure {
         })
         .collect();
     let mut svg = Svg::new(WIDTH, 500.0);
-    heading(
+    title(
         &mut svg,
         "Visual predictive check of the population scenario",
         scenario,
