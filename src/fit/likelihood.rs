@@ -7,7 +7,7 @@ use super::settings::{ErrorModel, Free};
 use crate::protocol::dataset::Measurement;
 use crate::scenario::Scenario;
 use crate::sim::{OdePropagator, ode::Tolerance, run_sampled};
-use crate::stats::survival::erfc;
+use crate::support::special::erfc;
 use std::cell::{Cell, RefCell};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;

@@ -219,9 +219,50 @@ pub fn population(pop: &Population) -> Frame {
     frame
 }
 
+/// A correlation strong enough to draw, the subjects it must rest on, and the Fisher z it
+/// must reach (|atanh r|·√(n − 3) ≥ 2.576: two-sided p < 0.01 that it is not zero).
+const STRONG: f64 = 0.3;
+const SUPPORTED: usize = 10;
+const FISHER_Z: f64 = 2.576;
+
+/// The correlations the population scenario draws: between parameters it draws, strong and
+/// resting on enough subjects, and only if together they make a valid correlation matrix.
+fn drawn_correlations(pop: &Population, patients: &serde_json::Map<String, Value>) -> Vec<Value> {
+    let n = pop.parameters.len();
+    let keys: Vec<usize> = (0..n)
+        .filter(|&a| patients.contains_key(&pop.parameters[a].path))
+        .collect();
+    let mut out = Vec::new();
+    let m = keys.len();
+    let mut matrix = vec![0.0; m * m];
+    for (i, &a) in keys.iter().enumerate() {
+        matrix[i * m + i] = 1.0;
+        for (j, &b) in keys.iter().enumerate().take(i) {
+            let r = pop.correlation[a * n + b];
+            let pairs = pop.pairs[a * n + b];
+            let z = r.atanh().abs() * (pairs as f64 - 3.0).max(0.0).sqrt();
+            if r.is_finite() && r.abs() >= STRONG && pairs >= SUPPORTED && z >= FISHER_Z {
+                let r = r.clamp(-0.99, 0.99);
+                matrix[i * m + j] = r;
+                matrix[j * m + i] = r;
+                out.push(json!({
+                    "between": [pop.parameters[a].path, pop.parameters[b].path],
+                    "r": r,
+                }));
+            }
+        }
+    }
+    // The patients' order in the file is the parameters' order: the same matrix.
+    if crate::model::patients::cholesky(m, &matrix).is_none() {
+        return Vec::new();
+    }
+    out
+}
+
 /// The population scenario: the base scenario with each free parameter drawn per virtual
-/// patient from its fitted log-normal (typical value = the population median), the
-/// measurement noise of a log-additive error model, and no `fit:` block.
+/// patient from its fitted log-normal (typical value = the population median), strong
+/// correlations between them drawn too, the measurement noise of a log-additive error
+/// model, and no `fit:` block.
 pub fn population_scenario(
     base: &Scenario,
     settings: &Settings,
@@ -246,11 +287,13 @@ pub fn population_scenario(
     }
     let mut header = header.to_owned();
     let n = pop.parameters.len();
+    let drawn = drawn_correlations(pop, &patients);
     if n > 1 {
-        header.push_str(
-            "\nCorrelations of the log estimates between subjects (not drawn: virtual\n\
-             patients draw each parameter independently):",
-        );
+        header.push_str(&format!(
+            "\nCorrelations of the log estimates between subjects; those with |r| ≥ {STRONG} \
+             over at least\n{SUPPORTED} subjects and p < 0.01 are drawn \
+             (virtual_patient_correlations), the others not:"
+        ));
         for (a, p) in pop.parameters.iter().enumerate() {
             let row: Vec<String> = (0..n)
                 .map(|b| format!("{:>6}", format!("{:.2}", pop.correlation[a * n + b])))
@@ -260,6 +303,13 @@ pub fn population_scenario(
     }
     super::subject::derived_text(base, &typical, &header, |map| {
         map.insert("virtual_patients".to_owned(), Value::Object(patients));
+        map.remove("virtual_patient_correlations");
+        if !drawn.is_empty() {
+            map.insert(
+                "virtual_patient_correlations".to_owned(),
+                Value::Array(drawn),
+            );
+        }
         if let Some(sigma) = residual_sigma
             && let Some(obs) = map.get_mut("observation")
         {
@@ -267,4 +317,43 @@ pub fn population_scenario(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::population::PopulationParameter;
+
+    fn population(r: f64, pairs: usize) -> Population {
+        let p = |path: &str| PopulationParameter {
+            path: path.to_owned(),
+            median: 1.0,
+            omega: 0.5,
+            cv: 0.53,
+            subjects: pairs,
+        };
+        Population {
+            parameters: vec![p("a"), p("b")],
+            correlation: vec![1.0, r, r, 1.0],
+            pairs: vec![pairs; 4],
+        }
+    }
+
+    #[test]
+    fn only_strong_well_supported_correlations_are_drawn() {
+        let mut patients = serde_json::Map::new();
+        patients.insert("a".into(), json!({}));
+        patients.insert("b".into(), json!({}));
+        // r = −0.7 over 40 subjects: Fisher z = 0.87 × √37 = 5.3.
+        assert_eq!(
+            drawn_correlations(&population(-0.7, 40), &patients).len(),
+            1
+        );
+        // r = 0.35 over 40: z = 0.37 × √37 = 2.2 < 2.576, not drawn; so too r = 0.9 over 8.
+        assert!(drawn_correlations(&population(0.35, 40), &patients).is_empty());
+        assert!(drawn_correlations(&population(0.9, 8), &patients).is_empty());
+        // A parameter the population does not draw cannot be correlated.
+        patients.remove("b");
+        assert!(drawn_correlations(&population(-0.7, 40), &patients).is_empty());
+    }
 }

@@ -1,6 +1,6 @@
 //! From subjects to a population, in two stages: each free parameter's estimates across
 //! subjects summarised as a log-normal (location and spread of the log), with the
-//! correlations of the logs. This is not a mixed-effects (NLME) estimate: each subject's
+//! correlations of the logs (drawn where strong and well supported). This is not a mixed-effects (NLME) estimate: each subject's
 //! estimation error inflates the spread, and subjects whose data barely inform a parameter
 //! contribute their noisy estimate rather than being shrunk toward the population
 //! (docs/fitting.md, "From subjects to a population").
@@ -30,6 +30,8 @@ pub struct Population {
     /// Correlations of the logs between parameters (row-major, `parameters.len()`²), over
     /// subjects where both are identifiable.
     pub correlation: Vec<f64>,
+    /// The number of subjects each correlation rests on (row-major, as `correlation`).
+    pub pairs: Vec<usize>,
 }
 
 /// The two-stage summary of the first `n_free` parameters of every fit. Unidentifiable
@@ -62,6 +64,7 @@ pub fn summarise(fits: &[SubjectFit], n_free: usize) -> Population {
         });
     }
     let mut correlation = vec![0.0; n_free * n_free];
+    let mut pairs = vec![0; n_free * n_free];
     for a in 0..n_free {
         for b in 0..n_free {
             correlation[a * n_free + b] = if a == b {
@@ -69,11 +72,17 @@ pub fn summarise(fits: &[SubjectFit], n_free: usize) -> Population {
             } else {
                 pearson(&columns[a], &columns[b])
             };
+            pairs[a * n_free + b] = columns[a]
+                .iter()
+                .zip(&columns[b])
+                .filter(|(x, y)| x.is_some() && y.is_some())
+                .count();
         }
     }
     Population {
         parameters,
         correlation,
+        pairs,
     }
 }
 

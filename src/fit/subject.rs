@@ -110,6 +110,7 @@ pub fn scenario_text(
         .fold(0.0, f64::max);
     derived_text(base, values, header, |map| {
         map.remove("virtual_patients");
+        map.remove("virtual_patient_correlations");
         map.insert(
             "name".to_owned(),
             json!(format!("{} — subject {}", base.name, subject.id)),

@@ -187,39 +187,83 @@ fn effect_mut(
         .find(|e| shapes.get(e.shape).is_some_and(|s| s.0 == drug))
 }
 
+/// The Cholesky factor (row-major, lower triangular) of the `n`×`n` correlation matrix
+/// `r`, or `None` if `r` is not a valid correlation matrix (not positive definite).
+pub fn cholesky(n: usize, r: &[f64]) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                let d = r[i * n + i] - s;
+                if d <= 1e-12 || !d.is_finite() {
+                    return None;
+                }
+                l[i * n + j] = d.sqrt();
+            } else {
+                l[i * n + j] = (r[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
 /// Draws patient `rollout`'s parameters into `model` (whose values are the typical
-/// patient's). Counts are rounded when `whole_counts`.
+/// patient's). Counts are rounded when `whole_counts`. With `correlation` (the Cholesky
+/// factor of the parameters' correlation matrix, [`cholesky`]) the draws are correlated
+/// through a Gaussian copula: one standard normal per parameter from its own stream, mixed
+/// by the factor, then mapped through each distribution (a uniform through Φ). Without it,
+/// each parameter is drawn on its own, exactly as before correlations existed.
 pub fn apply(
     parameters: &[PatientParameter],
+    correlation: Option<&[f64]>,
     model: &mut Model,
     seed: u64,
     rollout: u64,
     whole_counts: bool,
 ) {
-    for (index, p) in parameters.iter().enumerate() {
-        let mut rng = Key {
+    let stream = |index: usize| {
+        Key {
             seed,
             rollout,
             step: ROLLOUT_LEVEL_STEP,
             unit: index as u64,
             channel: PATIENT_CHANNEL,
         }
-        .stream();
+        .stream()
+    };
+    let n = parameters.len();
+    let mixed: Option<Vec<f64>> = correlation.filter(|l| l.len() == n * n).map(|l| {
+        let z: Vec<f64> = (0..n)
+            .map(|i| StandardNormal.sample(&mut stream(i)))
+            .collect();
+        (0..n)
+            .map(|i| (0..=i).map(|k| l[i * n + k] * z[k]).sum())
+            .collect()
+    });
+    for (index, p) in parameters.iter().enumerate() {
+        let mut rng = stream(index);
         let Some(first) = p.targets.first() else {
             continue;
         };
         let current = first.get(model);
+        let z = |rng: &mut _| match &mixed {
+            Some(m) => m[index],
+            None => StandardNormal.sample(rng),
+        };
         let value = match p.distribution {
             Distribution::Lognormal { median, cv } => {
                 let sigma = (1.0 + cv * cv).ln().sqrt();
-                let z: f64 = StandardNormal.sample(&mut rng);
-                median.unwrap_or(current) * (sigma * z).exp()
+                median.unwrap_or(current) * (sigma * z(&mut rng)).exp()
             }
-            Distribution::Normal { mean, sd } => {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                (mean + sd * z).max(0.0)
+            Distribution::Normal { mean, sd } => (mean + sd * z(&mut rng)).max(0.0),
+            Distribution::Uniform { low, high } => {
+                let u = match &mixed {
+                    Some(m) => crate::support::special::normal_cdf(m[index]),
+                    None => rng.random::<f64>(),
+                };
+                low + (high - low) * u
             }
-            Distribution::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
         };
         for target in &p.targets {
             let value = match target {

@@ -118,6 +118,9 @@ pub struct Scenario {
     pub cells_per_unit: f64,
     /// Between-patient variability, drawn per rollout.
     pub patients: Vec<crate::model::patients::PatientParameter>,
+    /// The Cholesky factor of the virtual patients' correlation matrix, if any pair is
+    /// correlated.
+    pub patient_correlation: Option<Vec<f64>>,
     /// Per drug: its toxicity budget, if any.
     pub toxicity: Vec<Option<crate::model::toxicity::Budget>>,
 }

@@ -99,3 +99,56 @@ pub fn compile(spec: &ScenarioSpec) -> Result<Vec<PatientParameter>> {
         })
         .collect()
 }
+
+/// The correlation matrix of `virtual_patients` (in their order) that the scenario's
+/// `virtual_patient_correlations` make, or a message saying what is wrong with them.
+pub fn correlation_matrix(spec: &ScenarioSpec) -> std::result::Result<Option<Vec<f64>>, String> {
+    if spec.virtual_patient_correlations.is_empty() {
+        return Ok(None);
+    }
+    let n = spec.virtual_patients.len();
+    let mut r = vec![0.0; n * n];
+    for i in 0..n {
+        r[i * n + i] = 1.0;
+    }
+    for c in &spec.virtual_patient_correlations {
+        let index = |key: &str| {
+            spec.virtual_patients.position(key).ok_or_else(|| {
+                format!(
+                    "`{key}` is not a key of virtual_patients; they are: {}",
+                    spec.virtual_patients.names().collect::<Vec<_>>().join(", ")
+                )
+            })
+        };
+        let (a, b) = (index(&c.between[0])?, index(&c.between[1])?);
+        if a == b {
+            return Err(format!("`{}` is correlated with itself", c.between[0]));
+        }
+        if r[a * n + b] != 0.0 {
+            return Err(format!(
+                "the pair `{}`, `{}` is given twice",
+                c.between[0], c.between[1]
+            ));
+        }
+        r[a * n + b] = c.r;
+        r[b * n + a] = c.r;
+    }
+    Ok(Some(r))
+}
+
+/// The Cholesky factor of the virtual patients' correlation matrix (`None` without
+/// correlations).
+pub fn correlation(spec: &ScenarioSpec) -> Result<Option<Vec<f64>>> {
+    let n = spec.virtual_patients.len();
+    match correlation_matrix(spec) {
+        Ok(Some(r)) => crate::model::patients::cholesky(n, &r)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Internal("virtual_patient_correlations: not positive definite".to_owned())
+            }),
+        Ok(None) => Ok(None),
+        Err(m) => Err(Error::Internal(format!(
+            "virtual_patient_correlations: {m}"
+        ))),
+    }
+}

@@ -55,6 +55,11 @@ pub struct ScenarioSpec {
     /// emax or slope).
     #[serde(default, skip_serializing_if = "NamedList::is_empty")]
     pub virtual_patients: NamedList<DistributionSpec>,
+    /// Correlations between virtual patients' parameters (a Gaussian copula): each names two
+    /// `virtual_patients` keys and their correlation (of the underlying normals: of the logs
+    /// for log-normal parameters). Pairs not listed are uncorrelated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_patient_correlations: Vec<CorrelationSpec>,
     /// What `regimen optimise` searches for and under which constraints (command-line flags
     /// override it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -388,6 +393,16 @@ pub enum DistributionSpec {
         /// Highest value.
         high: f64,
     },
+}
+
+/// A correlation between two virtual-patient parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationSpec {
+    /// The two `virtual_patients` keys.
+    pub between: [String; 2],
+    /// Their correlation, in (−1, 1).
+    pub r: f64,
 }
 
 /// Settings of the stochastic engine.

@@ -140,6 +140,7 @@ pub fn validate(spec: &ScenarioSpec) -> Vec<Problem> {
         check_pfs_at(&mut c, times, spec.horizon);
     }
     check_virtual_patients(&mut c, spec);
+    check_correlations(&mut c, spec);
     if let Some(fit) = &spec.fit {
         check_fit(&mut c, spec, fit);
     }
@@ -229,6 +230,40 @@ fn check_virtual_patients(c: &mut Checker, spec: &ScenarioSpec) {
             c.fail(&p, message);
         }
         check_distribution(c, &p, dist);
+    }
+}
+
+/// Correlations between virtual patients' parameters: known keys, each pair once, r in
+/// (−1, 1), and together a valid (positive-definite) correlation matrix.
+fn check_correlations(c: &mut Checker, spec: &ScenarioSpec) {
+    let mut ok = true;
+    for (i, corr) in spec.virtual_patient_correlations.iter().enumerate() {
+        if !corr.r.is_finite() || corr.r <= -1.0 || corr.r >= 1.0 {
+            c.fail(
+                format!("virtual_patient_correlations[{i}].r"),
+                format!(
+                    "a correlation must lie strictly between -1 and 1, got {}",
+                    corr.r
+                ),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return;
+    }
+    match super::patients::correlation_matrix(spec) {
+        Err(message) => c.fail("virtual_patient_correlations", message),
+        Ok(Some(r)) => {
+            if crate::model::patients::cholesky(spec.virtual_patients.len(), &r).is_none() {
+                c.fail(
+                    "virtual_patient_correlations",
+                    "these correlations cannot hold together (the matrix they make is not \
+                     positive definite): weaken some of them",
+                );
+            }
+        }
+        Ok(None) => {}
     }
 }
 

@@ -87,7 +87,14 @@ pub fn run_rollout(
 ) -> Result<RunResult> {
     if !cells.patients.is_empty() {
         let mut patient = cells.clone();
-        crate::model::patients::apply(&cells.patients, &mut patient.model, seed, index, true);
+        crate::model::patients::apply(
+            &cells.patients,
+            cells.patient_correlation.as_deref(),
+            &mut patient.model,
+            seed,
+            index,
+            true,
+        );
         patient.patients.clear();
         return run_rollout(&patient, arm, seed, index, record_every);
     }

@@ -1,9 +1,10 @@
 //! What every layer leans on: limits on requests ([`limits`]), how numbers are written
-//! ([`mod@format`]), random number streams ([`rng`]), space-filling designs ([`design`]) and
+//! ([`mod@format`]), random number streams ([`rng`]), special functions ([`special`]), space-filling designs ([`design`]) and
 //! stopping a job ([`stop`]).
 
 pub mod design;
 pub mod format;
 pub mod limits;
 pub mod rng;
+pub mod special;
 pub mod stop;
