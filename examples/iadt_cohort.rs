@@ -22,7 +22,9 @@ use regimen::support::rng::{Key, ROLLOUT_LEVEL_STEP};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-/// Bruchovsky 2006: on for at least 36 weeks and until PSA < 4; off until PSA > 10.
+/// Bruchovsky 2006 as the modelling literature summarises it: on for at least 36 weeks and
+/// until PSA < 4 ng/mL; off until PSA > 10 ng/mL (thresholds not checked against the
+/// paper's text; docs/fitting.md).
 struct Bruchovsky;
 
 struct BruchovskyPolicy {
