@@ -508,3 +508,96 @@ arms:
     assert!((mean(&u) - 0.5).abs() < 0.02);
     assert!(u.iter().all(|x| (0.0..=1.0).contains(x)));
 }
+
+/// The command end to end on three men: every file, the figures (well-formed SVG), the
+/// report, a subject's scenario that `compare` runs, and `regimen plot` redrawing the
+/// figures byte for byte.
+#[test]
+fn the_fit_command_writes_its_folder_and_figures() {
+    let dir = std::env::temp_dir().join(format!("regimen-fit-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string("scenarios/data/iadt-cohort.csv").unwrap();
+    let three: String = text
+        .lines()
+        .filter(|l| l.starts_with("ID") || ["1,", "2,", "3,"].iter().any(|p| l.starts_with(p)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("three.csv"), three).unwrap();
+    let out = dir.join("out");
+    let bin = env!("CARGO_BIN_EXE_regimen");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let printed = run(&[
+        "fit",
+        "scenarios/iadt-bruchovsky.yaml",
+        "--data",
+        dir.join("three.csv").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--cycles",
+        "2",
+        "--no-profiles",
+        "--no-png",
+        "--report",
+        dir.join("fit.html").to_str().unwrap(),
+    ]);
+    assert!(
+        printed.contains("fit of 3 subjects") && printed.contains("Forecast"),
+        "{printed}"
+    );
+    for file in [
+        "estimates.csv",
+        "predictions.csv",
+        "forecast.csv",
+        "population.csv",
+        "population.yaml",
+        "curves.csv",
+        "dosing.csv",
+        "vpc.csv",
+        "scenario.yaml",
+        "manifest.json",
+        "subjects/1.yaml",
+        "subjects/3.yaml",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    for figure in ["fit-subjects", "fit-residuals", "fit-vpc"] {
+        let svg = std::fs::read_to_string(out.join(format!("plots/{figure}.svg"))).unwrap();
+        roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{figure}: {e}"));
+    }
+    let html = std::fs::read_to_string(dir.join("fit.html")).unwrap();
+    assert!(html.contains("estimates.csv") && html.contains("Population (two-stage)"));
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"command\": \"fit\"") && manifest.contains("data_sha256"));
+    // The subject's scenario runs as is.
+    let compared = run(&[
+        "compare",
+        out.join("subjects/2.yaml").to_str().unwrap(),
+        "--rollouts",
+        "20",
+        "--out",
+        dir.join("cmp").to_str().unwrap(),
+        "--no-png",
+    ]);
+    assert!(compared.contains("observed"), "{compared}");
+    // Redrawn from the folder, the figures are the same bytes.
+    let before = std::fs::read(out.join("plots/fit-subjects.svg")).unwrap();
+    run(&["plot", out.to_str().unwrap(), "--no-png"]);
+    assert_eq!(
+        before,
+        std::fs::read(out.join("plots/fit-subjects.svg")).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -89,6 +89,16 @@ fn log_range(values: impl Iterator<Item = f64>) -> Axis {
     Axis::log(lo, hi)
 }
 
+/// A power of ten as a short label (0.01, 0.1, 1, 10, 100, 1e3).
+fn decade(v: f64) -> String {
+    let e = v.log10().round() as i32;
+    match e {
+        -2..=-1 => format!("{}", 10f64.powi(e)),
+        0..=2 => format!("{}", 10i64.pow(e as u32)),
+        _ => format!("1e{e}"),
+    }
+}
+
 /// Every figure of a fit's folder.
 pub fn figures(dir: &Path, scenario: &str, time_units: &str) -> Result<Vec<Figure>> {
     let subjects = subjects(dir)?;
@@ -118,7 +128,7 @@ fn panels(subjects: &[(String, SubjectData)], scenario: &str, time_units: &str) 
     let mut svg = Svg::new(WIDTH, height);
     title(
         &mut svg,
-        "Measurements and fitted marker per subject (log scale; strip: on drug)",
+        "Measurements and fitted marker per subject (log scale, range under each; strip: on drug)",
         scenario,
     );
     let t_max = shown
@@ -157,6 +167,16 @@ fn panels(subjects: &[(String, SubjectData)], scenario: &str, time_units: &str) 
         );
         svg.open_group("label");
         svg.text(frame.left + 4.0, frame.top + 12.0, id, 10.0, "start", false);
+        // The panel's log range, decade to decade (each panel has its own).
+        let range = format!("{}–{}", decade(frame.y.low), decade(frame.y.high));
+        svg.text(
+            frame.right(),
+            frame.bottom() + 20.0,
+            &range,
+            9.0,
+            "end",
+            false,
+        );
         svg.close_group();
         for (a, b) in &s.dosing {
             let (x0, x1) = (frame.px(*a), frame.px(b.min(t_max)));
