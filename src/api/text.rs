@@ -167,12 +167,15 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
         let _ = writeln!(out, "p{}: {}", j + 1, free.path);
     }
     out.push('\n');
+    // Estimates only, so the table keeps within 100 columns for up to five parameters; the
+    // intervals are in estimates.csv and summarised per parameter below.
+    let n_free = settings.free.len();
     let mut header = format!(
         "{:<12} {:>4} {:>4} {:>10} {:>6}",
         "subject", "obs", "BLQ", "-2LL", "R²"
     );
-    for j in 0..settings.free.len() {
-        let _ = write!(header, "  {:<28}", format!("p{} [95% profile CI]", j + 1));
+    for j in 0..n_free {
+        let _ = write!(header, " {:>11}", format!("p{}", j + 1));
     }
     let _ = writeln!(out, "{header}");
     for s in &run.subjects {
@@ -186,24 +189,61 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
             s.neg2ll,
             short(s.r2)
         );
-        for p in s.parameters.iter().take(settings.free.len()) {
-            let end = |e: Option<f64>| e.map_or_else(|| "·".to_owned(), short);
-            let cell = format!(
-                "{} [{}, {}]{}",
-                short(p.value),
-                end(p.ci.0),
-                end(p.ci.1),
-                if p.identifiable { "" } else { " *" }
+        for p in s.parameters.iter().take(n_free) {
+            let flags = format!(
+                "{}{}",
+                if p.identifiable { "" } else { "*" },
+                if p.at_bound { "†" } else { "" }
             );
-            let _ = write!(out, "  {cell:<28}");
+            let _ = write!(out, " {:>11}", format!("{}{flags}", short(p.value)));
         }
         out.push('\n');
     }
+    out.push('\n');
+    for j in 0..n_free {
+        let ps: Vec<&crate::fit::ParameterEstimate> =
+            run.subjects.iter().map(|s| &s.parameters[j]).collect();
+        let identifiable = ps.iter().filter(|p| p.identifiable).count();
+        let mut widths: Vec<f64> = ps
+            .iter()
+            .filter(|p| p.identifiable && p.value != 0.0)
+            .filter_map(|p| {
+                if settings.profiles {
+                    Some((p.ci.1? - p.ci.0?) / (2.0 * p.value.abs()))
+                } else {
+                    Some(1.96 * p.se / p.value.abs()).filter(|w| w.is_finite())
+                }
+            })
+            .collect();
+        widths.sort_by(f64::total_cmp);
+        let width = widths
+            .get(widths.len() / 2)
+            .map_or_else(|| "—".to_owned(), |w| format!("±{:.1} %", 100.0 * w));
+        let _ = writeln!(
+            out,
+            "p{}: identifiable in {identifiable} of {}; median 95 % {} {width} of the estimate",
+            j + 1,
+            ps.len(),
+            if settings.profiles {
+                "profile interval"
+            } else {
+                "interval (1.96 SE)"
+            }
+        );
+    }
+    let flag = if settings.profiles {
+        "*: not identifiable from these data (the profile stays within χ²₁(95%) of its\n\
+         minimum up to a bound of the search); †: on a bound of the search. Estimates, SEs and\n\
+         profile intervals per subject are in estimates.csv."
+    } else {
+        "*: not identifiable from these data as far as the standard error says (none, or\n\
+         larger than the estimate; without profiles: --no-profiles); †: on a bound of the\n\
+         search. Estimates and SEs per subject are in estimates.csv."
+    };
     let _ = writeln!(
         out,
-        "\n*: not identifiable from these data (the profile stays within χ²₁(95%) of its\n\
-         minimum up to a bound of the search: · marks the open side). -2LL: −2 ln likelihood\n\
-         at the estimate; R² on the marker over quantified measurements."
+        "\n{flag}\n-2LL: −2 ln likelihood at the estimate; R² on the marker over quantified \
+         measurements."
     );
     out.push_str("\nPopulation (two-stage: log-normal over identifiable estimates)\n");
     for p in &run.population.parameters {
