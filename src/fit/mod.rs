@@ -81,6 +81,8 @@ pub struct SubjectFit {
     pub curve: Vec<(f64, f64)>,
     /// The subject's dosing as (drug, start, end, amount) levels or doses.
     pub dosing: Vec<(usize, f64, f64, f64)>,
+    /// The data's extra columns on the subject's first row (covariates, carried along).
+    pub covariates: Vec<(String, String)>,
     /// Model runs the fit took.
     pub evaluations: u64,
     /// The subject's scenario with the estimates (the text of `subjects/<ID>.yaml`).
@@ -330,6 +332,7 @@ pub fn fit_subject(
         forecast: forecast::forecast(&own, &predictions),
         curve,
         dosing,
+        covariates: subject.covariates.clone(),
         r2: r_squared(&predictions),
         n_fitted: fitted.len(),
         n_censored: fitted.iter().filter(|m| m.censored).count(),

@@ -9,7 +9,8 @@ use crate::scenario::Scenario;
 use serde_json::{Value, json};
 
 /// estimates.csv: one row per subject; per parameter its estimate, SE, 95 % profile
-/// interval (empty where the data do not bound it) and whether it is identifiable.
+/// interval (empty where the data do not bound it) and whether it is identifiable; then
+/// the data's extra columns (covariates).
 pub fn estimates(fits: &[SubjectFit]) -> Frame {
     let params: Vec<String> = fits
         .first()
@@ -31,8 +32,24 @@ pub fn estimates(fits: &[SubjectFit]) -> Frame {
         flags.push(format!("{p}.identifiable"));
         flags.push(format!("{p}.at_bound"));
     }
+    // The data's extra columns, carried along as text (a regression on them is the user's).
+    let covariates: Vec<String> = fits
+        .first()
+        .map(|f| f.covariates.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let mut text = vec!["id".to_owned()];
+    for c in &covariates {
+        let name = if names.contains(c) {
+            format!("covariate.{c}")
+        } else {
+            c.clone()
+        };
+        names.push(name.clone());
+        text.push(name);
+    }
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let mut frame = Frame::with_flags(names, &["id"], &flag_refs);
+    let text_refs: Vec<&str> = text.iter().map(String::as_str).collect();
+    let mut frame = Frame::with_flags(names, &text_refs, &flag_refs);
     for f in fits {
         let mut row: Vec<Cell> = vec![
             f.id.as_str().into(),
@@ -52,6 +69,14 @@ pub fn estimates(fits: &[SubjectFit]) -> Frame {
                 p.identifiable.into(),
                 p.at_bound.into(),
             ]);
+        }
+        for c in &covariates {
+            let value = f
+                .covariates
+                .iter()
+                .find(|(n, _)| n == c)
+                .map_or("", |(_, v)| v);
+            row.push(Cell::Text(value.to_owned()));
         }
         frame.push(row);
     }

@@ -15,17 +15,24 @@ pub struct Table {
 }
 
 impl Table {
-    /// Reads CSV text (quoted fields allowed); the first line is the header.
+    /// Reads CSV text (quoted fields allowed: a covariate's value may hold a comma); the
+    /// first line is the header.
     pub fn parse(text: &str) -> Table {
-        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-        let header = lines
-            .next()
-            .map(|h| h.split(',').map(|c| c.trim().to_owned()).collect())
-            .unwrap_or_default();
-        let rows = lines
-            .map(|l| l.split(',').map(|c| c.trim().to_owned()).collect())
-            .collect();
-        Table { header, rows }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut lines = reader
+            .records()
+            .filter_map(|r| r.ok())
+            .filter(|r| !r.iter().all(str::is_empty))
+            .map(|r| r.iter().map(str::to_owned).collect::<Vec<String>>());
+        let header = lines.next().unwrap_or_default();
+        Table {
+            header,
+            rows: lines.collect(),
+        }
     }
 
     /// The index of the column called `name`.

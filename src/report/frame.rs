@@ -163,7 +163,8 @@ impl Frame {
     /// The table as CSV: a header line, then one line per row; numbers in their shortest
     /// exact form ([`Num`]), empty cells empty, text quoted where it needs it.
     pub fn to_csv(&self) -> String {
-        let mut out = self.names.join(",");
+        let header: Vec<String> = self.names.iter().map(|n| quoted(n)).collect();
+        let mut out = header.join(",");
         out.push('\n');
         for row in 0..self.len() {
             let cells: Vec<String> = self.columns.iter().map(|c| c.cell(row)).collect();
