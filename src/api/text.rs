@@ -167,6 +167,37 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
         let _ = writeln!(out, "p{}: {}", j + 1, free.path);
     }
     out.push('\n');
+    out.push_str(&subjects_table(run));
+    out.push_str(&parameter_summary(run));
+    let flag = if settings.profiles {
+        "*: not identifiable from these data (the profile stays within χ²₁(95%) of its\n\
+         minimum up to a bound of the search); †: on a bound of the search. Estimates, SEs and\n\
+         profile intervals per subject are in estimates.csv."
+    } else {
+        "*: not identifiable from these data as far as the standard error says (none, or\n\
+         larger than the estimate; without profiles: --no-profiles); †: on a bound of the\n\
+         search. Estimates and SEs per subject are in estimates.csv."
+    };
+    let _ = writeln!(
+        out,
+        "\n{flag}\n-2LL: −2 ln likelihood at the estimate; R² on the marker over quantified \
+         measurements."
+    );
+    out.push_str(&population_and_forecast(run));
+    let _ = writeln!(
+        out,
+        "\n{} model runs in {:.1} s.",
+        run.evaluations(),
+        run.wall_seconds
+    );
+    out
+}
+
+/// One row per subject: its measurements, −2 ln L, R² and each free parameter's estimate
+/// (marked when not identifiable or on a bound).
+fn subjects_table(run: &super::fit::Fitted) -> String {
+    let settings = &run.settings;
+    let mut out = String::new();
     // Estimates only, so the table keeps within 100 columns for up to five parameters; the
     // intervals are in estimates.csv and summarised per parameter below.
     let n_free = settings.free.len();
@@ -199,6 +230,14 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
         }
         out.push('\n');
     }
+    out
+}
+
+/// Per free parameter: how often it is identifiable and how wide its intervals are.
+fn parameter_summary(run: &super::fit::Fitted) -> String {
+    let settings = &run.settings;
+    let n_free = settings.free.len();
+    let mut out = String::new();
     out.push('\n');
     for j in 0..n_free {
         let ps: Vec<&crate::fit::ParameterEstimate> =
@@ -231,25 +270,17 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
             }
         );
     }
-    let flag = if settings.profiles {
-        "*: not identifiable from these data (the profile stays within χ²₁(95%) of its\n\
-         minimum up to a bound of the search); †: on a bound of the search. Estimates, SEs and\n\
-         profile intervals per subject are in estimates.csv."
-    } else {
-        "*: not identifiable from these data as far as the standard error says (none, or\n\
-         larger than the estimate; without profiles: --no-profiles); †: on a bound of the\n\
-         search. Estimates and SEs per subject are in estimates.csv."
-    };
-    let _ = writeln!(
-        out,
-        "\n{flag}\n-2LL: −2 ln likelihood at the estimate; R² on the marker over quantified \
-         measurements."
-    );
+    out
+}
+
+/// The two-stage population and, with data held back, how the forecasts went.
+fn population_and_forecast(run: &super::fit::Fitted) -> String {
+    let mut out = String::new();
     out.push_str("\nPopulation (two-stage: log-normal over identifiable estimates)\n");
     for p in &run.population.parameters {
         let _ = writeln!(
             out,
-            "  {:<52} median {:>10}  CV {:>6}  ({} subjects)",
+            "  {:<52} median {:>10}  CV {:>6}  ({})",
             p.path,
             short(p.median),
             if p.subjects >= 2 {
@@ -257,7 +288,11 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
             } else {
                 "—".to_owned()
             },
-            p.subjects
+            if p.subjects == 1 {
+                "1 subject".to_owned()
+            } else {
+                format!("{} subjects", p.subjects)
+            }
         );
     }
     let forecasts: Vec<_> = run.subjects.iter().filter_map(|s| s.forecast).collect();
@@ -284,11 +319,5 @@ pub fn fitted(run: &super::fit::Fitted) -> String {
             forecasts.len() - judged.len()
         );
     }
-    let _ = writeln!(
-        out,
-        "\n{} model runs in {:.1} s.",
-        run.evaluations(),
-        run.wall_seconds
-    );
     out
 }

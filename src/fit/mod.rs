@@ -221,50 +221,8 @@ pub fn fit_subject(
             subject.id
         )));
     }
-    // −2 ln L: the observed information is half its Hessian.
-    let covariance = inverse_spd(&hessian).map(|inv| {
-        inv.iter()
-            .map(|row| row.iter().map(|v| 2.0 * v).collect::<Vec<f64>>())
-            .collect::<Vec<_>>()
-    });
-    let names: Vec<String> = settings
-        .free
-        .iter()
-        .map(|f| f.path.clone())
-        .chain(settings.error.parameters().iter().map(|s| (*s).to_owned()))
-        .collect();
-    let mut parameters = Vec::new();
-    for (j, name) in names.iter().enumerate() {
-        let log = settings.free.get(j).is_none_or(|f| f.log);
-        let natural = |x: f64| if log { x.exp() } else { x };
-        let se_search = covariance
-            .as_ref()
-            .map_or(f64::NAN, |c| c[j][j].max(0.0).sqrt());
-        let value = natural(best[j]);
-        let se = if log { value * se_search } else { se_search };
-        let (lo, hi) = problem.bounds[j];
-        let at_bound =
-            (best[j] - lo).abs() < 1e-6 * (hi - lo) || (hi - best[j]).abs() < 1e-6 * (hi - lo);
-        let (ci, identifiable) = if settings.profiles {
-            let p = profile::profile(&problem, &best, min, j, se_search);
-            let end = |e: End| match e {
-                End::At(x) => Some(natural(x)),
-                End::NotReached => None,
-            };
-            let ci = (end(p.lower), end(p.upper));
-            (ci, ci.0.is_some() && ci.1.is_some())
-        } else {
-            ((None, None), se.is_finite() && se < value.abs())
-        };
-        parameters.push(ParameterEstimate {
-            path: name.clone(),
-            value,
-            se,
-            ci,
-            identifiable,
-            at_bound,
-        });
-    }
+    let names = parameter_names(settings);
+    let parameters = estimates(&problem, (&best, min, &hessian), settings, &names);
     tracing::debug!(
         "subject {}: {searched} model runs to the estimate, {} for the profiles",
         subject.id,
@@ -286,46 +244,12 @@ pub fn fit_subject(
         })
         .collect();
     let last = everything.last().map_or(0.0, |m| m.time);
-    let grid: Vec<f64> = (0..=CURVE_POINTS)
-        .map(|i| last * i as f64 / CURVE_POINTS as f64)
-        .collect();
-    let curve_values = likelihood::predict_at(
-        &std::cell::RefCell::new(own.clone()),
-        (&settings.free, &values),
-        0,
-        &grid,
-        likelihood::FIT_TOLERANCE,
-    )?;
-    let curve: Vec<(f64, f64)> = grid.into_iter().zip(curve_values).collect();
-    let dosing = match &own.arms[0].schedule {
-        crate::protocol::schedule::Schedule::Events { doses } => doses
-            .iter()
-            .filter(|(_, d)| d.amount > 0.0)
-            .map(|(t, d)| (d.drug, *t, t + d.duration, d.amount))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let curve = fitted_curve(&own, settings, &values, last)?;
+    let dosing = dosing_of(&own);
     let k = names.len() as f64;
     let n = fitted.len() as f64;
     let estimates: Vec<(&Free, f64)> = settings.free.iter().zip(values.iter().copied()).collect();
-    let header = format!(
-        "Subject {} of {}, fitted by `regimen fit` (maximum {}likelihood, {} error).\n\
-         Free parameters: {}.\n\
-         The first arm gives the doses the subject received; the others are the scenario's.",
-        subject.id,
-        data_file.display(),
-        if settings.free.iter().any(|f| f.prior.is_some()) {
-            "a posteriori "
-        } else {
-            ""
-        },
-        settings.error.name(),
-        estimates
-            .iter()
-            .map(|(f, v)| format!("{} = {}", f.path, crate::support::format::Num(*v)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let header = subject_header(&subject.id, data_file, settings, &estimates);
     let scenario = subject::scenario_text(base, subject, &estimates, &header)?;
     Ok(SubjectFit {
         id: subject.id.clone(),
@@ -344,6 +268,123 @@ pub fn fit_subject(
         evaluations: objective.evaluations.get() + all.evaluations.get(),
         scenario,
     })
+}
+
+/// The names of a fit's parameters: the free ones by path, then the error model's.
+fn parameter_names(settings: &Settings) -> Vec<String> {
+    settings
+        .free
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(settings.error.parameters().iter().map(|s| (*s).to_owned()))
+        .collect()
+}
+
+/// Each parameter at the minimum `best` (value `min`, Hessian `hessian`): its value, its
+/// standard error from the observed information, its profile interval and flags.
+fn estimates(
+    problem: &Boxed,
+    (best, min, hessian): (&[f64], f64, &[Vec<f64>]),
+    settings: &Settings,
+    names: &[String],
+) -> Vec<ParameterEstimate> {
+    // −2 ln L: the observed information is half its Hessian.
+    let covariance = inverse_spd(hessian).map(|inv| {
+        inv.iter()
+            .map(|row| row.iter().map(|v| 2.0 * v).collect::<Vec<f64>>())
+            .collect::<Vec<_>>()
+    });
+    let mut parameters = Vec::new();
+    for (j, name) in names.iter().enumerate() {
+        let log = settings.free.get(j).is_none_or(|f| f.log);
+        let natural = |x: f64| if log { x.exp() } else { x };
+        let se_search = covariance
+            .as_ref()
+            .map_or(f64::NAN, |c| c[j][j].max(0.0).sqrt());
+        let value = natural(best[j]);
+        let se = if log { value * se_search } else { se_search };
+        let (lo, hi) = problem.bounds[j];
+        let at_bound =
+            (best[j] - lo).abs() < 1e-6 * (hi - lo) || (hi - best[j]).abs() < 1e-6 * (hi - lo);
+        let (ci, identifiable) = if settings.profiles {
+            let p = profile::profile(problem, best, min, j, se_search);
+            let end = |e: End| match e {
+                End::At(x) => Some(natural(x)),
+                End::NotReached => None,
+            };
+            let ci = (end(p.lower), end(p.upper));
+            (ci, ci.0.is_some() && ci.1.is_some())
+        } else {
+            ((None, None), se.is_finite() && se < value.abs())
+        };
+        parameters.push(ParameterEstimate {
+            path: name.clone(),
+            value,
+            se,
+            ci,
+            identifiable,
+            at_bound,
+        });
+    }
+    parameters
+}
+
+/// The fitted marker of `own`'s first arm at `values` on a fine grid from 0 to `last`.
+fn fitted_curve(
+    own: &Scenario,
+    settings: &Settings,
+    values: &[f64],
+    last: f64,
+) -> Result<Vec<(f64, f64)>> {
+    let grid: Vec<f64> = (0..=CURVE_POINTS)
+        .map(|i| last * i as f64 / CURVE_POINTS as f64)
+        .collect();
+    let curve_values = likelihood::predict_at(
+        &std::cell::RefCell::new(own.clone()),
+        (&settings.free, values),
+        0,
+        &grid,
+        likelihood::FIT_TOLERANCE,
+    )?;
+    Ok(grid.into_iter().zip(curve_values).collect())
+}
+
+/// The doses of `own`'s first arm (the subject's own) as (drug, start, end, amount).
+fn dosing_of(own: &Scenario) -> Vec<(usize, f64, f64, f64)> {
+    match &own.arms[0].schedule {
+        crate::protocol::schedule::Schedule::Events { doses } => doses
+            .iter()
+            .filter(|(_, d)| d.amount > 0.0)
+            .map(|(t, d)| (d.drug, *t, t + d.duration, d.amount))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The comment heading a subject's scenario file: where it comes from and its estimates.
+fn subject_header(
+    id: &str,
+    data_file: &Path,
+    settings: &Settings,
+    estimates: &[(&Free, f64)],
+) -> String {
+    format!(
+        "Subject {id} of {}, fitted by `regimen fit` (maximum {}likelihood, {} error).\n\
+         Free parameters: {}.\n\
+         The first arm gives the doses the subject received; the others are the scenario's.",
+        data_file.display(),
+        if settings.free.iter().any(|f| f.prior.is_some()) {
+            "a posteriori "
+        } else {
+            ""
+        },
+        settings.error.name(),
+        estimates
+            .iter()
+            .map(|(f, v)| format!("{} = {}", f.path, crate::support::format::Num(*v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// R² over the fitted, quantified measurements.

@@ -179,44 +179,13 @@ pub fn read(file: &Path, text: &str, layout: Layout) -> Result<Dataset, Vec<Diag
         skipped,
         ..
     } = reading;
-    if layout == Layout::Doses && subjects.len() > 1 {
-        problems.push(problem(
-            file,
-            subjects[1].first_line,
-            columns.index("ID"),
-            "ID",
-            format!(
-                "a dosing-record file holds one subject's doses; this one has {} IDs \
-                 (keep the rows of one ID, or fit them all with `regimen fit`)",
-                subjects.len()
-            ),
-        ));
-    }
-    if layout == Layout::Observed {
-        for s in &subjects {
-            if s.measurements.is_empty() {
-                problems.push(problem(
-                    file,
-                    s.first_line,
-                    columns.index("ID"),
-                    "ID",
-                    format!(
-                        "subject {} has no observations (EVID 0 rows with a DV): nothing to fit",
-                        shown(&s.id)
-                    ),
-                ));
-            }
-        }
-        if subjects.is_empty() && problems.is_empty() {
-            problems.push(problem(
-                file,
-                1,
-                None,
-                "",
-                "the file holds no rows".to_owned(),
-            ));
-        }
-    }
+    problems.extend(check_subjects(
+        file,
+        &columns,
+        layout,
+        &subjects,
+        problems.is_empty(),
+    ));
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -245,6 +214,58 @@ pub fn read(file: &Path, text: &str, layout: Layout) -> Result<Dataset, Vec<Diag
         covariates: columns.extra.iter().map(|(_, n)| n.clone()).collect(),
         notes,
     })
+}
+
+/// What the layout asks of the subjects as a whole: one subject in a dosing file; in
+/// observed data, measurements for every subject and at least one subject (`clean`: no
+/// row had a problem).
+fn check_subjects(
+    file: &Path,
+    columns: &Columns,
+    layout: Layout,
+    subjects: &[Subject],
+    clean: bool,
+) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    if layout == Layout::Doses && subjects.len() > 1 {
+        problems.push(problem(
+            file,
+            subjects[1].first_line,
+            columns.index("ID"),
+            "ID",
+            format!(
+                "a dosing-record file holds one subject's doses; this one has {} IDs \
+                 (keep the rows of one ID, or fit them all with `regimen fit`)",
+                subjects.len()
+            ),
+        ));
+    }
+    if layout == Layout::Observed {
+        for s in subjects {
+            if s.measurements.is_empty() {
+                problems.push(problem(
+                    file,
+                    s.first_line,
+                    columns.index("ID"),
+                    "ID",
+                    format!(
+                        "subject {} has no observations (EVID 0 rows with a DV): nothing to fit",
+                        shown(&s.id)
+                    ),
+                ));
+            }
+        }
+        if subjects.is_empty() && clean {
+            problems.push(problem(
+                file,
+                1,
+                None,
+                "",
+                "the file holds no rows".to_owned(),
+            ));
+        }
+    }
+    problems
 }
 
 /// Where each known column is, and which columns are extra.
