@@ -1,5 +1,7 @@
 //! `regimen fit`: closed forms, censoring, recovery on a synthetic cohort, located errors.
 
+mod common;
+
 use regimen::Scenario;
 use regimen::fit::{Settings, fit_subject};
 use regimen::protocol::dataset::{self, Layout};
@@ -525,20 +527,7 @@ fn the_fit_command_writes_its_folder_and_figures() {
         .collect();
     std::fs::write(dir.join("three.csv"), three).unwrap();
     let out = dir.join("out");
-    let bin = env!("CARGO_BIN_EXE_regimen");
-    let run = |args: &[&str]| {
-        let o = std::process::Command::new(bin)
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let run = common::regimen_ok;
     let printed = run(&[
         "fit",
         "scenarios/iadt-bruchovsky.yaml",
