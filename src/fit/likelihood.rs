@@ -20,7 +20,7 @@ pub const FIT_TOLERANCE: Tolerance = Tolerance {
     absolute: 1e-12,
 };
 
-/// The ODE tolerance of the global search: a quarter of the steps, and errors far below
+/// The ODE tolerance of the global search: a third of the steps, and errors far below
 /// the measurement noise, which is all Nelder–Mead needs to find the basin.
 pub const SEARCH_TOLERANCE: Tolerance = Tolerance {
     relative: 1e-7,
