@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""regimen's stochastic engine against the NumPy peer, measured in the same run.
+
+Runs, in turn and REPEATS times, `regimen simulate <bench scenario> --rollouts N --arm
+continuous` on one thread and `peer_numpy.py N --no-record` (both on the frozen benchmark
+scenario of ../shared/bench), and prints the median cost per rollout-day of each and their
+ratio. The frozen scenario predates RECIST on lesion diameters (issue 11): regimen reads a
+copy whose `rule: recist` is the rule it meant then, `rise_over_nadir` (marker ≥ 1.2 ×
+nadir); the peer reads the file itself. regimen's figure is the whole command's wall time (loading, the summary and its
+files included, so it slightly favours the peer, whose figure is its simulation loop only).
+
+    target/py-venv/bin/python scripts/bench-peer.py [N] [--repeats R] [--bench DIR]
+
+Needs the release binary (cargo build --release) and numpy + pyyaml for the peer.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def regimen_ns(binary, scenario, n, days, out):
+    env = dict(os.environ, RAYON_NUM_THREADS="1")
+    started = time.perf_counter()
+    subprocess.run(
+        [binary, "-q", "simulate", scenario, "--rollouts", str(n), "--arm", "continuous",
+         "--no-png", "--out", out],
+        check=True, env=env, stdout=subprocess.DEVNULL,
+    )
+    return (time.perf_counter() - started) / (n * days) * 1e9
+
+
+def peer_ns(peer, scenario, n):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+    env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = "1"
+    text = subprocess.run(
+        [sys.executable, peer, str(n), "--no-record", "--scenario", scenario],
+        check=True, env=env, capture_output=True, text=True,
+    ).stdout
+    found = re.search(r"= (\d+) ns wall", text)
+    if not found:
+        raise SystemExit(f"cannot read the peer's timing from: {text!r}")
+    return float(found.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", nargs="?", type=int, default=1000, help="rollouts per run")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "bench"))
+    a = ap.parse_args()
+    bench = Path(a.bench)
+    frozen = bench / "persister-bench.yaml"
+    binary = str(ROOT / "target" / "release" / "regimen")
+    days = 1095
+    ours, theirs = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_file = Path(tmp) / "persister-bench.yaml"
+        text = frozen.read_text()
+        if "rule: recist" not in text:
+            raise SystemExit(f"{frozen} changed: check the conversion in {__file__}")
+        ours_file.write_text(text.replace("rule: recist", "rule: rise_over_nadir", 1))
+        for k in range(a.repeats):
+            ours.append(regimen_ns(binary, str(ours_file), a.n, days, f"{tmp}/run{k}"))
+            theirs.append(peer_ns(str(bench / "peer_numpy.py"), str(frozen), a.n))
+            print(f"run {k + 1}: regimen {ours[-1]:.0f} ns, NumPy peer {theirs[-1]:.0f} ns "
+                  "per rollout-day", flush=True)
+    r, p = statistics.median(ours), statistics.median(theirs)
+    print(f"median of {a.repeats} paired runs, {a.n} rollouts x {days} days, one thread: "
+          f"regimen {r / 1000:.2f} µs, NumPy peer {p / 1000:.2f} µs per rollout-day; "
+          f"regimen/peer = {r / p:.2f}")
+
+
+if __name__ == "__main__":
+    main()
