@@ -401,7 +401,11 @@ impl StochasticPropagator {
 /// exp(A) of a small dense matrix by scaling and squaring with a Taylor series.
 struct ExpmScratch {
     m: usize,
-    last_input: Vec<f64>,
+    /// The last two (input, result) pairs: a step's two half-step generators alternate, so
+    /// one slot would never hit; two hit on every step once the exposure repeats day by day.
+    recent: [(Vec<f64>, Vec<f64>); 2],
+    /// The slot the next computed result replaces (the older one).
+    older: usize,
     result: Vec<f64>,
     term: Vec<f64>,
     tmp: Vec<f64>,
@@ -409,10 +413,12 @@ struct ExpmScratch {
 
 impl ExpmScratch {
     fn new(m: usize) -> Self {
+        // NaN never equals anything, so the first calls always compute.
+        let empty = || (vec![f64::NAN; m * m], vec![0.0; m * m]);
         ExpmScratch {
             m,
-            // NaN never equals anything, so the first call always computes.
-            last_input: vec![f64::NAN; m * m],
+            recent: [empty(), empty()],
+            older: 0,
             result: vec![0.0; m * m],
             term: vec![0.0; m * m],
             tmp: vec![0.0; m * m],
@@ -443,15 +449,24 @@ impl ExpmScratch {
         }
     }
 
-    /// exp(`a`) into `self.result`: scaled until its norm ν is at most 1/8, then Taylor terms
-    /// while ν^k/k! ≥ 1e-15 (at most degree 8; (1/8)⁹/9! < 1e-13), squared back.
-    /// The last input and result are kept, so steps with the same switching reuse them.
+    /// exp(`a`) into `self.result`. The last two inputs and results are kept, so steps with
+    /// the same switching reuse them (bit for bit what computing again would give).
     fn exp(&mut self, a: &[f64]) {
-        if self.last_input.as_slice() == a {
+        if let Some(k) = (0..2).find(|&k| self.recent[k].0.as_slice() == a) {
+            self.result.copy_from_slice(&self.recent[k].1);
+            self.older = 1 - k;
             return;
         }
-        self.last_input.clear();
-        self.last_input.extend_from_slice(a);
+        self.compute(a);
+        let slot = &mut self.recent[self.older];
+        slot.0.copy_from_slice(a);
+        slot.1.copy_from_slice(&self.result);
+        self.older = 1 - self.older;
+    }
+
+    /// exp(`a`) into `self.result`, computed: scaled until its norm ν is at most 1/8, then
+    /// Taylor terms while ν^k/k! ≥ 1e-15 (at most degree 8; (1/8)⁹/9! < 1e-13), squared back.
+    fn compute(&mut self, a: &[f64]) {
         let m = self.m;
         let norm = (0..m)
             .map(|i| (0..m).map(|j| a[i * m + j].abs()).sum::<f64>())
