@@ -149,14 +149,7 @@ pub fn fit(scenario: &Scenario, options: &FitOptions, progress: &dyn Progress) -
     let subjects = subjects?;
     let population = fit::population::summarise(&subjects, settings.free.len());
     let residual_sigma = (settings.error == fit::ErrorModel::LogAdditive)
-        .then(|| {
-            median(
-                subjects
-                    .iter()
-                    .filter_map(|s| s.parameters.last().map(|p| p.value)),
-            )
-        })
-        .flatten();
+        .then(|| fit::population::typical_error(&subjects, &settings)[0]);
     let header = format!(
         "Population of {} subjects fitted by `regimen fit` to {} (two-stage: each free\n\
          parameter's estimates summarised as a log-normal; docs/fitting.md says what this\n\
@@ -187,10 +180,4 @@ pub fn fit(scenario: &Scenario, options: &FitOptions, progress: &dyn Progress) -
         vpc,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-fn median(values: impl Iterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
 }

@@ -243,7 +243,7 @@ fn parameter_summary(run: &super::fit::Fitted) -> String {
         let ps: Vec<&crate::fit::ParameterEstimate> =
             run.subjects.iter().map(|s| &s.parameters[j]).collect();
         let identifiable = ps.iter().filter(|p| p.identifiable).count();
-        let mut widths: Vec<f64> = ps
+        let widths = ps
             .iter()
             .filter(|p| p.identifiable && p.value != 0.0)
             .filter_map(|p| {
@@ -252,11 +252,8 @@ fn parameter_summary(run: &super::fit::Fitted) -> String {
                 } else {
                     Some(1.96 * p.se / p.value.abs()).filter(|w| w.is_finite())
                 }
-            })
-            .collect();
-        widths.sort_by(f64::total_cmp);
-        let width = widths
-            .get(widths.len() / 2)
+            });
+        let width = crate::stats::middle(widths)
             .map_or_else(|| "—".to_owned(), |w| format!("±{:.1} %", 100.0 * w));
         let _ = writeln!(
             out,
@@ -302,19 +299,13 @@ fn population_and_forecast(run: &super::fit::Fitted) -> String {
             .filter(|f| !f.progressed_while_fitted)
             .collect();
         let agree = judged.iter().filter(|f| f.progression_agrees()).count();
-        let mut rmse: Vec<f64> = forecasts
-            .iter()
-            .map(|f| f.rmse_log)
-            .filter(|x| x.is_finite())
-            .collect();
-        rmse.sort_by(f64::total_cmp);
+        let rmse = crate::stats::middle(forecasts.iter().map(|f| f.rmse_log));
         let _ = writeln!(
             out,
             "\nForecast of the data held back: median RMSE of ln(observed/predicted) {}; \
              progression predicted right (both or neither, within three visits) for {agree} \
              of {} subjects ({} progressed while fitted and are not counted).",
-            rmse.get(rmse.len() / 2)
-                .map_or_else(|| "—".to_owned(), |x| short(*x)),
+            rmse.map_or_else(|| "—".to_owned(), short),
             judged.len(),
             forecasts.len() - judged.len()
         );

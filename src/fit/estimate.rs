@@ -199,32 +199,9 @@ pub fn solve(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
 /// The inverse of a symmetric positive-definite matrix (`None` if it is not).
 pub fn inverse_spd(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     let n = a.len();
-    // Cholesky first: it fails exactly when the matrix is not positive definite.
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
-            if i == j {
-                let d = a[i][i] - s;
-                if d <= 0.0 || !d.is_finite() {
-                    return None;
-                }
-                l[i][j] = d.sqrt();
-            } else {
-                l[i][j] = (a[i][j] - s) / l[j][j];
-            }
-        }
-    }
-    let mut inv = vec![vec![0.0; n]; n];
-    for col in 0..n {
-        let mut e = vec![0.0; n];
-        e[col] = 1.0;
-        let x = solve(a, &e)?;
-        for row in 0..n {
-            inv[row][col] = x[row];
-        }
-    }
-    Some(inv)
+    let flat: Vec<f64> = a.iter().flatten().copied().collect();
+    let inv = crate::support::linalg::inverse_spd(n, &flat)?;
+    Some(inv.chunks(n.max(1)).map(<[f64]>::to_vec).collect())
 }
 
 /// A damped Newton polish from `x`: Levenberg–Marquardt steps on the finite-difference

@@ -102,10 +102,7 @@ pub fn forecast(scenario: &Scenario, predictions: &[Prediction]) -> Option<Forec
         } else {
             rmse_log
         },
-        median_relative_error: relative
-            .get(relative.len() / 2)
-            .copied()
-            .unwrap_or(f64::NAN),
+        median_relative_error: crate::stats::middle(relative).unwrap_or(f64::NAN),
         observed_progression: observed,
         predicted_progression: predicted,
         progressed_while_fitted: observed.is_some_and(|t| t <= until),

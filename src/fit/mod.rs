@@ -194,7 +194,7 @@ pub fn fit_subject(
         )));
     }
     let start_values: Vec<(&Free, f64)> = settings.free.iter().map(|f| (f, f.value)).collect();
-    let (_, own) = subject::scenario(base, subject, &start_values, &base.source)?;
+    let own = subject::scenario(base, subject, &start_values, &base.source)?;
     let objective = Objective::new(&own, 0, &fitted, &settings.free, settings.error);
     let coarse_f = |x: &[f64]| {
         objective.set_coarse(true);

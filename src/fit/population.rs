@@ -86,6 +86,17 @@ pub fn summarise(fits: &[SubjectFit], n_free: usize) -> Population {
     }
 }
 
+/// The typical measurement error: per error-model parameter, the middle of the subjects'
+/// estimates (0 with no subjects).
+pub fn typical_error(fits: &[SubjectFit], settings: &super::Settings) -> Vec<f64> {
+    let n_free = settings.free.len();
+    (0..settings.error.parameters().len())
+        .map(|k| {
+            crate::stats::middle(fits.iter().map(|f| f.parameters[n_free + k].value)).unwrap_or(0.0)
+        })
+        .collect()
+}
+
 /// Pearson correlation over the pairs where both are present (NaN with fewer than 3).
 fn pearson(a: &[Option<f64>], b: &[Option<f64>]) -> f64 {
     let pairs: Vec<(f64, f64)> = a

@@ -140,14 +140,12 @@ pub fn scenario_text(
     })
 }
 
-/// The subject's scenario, compiled (its file will be `file`).
+/// The subject's scenario, compiled (`file` names it in messages).
 pub fn scenario(
     base: &Scenario,
     subject: &Subject,
     values: &[(&Free, f64)],
     file: &Path,
-) -> Result<(String, Scenario)> {
-    let text = scenario_text(base, subject, values, "")?;
-    let compiled = Scenario::from_text(file, &text)?;
-    Ok((text, compiled))
+) -> Result<Scenario> {
+    Scenario::from_text(file, &scenario_text(base, subject, values, "")?)
 }

@@ -10,6 +10,7 @@ use super::{SubjectFit, fitted_measurements, subject};
 use crate::error::Result;
 use crate::protocol::dataset::Dataset;
 use crate::scenario::Scenario;
+use crate::stats::quantile;
 use crate::support::rng::{Key, ROLLOUT_LEVEL_STEP};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -31,16 +32,7 @@ pub struct VpcBin {
 }
 
 fn percentiles(mut v: Vec<f64>) -> [f64; 3] {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        let x = q * (v.len() - 1) as f64;
-        let (i, f) = (x.floor() as usize, x.fract());
-        v[i] + f * (v[(i + 1).min(v.len() - 1)] - v[i])
-    };
-    [at(0.05), at(0.5), at(0.95)]
+    [0.05, 0.5, 0.95].map(|q| quantile(&mut v, q))
 }
 
 /// A bin being filled: observed times, observed values, simulated values.
@@ -71,18 +63,7 @@ pub fn vpc(
     seed: u64,
 ) -> Result<Vec<VpcBin>> {
     let limit = base.marker.detection_limit;
-    // The typical measurement error: the median of the subjects' estimates.
-    let n_free = settings.free.len();
-    let error: Vec<f64> = (0..settings.error.parameters().len())
-        .map(|k| {
-            let mut v: Vec<f64> = fits
-                .iter()
-                .map(|f| f.parameters[n_free + k].value)
-                .collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(0.0)
-        })
-        .collect();
+    let error = super::population::typical_error(fits, settings);
     let per_subject: Vec<Vec<(f64, f64)>> = data
         .subjects
         .par_iter()
@@ -90,7 +71,7 @@ pub fn vpc(
         .map(|(i, s)| -> Result<Vec<(f64, f64)>> {
             let ms = fitted_measurements(s, None, limit);
             let typical: Vec<(&Free, f64)> = settings.free.iter().map(|f| (f, f.value)).collect();
-            let (_, own) = subject::scenario(base, s, &typical, &base.source)?;
+            let own = subject::scenario(base, s, &typical, &base.source)?;
             let objective = Objective::new(&own, 0, &ms, &settings.free, settings.error);
             objective.set_tolerance(SEARCH_TOLERANCE);
             let mut out = Vec::new();

@@ -188,24 +188,9 @@ fn effect_mut(
 }
 
 /// The Cholesky factor (row-major, lower triangular) of the `n`×`n` correlation matrix
-/// `r`, or `None` if `r` is not a valid correlation matrix (not positive definite).
+/// `r`, or `None` if `r` is not a valid correlation matrix (not clearly positive definite).
 pub fn cholesky(n: usize, r: &[f64]) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            if i == j {
-                let d = r[i * n + i] - s;
-                if d <= 1e-12 || !d.is_finite() {
-                    return None;
-                }
-                l[i * n + j] = d.sqrt();
-            } else {
-                l[i * n + j] = (r[i * n + j] - s) / l[j * n + j];
-            }
-        }
-    }
-    Some(l)
+    crate::support::linalg::cholesky(n, r, 1e-12)
 }
 
 /// Draws patient `rollout`'s parameters into `model` (whose values are the typical

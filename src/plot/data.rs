@@ -209,7 +209,8 @@ fn strings(value: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn read(dir: &Path, name: &str) -> Result<Option<String>> {
+/// The text of `dir/name`, or `None` if there is no such file.
+pub(super) fn read(dir: &Path, name: &str) -> Result<Option<String>> {
     let path = dir.join(name);
     if !path.is_file() {
         return Ok(None);

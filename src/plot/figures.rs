@@ -3,6 +3,7 @@
 
 use super::data::{GivenDose, RunFolder, Trajectory, Visit};
 use super::svg::{Axis, Frame, Mark, PROGRESSION, Svg, colour, dosing_colour, legend};
+use crate::stats::quantile;
 use crate::stats::survival::KaplanMeier;
 
 /// A drawn figure: file stem, caption, SVG text.
@@ -104,19 +105,6 @@ fn on_intervals(doses: &[GivenDose], drug: &str) -> Vec<(f64, f64)> {
         }
     }
     merged
-}
-
-/// The q-quantile of `xs` (linear interpolation; NaNs dropped).
-fn quantile(xs: &mut Vec<f64>, q: f64) -> f64 {
-    xs.retain(|x| x.is_finite());
-    if xs.is_empty() {
-        return f64::NAN;
-    }
-    xs.sort_by(f64::total_cmp);
-    let pos = q * (xs.len() - 1) as f64;
-    let (i, frac) = (pos.floor() as usize, pos.fract());
-    let next = xs[(i + 1).min(xs.len() - 1)];
-    xs[i] + frac * (next - xs[i])
 }
 
 /// Median, 10 % and 90 % quantiles over runs at each recorded time.

@@ -4,7 +4,7 @@
 use super::data::Table;
 use super::figures::{Figure, title};
 use super::svg::{Axis, Frame, Mark, Svg, colour, dosing_colour, legend};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -22,16 +22,11 @@ struct SubjectData {
 }
 
 fn load(dir: &Path, name: &str) -> Result<Option<Table>> {
-    let path = dir.join(name);
-    if !path.is_file() {
+    let Some(text) = super::data::read(dir, name)? else {
         return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
+    };
     let table = Table::parse(&text);
-    table.check_finite(&path, &["id", "blq", "fitted"])?;
+    table.check_finite(&dir.join(name), &["id", "blq", "fitted"])?;
     Ok(Some(table))
 }
 

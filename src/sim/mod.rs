@@ -153,20 +153,7 @@ pub fn run<P: Propagator>(
     options: RunOptions,
 ) -> Result<RunResult> {
     let mut run = Driver::new(scenario, arm, options);
-    loop {
-        // 1. Visits: observe, call progression, and let the policy see the result.
-        if run.visit_due() {
-            run.visit();
-        }
-        // 2. Decisions: doses given now (none once treatment is over).
-        run.decide();
-        // 3. Recording.
-        if run.record() {
-            break;
-        }
-        // 4. Integrate to the next event.
-        run.advance(propagator)?;
-    }
+    run.drive(propagator)?;
     Ok(run.finish())
 }
 
@@ -185,17 +172,7 @@ pub fn run_sampled<P: Propagator>(
     };
     let mut run = Driver::new(scenario, arm, options);
     run.sample_times = times;
-    loop {
-        if run.visit_due() {
-            run.visit();
-        }
-        run.decide();
-        run.sample();
-        if run.record() {
-            break;
-        }
-        run.advance(propagator)?;
-    }
+    run.drive(propagator)?;
     Ok(run.samples)
 }
 
@@ -279,6 +256,25 @@ impl<'s> Driver<'s> {
             sample_times: &[],
             sample_k: 0,
             samples: Vec::new(),
+        }
+    }
+
+    /// The run from time 0 to the horizon.
+    fn drive<P: Propagator>(&mut self, propagator: &mut P) -> Result<()> {
+        loop {
+            // 1. Visits: observe, call progression, and let the policy see the result.
+            if self.visit_due() {
+                self.visit();
+            }
+            // 2. Decisions: doses given now (none once treatment is over).
+            self.decide();
+            // 3. Samples (for a fit) and recording.
+            self.sample();
+            if self.record() {
+                return Ok(());
+            }
+            // 4. Integrate to the next event.
+            self.advance(propagator)?;
         }
     }
 
