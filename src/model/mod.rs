@@ -172,6 +172,26 @@ pub struct Rates {
     pub shape_values: Vec<f64>,
 }
 
+/// Per-capita rates at one exposure with the crowding left out, for engines that treat the
+/// state's crowding in closed form: the net growth of compartment i is
+/// `growth_i − x_i·crowding_i`, where `x_i` is the state's crowding scalar
+/// ([`Model::crowding`]); births are its positive part, deaths its negative part plus `loss_i`.
+/// [`Model::rates`] is this decomposition evaluated at one state (a test holds them equal).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateParts {
+    /// Net growth with no crowding: `b·(1 − E_cytostatic)` (logistic and exponential),
+    /// `b·(1 − E_cytostatic)·ln K` (Gompertz, K including capacity effects).
+    pub growth: Vec<f64>,
+    /// What one unit of the crowding scalar takes off the net growth.
+    pub crowding: Vec<f64>,
+    /// Intrinsic death plus every drug's kill.
+    pub loss: Vec<f64>,
+    /// Per-capita rate of each transition, in `Model::transitions` order.
+    pub transition: Vec<f64>,
+    /// Value of each shape at the exposure (scratch).
+    pub shape_values: Vec<f64>,
+}
+
 impl Model {
     /// The first per-capita rate in `rates` that is not finite or exceeds
     /// [`crate::support::limits::MAX_RATE`], said in the model's terms.
@@ -223,12 +243,111 @@ impl Model {
         }
     }
 
-    /// Per-capita rates for state `n` (cell counts) under drug exposures `exposure`.
-    ///
-    /// Net growth `b_i·g_i·(1 − E_cytostatic)` is split into its positive part (births) and
-    /// its negative part (deaths), so no rate is ever negative.
-    pub fn rates(&self, n: &[f64], exposure: &[f64], out: &mut Rates) {
-        for (value, (drug, shape)) in out.shape_values.iter_mut().zip(&self.shapes) {
+    /// A digest of every number and choice the rates depend on, for caches of work derived
+    /// from the model (two models with equal digests give equal rates).
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Digest::default();
+        for c in &self.compartments {
+            h.words(&[c.birth, c.death, c.capacity]);
+            h.word(c.growth as u64);
+            h.words(&c.competition);
+            for effects in [&c.kill, &c.cytostatic, &c.capacity_effects] {
+                h.word(effects.len() as u64);
+                for e in effects {
+                    h.word(e.shape as u64);
+                    h.words(&[e.scale]);
+                }
+            }
+        }
+        for t in &self.transitions {
+            h.word(t.from as u64);
+            h.word(t.to as u64);
+            h.words(&[t.rate]);
+            match t.modulation {
+                Modulation::Spontaneous => h.word(0),
+                Modulation::OffDrug => h.word(1),
+                Modulation::Induced(e) => {
+                    h.word(2 + e.shape as u64);
+                    h.words(&[e.scale]);
+                }
+            }
+        }
+        for m in &self.mutations {
+            h.word(m.from as u64);
+            h.word(m.to as u64);
+            h.words(&[m.probability]);
+        }
+        for a in &self.activity {
+            match a {
+                None => h.word(u64::MAX),
+                Some(e) => {
+                    h.word(e.shape as u64);
+                    h.words(&[e.scale]);
+                }
+            }
+        }
+        for (drug, shape) in &self.shapes {
+            h.word(*drug as u64);
+            match *shape {
+                Shape::Linear => h.word(0),
+                Shape::Hill { ec50, n } => h.words(&[ec50, n]),
+            }
+        }
+        h.0
+    }
+
+    /// A buffer for [`Model::rate_parts`], sized for this model.
+    pub fn new_rate_parts(&self) -> RateParts {
+        RateParts {
+            growth: vec![0.0; self.compartments.len()],
+            crowding: vec![0.0; self.compartments.len()],
+            loss: vec![0.0; self.compartments.len()],
+            transition: vec![0.0; self.transitions.len()],
+            shape_values: vec![0.0; self.shapes.len()],
+        }
+    }
+
+    /// The crowding scalar of compartment `i` in state `n`: `Σ_j a_ij N_j` (logistic), its
+    /// logarithm (Gompertz), 0 (exponential). `None` for a Gompertz compartment with nothing
+    /// crowding it, which does not grow at all (as in [`Model::rates`]).
+    #[inline]
+    pub fn crowding(&self, i: usize, n: &[f64]) -> Option<f64> {
+        let c = &self.compartments[i];
+        match c.growth {
+            GrowthLaw::Exponential => Some(0.0),
+            GrowthLaw::Logistic | GrowthLaw::Gompertz => {
+                let crowd: f64 = c.competition.iter().zip(n).map(|(a, x)| a * x).sum();
+                if c.growth == GrowthLaw::Logistic {
+                    Some(crowd)
+                } else if crowd > 0.0 {
+                    Some(crowd.ln())
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Rates at exposure `exposure` split from the crowding (see [`RateParts`]).
+    pub fn rate_parts(&self, exposure: &[f64], out: &mut RateParts) {
+        self.shape_values(exposure, &mut out.shape_values);
+        let sv = &out.shape_values;
+        for (i, c) in self.compartments.iter().enumerate() {
+            let free = c.birth * (1.0 - total_effect(&c.cytostatic, sv));
+            let k = c.capacity * capacity_factor(&c.capacity_effects, sv);
+            (out.growth[i], out.crowding[i]) = match c.growth {
+                GrowthLaw::Exponential => (free, 0.0),
+                GrowthLaw::Logistic => (free, free / k),
+                GrowthLaw::Gompertz => (free * k.ln(), free),
+            };
+            out.loss[i] = c.death + total_effect(&c.kill, sv);
+        }
+        self.transition_rates(sv, &mut out.transition);
+    }
+
+    /// Each shape's value at `exposure`.
+    fn shape_values(&self, exposure: &[f64], out: &mut [f64]) {
+        for (value, (drug, shape)) in out.iter_mut().zip(&self.shapes) {
             let c = exposure[*drug];
             *value = if c <= 0.0 {
                 0.0
@@ -240,6 +359,32 @@ impl Model {
                 }
             };
         }
+    }
+
+    /// Per-capita transition rates from the shapes' values.
+    fn transition_rates(&self, sv: &[f64], out: &mut [f64]) {
+        let off_drug = 1.0
+            - self
+                .activity
+                .iter()
+                .map(|a| a.map_or(0.0, |e| e.value(sv).clamp(0.0, 1.0)))
+                .fold(0.0, f64::max);
+        for (t, out_rate) in self.transitions.iter().zip(out.iter_mut()) {
+            *out_rate = t.rate
+                * match t.modulation {
+                    Modulation::Spontaneous => 1.0,
+                    Modulation::Induced(e) => e.value(sv),
+                    Modulation::OffDrug => off_drug,
+                };
+        }
+    }
+
+    /// Per-capita rates for state `n` (cell counts) under drug exposures `exposure`.
+    ///
+    /// Net growth `b_i·g_i·(1 − E_cytostatic)` is split into its positive part (births) and
+    /// its negative part (deaths), so no rate is ever negative.
+    pub fn rates(&self, n: &[f64], exposure: &[f64], out: &mut Rates) {
+        self.shape_values(exposure, &mut out.shape_values);
         let sv = &out.shape_values;
         for (i, c) in self.compartments.iter().enumerate() {
             let g = match c.growth {
@@ -263,20 +408,7 @@ impl Model {
             out.birth[i] = net.max(0.0);
             out.death[i] = (-net).max(0.0) + c.death + kill;
         }
-        let off_drug = 1.0
-            - self
-                .activity
-                .iter()
-                .map(|a| a.map_or(0.0, |e| e.value(sv).clamp(0.0, 1.0)))
-                .fold(0.0, f64::max);
-        for (t, out_rate) in self.transitions.iter().zip(out.transition.iter_mut()) {
-            *out_rate = t.rate
-                * match t.modulation {
-                    Modulation::Spontaneous => 1.0,
-                    Modulation::Induced(e) => e.value(sv),
-                    Modulation::OffDrug => off_drug,
-                };
-        }
+        self.transition_rates(sv, &mut out.transition);
     }
 
     /// Mean-field derivative `dN/dt` built from [`Model::rates`]:
@@ -312,4 +444,20 @@ fn capacity_factor(effects: &[DrugEffect], shape_values: &[f64]) -> f64 {
         return 1.0;
     }
     (1.0 - total_effect(effects, shape_values)).max(1e-12)
+}
+
+/// A running digest of words (SplitMix64 mixing), for [`Model::fingerprint`].
+#[derive(Default)]
+struct Digest(u64);
+
+impl Digest {
+    fn word(&mut self, w: u64) {
+        self.0 = crate::support::rng::mix64(self.0.wrapping_add(0x9e37_79b9_7f4a_7c15) ^ w);
+    }
+
+    fn words(&mut self, values: &[f64]) {
+        for v in values {
+            self.word(v.to_bits());
+        }
+    }
 }

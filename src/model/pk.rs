@@ -130,6 +130,39 @@ impl Exposure {
         self.states.len()
     }
 
+    /// Two independent digests of everything the exposure of the current segment depends
+    /// on (each drug's kinetics and state), for caches of work derived from it.
+    pub fn digest(&self) -> [u64; 2] {
+        use crate::support::rng::mix64;
+        // Two lanes with different multipliers, each finished by a full mix.
+        let mut d = [0x6578_706f_7375_7265u64, 0x6b69_6e65_7469_6373]; // "exposure", "kinetics"
+        let mut absorb = |w: u64| {
+            d[0] = (d[0] ^ w)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(29);
+            d[1] = (d[1] ^ w)
+                .wrapping_mul(0xd1b5_4a32_d192_ed03)
+                .rotate_left(37);
+        };
+        for (s, kin) in self.states.iter().zip(&self.kinetics) {
+            match (s, *kin) {
+                // A segment never crosses a level change: its exposure is the levels' sum.
+                (DrugState::Level { active }, _) => {
+                    absorb(0);
+                    absorb(active.iter().map(|(level, _)| level).sum::<f64>().to_bits());
+                }
+                (DrugState::Pk { depot, central }, Kinetics::OneCompartment { k, ka, f, v }) => {
+                    absorb(1);
+                    for x in [*depot, *central, k, ka.unwrap_or(-1.0), f, v] {
+                        absorb(x.to_bits());
+                    }
+                }
+                _ => absorb(2),
+            }
+        }
+        [mix64(d[0]), mix64(d[1] ^ 0x5851_f42d_4c95_7f2d)]
+    }
+
     /// Gives a dose at time `t`.
     pub fn give(&mut self, t: f64, dose: &Dose) {
         if dose.amount <= 0.0 {

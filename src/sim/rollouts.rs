@@ -106,7 +106,6 @@ pub fn run_rollout(
     });
     let mut engine = StochasticPropagator::new(
         &cells.model,
-        cells.drugs.len(),
         graded,
         StochasticSettings {
             seed,

@@ -1,0 +1,764 @@
+//! Per-step kernels: everything one step of the stochastic engine needs that does not depend
+//! on a rollout's counts, computed once per (model, exposure state, step) and shared by every
+//! rollout that takes that step.
+//!
+//! The rates of compartment i over a step depend on the exposure (through the drugs'
+//! response curves) and on the state only through one crowding scalar x_i
+//! ([`Model::crowding`]): the net growth is `growth(s) − x·crowding(s)` ([`RateParts`]). A
+//! kernel integrates the exposure-dependent parts over the step's quadrature nodes at a
+//! reference x₀ (the lower edge of the bucket the rollout's x falls in) and keeps the Taylor
+//! coefficients in δ = x − x₀ of the two integrals of Kendall's law, so a rollout evaluates
+//! its law with a few multiplications. Where the expansion does not hold (x outside the
+//! bucket's reach, or births and deaths trading places within the step) the law is
+//! integrated at x itself from the kernel's node values, as the engine did before kernels.
+//!
+//! Kernels live in a per-thread cache keyed by digests of the model, the exposure state, the
+//! step's start within its exposure segment, its length and the crowding buckets. A kernel
+//! is a deterministic function of its key, so the cache changes the speed and never a number:
+//! results do not depend on which rollout built a kernel, on the thread, or on evictions.
+
+// Node buffers are indexed by node and compartment together; index loops read clearest.
+#![allow(clippy::needless_range_loop)]
+
+use crate::model::pk::Exposure;
+use crate::model::{Model, RateParts};
+use crate::support::rng::mix64;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+
+/// Taylor coefficients kept per integral: the expansion in δ·E₁ is truncated after δ⁵,
+/// a relative error below |δE₁|⁶/6! (< 2e-11 within [`EXPANSION_LIMIT`]).
+const TERMS: usize = 6;
+/// Width of a crowding bucket, as the change of ∫(crowding) × δ it spans over a step at the
+/// intrinsic rates: rollouts whose x falls in one bucket share a kernel.
+const BUCKET_SPAN: f64 = 0.04;
+/// The expansion is used while |δ|·E₁(h) stays below this (the step's midpoint state may sit
+/// a little outside its start's bucket); beyond it the law is integrated at x.
+const EXPANSION_LIMIT: f64 = 0.1;
+/// Largest number of quadrature nodes (the exact fallback keeps its buffers on the stack).
+pub(super) const MAX_NODES: usize = 16;
+/// Kernels one thread keeps before it starts afresh (a few kilobytes each).
+const MAX_KERNELS: usize = 8192;
+/// Sub-intervals of the first half step on the graded mesh used with pharmacokinetic drugs
+/// (the second half is smooth and gets one).
+const GRADED_INTERVALS: usize = 2;
+
+/// Quadrature nodes within a step, as fractions of it: ends and midpoints of the
+/// sub-intervals, graded towards the step start when a drug has pharmacokinetics (the
+/// absorption peak of an oral dose comes within hours of it).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Nodes {
+    pub at: Vec<f64>,
+    /// Index of the node at 1/2.
+    pub half: usize,
+}
+
+impl Nodes {
+    pub fn new(graded: bool) -> Self {
+        let mut at = Vec::new();
+        let first = if graded { GRADED_INTERVALS } else { 1 };
+        let grade = |x: f64| if graded { x * x } else { x };
+        for j in 0..first {
+            let a = 0.5 * grade(j as f64 / first as f64);
+            let b = 0.5 * grade((j + 1) as f64 / first as f64);
+            at.push(a);
+            at.push(0.5 * (a + b));
+        }
+        let half = at.len();
+        at.push(0.5);
+        at.push(0.75);
+        at.push(1.0);
+        Nodes { at, half }
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Composite Simpson integral over a step of length `h` of the node values `f(k)`,
+    /// nodes `from..=to` (`to − from` even).
+    #[inline]
+    pub fn simpson(&self, h: f64, from: usize, to: usize, f: impl Fn(usize) -> f64) -> f64 {
+        let mut sum = 0.0;
+        let mut k = from;
+        while k + 2 <= to {
+            let width = (self.at[k + 2] - self.at[k]) * h;
+            sum += width / 6.0 * (f(k) + 4.0 * f(k + 1) + f(k + 2));
+            k += 2;
+        }
+        sum
+    }
+
+    /// The running integral of `f` from the step start to every node (a quadratic through
+    /// each sub-interval's ends and midpoint), into `out`.
+    #[inline]
+    pub fn cumulative(&self, h: f64, f: impl Fn(usize) -> f64, out: &mut [f64]) {
+        out[0] = 0.0;
+        let mut k = 0;
+        while k + 2 < self.at.len() {
+            let width = (self.at[k + 2] - self.at[k]) * h;
+            let (f0, f1, f2) = (f(k), f(k + 1), f(k + 2));
+            out[k + 1] = out[k] + width / 24.0 * (5.0 * f0 + 8.0 * f1 - f2);
+            out[k + 2] = out[k] + width / 6.0 * (f0 + 4.0 * f1 + f2);
+            k += 2;
+        }
+    }
+}
+
+/// Which side of zero a compartment's net growth stays on through a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Regime {
+    /// Net growth ≥ 0 at every node: births `growth − x·crowding`, deaths `loss`.
+    Growing,
+    /// Net growth ≤ 0 at every node: no births, deaths `loss − growth + x·crowding`.
+    Shrinking,
+    /// The sign changes within the step: integrated at x each time.
+    Mixed,
+}
+
+/// One compartment's part of a kernel.
+#[derive(Debug, Clone, PartialEq)]
+struct Lineage {
+    regime: Regime,
+    /// The crowding scalars over which `regime` holds at every node.
+    lo: f64,
+    hi: f64,
+    /// The reference crowding scalar.
+    x0: f64,
+    /// ρ(h) = ∫₀ʰ(μ − λ) = `rho0_h + δ·e1_h`; `em1_0` = e^{rho0_h} − 1.
+    rho0_h: f64,
+    e1_h: f64,
+    em1_0: f64,
+    /// ρ at the half step, likewise (for the midpoint prediction of crowding).
+    rho0_half: f64,
+    e1_half: f64,
+    /// ∫ λe^ρ = Σ_j δʲ/j!·(u_j − δ·v_j).
+    u: [f64; TERMS],
+    v: [f64; TERMS],
+    /// ∫ (all divisions)·e^{−ρ} = Σ_j δʲ/j!·(bu_j − δ·bv_j): the mean divisions of one
+    /// starting cell's lineage, for mutations.
+    bu: [f64; TERMS],
+    bv: [f64; TERMS],
+    /// ∫ growth, ∫ crowding and ∫ loss over the step.
+    int_growth: f64,
+    int_crowding: f64,
+    int_loss: f64,
+}
+
+/// Kendall's law of one compartment over a step at one crowding scalar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Law {
+    /// e^{ρ(h)} − 1.
+    pub em1: f64,
+    /// ∫₀ʰ λ e^{ρ}.
+    pub integral: f64,
+    /// ∫₀ʰ (all divisions)·e^{−ρ}: divisions per starting cell, for mutations.
+    pub divisions: f64,
+    /// Mean λ and μ over the step (for cells arriving within it).
+    pub lambda_mean: f64,
+    pub mu_mean: f64,
+}
+
+/// Everything about one step that does not depend on a rollout's counts.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Kernel {
+    h: f64,
+    lineages: Vec<Lineage>,
+    /// Per node and compartment (row-major by node): growth, crowding and loss.
+    growth: Vec<f64>,
+    crowding: Vec<f64>,
+    loss: Vec<f64>,
+    /// The switching law of the plan over the step (see [`SwitchPlan`]).
+    pub switch: Vec<f64>,
+}
+
+/// The compartments that take part in switching, in the order a step draws their moves: every
+/// cell of a member ends the step in member j with probability [exp(∫Q)]_ij (Q the
+/// switching generator), drawn per source as sequential binomials with conditional
+/// probabilities, so cells that switch twice within a step are counted right.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct SwitchPlan {
+    pub members: Vec<usize>,
+}
+
+impl SwitchPlan {
+    pub fn new(model: &Model) -> Self {
+        let mut members: Vec<usize> = model
+            .transitions
+            .iter()
+            .flat_map(|t| [t.from, t.to])
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        SwitchPlan { members }
+    }
+}
+
+/// What a kernel is built from besides the exposure: fixed for a propagator.
+pub(super) struct Context<'a> {
+    pub model: &'a Model,
+    pub nodes: &'a Nodes,
+    pub plan: &'a SwitchPlan,
+    /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter.
+    pub mutation_share: &'a [f64],
+}
+
+impl Kernel {
+    /// The kernel of a step of length `h` starting `tau0` into the exposure segment, with
+    /// crowding reference `x0` per compartment.
+    pub fn build(cx: &Context, exposure: &Exposure, tau0: f64, h: f64, x0: &[f64]) -> Kernel {
+        let model = cx.model;
+        let nodes = cx.nodes;
+        let (nc, nk, nt) = (model.n_compartments(), nodes.len(), model.transitions.len());
+        let mut parts: RateParts = model.new_rate_parts();
+        let mut conc = vec![0.0; exposure.n_drugs()];
+        let mut growth = vec![0.0; nk * nc];
+        let mut crowding = vec![0.0; nk * nc];
+        let mut loss = vec![0.0; nk * nc];
+        let mut switching = vec![0.0; nk * nt];
+        for k in 0..nk {
+            exposure.at(tau0 + nodes.at[k] * h, &mut conc);
+            model.rate_parts(&conc, &mut parts);
+            growth[k * nc..(k + 1) * nc].copy_from_slice(&parts.growth);
+            crowding[k * nc..(k + 1) * nc].copy_from_slice(&parts.crowding);
+            loss[k * nc..(k + 1) * nc].copy_from_slice(&parts.loss);
+            switching[k * nt..(k + 1) * nt].copy_from_slice(&parts.transition);
+        }
+        let lineages = (0..nc)
+            .map(|i| {
+                let at = |v: &[f64], k: usize| v[k * nc + i];
+                lineage(
+                    nodes,
+                    h,
+                    x0[i],
+                    cx.mutation_share[i],
+                    |k| at(&growth, k),
+                    |k| at(&crowding, k),
+                    |k| at(&loss, k),
+                )
+            })
+            .collect();
+        let switch = switching_law(cx, h, 0, nk - 1, |k, t| switching[k * nt + t]);
+        Kernel {
+            h,
+            lineages,
+            growth,
+            crowding,
+            loss,
+            switch,
+        }
+    }
+
+    /// Predicted ρ at the half step of compartment `i` at crowding `x` (a first-order
+    /// prediction: it only places the crowding of the step's midpoint).
+    #[inline]
+    pub fn rho_half(&self, i: usize, x: f64) -> f64 {
+        let l = &self.lineages[i];
+        l.rho0_half + (x - l.x0) * l.e1_half
+    }
+
+    /// Kendall's law of compartment `i` over the step at crowding `x` (`None`: a Gompertz
+    /// compartment with nothing to crowd it, which does not grow).
+    #[inline]
+    pub fn law(&self, nodes: &Nodes, i: usize, x: Option<f64>, share: f64) -> Law {
+        let l = &self.lineages[i];
+        let Some(x) = x else {
+            let mu = l.int_loss;
+            return Law {
+                em1: mu.exp_m1(),
+                integral: 0.0,
+                divisions: 0.0,
+                lambda_mean: 0.0,
+                mu_mean: mu / self.h,
+            };
+        };
+        let d = x - l.x0;
+        let t = d * l.e1_h;
+        if l.regime == Regime::Mixed || !(l.lo..=l.hi).contains(&x) || t.abs() > EXPANSION_LIMIT {
+            return self.exact(nodes, i, x, share);
+        }
+        let em1 = l.em1_0 + (1.0 + l.em1_0) * expm1_series(t);
+        if l.regime == Regime::Shrinking {
+            return Law {
+                em1,
+                integral: 0.0,
+                divisions: 0.0,
+                lambda_mean: 0.0,
+                mu_mean: (l.int_loss - l.int_growth + x * l.int_crowding) / self.h,
+            };
+        }
+        Law {
+            em1,
+            integral: series(&l.u, &l.v, d),
+            divisions: series(&l.bu, &l.bv, d),
+            lambda_mean: (1.0 - share) * (l.int_growth - x * l.int_crowding) / self.h,
+            mu_mean: l.int_loss / self.h,
+        }
+    }
+
+    /// The law at `x` integrated from the node values (rates split into births and deaths
+    /// node by node).
+    fn exact(&self, nodes: &Nodes, i: usize, x: f64, share: f64) -> Law {
+        let nc = self.lineages.len();
+        let nk = nodes.len();
+        let h = self.h;
+        let mut birth = [0.0; MAX_NODES];
+        let mut lambda = [0.0; MAX_NODES];
+        let mut mu = [0.0; MAX_NODES];
+        let mut rho = [0.0; MAX_NODES];
+        for k in 0..nk {
+            let net = self.growth[k * nc + i] - x * self.crowding[k * nc + i];
+            birth[k] = net.max(0.0);
+            lambda[k] = birth[k] * (1.0 - share);
+            mu[k] = (-net).max(0.0) + self.loss[k * nc + i];
+        }
+        nodes.cumulative(h, |k| mu[k] - lambda[k], &mut rho);
+        Law {
+            em1: rho[nk - 1].exp_m1(),
+            integral: nodes.simpson(h, 0, nk - 1, |k| lambda[k] * rho[k].exp()),
+            divisions: nodes.simpson(h, 0, nk - 1, |k| birth[k] * (-rho[k]).exp()),
+            lambda_mean: nodes.simpson(h, 0, nk - 1, |k| lambda[k]) / h,
+            mu_mean: nodes.simpson(h, 0, nk - 1, |k| mu[k]) / h,
+        }
+    }
+}
+
+/// Over nodes `from..=to`: for each member a of `cx.plan` and each other member b in order,
+/// the probability that a cell of a is in b at the end given that it is in none of the
+/// members before b (the conditional probabilities of a multinomial draw), from
+/// P = exp(∫Q).
+fn switching_law(
+    cx: &Context,
+    h: f64,
+    from: usize,
+    to: usize,
+    rate: impl Fn(usize, usize) -> f64,
+) -> Vec<f64> {
+    let members = &cx.plan.members;
+    let m = members.len();
+    let position = |c: usize| members.iter().position(|&x| x == c);
+    let mut generator = vec![0.0; m * m];
+    for (t, tr) in cx.model.transitions.iter().enumerate() {
+        let amount = cx.nodes.simpson(h, from, to, |k| rate(k, t));
+        if let (Some(a), Some(b)) = (position(tr.from), position(tr.to))
+            && amount > 0.0
+        {
+            generator[a * m + b] += amount;
+            generator[a * m + a] -= amount;
+        }
+    }
+    let p = expm(&generator, m);
+    let mut out = Vec::with_capacity(m * m);
+    for a in 0..m {
+        let mut rest = 1.0;
+        for b in (0..m).filter(|&b| b != a) {
+            let pb = p[a * m + b];
+            out.push(if rest > 0.0 {
+                (pb / rest).clamp(0.0, 1.0)
+            } else {
+                0.0
+            });
+            rest -= pb;
+        }
+    }
+    out
+}
+
+/// exp(A) of a small dense m×m matrix by scaling and squaring with a Taylor series: scaled
+/// until its norm ν is at most 1/8, then Taylor terms while ν^k/k! ≥ 1e-16 (at most degree
+/// 10), squared back; entries clipped at zero (they are probabilities).
+fn expm(a: &[f64], m: usize) -> Vec<f64> {
+    let multiply = |x: &[f64], y: &[f64]| {
+        let mut out = vec![0.0; m * m];
+        for i in 0..m {
+            for k in 0..m {
+                let xik = x[i * m + k];
+                for j in 0..m {
+                    out[i * m + j] += xik * y[k * m + j];
+                }
+            }
+        }
+        out
+    };
+    let norm = (0..m)
+        .map(|i| (0..m).map(|j| a[i * m + j].abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let squarings = if norm > 0.125 {
+        (norm / 0.125).log2().ceil() as i32
+    } else {
+        0
+    };
+    let scaled: Vec<f64> = a.iter().map(|x| x * 0.5f64.powi(squarings)).collect();
+    let mut result = scaled.clone();
+    for i in 0..m {
+        result[i * m + i] += 1.0;
+    }
+    let mut term = scaled.clone();
+    let mut bound = norm * 0.5f64.powi(squarings);
+    let nu = bound;
+    for k in 2..=10 {
+        bound *= nu / k as f64;
+        if bound < 1e-16 {
+            break;
+        }
+        term = multiply(&term, &scaled)
+            .into_iter()
+            .map(|x| x / k as f64)
+            .collect();
+        for (r, t) in result.iter_mut().zip(&term) {
+            *r += t;
+        }
+    }
+    for _ in 0..squarings {
+        result = multiply(&result, &result);
+    }
+    result.iter().map(|x| x.max(0.0)).collect()
+}
+
+/// One compartment's kernel at reference `x0` from its node values.
+fn lineage(
+    nodes: &Nodes,
+    h: f64,
+    x0: f64,
+    share: f64,
+    growth: impl Fn(usize) -> f64,
+    crowding: impl Fn(usize) -> f64,
+    loss: impl Fn(usize) -> f64,
+) -> Lineage {
+    let nk = nodes.len();
+    // The crowding scalars at which the net growth keeps one sign at every node.
+    let (mut grow_lo, mut grow_hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    for k in 0..nk {
+        let (p, q) = (growth(k), crowding(k));
+        if q > 0.0 {
+            grow_hi = grow_hi.min(p / q);
+        } else if q < 0.0 {
+            grow_lo = grow_lo.max(p / q);
+        } else if p < 0.0 {
+            grow_hi = f64::NEG_INFINITY;
+        }
+    }
+    let (mut shrink_lo, mut shrink_hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    for k in 0..nk {
+        let (p, q) = (growth(k), crowding(k));
+        if q > 0.0 {
+            shrink_lo = shrink_lo.max(p / q);
+        } else if q < 0.0 {
+            shrink_hi = shrink_hi.min(p / q);
+        } else if p > 0.0 {
+            shrink_hi = f64::NEG_INFINITY;
+        }
+    }
+    let (regime, lo, hi) = if (grow_lo..=grow_hi).contains(&x0) {
+        (Regime::Growing, grow_lo, grow_hi)
+    } else if (shrink_lo..=shrink_hi).contains(&x0) {
+        (Regime::Shrinking, shrink_lo, shrink_hi)
+    } else {
+        (Regime::Mixed, f64::NAN, f64::NAN)
+    };
+    // μ − λ = e0 + x·e1 at each node, by regime (the mixed one is never expanded; its
+    // values here only place the midpoint).
+    let kept = if regime == Regime::Shrinking {
+        1.0
+    } else {
+        1.0 - share
+    };
+    let e0 = |k: usize| loss(k) - kept * growth(k);
+    let e1 = |k: usize| kept * crowding(k);
+    let (mut big_e0, mut big_e1) = ([0.0; MAX_NODES], [0.0; MAX_NODES]);
+    nodes.cumulative(h, e0, &mut big_e0);
+    nodes.cumulative(h, e1, &mut big_e1);
+    let rho0 = |k: usize| big_e0[k] + x0 * big_e1[k];
+    let mut u = [0.0; TERMS];
+    let mut v = [0.0; TERMS];
+    let mut bu = [0.0; TERMS];
+    let mut bv = [0.0; TERMS];
+    if regime == Regime::Growing {
+        for j in 0..TERMS {
+            let pow = |k: usize| big_e1[k].powi(j as i32);
+            let neg = |k: usize| (-big_e1[k]).powi(j as i32);
+            let births = |k: usize| growth(k) - x0 * crowding(k);
+            u[j] = nodes.simpson(h, 0, nk - 1, |k| {
+                pow(k) * rho0(k).exp() * (1.0 - share) * births(k)
+            });
+            v[j] = nodes.simpson(h, 0, nk - 1, |k| {
+                pow(k) * rho0(k).exp() * (1.0 - share) * crowding(k)
+            });
+            bu[j] = nodes.simpson(h, 0, nk - 1, |k| neg(k) * (-rho0(k)).exp() * births(k));
+            bv[j] = nodes.simpson(h, 0, nk - 1, |k| neg(k) * (-rho0(k)).exp() * crowding(k));
+        }
+    }
+    Lineage {
+        regime,
+        lo,
+        hi,
+        x0,
+        rho0_h: rho0(nk - 1),
+        e1_h: big_e1[nk - 1],
+        em1_0: rho0(nk - 1).exp_m1(),
+        rho0_half: rho0(nodes.half),
+        e1_half: big_e1[nodes.half],
+        u,
+        v,
+        bu,
+        bv,
+        int_growth: nodes.simpson(h, 0, nk - 1, &growth),
+        int_crowding: nodes.simpson(h, 0, nk - 1, &crowding),
+        int_loss: nodes.simpson(h, 0, nk - 1, &loss),
+    }
+}
+
+/// Σ_j δʲ/j!·(u_j − δ·v_j), by Horner's rule.
+#[inline]
+fn series(u: &[f64; TERMS], v: &[f64; TERMS], d: f64) -> f64 {
+    let mut sum = 0.0;
+    for j in (0..TERMS).rev() {
+        sum = sum * d / (j as f64 + 1.0) + (u[j] - d * v[j]);
+    }
+    sum
+}
+
+/// e^t − 1 for |t| ≤ [`EXPANSION_LIMIT`], by its Taylor polynomial of degree 7 (relative
+/// error below 0.1⁷/8! < 3e-12).
+#[inline]
+fn expm1_series(t: f64) -> f64 {
+    t * (1.0
+        + t / 2.0
+            * (1.0
+                + t / 3.0 * (1.0 + t / 4.0 * (1.0 + t / 5.0 * (1.0 + t / 6.0 * (1.0 + t / 7.0))))))
+}
+
+/// The bucket of crowding scalar `x` and its reference, the bucket's lower edge (a centre
+/// could lie beyond the carrying capacity, where the growth regime differs): buckets are
+/// [`BUCKET_SPAN`] wide in δ·∫crowding at the intrinsic rates.
+#[inline]
+pub(super) fn bucket(x: Option<f64>, width: f64) -> (i64, f64) {
+    match x {
+        None => (i64::MIN, 0.0),
+        Some(_) if !width.is_finite() => (0, 0.0),
+        Some(x) => {
+            let b = (x / width).floor();
+            let b = if b.is_finite() { b as i64 } else { i64::MAX };
+            (b, b as f64 * width)
+        }
+    }
+}
+
+/// Width of compartment `i`'s crowding buckets for steps of length `h`.
+pub(super) fn bucket_width(model: &Model, i: usize, h: f64) -> f64 {
+    let c = &model.compartments[i];
+    let scale = match c.growth {
+        crate::model::GrowthLaw::Exponential => 0.0,
+        crate::model::GrowthLaw::Logistic => c.birth.abs() / c.capacity,
+        crate::model::GrowthLaw::Gompertz => c.birth.abs(),
+    };
+    if scale > 0.0 && h > 0.0 {
+        BUCKET_SPAN / (scale * h)
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The cache key of a kernel: digests of the model and quadrature, of the exposure state,
+/// the step's start within its segment and its length, and the crowding buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct KernelKey([u64; 6]);
+
+impl std::hash::Hash for KernelKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for w in self.0 {
+            state.write_u64(w);
+        }
+    }
+}
+
+/// The key of a kernel built from these.
+pub(super) fn key(model: u64, exposure: [u64; 2], tau0: f64, h: f64, buckets: &[i64]) -> KernelKey {
+    let mut b = 0x6275_636b_6574_7321u64; // "buckets!"
+    for &x in buckets {
+        b = (b ^ x as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(31);
+    }
+    KernelKey([
+        model,
+        exposure[0],
+        exposure[1],
+        tau0.to_bits(),
+        h.to_bits(),
+        b,
+    ])
+}
+
+/// A fast hasher for keys made of digests.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        mix64(self.0)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+type Cache = HashMap<KernelKey, Rc<Kernel>, BuildHasherDefault<KeyHasher>>;
+
+thread_local! {
+    static KERNELS: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The kernel of `key`, built by `build` if this thread does not hold it yet.
+pub(super) fn cached(key: KernelKey, build: impl FnOnce() -> Kernel) -> Rc<Kernel> {
+    KERNELS.with(|cache| {
+        if let Some(k) = cache.borrow().get(&key) {
+            return Rc::clone(k);
+        }
+        let kernel = Rc::new(build());
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= MAX_KERNELS {
+            cache.clear();
+        }
+        cache.insert(key, Rc::clone(&kernel));
+        kernel
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::pk::Dose;
+    use crate::scenario::Scenario;
+
+    fn persister() -> Scenario {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml");
+        Scenario::load(&path).unwrap()
+    }
+
+    /// The scenario's exposure a few hours after the tenth daily 80 mg dose.
+    fn dosed(s: &Scenario) -> Exposure {
+        let mut e = Exposure::new(&s.drugs);
+        for day in 0..10 {
+            let dose = Dose {
+                drug: 0,
+                amount: 80.0,
+                duration: 1.0,
+            };
+            e.give(day as f64, &dose);
+            e.advance(day as f64, 1.0);
+        }
+        e.give(
+            10.0,
+            &Dose {
+                drug: 0,
+                amount: 80.0,
+                duration: 1.0,
+            },
+        );
+        e
+    }
+
+    #[test]
+    fn rate_parts_reproduce_the_rates() {
+        let s = persister();
+        let model = &s.model;
+        let mut rates = model.new_rates();
+        let mut parts = model.new_rate_parts();
+        for state in [[1e10, 1e8, 0.0, 0.0, 1e6], [5e11, 1e9, 1e9, 1e8, 3e11]] {
+            for c in [0.0, 0.05, 0.3] {
+                let conc = [c, 0.5];
+                model.rates(&state, &conc, &mut rates);
+                model.rate_parts(&conc, &mut parts);
+                for i in 0..state.len() {
+                    let x = model.crowding(i, &state).unwrap();
+                    let net = parts.growth[i] - x * parts.crowding[i];
+                    let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * b.abs().max(1e-3);
+                    assert!(close(net.max(0.0), rates.birth[i]), "birth {i}");
+                    assert!(
+                        close((-net).max(0.0) + parts.loss[i], rates.death[i]),
+                        "death {i}"
+                    );
+                }
+                assert_eq!(parts.transition, rates.transition);
+            }
+        }
+    }
+
+    #[test]
+    fn the_expansion_matches_the_law_integrated_at_x() {
+        // Within a bucket's reach the Taylor coefficients give Kendall's law to 1e-9
+        // relative: the truncation error is below |δE₁|⁶/6!, ~1e-9 at the limit.
+        let s = persister();
+        let model = &s.model;
+        let nodes = Nodes::new(true);
+        let plan = SwitchPlan::new(model);
+        let share: Vec<f64> = (0..model.n_compartments())
+            .map(|i| {
+                model
+                    .mutations
+                    .iter()
+                    .filter(|m| m.from == i)
+                    .map(|m| m.probability)
+                    .sum()
+            })
+            .collect();
+        let cx = Context {
+            model,
+            nodes: &nodes,
+            plan: &plan,
+            mutation_share: &share,
+        };
+        let exposure = dosed(&s);
+        let h = 1.0;
+        for x in [1e9, 2e11, 6e11] {
+            let buckets: Vec<(i64, f64)> = (0..model.n_compartments())
+                .map(|i| bucket(Some(x), bucket_width(model, i, h)))
+                .collect();
+            let x0: Vec<f64> = buckets.iter().map(|b| b.1).collect();
+            let kernel = Kernel::build(&cx, &exposure, 0.1, h, &x0);
+            for i in 0..model.n_compartments() {
+                let fast = kernel.law(&nodes, i, Some(x), share[i]);
+                let slow = kernel.exact(&nodes, i, x, share[i]);
+                let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1e-12);
+                assert!(close(fast.em1, slow.em1), "{i} x={x}: {fast:?} {slow:?}");
+                assert!(
+                    close(fast.integral, slow.integral),
+                    "{i} x={x}: {fast:?} {slow:?}"
+                );
+                assert!(
+                    close(fast.divisions, slow.divisions),
+                    "{i} x={x}: {fast:?} {slow:?}"
+                );
+                assert!(close(fast.lambda_mean, slow.lambda_mean), "{i}");
+                assert!(close(fast.mu_mean, slow.mu_mean), "{i}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_switching_law_is_a_stochastic_matrix_of_the_generator() {
+        // exp of a 2-state generator [[-a, a], [b, -b]] has P_01 = a(1 − e^{−(a+b)})/(a+b).
+        let g = [-0.3, 0.3, 0.1, -0.1];
+        let p = expm(&g, 2);
+        let want = 0.3 * (1.0 - (-0.4f64).exp()) / 0.4;
+        assert!((p[1] - want).abs() < 1e-14, "{} vs {want}", p[1]);
+        assert!((p[0] + p[1] - 1.0).abs() < 1e-14);
+        // A large norm goes through scaling and squaring.
+        let g = [-3.0, 3.0, 1.0, -1.0];
+        let p = expm(&g, 2);
+        let want = 3.0 * (1.0 - (-4.0f64).exp()) / 4.0;
+        assert!((p[1] - want).abs() < 1e-13, "{} vs {want}", p[1]);
+    }
+}
