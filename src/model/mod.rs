@@ -345,6 +345,20 @@ impl Model {
         self.transition_rates(sv, &mut out.transition);
     }
 
+    /// The rates in state `n` from the parts of one exposure (what [`Model::rates`] gives, up
+    /// to rounding), for callers that see one exposure with many states.
+    pub fn rates_from_parts(&self, parts: &RateParts, n: &[f64], out: &mut Rates) {
+        for i in 0..self.compartments.len() {
+            let net = match self.crowding(i, n) {
+                Some(x) => parts.growth[i] - x * parts.crowding[i],
+                None => 0.0,
+            };
+            out.birth[i] = net.max(0.0);
+            out.death[i] = (-net).max(0.0) + parts.loss[i];
+        }
+        out.transition.copy_from_slice(&parts.transition);
+    }
+
     /// Each shape's value at `exposure`.
     fn shape_values(&self, exposure: &[f64], out: &mut [f64]) {
         for (value, (drug, shape)) in out.iter_mut().zip(&self.shapes) {

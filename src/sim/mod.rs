@@ -14,7 +14,7 @@ pub mod stochastic;
 use crate::error::{Error, Result};
 use crate::model::pk::{Dose, Exposure, Kinetics};
 use crate::model::toxicity::ToxicityGuard;
-use crate::model::{Model, Rates, Role};
+use crate::model::{Model, RateParts, Rates, Role};
 use crate::protocol::events::GivenDose;
 use crate::protocol::observe::ProgressionTracker;
 use crate::protocol::schedule::Observation;
@@ -200,6 +200,10 @@ struct Driver<'s> {
     dose_since_row: Vec<f64>,
     conc: Vec<f64>,
     rate_check: Rates,
+    /// The rate parts of the exposure `check_conc` (exposures repeat: daily doses reach a
+    /// steady state, and between doses of a level drug nothing changes).
+    check_parts: RateParts,
+    check_conc: Vec<f64>,
     visit_k: u64,
     decision_k: usize,
     record_k: u64,
@@ -248,6 +252,8 @@ impl<'s> Driver<'s> {
             dose_since_row: vec![0.0; n_drugs],
             conc: vec![0.0; n_drugs],
             rate_check: model.new_rates(),
+            check_parts: model.new_rate_parts(),
+            check_conc: vec![f64::NAN; n_drugs],
             visit_k: 0,
             decision_k: 0,
             record_k: 0,
@@ -435,7 +441,11 @@ impl<'s> Driver<'s> {
             // Both engines stop here, with the same words, on a rate no engine can follow
             // (an effect of 1e300, say), instead of one overflowing and the other rounding.
             self.exposure.at(0.0, &mut self.conc);
-            model.rates(&self.state, &self.conc, &mut self.rate_check);
+            if self.conc != self.check_conc {
+                model.rate_parts(&self.conc, &mut self.check_parts);
+                self.check_conc.copy_from_slice(&self.conc);
+            }
+            model.rates_from_parts(&self.check_parts, &self.state, &mut self.rate_check);
             if let Some(what) = model.rate_out_of_range(&self.rate_check) {
                 return Err(Error::Simulation {
                     arm: self.arm.name.clone(),

@@ -12,6 +12,8 @@ pub const GAUSSIAN_ABOVE: f64 = 1.0e5;
 /// A binomial draw whose variance exceeds this uses the normal law (skewness below 3 %);
 /// smaller draws, which decide the fate of small clones, stay exact.
 const BINOMIAL_NORMAL_ABOVE_VARIANCE: f64 = 1.0e3;
+/// Most counts [`correlated_normal`] draws together.
+pub const MAX_JOINT: usize = 16;
 /// Up to this many cells arriving in one step each get their own lineage draw.
 const SINGLE_ARRIVALS: u64 = 32;
 
@@ -84,6 +86,56 @@ fn whole(x: f64) -> f64 {
         (x + 0.5) as u64 as f64
     } else {
         x.round()
+    }
+}
+
+/// Adds to `cov` (m×m) the covariance of a multinomial of `count` trials over `row`.
+pub fn multinomial_covariance(row: &[f64], count: f64, cov: &mut [f64]) {
+    let m = row.len();
+    for b in 0..m {
+        cov[b * m + b] += count * row[b];
+        for c in 0..m {
+            cov[b * m + c] -= count * row[b] * row[c];
+        }
+    }
+}
+
+/// A draw from the normal law with `mean` and covariance `cov` (m×m, positive
+/// semi-definite; overwritten by its Cholesky factor), rounded to whole counts ≥ 0, into
+/// `out`. Directions of zero variance (pivots below 1e-12 of the diagonal's scale) get none.
+pub fn correlated_normal(
+    mean: &[f64],
+    cov: &mut [f64],
+    m: usize,
+    rng: &mut Stream,
+    out: &mut [f64],
+) {
+    let scale = (0..m).map(|i| cov[i * m + i].abs()).fold(0.0, f64::max);
+    for j in 0..m {
+        let mut d = cov[j * m + j];
+        for k in 0..j {
+            d -= cov[j * m + k] * cov[j * m + k];
+        }
+        let pivot = if d > 1e-12 * scale { d.sqrt() } else { 0.0 };
+        cov[j * m + j] = pivot;
+        for i in j + 1..m {
+            let mut s = cov[i * m + j];
+            for k in 0..j {
+                s -= cov[i * m + k] * cov[j * m + k];
+            }
+            cov[i * m + j] = if pivot > 0.0 { s / pivot } else { 0.0 };
+        }
+    }
+    let mut z = [0.0f64; MAX_JOINT];
+    for zi in z.iter_mut().take(m) {
+        *zi = StandardNormal.sample(rng);
+    }
+    for i in 0..m {
+        let mut x = mean[i];
+        for k in 0..=i {
+            x += cov[i * m + k] * z[k];
+        }
+        out[i] = whole(x);
     }
 }
 

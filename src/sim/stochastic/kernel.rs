@@ -134,10 +134,10 @@ struct Lineage {
     /// ρ at the half step, likewise (for the midpoint prediction of crowding).
     rho0_half: f64,
     e1_half: f64,
-    /// ∫ λe^ρ = Σ_j δʲ/j!·(u_j − δ·v_j).
+    /// ∫ λe^ρ = Σ_j δʲ·(u_j − δ·v_j) (the Taylor coefficients, divided by j!).
     u: [f64; TERMS],
     v: [f64; TERMS],
-    /// ∫ (all divisions)·e^{−ρ} = Σ_j δʲ/j!·(bu_j − δ·bv_j): the mean divisions of one
+    /// ∫ (all divisions)·e^{−ρ} = Σ_j δʲ·(bu_j − δ·bv_j): the mean divisions of one
     /// starting cell's lineage, for mutations.
     bu: [f64; TERMS],
     bv: [f64; TERMS],
@@ -170,8 +170,10 @@ pub(super) struct Kernel {
     growth: Vec<f64>,
     crowding: Vec<f64>,
     loss: Vec<f64>,
-    /// The switching law of the plan over the step (see [`SwitchPlan`]).
+    /// The switching law of the plan over the step (see [`SwitchPlan`]) as conditional
+    /// probabilities in draw order, and as the matrix P = exp(∫Q) over the members.
     pub switch: Vec<f64>,
+    pub switch_matrix: Vec<f64>,
 }
 
 /// The compartments that take part in switching, in the order a step draws their moves: every
@@ -240,7 +242,7 @@ impl Kernel {
                 )
             })
             .collect();
-        let switch = switching_law(cx, h, 0, nk - 1, |k, t| switching[k * nt + t]);
+        let (switch_matrix, switch) = switching_law(cx, h, 0, nk - 1, |k, t| switching[k * nt + t]);
         Kernel {
             h,
             lineages,
@@ -248,6 +250,7 @@ impl Kernel {
             crowding,
             loss,
             switch,
+            switch_matrix,
         }
     }
 
@@ -325,7 +328,7 @@ impl Kernel {
     }
 }
 
-/// Over nodes `from..=to`: for each member a of `cx.plan` and each other member b in order,
+/// Over nodes `from..=to`: P = exp(∫Q) over the members and, for each member a of `cx.plan` and each other member b in order,
 /// the probability that a cell of a is in b at the end given that it is in none of the
 /// members before b (the conditional probabilities of a multinomial draw), from
 /// P = exp(∫Q).
@@ -335,7 +338,7 @@ fn switching_law(
     from: usize,
     to: usize,
     rate: impl Fn(usize, usize) -> f64,
-) -> Vec<f64> {
+) -> (Vec<f64>, Vec<f64>) {
     let members = &cx.plan.members;
     let m = members.len();
     let position = |c: usize| members.iter().position(|&x| x == c);
@@ -363,7 +366,7 @@ fn switching_law(
             rest -= pb;
         }
     }
-    out
+    (p, out)
 }
 
 /// exp(A) of a small dense m×m matrix by scaling and squaring with a Taylor series: scaled
@@ -489,6 +492,14 @@ fn lineage(
             bu[j] = nodes.simpson(h, 0, nk - 1, |k| neg(k) * (-rho0(k)).exp() * births(k));
             bv[j] = nodes.simpson(h, 0, nk - 1, |k| neg(k) * (-rho0(k)).exp() * crowding(k));
         }
+        // Divided by j! here, so a rollout's series needs no division.
+        let mut factorial = 1.0;
+        for j in 0..TERMS {
+            factorial *= j.max(1) as f64;
+            for c in [&mut u, &mut v, &mut bu, &mut bv] {
+                c[j] /= factorial;
+            }
+        }
     }
     Lineage {
         regime,
@@ -510,12 +521,12 @@ fn lineage(
     }
 }
 
-/// Σ_j δʲ/j!·(u_j − δ·v_j), by Horner's rule.
+/// Σ_j δʲ·(u_j − δ·v_j) (coefficients already divided by j!), by Horner's rule.
 #[inline]
 fn series(u: &[f64; TERMS], v: &[f64; TERMS], d: f64) -> f64 {
     let mut sum = 0.0;
     for j in (0..TERMS).rev() {
-        sum = sum * d / (j as f64 + 1.0) + (u[j] - d * v[j]);
+        sum = sum * d + (u[j] - d * v[j]);
     }
     sum
 }

@@ -49,6 +49,9 @@ use crate::model::pk::Exposure;
 use crate::support::rng::{RolloutKey, StepKey};
 use kernel::{Context, Kernel, Law, Nodes, SwitchPlan};
 
+/// A step whose switching compartments all hold more cells than this draws them jointly
+/// from the normal law (see `joint_step`).
+const JOINT_ABOVE: f64 = GAUSSIAN_ABOVE;
 /// Sub-steps per grid cell that get distinct keys (events rarely split a cell more).
 const SUBSTEPS_PER_CELL: u64 = 1 << 16;
 
@@ -90,13 +93,27 @@ pub struct StochasticPropagator {
     /// Crowding bucket widths for steps of length `widths_for`.
     widths: Vec<f64>,
     widths_for: f64,
-    /// Per compartment: crowding scalar at the step start, its bucket and reference.
+    /// Per compartment: the first compartment crowded the same way (equal law and
+    /// competition row), whose crowding scalar it shares.
+    crowd_like: Vec<usize>,
+    /// Per compartment: crowding scalar at the step start, its bucket and reference, and at
+    /// the predicted midpoint.
     x: Vec<Option<f64>>,
+    mid: Vec<Option<f64>>,
     buckets: Vec<i64>,
     x0: Vec<f64>,
     predicted: Vec<f64>,
     laws: Vec<Law>,
     next: Vec<f64>,
+    /// Scratch of the joint step: the birth–death start, per member the mean growth, the
+    /// per-cell variance, the mean and covariance of the outcome and its draw.
+    start: Vec<f64>,
+    member: Vec<bool>,
+    growth: Vec<f64>,
+    spread: Vec<f64>,
+    mean: Vec<f64>,
+    cov: Vec<f64>,
+    draw: Vec<f64>,
     /// Grid cell of the last step and how many sub-steps it has had.
     cell: Option<u64>,
     sub: u64,
@@ -112,20 +129,33 @@ impl StochasticPropagator {
             mutation_share[mu.from] += mu.probability;
         }
         let nodes = Nodes::new(graded_nodes);
+        let plan = SwitchPlan::new(model);
+        let m = plan.members.len();
         let digest = crate::support::rng::mix64(
             model.fingerprint() ^ (nodes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
         );
         StochasticPropagator {
             key: RolloutKey::new(settings.seed, settings.rollout),
             step: settings.step,
-            plan: SwitchPlan::new(model),
             nodes,
             mutation_share,
             digest,
             timed: graded_nodes,
             widths: vec![0.0; n],
             widths_for: f64::NAN,
+            crowd_like: (0..n)
+                .map(|i| {
+                    let c = &model.compartments[i];
+                    (0..i)
+                        .find(|&j| {
+                            let d = &model.compartments[j];
+                            d.growth == c.growth && d.competition == c.competition
+                        })
+                        .unwrap_or(i)
+                })
+                .collect(),
             x: vec![None; n],
+            mid: vec![None; n],
             buckets: vec![0; n],
             x0: vec![0.0; n],
             predicted: vec![0.0; n],
@@ -140,6 +170,14 @@ impl StochasticPropagator {
                 n
             ],
             next: vec![0.0; n],
+            start: vec![0.0; n],
+            member: (0..n).map(|i| plan.members.contains(&i)).collect(),
+            growth: vec![0.0; m],
+            spread: vec![0.0; m],
+            mean: vec![0.0; m],
+            cov: vec![0.0; m * m],
+            draw: vec![0.0; m],
+            plan,
             cell: None,
             sub: 0,
         }
@@ -162,7 +200,12 @@ impl StochasticPropagator {
             self.widths_for = h;
         }
         for i in 0..n.len() {
-            let x = model.crowding(i, n);
+            let shared = self.crowd_like[i];
+            let x = if shared < i {
+                self.x[shared]
+            } else {
+                model.crowding(i, n)
+            };
             self.x[i] = x;
             (self.buckets[i], self.x0[i]) = kernel::bucket(x, self.widths[i]);
         }
@@ -195,6 +238,14 @@ impl StochasticPropagator {
         let key = self.key.step(step_id);
         let kernel = self.kernel(model, exposure, tau0, h, n);
         let switching = !model.transitions.is_empty();
+        let members = &self.plan.members;
+        if switching
+            && members.len() <= draws::MAX_JOINT
+            && members.iter().all(|&c| n[c] > JOINT_ABOVE)
+        {
+            self.joint_step(model, &kernel, h, switch_first, n, &key);
+            return;
+        }
         if switching && switch_first {
             self.switch(&kernel, n, &key);
         }
@@ -213,34 +264,54 @@ impl StochasticPropagator {
         n: &mut [f64],
         key: &StepKey,
     ) {
-        let nc = n.len();
-        // Crowding at the step's midpoint, predicted from each compartment's mean growth.
-        for j in 0..nc {
+        self.update_laws(model, kernel, n);
+        for i in 0..n.len() {
+            self.next[i] = self.lineages(i, n[i], key);
+        }
+        self.mutations(model, h, n, key);
+        n.copy_from_slice(&self.next);
+    }
+
+    /// Each compartment's law over the step, at the crowding of `n`'s predicted midpoint.
+    fn update_laws(&mut self, model: &Model, kernel: &Kernel, n: &[f64]) {
+        for j in 0..n.len() {
             let x = self.x[j].unwrap_or(self.x0[j]);
             self.predicted[j] = n[j] * exp_small(-kernel.rho_half(j, x));
         }
-        for i in 0..nc {
-            let x = model.crowding(i, &self.predicted);
+        for i in 0..n.len() {
+            let shared = self.crowd_like[i];
+            let x = if shared < i {
+                self.mid[shared]
+            } else {
+                model.crowding(i, &self.predicted)
+            };
+            self.mid[i] = x;
             self.laws[i] = kernel.law(&self.nodes, i, x, self.mutation_share[i]);
         }
-        for i in 0..nc {
-            self.next[i] = if n[i] > 0.0 {
-                let law = &self.laws[i];
-                let (alpha, beta) = lineage_law(law.em1, law.integral);
-                let unit = i as u64 * CHANNELS;
-                draws::lineages(
-                    n[i],
-                    alpha,
-                    beta,
-                    &mut key.stream(unit + CH_SURVIVORS),
-                    &mut key.stream(unit + CH_OFFSPRING),
-                )
-            } else {
-                0.0
-            };
+    }
+
+    /// The cells `count` cells of compartment `i` leave after the step.
+    fn lineages(&self, i: usize, count: f64, key: &StepKey) -> f64 {
+        if count <= 0.0 {
+            return 0.0;
         }
-        // Mutant daughters: Poisson counts with mean μ ∫ (divisions)·E[N_from], each growing
-        // from its birth to the end of the step at the destination's mean rates.
+        let law = &self.laws[i];
+        let (alpha, beta) = lineage_law(law.em1, law.integral);
+        let unit = i as u64 * CHANNELS;
+        draws::lineages(
+            count,
+            alpha,
+            beta,
+            &mut key.stream(unit + CH_SURVIVORS),
+            &mut key.stream(unit + CH_OFFSPRING),
+        )
+    }
+
+    /// Mutant daughters of the cells `n` holds at the birth–death start, added to `next`:
+    /// Poisson counts with mean μ ∫ (divisions)·E[N_from], each growing from its birth to the
+    /// end of the step at the destination's mean rates.
+    fn mutations(&mut self, model: &Model, h: f64, n: &[f64], key: &StepKey) {
+        let nc = n.len();
         for (f, m) in model.mutations.iter().enumerate() {
             if n[m.from] <= 0.0 || m.probability <= 0.0 {
                 continue;
@@ -263,6 +334,98 @@ impl StochasticPropagator {
                 &mut key.stream(unit + CH_MUTANT_GROWTH),
             );
         }
+    }
+
+    /// A step in which every switching compartment holds more than [`JOINT_ABOVE`] cells: the
+    /// members' counts after switching and birth–death together are drawn from the normal
+    /// law with the composed step's exact mean and covariance (one normal draw per member
+    /// instead of a binomial per pair and a lineage draw per member); the other compartments
+    /// and the mutations are drawn as in any step.
+    #[allow(clippy::too_many_arguments)]
+    fn joint_step(
+        &mut self,
+        model: &Model,
+        kernel: &Kernel,
+        h: f64,
+        switch_first: bool,
+        n: &mut [f64],
+        key: &StepKey,
+    ) {
+        // Taken for the step so the scratch buffers can be borrowed beside it.
+        let members = std::mem::take(&mut self.plan.members);
+        let m = members.len();
+        let p = &kernel.switch_matrix;
+        // The state birth–death starts from (the switched mean when switching comes first).
+        self.start.copy_from_slice(n);
+        if switch_first {
+            for (b, &cb) in members.iter().enumerate() {
+                self.start[cb] = members
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &ca)| p[a * m + b] * n[ca])
+                    .sum();
+            }
+        }
+        let start = std::mem::take(&mut self.start);
+        self.update_laws(model, kernel, &start);
+        for i in 0..n.len() {
+            if self.member[i] {
+                continue;
+            }
+            self.next[i] = self.lineages(i, n[i], key);
+        }
+        // Per member: mean growth g and per-cell variance v of its lineages.
+        for (a, &ca) in members.iter().enumerate() {
+            let law = &self.laws[ca];
+            let (alpha, beta) = lineage_law(law.em1, law.integral);
+            let q = 1.0 - beta;
+            self.growth[a] = (1.0 - alpha) / q;
+            self.spread[a] = (1.0 - alpha) * (alpha + beta) / (q * q);
+        }
+        let cov = &mut self.cov;
+        cov.iter_mut().for_each(|x| *x = 0.0);
+        if switch_first {
+            // Switch (multinomial covariance), then grow: G·C_s·G + diag(v·E[s]).
+            for (a, &ca) in members.iter().enumerate() {
+                draws::multinomial_covariance(&p[a * m..(a + 1) * m], n[ca], cov);
+            }
+            for b in 0..m {
+                for c in 0..m {
+                    cov[b * m + c] *= self.growth[b] * self.growth[c];
+                }
+                cov[b * m + b] += self.spread[b] * start[members[b]];
+                self.mean[b] = self.growth[b] * start[members[b]];
+            }
+        } else {
+            // Grow (independent lineages), then switch: Σ_a E[g_a]·C_a + Pᵀ·diag(var)·P.
+            for (a, &ca) in members.iter().enumerate() {
+                let grown = self.growth[a] * n[ca];
+                let var = self.spread[a] * n[ca];
+                let row = &p[a * m..(a + 1) * m];
+                draws::multinomial_covariance(row, grown, cov);
+                for b in 0..m {
+                    for c in 0..m {
+                        cov[b * m + c] += row[b] * row[c] * var;
+                    }
+                }
+            }
+            for b in 0..m {
+                self.mean[b] = members
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &ca)| p[a * m + b] * self.growth[a] * n[ca])
+                    .sum();
+            }
+        }
+        let unit = (n.len() + model.mutations.len()) as u64 * CHANNELS;
+        let mut rng = key.stream(unit);
+        draws::correlated_normal(&self.mean, cov, m, &mut rng, &mut self.draw);
+        for (b, &cb) in members.iter().enumerate() {
+            self.next[cb] = self.draw[b];
+        }
+        self.mutations(model, h, &start, key);
+        self.start = start;
+        self.plan.members = members;
         n.copy_from_slice(&self.next);
     }
 
@@ -304,9 +467,8 @@ impl StochasticPropagator {
 #[inline]
 fn exp_small(x: f64) -> f64 {
     if x.abs() < 0.125 {
-        1.0 + x
-            * (1.0
-                + x / 2.0 * (1.0 + x / 3.0 * (1.0 + x / 4.0 * (1.0 + x / 5.0 * (1.0 + x / 6.0)))))
+        const C: [f64; 6] = [1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0];
+        1.0 + x * (C[0] + x * (C[1] + x * (C[2] + x * (C[3] + x * (C[4] + x * C[5])))))
     } else {
         x.exp()
     }
