@@ -1,61 +1,96 @@
 //! Speed of the stochastic engine on the five-compartment persister model
-//! (`scenarios/persister-nsclc.yaml`, continuous osimertinib, 1095 days).
+//! (`scenarios/persister-nsclc.yaml`, 1095 days, one-compartment oral PK), one benchmark per
+//! kind of step the kernel cache sees:
 //!
-//! Run: `cargo bench --bench stochastic`. Report ns per rollout-day = time / (rollouts × 1095).
+//! - `open_loop`: arm `continuous`, one patient — every rollout takes the same exposure path,
+//!   so each day's kernel is built once and shared;
+//! - `closed_loop`: arm `adaptive-50` — rollouts stop and restart dosing at different visits
+//!   and share kernels only while their exposure histories agree;
+//! - `virtual_patients`: arm `continuous` with each patient's sensitive death rate drawn —
+//!   every rollout has its own model, so kernels are shared only within a rollout (once the
+//!   daily exposure repeats).
+//!
+//! Each runs 64 rollouts on one thread. Run: `cargo bench --bench stochastic`; ns per
+//! rollout-day = time / (64 × 1095) (criterion prints the throughput in rollout-days).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use regimen::Scenario;
-use regimen::sim::rollouts::{RolloutSettings, in_cells, run_rollout, run_rollouts};
+use regimen::sim::rollouts::{RolloutSettings, run_rollouts};
 use std::hint::black_box;
 use std::path::Path;
 
-fn scenario() -> Scenario {
+const ROLLOUTS: u64 = 64;
+
+fn scenario(extra_patient_line: Option<&str>) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml");
-    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let text = match extra_patient_line {
+        Some(line) => text.replacen(
+            "virtual_patients:\n",
+            &format!("virtual_patients:\n{line}\n"),
+            1,
+        ),
+        None => text,
+    };
+    let mut s = Scenario::from_text(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    if extra_patient_line.is_none() {
+        s.patients.clear();
+    }
+    s
 }
 
-fn one_rollout(c: &mut Criterion) {
-    let s = scenario();
-    let cells = in_cells(&s);
-    let arm = s.arm("continuous").unwrap();
-    let mut group = c.benchmark_group("stochastic_one_rollout");
-    // Throughput in rollout-days: criterion then reports days per second.
-    group.throughput(Throughput::Elements(s.horizon as u64));
-    let mut rollout = 0u64;
-    group.bench_function("persister-nsclc/continuous", |b| {
-        b.iter(|| {
-            rollout += 1;
-            run_rollout(black_box(&cells), arm, 1, rollout, 0.0).unwrap()
-        })
-    });
+fn rollouts(s: &Scenario, arm: &str, seed: u64, count: u64) {
+    let arm = s.arm(arm).unwrap();
+    let settings = RolloutSettings {
+        seed,
+        first: 0,
+        count,
+        keep_trajectories: 0,
+        record_every: 0.0,
+    };
+    black_box(run_rollouts(black_box(s), arm, settings).unwrap());
+}
+
+fn step_kinds(c: &mut Criterion) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let one_patient = scenario(None);
+    let patients = scenario(Some(
+        "  model.compartments.sensitive.death: { lognormal: { median: 0.028, cv: 0.2 } }",
+    ));
+    let mut group = c.benchmark_group("stochastic");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(ROLLOUTS * one_patient.horizon as u64));
+    let mut seed = 0u64;
+    for (name, s, arm) in [
+        ("open_loop", &one_patient, "continuous"),
+        ("closed_loop", &one_patient, "adaptive-50"),
+        ("virtual_patients", &patients, "continuous"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                // A fresh seed each time, so no run repeats the last one's draws.
+                seed += 1;
+                pool.install(|| rollouts(s, arm, seed, ROLLOUTS))
+            })
+        });
+    }
     group.finish();
 }
 
 fn many_rollouts(c: &mut Criterion) {
-    let s = scenario();
-    let arm = s.arm("continuous").unwrap();
+    let s = scenario(None);
     let mut group = c.benchmark_group("stochastic_parallel");
     group.sample_size(10);
     let count = 10_000u64;
     group.throughput(Throughput::Elements(count * s.horizon as u64));
     group.bench_function(format!("persister-nsclc/continuous/{count}"), |b| {
-        b.iter(|| {
-            run_rollouts(
-                black_box(&s),
-                arm,
-                RolloutSettings {
-                    seed: 1,
-                    first: 0,
-                    count,
-                    keep_trajectories: 0,
-                    record_every: 0.0,
-                },
-            )
-            .unwrap()
-        })
+        b.iter(|| rollouts(&s, "continuous", 1, count))
     });
     group.finish();
 }
 
-criterion_group!(benches, one_rollout, many_rollouts);
+criterion_group!(benches, step_kinds, many_rollouts);
 criterion_main!(benches);

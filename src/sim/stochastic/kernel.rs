@@ -479,18 +479,29 @@ fn lineage(
     let mut bu = [0.0; TERMS];
     let mut bv = [0.0; TERMS];
     if regime == Regime::Growing {
+        // Node values computed once: e^{±ρ₀}, births at x₀ and the running powers of E₁.
+        let mut up = [0.0; MAX_NODES];
+        let mut vp = [0.0; MAX_NODES];
+        let mut bup = [0.0; MAX_NODES];
+        let mut bvp = [0.0; MAX_NODES];
+        for k in 0..nk {
+            let (e, births) = (rho0(k).exp(), growth(k) - x0 * crowding(k));
+            up[k] = e * (1.0 - share) * births;
+            vp[k] = e * (1.0 - share) * crowding(k);
+            bup[k] = births / e;
+            bvp[k] = crowding(k) / e;
+        }
         for j in 0..TERMS {
-            let pow = |k: usize| big_e1[k].powi(j as i32);
-            let neg = |k: usize| (-big_e1[k]).powi(j as i32);
-            let births = |k: usize| growth(k) - x0 * crowding(k);
-            u[j] = nodes.simpson(h, 0, nk - 1, |k| {
-                pow(k) * rho0(k).exp() * (1.0 - share) * births(k)
-            });
-            v[j] = nodes.simpson(h, 0, nk - 1, |k| {
-                pow(k) * rho0(k).exp() * (1.0 - share) * crowding(k)
-            });
-            bu[j] = nodes.simpson(h, 0, nk - 1, |k| neg(k) * (-rho0(k)).exp() * births(k));
-            bv[j] = nodes.simpson(h, 0, nk - 1, |k| neg(k) * (-rho0(k)).exp() * crowding(k));
+            u[j] = nodes.simpson(h, 0, nk - 1, |k| up[k]);
+            v[j] = nodes.simpson(h, 0, nk - 1, |k| vp[k]);
+            bu[j] = nodes.simpson(h, 0, nk - 1, |k| bup[k]);
+            bv[j] = nodes.simpson(h, 0, nk - 1, |k| bvp[k]);
+            for k in 0..nk {
+                up[k] *= big_e1[k];
+                vp[k] *= big_e1[k];
+                bup[k] *= -big_e1[k];
+                bvp[k] *= -big_e1[k];
+            }
         }
         // Divided by j! here, so a rollout's series needs no division.
         let mut factorial = 1.0;
