@@ -109,6 +109,14 @@ pub struct Compartment {
     pub capacity_effects: Vec<DrugEffect>,
 }
 
+impl Compartment {
+    /// The cells crowding this compartment in state `n`: `Σ_j a_ij N_j`.
+    #[inline]
+    fn crowd(&self, n: &[f64]) -> f64 {
+        self.competition.iter().zip(n).map(|(a, x)| a * x).sum()
+    }
+}
+
 /// What modulates a transition's rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Modulation {
@@ -316,7 +324,7 @@ impl Model {
         match c.growth {
             GrowthLaw::Exponential => Some(0.0),
             GrowthLaw::Logistic | GrowthLaw::Gompertz => {
-                let crowd: f64 = c.competition.iter().zip(n).map(|(a, x)| a * x).sum();
+                let crowd = c.crowd(n);
                 if c.growth == GrowthLaw::Logistic {
                     Some(crowd)
                 } else if crowd > 0.0 {
@@ -404,7 +412,7 @@ impl Model {
             let g = match c.growth {
                 GrowthLaw::Exponential => 1.0,
                 GrowthLaw::Logistic | GrowthLaw::Gompertz => {
-                    let crowd: f64 = c.competition.iter().zip(n).map(|(a, x)| a * x).sum();
+                    let crowd = c.crowd(n);
                     let k = c.capacity * capacity_factor(&c.capacity_effects, sv);
                     if c.growth == GrowthLaw::Logistic {
                         1.0 - crowd / k

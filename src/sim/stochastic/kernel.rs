@@ -170,39 +170,33 @@ pub(super) struct Kernel {
     growth: Vec<f64>,
     crowding: Vec<f64>,
     loss: Vec<f64>,
-    /// The switching law of the plan over the step (see [`SwitchPlan`]) as conditional
+    /// The switching law over the step (see [`switching_members`]) as conditional
     /// probabilities in draw order, and as the matrix P = exp(∫Q) over the members.
     pub switch: Vec<f64>,
     pub switch_matrix: Vec<f64>,
 }
 
 /// The compartments that take part in switching, in the order a step draws their moves: every
-/// cell of a member ends the step in member j with probability [exp(∫Q)]_ij (Q the
-/// switching generator), drawn per source as sequential binomials with conditional
-/// probabilities, so cells that switch twice within a step are counted right.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct SwitchPlan {
-    pub members: Vec<usize>,
-}
-
-impl SwitchPlan {
-    pub fn new(model: &Model) -> Self {
-        let mut members: Vec<usize> = model
-            .transitions
-            .iter()
-            .flat_map(|t| [t.from, t.to])
-            .collect();
-        members.sort_unstable();
-        members.dedup();
-        SwitchPlan { members }
-    }
+/// cell of a member ends the step in member j with probability [exp(∫Q)]_ij (Q the switching
+/// generator), drawn per source as sequential binomials with conditional probabilities, so
+/// cells that switch twice within a step are counted right.
+pub(super) fn switching_members(model: &Model) -> Vec<usize> {
+    let mut members: Vec<usize> = model
+        .transitions
+        .iter()
+        .flat_map(|t| [t.from, t.to])
+        .collect();
+    members.sort_unstable();
+    members.dedup();
+    members
 }
 
 /// What a kernel is built from besides the exposure: fixed for a propagator.
 pub(super) struct Context<'a> {
     pub model: &'a Model,
     pub nodes: &'a Nodes,
-    pub plan: &'a SwitchPlan,
+    /// The switching compartments ([`switching_members`]).
+    pub members: &'a [usize],
     /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter.
     pub mutation_share: &'a [f64],
 }
@@ -328,7 +322,8 @@ impl Kernel {
     }
 }
 
-/// Over nodes `from..=to`: P = exp(∫Q) over the members and, for each member a of `cx.plan` and each other member b in order,
+/// Over nodes `from..=to`: P = exp(∫Q) over the members and, for each member a and each
+/// other member b in order,
 /// the probability that a cell of a is in b at the end given that it is in none of the
 /// members before b (the conditional probabilities of a multinomial draw), from
 /// P = exp(∫Q).
@@ -339,7 +334,7 @@ fn switching_law(
     to: usize,
     rate: impl Fn(usize, usize) -> f64,
 ) -> (Vec<f64>, Vec<f64>) {
-    let members = &cx.plan.members;
+    let members = cx.members;
     let m = members.len();
     let position = |c: usize| members.iter().position(|&x| x == c);
     let mut generator = vec![0.0; m * m];
@@ -542,8 +537,19 @@ fn series(u: &[f64; TERMS], v: &[f64; TERMS], d: f64) -> f64 {
     sum
 }
 
-/// e^t − 1 for |t| ≤ [`EXPANSION_LIMIT`], by its Taylor polynomial of degree 7 (relative
-/// error below 0.1⁷/8! < 3e-12).
+/// e^x, by [`expm1_series`] where |x| < 1/8, else by `exp`: within a step most exponents
+/// are small.
+#[inline]
+pub(super) fn exp_small(x: f64) -> f64 {
+    if x.abs() < 0.125 {
+        1.0 + expm1_series(x)
+    } else {
+        x.exp()
+    }
+}
+
+/// e^t − 1 for |t| ≤ 1/8, by its Taylor polynomial of degree 7 (relative error below
+/// (1/8)⁷/8! < 2e-11; within the expansion's |t| ≤ 0.1, below 3e-12).
 #[inline]
 fn expm1_series(t: f64) -> f64 {
     t * (1.0
@@ -693,6 +699,18 @@ mod tests {
     }
 
     #[test]
+    fn small_exponentials_are_accurate() {
+        for i in -125..=125 {
+            let x = i as f64 / 1000.0;
+            // Truncation bounds: (1/8)⁸/8! ≈ 1.5e-12 of e^x, (1/8)⁷/8! ≈ 1.2e-11 of e^x − 1.
+            assert!((exp_small(x) / x.exp() - 1.0).abs() < 2e-12, "{x}");
+            if x != 0.0 {
+                assert!((expm1_series(x) / x.exp_m1() - 1.0).abs() < 2e-11, "{x}");
+            }
+        }
+    }
+
+    #[test]
     fn rate_parts_reproduce_the_rates() {
         let s = persister();
         let model = &s.model;
@@ -725,7 +743,7 @@ mod tests {
         let s = persister();
         let model = &s.model;
         let nodes = Nodes::new(true);
-        let plan = SwitchPlan::new(model);
+        let members = switching_members(model);
         let share: Vec<f64> = (0..model.n_compartments())
             .map(|i| {
                 model
@@ -739,7 +757,7 @@ mod tests {
         let cx = Context {
             model,
             nodes: &nodes,
-            plan: &plan,
+            members: &members,
             mutation_share: &share,
         };
         let exposure = dosed(&s);

@@ -47,7 +47,7 @@ use super::Propagator;
 use crate::model::Model;
 use crate::model::pk::Exposure;
 use crate::support::rng::{RolloutKey, StepKey};
-use kernel::{Context, Kernel, Law, Nodes, SwitchPlan};
+use kernel::{Context, Kernel, Law, Nodes, exp_small};
 
 /// A step whose switching compartments all hold more cells than this draws them jointly
 /// from the normal law (see `joint_step`).
@@ -82,7 +82,8 @@ pub struct StochasticPropagator {
     key: RolloutKey,
     step: f64,
     nodes: Nodes,
-    plan: SwitchPlan,
+    /// The switching compartments, in draw order.
+    members: Vec<usize>,
     /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter
     /// instead of a second cell of the parent's kind.
     mutation_share: Vec<f64>,
@@ -129,8 +130,8 @@ impl StochasticPropagator {
             mutation_share[mu.from] += mu.probability;
         }
         let nodes = Nodes::new(graded_nodes);
-        let plan = SwitchPlan::new(model);
-        let m = plan.members.len();
+        let members = kernel::switching_members(model);
+        let m = members.len();
         let digest = crate::support::rng::mix64(
             model.fingerprint() ^ (nodes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
         );
@@ -171,13 +172,13 @@ impl StochasticPropagator {
             ],
             next: vec![0.0; n],
             start: vec![0.0; n],
-            member: (0..n).map(|i| plan.members.contains(&i)).collect(),
+            member: (0..n).map(|i| members.contains(&i)).collect(),
             growth: vec![0.0; m],
             spread: vec![0.0; m],
             mean: vec![0.0; m],
             cov: vec![0.0; m * m],
             draw: vec![0.0; m],
-            plan,
+            members,
             cell: None,
             sub: 0,
         }
@@ -214,7 +215,7 @@ impl StochasticPropagator {
         let cx = Context {
             model,
             nodes: &self.nodes,
-            plan: &self.plan,
+            members: &self.members,
             mutation_share: &self.mutation_share,
         };
         let x0 = &self.x0;
@@ -238,7 +239,7 @@ impl StochasticPropagator {
         let key = self.key.step(step_id);
         let kernel = self.kernel(model, exposure, tau0, h, n);
         let switching = !model.transitions.is_empty();
-        let members = &self.plan.members;
+        let members = &self.members;
         if switching
             && members.len() <= draws::MAX_JOINT
             && members.iter().all(|&c| n[c] > JOINT_ABOVE)
@@ -352,7 +353,7 @@ impl StochasticPropagator {
         key: &StepKey,
     ) {
         // Taken for the step so the scratch buffers can be borrowed beside it.
-        let members = std::mem::take(&mut self.plan.members);
+        let members = std::mem::take(&mut self.members);
         let m = members.len();
         let p = &kernel.switch_matrix;
         // The state birth–death starts from (the switched mean when switching comes first).
@@ -425,7 +426,7 @@ impl StochasticPropagator {
         }
         self.mutations(model, h, &start, key);
         self.start = start;
-        self.plan.members = members;
+        self.members = members;
         n.copy_from_slice(&self.next);
     }
 
@@ -433,7 +434,7 @@ impl StochasticPropagator {
     /// with probability [exp(∫Q)]_ab, drawn per source as sequential binomials.
     fn switch(&mut self, kernel: &Kernel, n: &mut [f64], key: &StepKey) {
         self.next.copy_from_slice(n);
-        let members = &self.plan.members;
+        let members = &self.members;
         let mut index = 0;
         for (a, &source) in members.iter().enumerate() {
             let count = n[source] as u64;
@@ -459,18 +460,6 @@ impl StochasticPropagator {
             self.next[source] -= (count - remaining) as f64;
         }
         n.copy_from_slice(&self.next);
-    }
-}
-
-/// e^x, by its Taylor polynomial of degree 6 where |x| < 1/8 (relative error below
-/// (1/8)⁷/7! < 1e-10), else by `exp`: the midpoint prediction's most frequent call.
-#[inline]
-fn exp_small(x: f64) -> f64 {
-    if x.abs() < 0.125 {
-        const C: [f64; 6] = [1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0];
-        1.0 + x * (C[0] + x * (C[1] + x * (C[2] + x * (C[3] + x * (C[4] + x * C[5])))))
-    } else {
-        x.exp()
     }
 }
 
@@ -515,18 +504,5 @@ impl Propagator for StochasticPropagator {
             t = t1;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exp_small_is_accurate() {
-        for i in -200..=200 {
-            let x = i as f64 / 1000.0;
-            assert!((exp_small(x) / x.exp() - 1.0).abs() < 1e-10, "{x}");
-        }
     }
 }
