@@ -254,7 +254,7 @@ impl Model {
     /// A digest of every number and choice the rates depend on, for caches of work derived
     /// from the model (two models with equal digests give equal rates).
     pub fn fingerprint(&self) -> u64 {
-        let mut h = Digest::default();
+        let mut h = Digest(self.shape_fingerprint());
         for c in &self.compartments {
             h.words(&[c.birth, c.death, c.capacity]);
             h.word(c.growth as u64);
@@ -294,6 +294,13 @@ impl Model {
                 }
             }
         }
+        h.0
+    }
+
+    /// A digest of the response curves' shapes (drug, EC50, Hill n): two models with equal
+    /// digests turn an exposure into equal [`Model::shape_values`].
+    pub fn shape_fingerprint(&self) -> u64 {
+        let mut h = Digest::default();
         for (drug, shape) in &self.shapes {
             h.word(*drug as u64);
             match *shape {
@@ -339,6 +346,12 @@ impl Model {
     /// Rates at exposure `exposure` split from the crowding (see [`RateParts`]).
     pub fn rate_parts(&self, exposure: &[f64], out: &mut RateParts) {
         self.shape_values(exposure, &mut out.shape_values);
+        self.rate_parts_from_shapes(out);
+    }
+
+    /// The rate parts for the shapes' values already in `out.shape_values` (engines that
+    /// keep the values of an exposure and vary the model, as across virtual patients).
+    pub fn rate_parts_from_shapes(&self, out: &mut RateParts) {
         let sv = &out.shape_values;
         for (i, c) in self.compartments.iter().enumerate() {
             let free = c.birth * (1.0 - total_effect(&c.cytostatic, sv));
@@ -367,8 +380,8 @@ impl Model {
         out.transition.copy_from_slice(&parts.transition);
     }
 
-    /// Each shape's value at `exposure`.
-    fn shape_values(&self, exposure: &[f64], out: &mut [f64]) {
+    /// Each shape's value at `exposure` (one per [`Model::shapes`]).
+    pub fn shape_values(&self, exposure: &[f64], out: &mut [f64]) {
         for (value, (drug, shape)) in out.iter_mut().zip(&self.shapes) {
             let c = exposure[*drug];
             *value = if c <= 0.0 {

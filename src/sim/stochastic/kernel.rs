@@ -28,8 +28,9 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
-/// Taylor coefficients kept per integral: the expansion in δ·E₁ is truncated after δ⁵,
-/// a relative error below |δE₁|⁶/6! (< 2e-11 within [`EXPANSION_LIMIT`]).
+/// Taylor coefficients kept per integral: the expansion in t = δ·E₁(h) is truncated after
+/// δ⁵, a relative error below |t|⁶/6! (< 1.4e-9 within [`EXPANSION_LIMIT`], < 6e-12 within a
+/// bucket). A rollout uses only the terms its t needs ([`terms_for`]).
 const TERMS: usize = 6;
 /// Width of a crowding bucket, as the change of ∫(crowding) × δ it spans over a step at the
 /// intrinsic rates: rollouts whose x falls in one bucket share a kernel.
@@ -161,6 +162,30 @@ pub(super) struct Law {
     pub mu_mean: f64,
 }
 
+/// The exposure of one step at its quadrature nodes, as the values of the model's response
+/// curves: the costly part of a kernel (pharmacokinetics and Hill powers), which depends on
+/// the drugs and the curves' shapes but not on the rest of the model, so virtual patients
+/// whose rates differ still share it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Profile {
+    /// Per node and shape (row-major by node).
+    shape_values: Vec<f64>,
+}
+
+impl Profile {
+    /// The profile of a step of length `h` starting `tau0` into the exposure segment.
+    pub fn build(model: &Model, nodes: &Nodes, exposure: &Exposure, tau0: f64, h: f64) -> Self {
+        let ns = model.shapes.len();
+        let mut conc = vec![0.0; exposure.n_drugs()];
+        let mut shape_values = vec![0.0; nodes.len() * ns];
+        for k in 0..nodes.len() {
+            exposure.at(tau0 + nodes.at[k] * h, &mut conc);
+            model.shape_values(&conc, &mut shape_values[k * ns..(k + 1) * ns]);
+        }
+        Profile { shape_values }
+    }
+}
+
 /// Everything about one step that does not depend on a rollout's counts.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Kernel {
@@ -204,19 +229,21 @@ pub(super) struct Context<'a> {
 impl Kernel {
     /// The kernel of a step of length `h` starting `tau0` into the exposure segment, with
     /// crowding reference `x0` per compartment.
-    pub fn build(cx: &Context, exposure: &Exposure, tau0: f64, h: f64, x0: &[f64]) -> Kernel {
+    pub fn build(cx: &Context, profile: &Profile, h: f64, x0: &[f64]) -> Kernel {
         let model = cx.model;
         let nodes = cx.nodes;
         let (nc, nk, nt) = (model.n_compartments(), nodes.len(), model.transitions.len());
+        let ns = model.shapes.len();
         let mut parts: RateParts = model.new_rate_parts();
-        let mut conc = vec![0.0; exposure.n_drugs()];
         let mut growth = vec![0.0; nk * nc];
         let mut crowding = vec![0.0; nk * nc];
         let mut loss = vec![0.0; nk * nc];
         let mut switching = vec![0.0; nk * nt];
         for k in 0..nk {
-            exposure.at(tau0 + nodes.at[k] * h, &mut conc);
-            model.rate_parts(&conc, &mut parts);
+            parts
+                .shape_values
+                .copy_from_slice(&profile.shape_values[k * ns..(k + 1) * ns]);
+            model.rate_parts_from_shapes(&mut parts);
             growth[k * nc..(k + 1) * nc].copy_from_slice(&parts.growth);
             crowding[k * nc..(k + 1) * nc].copy_from_slice(&parts.crowding);
             loss[k * nc..(k + 1) * nc].copy_from_slice(&parts.loss);
@@ -286,10 +313,16 @@ impl Kernel {
                 mu_mean: (l.int_loss - l.int_growth + x * l.int_crowding) / self.h,
             };
         }
+        // Powers of δ once for both series; terms past what t needs are below 1e-13.
+        let terms = terms_for(t);
+        let mut power = [1.0; TERMS];
+        for j in 1..terms {
+            power[j] = power[j - 1] * d;
+        }
         Law {
             em1,
-            integral: series(&l.u, &l.v, d),
-            divisions: series(&l.bu, &l.bv, d),
+            integral: series(&l.u, &l.v, d, &power[..terms]),
+            divisions: series(&l.bu, &l.bv, d, &power[..terms]),
             lambda_mean: (1.0 - share) * (l.int_growth - x * l.int_crowding) / self.h,
             mu_mean: l.int_loss / self.h,
         }
@@ -368,8 +401,9 @@ fn switching_law(
 /// until its norm ν is at most 1/8, then Taylor terms while ν^k/k! ≥ 1e-16 (at most degree
 /// 10), squared back; entries clipped at zero (they are probabilities).
 fn expm(a: &[f64], m: usize) -> Vec<f64> {
-    let multiply = |x: &[f64], y: &[f64]| {
-        let mut out = vec![0.0; m * m];
+    // out = x·y for m×m row-major matrices.
+    let multiply = |x: &[f64], y: &[f64], out: &mut [f64]| {
+        out.iter_mut().for_each(|o| *o = 0.0);
         for i in 0..m {
             for k in 0..m {
                 let xik = x[i * m + k];
@@ -378,7 +412,6 @@ fn expm(a: &[f64], m: usize) -> Vec<f64> {
                 }
             }
         }
-        out
     };
     let norm = (0..m)
         .map(|i| (0..m).map(|j| a[i * m + j].abs()).sum::<f64>())
@@ -388,31 +421,33 @@ fn expm(a: &[f64], m: usize) -> Vec<f64> {
     } else {
         0
     };
-    let scaled: Vec<f64> = a.iter().map(|x| x * 0.5f64.powi(squarings)).collect();
+    let scale = 0.5f64.powi(squarings);
+    let scaled: Vec<f64> = a.iter().map(|x| x * scale).collect();
     let mut result = scaled.clone();
     for i in 0..m {
         result[i * m + i] += 1.0;
     }
     let mut term = scaled.clone();
-    let mut bound = norm * 0.5f64.powi(squarings);
-    let nu = bound;
+    let mut tmp = vec![0.0; m * m];
+    let nu = norm * scale;
+    let mut bound = nu;
     for k in 2..=10 {
         bound *= nu / k as f64;
         if bound < 1e-16 {
             break;
         }
-        term = multiply(&term, &scaled)
-            .into_iter()
-            .map(|x| x / k as f64)
-            .collect();
-        for (r, t) in result.iter_mut().zip(&term) {
-            *r += t;
+        multiply(&term, &scaled, &mut tmp);
+        for ((t, r), x) in term.iter_mut().zip(result.iter_mut()).zip(&tmp) {
+            *t = x / k as f64;
+            *r += *t;
         }
     }
     for _ in 0..squarings {
-        result = multiply(&result, &result);
+        multiply(&result, &result, &mut tmp);
+        std::mem::swap(&mut result, &mut tmp);
     }
-    result.iter().map(|x| x.max(0.0)).collect()
+    result.iter_mut().for_each(|x| *x = x.max(0.0));
+    result
 }
 
 /// One compartment's kernel at reference `x0` from its node values.
@@ -527,14 +562,25 @@ fn lineage(
     }
 }
 
-/// Σ_j δʲ·(u_j − δ·v_j) (coefficients already divided by j!), by Horner's rule.
+/// Σ_j δʲ·(u_j − δ·v_j) over the terms `power` holds (δʲ; coefficients already divided by
+/// j!): independent products rather than Horner's chain, whose latency dominated.
 #[inline]
-fn series(u: &[f64; TERMS], v: &[f64; TERMS], d: f64) -> f64 {
-    let mut sum = 0.0;
-    for j in (0..TERMS).rev() {
-        sum = sum * d + (u[j] - d * v[j]);
-    }
-    sum
+fn series(u: &[f64; TERMS], v: &[f64; TERMS], d: f64, power: &[f64]) -> f64 {
+    power
+        .iter()
+        .zip(u.iter().zip(v))
+        .map(|(p, (u, v))| p * (u - d * v))
+        .sum()
+}
+
+/// How many Taylor terms a rollout at t = δ·E₁(h) needs: the first J with |t|ᴶ/J! below
+/// 1e-13 (the moments' j-th term is at most |t|ʲ/j! of the leading one), at most [`TERMS`].
+#[inline]
+fn terms_for(t: f64) -> usize {
+    // |t|ᴶ/J! = 1e-13 at these |t| for J = 1..5.
+    const LIMITS: [f64; 5] = [1e-13, 4.47e-7, 8.43e-5, 1.24e-3, 6.3e-3];
+    let a = t.abs();
+    LIMITS.iter().position(|&l| a < l).map_or(TERMS, |j| j + 1)
 }
 
 /// e^x, by [`expm1_series`] where |x| < 1/8, else by `exp`: within a step most exponents
@@ -552,10 +598,17 @@ pub(super) fn exp_small(x: f64) -> f64 {
 /// (1/8)⁷/8! < 2e-11; within the expansion's |t| ≤ 0.1, below 3e-12).
 #[inline]
 fn expm1_series(t: f64) -> f64 {
-    t * (1.0
-        + t / 2.0
-            * (1.0
-                + t / 3.0 * (1.0 + t / 4.0 * (1.0 + t / 5.0 * (1.0 + t / 6.0 * (1.0 + t / 7.0))))))
+    // Coefficients 1/k!: multiplications only (a division in this chain costs a dozen cycles).
+    const C: [f64; 7] = [
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+    ];
+    t * (C[0] + t * (C[1] + t * (C[2] + t * (C[3] + t * (C[4] + t * (C[5] + t * C[6]))))))
 }
 
 /// The bucket of crowding scalar `x` and its reference, the bucket's lower edge (a centre
@@ -641,26 +694,41 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Cache = HashMap<KernelKey, Rc<Kernel>, BuildHasherDefault<KeyHasher>>;
+type Cache<T> = HashMap<KernelKey, Rc<T>, BuildHasherDefault<KeyHasher>>;
 
 thread_local! {
-    static KERNELS: RefCell<Cache> = RefCell::new(Cache::default());
+    static KERNELS: RefCell<Cache<Kernel>> = RefCell::new(Cache::default());
+    static PROFILES: RefCell<Cache<Profile>> = RefCell::new(Cache::default());
 }
 
-/// The kernel of `key`, built by `build` if this thread does not hold it yet.
-pub(super) fn cached(key: KernelKey, build: impl FnOnce() -> Kernel) -> Rc<Kernel> {
-    KERNELS.with(|cache| {
+/// The value of `key` in this thread's `cache`, built by `build` if it is not there yet.
+fn lookup<T>(
+    cache: &'static std::thread::LocalKey<RefCell<Cache<T>>>,
+    key: KernelKey,
+    build: impl FnOnce() -> T,
+) -> Rc<T> {
+    cache.with(|cache| {
         if let Some(k) = cache.borrow().get(&key) {
             return Rc::clone(k);
         }
-        let kernel = Rc::new(build());
+        let value = Rc::new(build());
         let mut cache = cache.borrow_mut();
         if cache.len() >= MAX_KERNELS {
             cache.clear();
         }
-        cache.insert(key, Rc::clone(&kernel));
-        kernel
+        cache.insert(key, Rc::clone(&value));
+        value
     })
+}
+
+/// The kernel of `key`, built by `build` if this thread does not hold it yet.
+pub(super) fn cached(key: KernelKey, build: impl FnOnce() -> Kernel) -> Rc<Kernel> {
+    lookup(&KERNELS, key, build)
+}
+
+/// The exposure profile of `key`, built by `build` if this thread does not hold it yet.
+pub(super) fn cached_profile(key: KernelKey, build: impl FnOnce() -> Profile) -> Rc<Profile> {
+    lookup(&PROFILES, key, build)
 }
 
 #[cfg(test)]
@@ -696,6 +764,19 @@ mod tests {
             },
         );
         e
+    }
+
+    #[test]
+    fn terms_cover_the_truncation_bound() {
+        // The first dropped term, |t|ᴶ/J!, stays below 1e-13 at each limit's edge.
+        let mut factorial = 1.0;
+        for j in 1..TERMS {
+            factorial *= j as f64;
+            let just_below = [1e-13, 4.47e-7, 8.43e-5, 1.24e-3, 6.3e-3][j - 1] * 0.999_999;
+            assert_eq!(terms_for(just_below), j);
+            assert!(just_below.powi(j as i32) / factorial < 1e-13, "J = {j}");
+        }
+        assert_eq!(terms_for(0.05), TERMS);
     }
 
     #[test]
@@ -767,7 +848,8 @@ mod tests {
                 .map(|i| bucket(Some(x), bucket_width(model, i, h)))
                 .collect();
             let x0: Vec<f64> = buckets.iter().map(|b| b.1).collect();
-            let kernel = Kernel::build(&cx, &exposure, 0.1, h, &x0);
+            let profile = Profile::build(model, &nodes, &exposure, 0.1, h);
+            let kernel = Kernel::build(&cx, &profile, h, &x0);
             for i in 0..model.n_compartments() {
                 let fast = kernel.law(&nodes, i, Some(x), share[i]);
                 let slow = kernel.exact(&nodes, i, x, share[i]);

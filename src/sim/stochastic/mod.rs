@@ -47,7 +47,7 @@ use super::Propagator;
 use crate::model::Model;
 use crate::model::pk::Exposure;
 use crate::support::rng::{RolloutKey, StepKey};
-use kernel::{Context, Kernel, Law, Nodes, exp_small};
+use kernel::{Context, Kernel, Law, Nodes, Profile, exp_small};
 
 /// A step whose switching compartments all hold more cells than this draws them jointly
 /// from the normal law (see `joint_step`).
@@ -87,8 +87,10 @@ pub struct StochasticPropagator {
     /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter
     /// instead of a second cell of the parent's kind.
     mutation_share: Vec<f64>,
-    /// Digest of the model and the quadrature, for the kernel cache.
+    /// Digests of the model and the quadrature, and of the response curves' shapes, for the
+    /// kernel and profile caches.
     digest: u64,
+    shape_digest: u64,
     /// Some drug has pharmacokinetics: the exposure within a segment depends on the time.
     timed: bool,
     /// Crowding bucket widths for steps of length `widths_for`.
@@ -141,6 +143,7 @@ impl StochasticPropagator {
             nodes,
             mutation_share,
             digest,
+            shape_digest: model.shape_fingerprint(),
             timed: graded_nodes,
             widths: vec![0.0; n],
             widths_for: f64::NAN,
@@ -211,7 +214,8 @@ impl StochasticPropagator {
             (self.buckets[i], self.x0[i]) = kernel::bucket(x, self.widths[i]);
         }
         let start = if self.timed { tau0 } else { 0.0 };
-        let key = kernel::key(self.digest, exposure.digest(), start, h, &self.buckets);
+        let exposed = exposure.digest();
+        let key = kernel::key(self.digest, exposed, start, h, &self.buckets);
         let cx = Context {
             model,
             nodes: &self.nodes,
@@ -219,7 +223,15 @@ impl StochasticPropagator {
             mutation_share: &self.mutation_share,
         };
         let x0 = &self.x0;
-        kernel::cached(key, || Kernel::build(&cx, exposure, tau0, h, x0))
+        let nodes = &self.nodes;
+        let shapes = self.shape_digest;
+        kernel::cached(key, || {
+            let profile_key = kernel::key(shapes, exposed, start, h, &[nodes.len() as i64]);
+            let profile = kernel::cached_profile(profile_key, || {
+                Profile::build(model, nodes, exposure, tau0, h)
+            });
+            Kernel::build(&cx, &profile, h, x0)
+        })
     }
 
     /// One step of length `h` starting `tau0` after the exposure segment's start: switching
