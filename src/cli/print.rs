@@ -93,12 +93,17 @@ pub fn optimisation(
     dir: &Path,
 ) {
     print!("{}", text::optimisation(scenario, run));
+    let board = &run.board;
+    let holdout_run: u64 = board.entries.iter().map(|e| e.holdout_rollouts).sum();
     println!(
-        "\n{} evaluations ({} tuning rollouts; {} without racing) in {:.1} s.\nwrote {} and {figures} to {}",
-        run.board.trace.len(),
-        run.board.rollouts_run,
-        run.board.rollouts_without_racing,
+        "\n{} evaluations in {:.1} s.\nrollouts: {} tuning ({} without racing), {} hold-out ({} \
+         without racing).\nwrote {} and {figures} to {}",
+        board.trace.len(),
         run.wall_seconds,
+        board.rollouts_run,
+        board.rollouts_without_racing,
+        holdout_run,
+        board.entries.len() as u64 * run.plan.holdout,
         written.join(", "),
         dir.display()
     );

@@ -55,6 +55,11 @@ pub struct Entry {
     pub holdout: f64,
     /// Bounds of the 95 % CI of `holdout`.
     pub holdout_ci: Option<(f64, f64)>,
+    /// Hold-out rollouts run: fewer than the plan's when racing stopped a finalist that was
+    /// clearly worse than the leader (its `holdout` is then the leader's value plus their
+    /// mean paired difference on the rollouts it ran).
+    #[serde(default)]
+    pub holdout_rollouts: u64,
     /// Mean cumulative dose of the searched drug relative to continuous dosing (hold-out).
     pub relative_dose: f64,
     /// Share of hold-out rollouts whose marker passed the cap before progression.
@@ -86,6 +91,7 @@ impl Entry {
             tuning: None,
             holdout: 0.0,
             holdout_ci: None,
+            holdout_rollouts: 0,
             relative_dose: 0.0,
             over_cap: 0.0,
             feasible: true,
@@ -162,8 +168,17 @@ struct Scored {
 }
 
 /// Scores an entry on the hold-out seeds: a scenario arm with its own progression rule, a
-/// searched schedule as [`Scenario::candidate_arm`] judges it.
-fn holdout(scenario: &Scenario, plan: &Plan, seed: u64, entry: &Entry) -> Result<Scored> {
+/// searched schedule as [`Scenario::candidate_arm`] judges it. A searched schedule is raced
+/// against `leader` (the best complete score so far) when given: stopped once clearly worse
+/// on the same rollouts, its value is then the leader's plus their mean paired difference
+/// (a control-variate estimate, below the leader's by construction).
+fn holdout(
+    scenario: &Scenario,
+    plan: &Plan,
+    seed: u64,
+    entry: &Entry,
+    leader: Option<&Score>,
+) -> Result<Scored> {
     let arm = entry
         .label
         .strip_prefix("arm:")
@@ -178,26 +193,47 @@ fn holdout(scenario: &Scenario, plan: &Plan, seed: u64, entry: &Entry) -> Result
             rollouts: plan.holdout,
         },
     );
-    let score = eval.score_arm(&arm)?;
+    let mut score = eval.score_arm_raced(&arm, leader, &|_| 0.0)?;
     let horizon = scenario.horizon;
-    let ci = score
-        .outcomes
-        .first()
-        .and_then(|o| plan.objective.contribution(o, horizon))
-        .map(|_| {
-            let xs: Vec<f64> = score
-                .outcomes
-                .iter()
-                .filter_map(|o| plan.objective.contribution(o, horizon))
-                .collect();
-            let n = xs.len() as f64;
-            let mean = xs.iter().sum::<f64>() / n;
-            let sd =
-                (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
-            let half = 1.959_963_984_540_054 * sd / n.sqrt();
+    let values = |s: &Score| -> Vec<f64> {
+        s.outcomes
+            .iter()
+            .filter_map(|o| plan.objective.contribution(o, horizon))
+            .collect()
+    };
+    let xs = values(&score);
+    if xs.is_empty() {
+        return Ok(Scored { score, ci: None });
+    }
+    let z = 1.959_963_984_540_054;
+    let ci = match leader.filter(|_| !score.complete) {
+        None => {
+            let (mean, var) = mean_var(&xs);
+            let half = z * (var / xs.len() as f64).sqrt();
             (mean - half, mean + half)
-        });
-    Ok(Scored { score, ci })
+        }
+        Some(best) => {
+            let ys = values(best);
+            let diffs: Vec<f64> = xs.iter().zip(&ys).map(|(x, y)| x - y).collect();
+            let (d, var_d) = mean_var(&diffs);
+            let (_, var_y) = mean_var(&ys);
+            score.value = best.value + d;
+            let half = z * (var_y / ys.len() as f64 + var_d / diffs.len() as f64).sqrt();
+            (score.value - half, score.value + half)
+        }
+    };
+    Ok(Scored {
+        score,
+        ci: Some(ci),
+    })
+}
+
+/// Mean and sample variance.
+fn mean_var(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var)
 }
 
 /// Runs the plan's searches and ranks the finalists with the scenario's arms on hold-out
@@ -576,16 +612,32 @@ pub fn finish(
             "stopped while scoring the finalists on the hold-out seeds".to_owned(),
         )
     };
-    for e in &mut entries {
+    // The scenario's arms first (the references, never stopped), then the finalists from the
+    // best tuning score down, each raced against the best complete feasible score so far
+    // (not in bi-objective mode, where a worse schedule on less dose still counts).
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| {
+        let arm = |i: usize| entries[i].label.starts_with("arm:");
+        let tuning = |i: usize| entries[i].tuning.unwrap_or(f64::NEG_INFINITY);
+        arm(b).cmp(&arm(a)).then(tuning(b).total_cmp(&tuning(a)))
+    });
+    let race = plan.racing && !pareto;
+    let mut leader: Option<Score> = None;
+    for i in order {
+        let e = &mut entries[i];
         if crate::support::stop::requested() {
             return Err(stopped());
         }
-        let scored = match holdout(scenario, plan, holdout_seed, e) {
+        let against = leader
+            .as_ref()
+            .filter(|_| race && !e.label.starts_with("arm:"));
+        let scored = match holdout(scenario, plan, holdout_seed, e, against) {
             Err(crate::error::Error::Interrupted(_)) => return Err(stopped()),
             other => other?,
         };
         e.holdout = scored.score.value;
         e.holdout_ci = scored.ci;
+        e.holdout_rollouts = scored.score.outcomes.len() as u64;
         e.relative_dose = relative(&scored.score.mean_dose);
         e.over_cap = cap_penalty.over_cap(&scored.score);
         if let Some(lp) = &mut e.lp {
@@ -595,6 +647,12 @@ pub fn finish(
             .dose_limit
             .or(if pareto { None } else { plan.max_relative_dose });
         e.feasible = limit.is_none_or(|m| e.relative_dose <= m + 1e-9) && e.over_cap == 0.0;
+        if e.feasible
+            && scored.score.complete
+            && leader.as_ref().is_none_or(|l| scored.score.value > l.value)
+        {
+            leader = Some(scored.score);
+        }
         if let Some(report) = progress {
             report();
         }

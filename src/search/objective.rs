@@ -150,8 +150,19 @@ impl<'a> Evaluator<'a> {
         incumbent: Option<&Score>,
         penalty: &dyn Fn(&Score) -> f64,
     ) -> Result<Score> {
+        let arm = self.scenario.candidate_arm("candidate", schedule.clone());
+        self.score_arm_raced(&arm, incumbent, penalty)
+    }
+
+    /// [`Evaluator::score_raced`] of `arm` as it is (its own progression rule).
+    pub fn score_arm_raced(
+        &mut self,
+        arm: &Arm,
+        incumbent: Option<&Score>,
+        penalty: &dyn Fn(&Score) -> f64,
+    ) -> Result<Score> {
         let (Engine::Stochastic { rollouts, .. }, Some(best)) = (self.engine, incumbent) else {
-            return self.score(schedule);
+            return self.score_arm(arm);
         };
         let horizon = self.scenario.horizon;
         let objective = self.objective;
@@ -160,7 +171,7 @@ impl<'a> Evaluator<'a> {
             || best.outcomes.len() as u64 != rollouts
             || best.outcomes.first().and_then(contribution).is_none()
         {
-            return self.score(schedule);
+            return self.score_arm(arm);
         }
         self.evaluations += 1;
         let mut stages: Vec<u64> = [rollouts / 4, rollouts / 2]
@@ -173,7 +184,7 @@ impl<'a> Evaluator<'a> {
         let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(rollouts as usize);
         for end in stages {
             let done = outcomes.len() as u64;
-            outcomes.extend(self.run(schedule, done, end - done)?);
+            outcomes.extend(self.run_arm(arm, done, end - done)?);
             if end == rollouts {
                 break;
             }
@@ -194,14 +205,8 @@ impl<'a> Evaluator<'a> {
         Ok(self.summarise(outcomes, true))
     }
 
-    /// Outcomes of rollouts `first .. first + count` (the one ODE run on the deterministic
-    /// engine).
-    fn run(&self, schedule: &Schedule, first: u64, count: u64) -> Result<Vec<RunOutcome>> {
-        let arm = self.scenario.candidate_arm("candidate", schedule.clone());
-        self.run_arm(&arm, first, count)
-    }
-
-    /// Outcomes of rollouts `first .. first + count` of `arm`.
+    /// Outcomes of rollouts `first .. first + count` of `arm` (the one ODE run on the
+    /// deterministic engine).
     fn run_arm(&self, arm: &Arm, first: u64, count: u64) -> Result<Vec<RunOutcome>> {
         Ok(match self.engine {
             Engine::Deterministic => vec![

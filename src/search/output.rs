@@ -16,14 +16,20 @@ fn parameters(e: &Entry) -> String {
         .join(" ")
 }
 
-fn holdout_cell(e: &Entry) -> String {
+fn holdout_cell(e: &Entry, plan: &Plan) -> String {
+    let stopped = if stopped_early(e, plan) { " †" } else { "" };
     match e.holdout_ci {
         Some((lo, hi)) if e.holdout.abs() >= 10.0 => {
-            format!("{:.1} ({lo:.1}–{hi:.1})", e.holdout)
+            format!("{:.1} ({lo:.1}–{hi:.1}){stopped}", e.holdout)
         }
-        Some((lo, hi)) => format!("{:.3} ({lo:.3}–{hi:.3})", e.holdout),
-        None => format!("{:.3}", e.holdout),
+        Some((lo, hi)) => format!("{:.3} ({lo:.3}–{hi:.3}){stopped}", e.holdout),
+        None => format!("{:.3}{stopped}", e.holdout),
     }
+}
+
+/// Racing stopped this finalist's hold-out scoring early.
+fn stopped_early(e: &Entry, plan: &Plan) -> bool {
+    e.holdout_rollouts > 0 && e.holdout_rollouts < plan.holdout
 }
 
 /// A parameter value as the terminal shows it: three significant digits (leaderboard.csv and
@@ -60,7 +66,7 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
             format!("{:>2}. {}", i + 1, e.label),
             e.tuning
                 .map_or_else(|| "—".to_owned(), |t| format!("{t:.1}")),
-            holdout_cell(e),
+            holdout_cell(e, plan),
             format!("{:.0}%", 100.0 * e.relative_dose),
         ];
         if infeasible {
@@ -84,6 +90,13 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
                 .collect();
             out.push_str(&format!("      {}\n", params.join(" ")));
         }
+    }
+    if board.entries.iter().any(|e| stopped_early(e, plan)) {
+        out.push_str(
+            "† clearly below the leader on the same hold-out rollouts, so racing stopped its\n  \
+             scoring early (holdout_rollouts in leaderboard.csv); its value is the leader's\n  \
+             plus their mean paired difference.\n",
+        );
     }
     let lp: Vec<&Entry> = board.entries.iter().filter(|e| e.lp.is_some()).collect();
     if !lp.is_empty() {
@@ -179,6 +192,7 @@ pub fn leaderboard_frame(board: &Leaderboard) -> Frame {
         "lp_relaxed_log10",
         "lp_rounded_ode_log10",
         "lp_rounded_rollouts_log10",
+        "holdout_rollouts",
     ];
     let mut frame = Frame::with_flags(
         names.iter().map(|n| (*n).to_owned()).collect(),
@@ -203,6 +217,7 @@ pub fn leaderboard_frame(board: &Leaderboard) -> Frame {
             Cell::from(e.lp.as_ref().map(|r| r.relaxed_log10)),
             Cell::from(e.lp.as_ref().map(|r| r.rounded_log10)),
             Cell::from(e.lp.as_ref().map(|r| r.stochastic_log10)),
+            Cell::from(e.holdout_rollouts),
         ]);
     }
     frame
