@@ -479,12 +479,11 @@ arms:
     );
 }
 
-#[test]
-fn common_random_numbers_keep_nearby_doses_correlated() {
-    // Two arms 1 % apart in dose, same seed: where their states agree they draw the same
-    // numbers, so final burdens stay strongly correlated (> 0.8) across 1000 rollouts of a
-    // scenario whose outcome is dominated by chance (5 resistant cells at the start).
-    // Independent seeds give a correlation near 0 (|r| < 0.15 at n = 1000: 4.7 SE).
+/// Correlations of final log burdens across 1000 rollouts between the continuous arm and
+/// one 1 % higher in dose: with the same seed, and with different seeds. Five resistant
+/// cells at the start make the outcome a matter of chance. `one_patient` drops the virtual
+/// patients and the measurement noise, so only the engine's own draws are shared.
+fn crn_correlations(one_patient: bool) -> (f64, f64) {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml"),
     )
@@ -494,11 +493,15 @@ fn common_random_numbers_keep_nearby_doses_correlated() {
         "  - name: continuous\n    schedule: continuous-mtd",
         "  - name: continuous\n    schedule: continuous-mtd\n  - name: continuous-plus-1pct\n    schedule: { continuous: { dose: 80.8 } }",
     );
-    let s = Scenario::from_text(
+    let mut s = Scenario::from_text(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml"),
         &text,
     )
     .unwrap();
+    if one_patient {
+        s.patients.clear();
+        s.marker.noise_cv = 0.0;
+    }
     assert_eq!(s.model.compartments[4].initial, 5.0);
     let finals = |arm: &str, seed: u64| -> Vec<f64> {
         run_rollouts(
@@ -523,12 +526,31 @@ fn common_random_numbers_keep_nearby_doses_correlated() {
     let c = finals("continuous-plus-1pct", 2);
     let same = correlation(&a, &b);
     let independent = correlation(&a, &c);
-    eprintln!("correlation: same seed {same:.3}, different seeds {independent:.3}");
-    assert!(same > 0.8, "correlation with common random numbers {same}");
-    assert!(
-        independent.abs() < 0.15,
-        "correlation across seeds {independent}"
-    );
+    (same, independent)
+}
+
+#[test]
+fn common_random_numbers_keep_nearby_doses_correlated() {
+    // Two arms 1 % apart in dose, same seed: where their states agree they draw the same
+    // numbers, so final burdens stay strongly correlated (> 0.8) across 1000 rollouts of a
+    // scenario whose outcome is dominated by chance (5 resistant cells at the start).
+    // Independent seeds give a correlation near 0 (|r| < 0.15 at n = 1000: 4.7 SE). With the
+    // scenario's virtual patients (each draws its own resistant clone, shared by both arms)
+    // and its measurement noise (which dates progression, and so the end of treatment) those
+    // alone correlate the arms; with one patient and exact measurements only the engine's
+    // keyed streams can.
+    for one_patient in [false, true] {
+        let (same, independent) = crn_correlations(one_patient);
+        eprintln!(
+            "one patient {one_patient}: correlation same seed {same:.3}, different seeds \
+             {independent:.3}"
+        );
+        assert!(same > 0.8, "correlation with common random numbers {same}");
+        assert!(
+            independent.abs() < 0.15,
+            "correlation across seeds {independent}"
+        );
+    }
 }
 
 #[test]
