@@ -118,12 +118,13 @@ pub fn correlated_normal(
         }
         let pivot = if d > 1e-12 * scale { d.sqrt() } else { 0.0 };
         cov[j * m + j] = pivot;
+        let inverse = if pivot > 0.0 { 1.0 / pivot } else { 0.0 };
         for i in j + 1..m {
             let mut s = cov[i * m + j];
             for k in 0..j {
                 s -= cov[i * m + k] * cov[j * m + k];
             }
-            cov[i * m + j] = if pivot > 0.0 { s / pivot } else { 0.0 };
+            cov[i * m + j] = s * inverse;
         }
     }
     let mut z = [0.0f64; MAX_JOINT];

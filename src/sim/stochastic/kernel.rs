@@ -615,12 +615,14 @@ fn expm1_series(t: f64) -> f64 {
 /// could lie beyond the carrying capacity, where the growth regime differs): buckets are
 /// [`BUCKET_SPAN`] wide in δ·∫crowding at the intrinsic rates.
 #[inline]
-pub(super) fn bucket(x: Option<f64>, width: f64) -> (i64, f64) {
+pub(super) fn bucket(x: Option<f64>, width: f64, inverse: f64) -> (i64, f64) {
     match x {
         None => (i64::MIN, 0.0),
         Some(_) if !width.is_finite() => (0, 0.0),
         Some(x) => {
-            let b = (x / width).floor();
+            // Widths are powers of two (see `bucket_width`): multiplying by the inverse is
+            // the division, exactly, without its cost.
+            let b = (x * inverse).floor();
             let b = if b.is_finite() { b as i64 } else { i64::MAX };
             (b, b as f64 * width)
         }
@@ -636,7 +638,9 @@ pub(super) fn bucket_width(model: &Model, i: usize, h: f64) -> f64 {
         crate::model::GrowthLaw::Gompertz => c.birth.abs(),
     };
     if scale > 0.0 && h > 0.0 {
-        BUCKET_SPAN / (scale * h)
+        // Rounded down to a power of two, so the buckets stay within the span and a rollout
+        // finds its bucket by a multiplication.
+        2f64.powi((BUCKET_SPAN / (scale * h)).log2().floor() as i32)
     } else {
         f64::INFINITY
     }
@@ -845,7 +849,10 @@ mod tests {
         let h = 1.0;
         for x in [1e9, 2e11, 6e11] {
             let buckets: Vec<(i64, f64)> = (0..model.n_compartments())
-                .map(|i| bucket(Some(x), bucket_width(model, i, h)))
+                .map(|i| {
+                    let w = bucket_width(model, i, h);
+                    bucket(Some(x), w, 1.0 / w)
+                })
                 .collect();
             let x0: Vec<f64> = buckets.iter().map(|b| b.1).collect();
             let profile = Profile::build(model, &nodes, &exposure, 0.1, h);

@@ -95,6 +95,7 @@ pub struct StochasticPropagator {
     timed: bool,
     /// Crowding bucket widths for steps of length `widths_for`.
     widths: Vec<f64>,
+    inverse_widths: Vec<f64>,
     widths_for: f64,
     /// Per compartment: the first compartment crowded the same way (equal law and
     /// competition row), whose crowding scalar it shares.
@@ -146,6 +147,7 @@ impl StochasticPropagator {
             shape_digest: model.shape_fingerprint(),
             timed: graded_nodes,
             widths: vec![0.0; n],
+            inverse_widths: vec![0.0; n],
             widths_for: f64::NAN,
             crowd_like: (0..n)
                 .map(|i| {
@@ -200,6 +202,7 @@ impl StochasticPropagator {
         if self.widths_for != h {
             for (i, w) in self.widths.iter_mut().enumerate() {
                 *w = kernel::bucket_width(model, i, h);
+                self.inverse_widths[i] = 1.0 / *w;
             }
             self.widths_for = h;
         }
@@ -211,7 +214,8 @@ impl StochasticPropagator {
                 model.crowding(i, n)
             };
             self.x[i] = x;
-            (self.buckets[i], self.x0[i]) = kernel::bucket(x, self.widths[i]);
+            (self.buckets[i], self.x0[i]) =
+                kernel::bucket(x, self.widths[i], self.inverse_widths[i]);
         }
         let start = if self.timed { tau0 } else { 0.0 };
         let exposed = exposure.digest();
@@ -387,13 +391,14 @@ impl StochasticPropagator {
             }
             self.next[i] = self.lineages(i, n[i], key);
         }
-        // Per member: mean growth g and per-cell variance v of its lineages.
+        // Per member: mean growth g = (1−α)/(1−β) = e^{−ρ} and per-cell variance
+        // v = (1−α)(α+β)/(1−β)² = (e^ρ − 1 + 2I)·e^{−2ρ} of its lineages (Kendall's law
+        // with W = e^ρ + I; one division instead of four).
         for (a, &ca) in members.iter().enumerate() {
             let law = &self.laws[ca];
-            let (alpha, beta) = lineage_law(law.em1, law.integral);
-            let q = 1.0 - beta;
-            self.growth[a] = (1.0 - alpha) / q;
-            self.spread[a] = (1.0 - alpha) * (alpha + beta) / (q * q);
+            let g = 1.0 / (1.0 + law.em1);
+            self.growth[a] = g;
+            self.spread[a] = ((law.em1 + 2.0 * law.integral) * g * g).max(0.0);
         }
         let cov = &mut self.cov;
         cov.iter_mut().for_each(|x| *x = 0.0);
