@@ -191,10 +191,9 @@ impl Profile {
 pub(super) struct Kernel {
     h: f64,
     lineages: Vec<Lineage>,
-    /// Per node and compartment (row-major by node): growth, crowding and loss.
-    growth: Vec<f64>,
-    crowding: Vec<f64>,
-    loss: Vec<f64>,
+    /// Per node and compartment (row-major by node): growth, then crowding, then loss, each
+    /// block `nodes × compartments` long (one allocation for the three).
+    node_rates: Vec<f64>,
     /// The switching law over the step (see [`switching_members`]) as conditional
     /// probabilities in draw order, and as the matrix P = exp(∫Q) over the members.
     pub switch: Vec<f64>,
@@ -234,21 +233,36 @@ impl Kernel {
         let nodes = cx.nodes;
         let (nc, nk, nt) = (model.n_compartments(), nodes.len(), model.transitions.len());
         let ns = model.shapes.len();
-        let mut parts: RateParts = model.new_rate_parts();
-        let mut growth = vec![0.0; nk * nc];
-        let mut crowding = vec![0.0; nk * nc];
-        let mut loss = vec![0.0; nk * nc];
-        let mut switching = vec![0.0; nk * nt];
-        for k in 0..nk {
-            parts
-                .shape_values
-                .copy_from_slice(&profile.shape_values[k * ns..(k + 1) * ns]);
-            model.rate_parts_from_shapes(&mut parts);
-            growth[k * nc..(k + 1) * nc].copy_from_slice(&parts.growth);
-            crowding[k * nc..(k + 1) * nc].copy_from_slice(&parts.crowding);
-            loss[k * nc..(k + 1) * nc].copy_from_slice(&parts.loss);
-            switching[k * nt..(k + 1) * nt].copy_from_slice(&parts.transition);
-        }
+        let block = nk * nc;
+        let mut node_rates = vec![0.0; 3 * block];
+        let (switch_matrix, switch) = SCRATCH.with(|scratch| {
+            let scratch = &mut *scratch.borrow_mut();
+            let parts = &mut scratch.parts;
+            if parts.growth.len() != nc
+                || parts.transition.len() != nt
+                || parts.shape_values.len() != ns
+            {
+                *parts = model.new_rate_parts();
+            }
+            let switching = &mut scratch.switching;
+            switching.clear();
+            switching.resize(nk * nt, 0.0);
+            for k in 0..nk {
+                parts
+                    .shape_values
+                    .copy_from_slice(&profile.shape_values[k * ns..(k + 1) * ns]);
+                model.rate_parts_from_shapes(parts);
+                let row = k * nc..(k + 1) * nc;
+                node_rates[row.clone()].copy_from_slice(&parts.growth);
+                node_rates[block..][row.clone()].copy_from_slice(&parts.crowding);
+                node_rates[2 * block..][row].copy_from_slice(&parts.loss);
+                switching[k * nt..(k + 1) * nt].copy_from_slice(&parts.transition);
+            }
+            let switching = &scratch.switching;
+            switching_law(cx, h, 0, nk - 1, |k, t| switching[k * nt + t], &mut scratch.expm)
+        });
+        let (growth, rest) = node_rates.split_at(block);
+        let (crowding, loss) = rest.split_at(block);
         let lineages = (0..nc)
             .map(|i| {
                 let at = |v: &[f64], k: usize| v[k * nc + i];
@@ -257,19 +271,16 @@ impl Kernel {
                     h,
                     x0[i],
                     cx.mutation_share[i],
-                    |k| at(&growth, k),
-                    |k| at(&crowding, k),
-                    |k| at(&loss, k),
+                    |k| at(growth, k),
+                    |k| at(crowding, k),
+                    |k| at(loss, k),
                 )
             })
             .collect();
-        let (switch_matrix, switch) = switching_law(cx, h, 0, nk - 1, |k, t| switching[k * nt + t]);
         Kernel {
             h,
             lineages,
-            growth,
-            crowding,
-            loss,
+            node_rates,
             switch,
             switch_matrix,
         }
@@ -338,11 +349,17 @@ impl Kernel {
         let mut lambda = [0.0; MAX_NODES];
         let mut mu = [0.0; MAX_NODES];
         let mut rho = [0.0; MAX_NODES];
+        let block = nk * nc;
+        let (growth, crowding, loss) = (
+            &self.node_rates[..block],
+            &self.node_rates[block..2 * block],
+            &self.node_rates[2 * block..],
+        );
         for k in 0..nk {
-            let net = self.growth[k * nc + i] - x * self.crowding[k * nc + i];
+            let net = growth[k * nc + i] - x * crowding[k * nc + i];
             birth[k] = net.max(0.0);
             lambda[k] = birth[k] * (1.0 - share);
-            mu[k] = (-net).max(0.0) + self.loss[k * nc + i];
+            mu[k] = (-net).max(0.0) + loss[k * nc + i];
         }
         nodes.cumulative(h, |k| mu[k] - lambda[k], &mut rho);
         Law {
@@ -356,21 +373,22 @@ impl Kernel {
 }
 
 /// Over nodes `from..=to`: P = exp(∫Q) over the members and, for each member a and each
-/// other member b in order,
-/// the probability that a cell of a is in b at the end given that it is in none of the
-/// members before b (the conditional probabilities of a multinomial draw), from
-/// P = exp(∫Q).
+/// other member b in order, the probability that a cell of a is in b at the end given that it
+/// is in none of the members before b (the conditional probabilities of a multinomial draw).
 fn switching_law(
     cx: &Context,
     h: f64,
     from: usize,
     to: usize,
     rate: impl Fn(usize, usize) -> f64,
+    scratch: &mut ExpmScratch,
 ) -> (Vec<f64>, Vec<f64>) {
     let members = cx.members;
     let m = members.len();
     let position = |c: usize| members.iter().position(|&x| x == c);
-    let mut generator = vec![0.0; m * m];
+    let generator = &mut scratch.generator;
+    generator.clear();
+    generator.resize(m * m, 0.0);
     for (t, tr) in cx.model.transitions.iter().enumerate() {
         let amount = cx.nodes.simpson(h, from, to, |k| rate(k, t));
         if let (Some(a), Some(b)) = (position(tr.from), position(tr.to))
@@ -380,7 +398,9 @@ fn switching_law(
             generator[a * m + a] -= amount;
         }
     }
-    let p = expm(&generator, m);
+    let generator = std::mem::take(&mut scratch.generator);
+    let p = expm(&generator, m, scratch);
+    scratch.generator = generator;
     let mut out = Vec::with_capacity(m * m);
     for a in 0..m {
         let mut rest = 1.0;
@@ -400,7 +420,7 @@ fn switching_law(
 /// exp(A) of a small dense m×m matrix by scaling and squaring with a Taylor series: scaled
 /// until its norm ν is at most 1/8, then Taylor terms while ν^k/k! ≥ 1e-16 (at most degree
 /// 10), squared back; entries clipped at zero (they are probabilities).
-fn expm(a: &[f64], m: usize) -> Vec<f64> {
+fn expm(a: &[f64], m: usize, scratch: &mut ExpmScratch) -> Vec<f64> {
     // out = x·y for m×m row-major matrices.
     let multiply = |x: &[f64], y: &[f64], out: &mut [f64]| {
         out.iter_mut().for_each(|o| *o = 0.0);
@@ -422,13 +442,21 @@ fn expm(a: &[f64], m: usize) -> Vec<f64> {
         0
     };
     let scale = 0.5f64.powi(squarings);
-    let scaled: Vec<f64> = a.iter().map(|x| x * scale).collect();
+    let ExpmScratch {
+        scaled, term, tmp, ..
+    } = scratch;
+    for buffer in [&mut *scaled, &mut *term, &mut *tmp] {
+        buffer.clear();
+        buffer.resize(m * m, 0.0);
+    }
+    for (s, x) in scaled.iter_mut().zip(a) {
+        *s = x * scale;
+    }
     let mut result = scaled.clone();
     for i in 0..m {
         result[i * m + i] += 1.0;
     }
-    let mut term = scaled.clone();
-    let mut tmp = vec![0.0; m * m];
+    term.copy_from_slice(scaled);
     let nu = norm * scale;
     let mut bound = nu;
     for k in 2..=10 {
@@ -436,18 +464,39 @@ fn expm(a: &[f64], m: usize) -> Vec<f64> {
         if bound < 1e-16 {
             break;
         }
-        multiply(&term, &scaled, &mut tmp);
-        for ((t, r), x) in term.iter_mut().zip(result.iter_mut()).zip(&tmp) {
+        multiply(term, scaled, tmp);
+        for ((t, r), x) in term.iter_mut().zip(result.iter_mut()).zip(tmp.iter()) {
             *t = x / k as f64;
             *r += *t;
         }
     }
     for _ in 0..squarings {
-        multiply(&result, &result, &mut tmp);
-        std::mem::swap(&mut result, &mut tmp);
+        multiply(&result, &result, tmp);
+        result.copy_from_slice(tmp);
     }
     result.iter_mut().for_each(|x| *x = x.max(0.0));
     result
+}
+
+/// Buffers the matrix exponential reuses from one kernel to the next.
+#[derive(Default)]
+struct ExpmScratch {
+    generator: Vec<f64>,
+    scaled: Vec<f64>,
+    term: Vec<f64>,
+    tmp: Vec<f64>,
+}
+
+/// Buffers a kernel's construction reuses (one set per thread).
+#[derive(Default)]
+struct Scratch {
+    parts: RateParts,
+    switching: Vec<f64>,
+    expm: ExpmScratch,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// One compartment's kernel at reference `x0` from its node values.
@@ -880,13 +929,13 @@ mod tests {
     fn the_switching_law_is_a_stochastic_matrix_of_the_generator() {
         // exp of a 2-state generator [[-a, a], [b, -b]] has P_01 = a(1 − e^{−(a+b)})/(a+b).
         let g = [-0.3, 0.3, 0.1, -0.1];
-        let p = expm(&g, 2);
+        let p = expm(&g, 2, &mut ExpmScratch::default());
         let want = 0.3 * (1.0 - (-0.4f64).exp()) / 0.4;
         assert!((p[1] - want).abs() < 1e-14, "{} vs {want}", p[1]);
         assert!((p[0] + p[1] - 1.0).abs() < 1e-14);
         // A large norm goes through scaling and squaring.
         let g = [-3.0, 3.0, 1.0, -1.0];
-        let p = expm(&g, 2);
+        let p = expm(&g, 2, &mut ExpmScratch::default());
         let want = 3.0 * (1.0 - (-4.0f64).exp()) / 4.0;
         assert!((p[1] - want).abs() < 1e-13, "{} vs {want}", p[1]);
     }
