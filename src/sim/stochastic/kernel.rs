@@ -42,6 +42,8 @@ const EXPANSION_LIMIT: f64 = 0.1;
 pub(super) const MAX_NODES: usize = 16;
 /// Kernels one thread keeps before it starts afresh (a few kilobytes each).
 const MAX_KERNELS: usize = 8192;
+/// Keys asked for once that one thread remembers before it starts afresh.
+const MAX_SEEN: usize = 1 << 16;
 /// Sub-intervals of the first half step on the graded mesh used with pharmacokinetic drugs
 /// (the second half is smooth and gets one).
 const GRADED_INTERVALS: usize = 2;
@@ -259,7 +261,14 @@ impl Kernel {
                 switching[k * nt..(k + 1) * nt].copy_from_slice(&parts.transition);
             }
             let switching = &scratch.switching;
-            switching_law(cx, h, 0, nk - 1, |k, t| switching[k * nt + t], &mut scratch.expm)
+            switching_law(
+                cx,
+                h,
+                0,
+                nk - 1,
+                |k, t| switching[k * nt + t],
+                &mut scratch.expm,
+            )
         });
         let (growth, rest) = node_rates.split_at(block);
         let (crowding, loss) = rest.split_at(block);
@@ -752,9 +761,14 @@ type Cache<T> = HashMap<KernelKey, Rc<T>, BuildHasherDefault<KeyHasher>>;
 thread_local! {
     static KERNELS: RefCell<Cache<Kernel>> = RefCell::new(Cache::default());
     static PROFILES: RefCell<Cache<Profile>> = RefCell::new(Cache::default());
+    static SEEN: RefCell<std::collections::HashSet<u64, BuildHasherDefault<KeyHasher>>> =
+        RefCell::new(std::collections::HashSet::default());
 }
 
-/// The value of `key` in this thread's `cache`, built by `build` if it is not there yet.
+/// The value of `key` in this thread's `cache`, built by `build` if it is not there yet. A
+/// value is kept only the second time its key is asked for: most steps of a closed-loop arm,
+/// of a virtual patient or after progression are taken once, and keeping them would only
+/// crowd out the shared ones (`seen` holds the keys asked for once, by their hash).
 fn lookup<T>(
     cache: &'static std::thread::LocalKey<RefCell<Cache<T>>>,
     key: KernelKey,
@@ -765,11 +779,21 @@ fn lookup<T>(
             return Rc::clone(k);
         }
         let value = Rc::new(build());
-        let mut cache = cache.borrow_mut();
-        if cache.len() >= MAX_KERNELS {
-            cache.clear();
+        let again = SEEN.with(|seen| {
+            let mut seen = seen.borrow_mut();
+            let digest = key.0.iter().fold(0u64, |h, w| mix64(h ^ w));
+            if seen.len() >= MAX_SEEN {
+                seen.clear();
+            }
+            !seen.insert(digest)
+        });
+        if again {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= MAX_KERNELS {
+                cache.clear();
+            }
+            cache.insert(key, Rc::clone(&value));
         }
-        cache.insert(key, Rc::clone(&value));
         value
     })
 }
