@@ -41,7 +41,8 @@
 mod draws;
 mod kernel;
 
-pub use draws::{GAUSSIAN_ABOVE, constant_rate_law, lineage_law};
+pub use draws::GAUSSIAN_ABOVE;
+use draws::lineage_law;
 
 use super::Propagator;
 use crate::model::Model;
