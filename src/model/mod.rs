@@ -231,6 +231,45 @@ impl Model {
         None
     }
 
+    /// A total cell count below which no rate built from `parts` can exceed
+    /// [`crate::support::limits::MAX_RATE`] or stop being finite (0 when some part already
+    /// does): the driver checks the rates in full only above it. A birth or death rate is
+    /// at most |growth| + |x|·|crowding| + loss, and the crowding scalar x is at most
+    /// max|a_ij|·total (logistic), 0 (exponential), or |ln| of a positive double, ≤ 745
+    /// (Gompertz).
+    pub fn rates_safe_below(&self, parts: &RateParts) -> f64 {
+        let limit = crate::support::limits::MAX_RATE;
+        if parts
+            .transition
+            .iter()
+            .any(|r| !r.is_finite() || *r > limit)
+        {
+            return 0.0;
+        }
+        let mut safe = f64::INFINITY;
+        for (i, c) in self.compartments.iter().enumerate() {
+            let (g, k, loss) = (parts.growth[i], parts.crowding[i], parts.loss[i]);
+            let room = limit - g.abs() - loss;
+            if room.is_nan() || room < 0.0 || !k.is_finite() {
+                return 0.0;
+            }
+            let below = match c.growth {
+                GrowthLaw::Exponential => f64::INFINITY,
+                GrowthLaw::Gompertz if 745.0 * k.abs() <= room => f64::INFINITY,
+                GrowthLaw::Gompertz => 0.0,
+                GrowthLaw::Logistic => {
+                    let a = c.competition.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+                    room / (a * k.abs())
+                }
+            };
+            if below.is_nan() {
+                return 0.0;
+            }
+            safe = safe.min(below);
+        }
+        safe
+    }
+
     /// Number of compartments.
     pub fn n_compartments(&self) -> usize {
         self.compartments.len()

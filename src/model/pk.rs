@@ -104,6 +104,9 @@ enum DrugState {
 pub struct Exposure {
     kinetics: Vec<Kinetics>,
     states: Vec<DrugState>,
+    /// Per drug, the last segment length `advance` decayed over and its two exponentials
+    /// (segments repeat their length, daily doses every day): not part of the state.
+    decay: Vec<[f64; 3]>,
 }
 
 impl Exposure {
@@ -121,6 +124,7 @@ impl Exposure {
             .collect();
         Exposure {
             kinetics: drugs.iter().map(|d| d.kinetics).collect(),
+            decay: vec![[f64::NAN; 3]; drugs.len()],
             states,
         }
     }
@@ -227,8 +231,14 @@ impl Exposure {
             *c = match (s, *kin) {
                 (DrugState::Level { active }, _) => active.iter().map(|(level, _)| level).sum(),
                 (DrugState::Pk { depot, central }, Kinetics::OneCompartment { k, ka, v, .. }) => {
-                    let (_, a) = pk_advance(*depot, *central, k, ka, tau);
-                    a / v
+                    if tau == 0.0 {
+                        // What pk_advance gives at τ = 0 (e⁰ = 1, no transfer), without the
+                        // two exponentials: the driver asks at every segment start.
+                        *central / v
+                    } else {
+                        let (_, a) = pk_advance(*depot, *central, k, ka, tau);
+                        a / v
+                    }
                 }
                 _ => 0.0,
             };
@@ -238,14 +248,23 @@ impl Exposure {
     /// Moves the segment start from `t` to `t + tau`: PK amounts decay, ended levels drop.
     pub fn advance(&mut self, t: f64, tau: f64) {
         let end = t + tau;
-        for (s, kin) in self.states.iter_mut().zip(&self.kinetics) {
+        for ((s, kin), decay) in self
+            .states
+            .iter_mut()
+            .zip(&self.kinetics)
+            .zip(&mut self.decay)
+        {
             match (s, *kin) {
                 (DrugState::Level { active }, _) => {
                     // Tolerance so a level that ends "at" end (up to rounding) is dropped.
                     active.retain(|&(_, stop)| stop > end + 1e-9 * end.abs().max(1.0));
                 }
                 (DrugState::Pk { depot, central }, Kinetics::OneCompartment { k, ka, .. }) => {
-                    let (d, a) = pk_advance(*depot, *central, k, ka, tau);
+                    if decay[0] != tau {
+                        let (ek, eka) = pk_decay(k, ka, tau);
+                        *decay = [tau, ek, eka];
+                    }
+                    let (d, a) = pk_apply(*depot, *central, k, ka, tau, decay[1], decay[2]);
                     *depot = d;
                     *central = a;
                 }
@@ -259,11 +278,31 @@ impl Exposure {
 /// elimination `k` (Bateman function; the ka = k limit handled separately).
 #[inline]
 fn pk_advance(depot: f64, central: f64, k: f64, ka: Option<f64>, tau: f64) -> (f64, f64) {
-    let ek = (-k * tau).exp();
+    let (ek, eka) = pk_decay(k, ka, tau);
+    pk_apply(depot, central, k, ka, tau, ek, eka)
+}
+
+/// The elimination and absorption factors e^{−kτ} and e^{−ka·τ} of [`pk_advance`] (1 without
+/// absorption).
+#[inline]
+fn pk_decay(k: f64, ka: Option<f64>, tau: f64) -> (f64, f64) {
+    ((-k * tau).exp(), ka.map_or(1.0, |ka| (-ka * tau).exp()))
+}
+
+/// [`pk_advance`] from its two factors.
+#[inline]
+fn pk_apply(
+    depot: f64,
+    central: f64,
+    k: f64,
+    ka: Option<f64>,
+    tau: f64,
+    ek: f64,
+    eka: f64,
+) -> (f64, f64) {
     match ka {
         None => (0.0, central * ek),
         Some(ka) => {
-            let eka = (-ka * tau).exp();
             let transfer = if ((ka - k) / ka).abs() < 1e-9 {
                 depot * k * tau * ek
             } else {

@@ -204,6 +204,8 @@ struct Driver<'s> {
     /// steady state, and between doses of a level drug nothing changes).
     check_parts: RateParts,
     check_conc: Vec<f64>,
+    /// Below this many cells in all, the rates of `check_parts` cannot be out of range.
+    check_below: f64,
     visit_k: u64,
     decision_k: usize,
     record_k: u64,
@@ -254,6 +256,7 @@ impl<'s> Driver<'s> {
             rate_check: model.new_rates(),
             check_parts: model.new_rate_parts(),
             check_conc: vec![f64::NAN; n_drugs],
+            check_below: 0.0,
             visit_k: 0,
             decision_k: 0,
             record_k: 0,
@@ -444,9 +447,16 @@ impl<'s> Driver<'s> {
             if self.conc != self.check_conc {
                 model.rate_parts(&self.conc, &mut self.check_parts);
                 self.check_conc.copy_from_slice(&self.conc);
+                self.check_below = model.rates_safe_below(&self.check_parts);
             }
-            model.rates_from_parts(&self.check_parts, &self.state, &mut self.rate_check);
-            if let Some(what) = model.rate_out_of_range(&self.rate_check) {
+            // (Σ|N|: the bound holds for the ODE's tiny negative counts too.)
+            let total: f64 = self.state.iter().map(|x| x.abs()).sum();
+            if (total.is_nan() || total >= self.check_below)
+                && let Some(what) = {
+                    model.rates_from_parts(&self.check_parts, &self.state, &mut self.rate_check);
+                    model.rate_out_of_range(&self.rate_check)
+                }
+            {
                 return Err(Error::Simulation {
                     arm: self.arm.name.clone(),
                     time: self.t,

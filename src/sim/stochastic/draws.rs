@@ -77,32 +77,27 @@ fn gaussian_lineages(count: f64, alpha: f64, beta: f64, rng: &mut Stream) -> f64
 }
 
 /// The nearest whole number ≥ 0 to `x` (by truncation of x + ½, which needs no library call
-/// on a baseline x86-64, unlike `round`; the two differ only at exact halves).
+/// on a baseline x86-64, unlike `round`; the two differ only at exact halves). Through i64,
+/// which converts in one instruction (u64 needs a branch and two), exactly as u64 would here.
 #[inline]
 fn whole(x: f64) -> f64 {
     if x <= 0.0 {
         0.0
     } else if x < 1e18 {
-        (x + 0.5) as u64 as f64
+        (x + 0.5) as i64 as f64
     } else {
         x.round()
     }
 }
 
-/// Adds to `cov` (m×m) the covariance of a multinomial of `count` trials over `row`.
-pub fn multinomial_covariance(row: &[f64], count: f64, cov: &mut [f64]) {
-    let m = row.len();
-    for b in 0..m {
-        cov[b * m + b] += count * row[b];
-        for c in 0..m {
-            cov[b * m + c] -= count * row[b] * row[c];
-        }
-    }
-}
-
 /// A draw from the normal law with `mean` and covariance `cov` (m×m, positive
-/// semi-definite; overwritten by its Cholesky factor), rounded to whole counts ≥ 0, into
-/// `out`. Directions of zero variance (pivots below 1e-12 of the diagonal's scale) get none.
+/// semi-definite, of which only the lower triangle is read; overwritten by its factors),
+/// rounded to whole counts ≥ 0, into `out`. Directions of zero variance (pivots below
+/// 1e-12 of the diagonal's scale) get none.
+///
+/// The factorisation is cov = L·D·Lᵀ (L unit lower triangular), and the draw mean +
+/// L·(√D ∘ z): the same law as with Cholesky's factor L·√D, but with no square root on the
+/// chain from one column to the next (the square roots are independent and come last).
 pub fn correlated_normal(
     mean: &[f64],
     cov: &mut [f64],
@@ -110,30 +105,42 @@ pub fn correlated_normal(
     rng: &mut Stream,
     out: &mut [f64],
 ) {
-    let scale = (0..m).map(|i| cov[i * m + i].abs()).fold(0.0, f64::max);
+    let mut scale = 0.0f64;
+    for i in 0..m {
+        let d = cov[i * m + i].abs();
+        if d > scale {
+            scale = d;
+        }
+    }
+    let floor = 1e-12 * scale;
+    // Below the diagonal, L; on it, D (0 where the direction has no variance). Row j of
+    // L·D is kept in `ld` while column j is worked out.
+    let mut ld = [0.0f64; MAX_JOINT];
     for j in 0..m {
         let mut d = cov[j * m + j];
         for k in 0..j {
-            d -= cov[j * m + k] * cov[j * m + k];
+            ld[k] = cov[j * m + k] * cov[k * m + k];
+            d -= cov[j * m + k] * ld[k];
         }
-        let pivot = if d > 1e-12 * scale { d.sqrt() } else { 0.0 };
+        let pivot = if d > floor { d } else { 0.0 };
         cov[j * m + j] = pivot;
         let inverse = if pivot > 0.0 { 1.0 / pivot } else { 0.0 };
         for i in j + 1..m {
             let mut s = cov[i * m + j];
             for k in 0..j {
-                s -= cov[i * m + k] * cov[j * m + k];
+                s -= cov[i * m + k] * ld[k];
             }
             cov[i * m + j] = s * inverse;
         }
     }
     let mut z = [0.0f64; MAX_JOINT];
-    for zi in z.iter_mut().take(m) {
-        *zi = StandardNormal.sample(rng);
+    for k in 0..m {
+        let normal: f64 = StandardNormal.sample(rng);
+        z[k] = normal * cov[k * m + k].sqrt();
     }
     for i in 0..m {
-        let mut x = mean[i];
-        for k in 0..=i {
+        let mut x = mean[i] + z[i];
+        for k in 0..i {
             x += cov[i * m + k] * z[k];
         }
         out[i] = whole(x);

@@ -48,7 +48,7 @@ use super::Propagator;
 use crate::model::Model;
 use crate::model::pk::Exposure;
 use crate::support::rng::{RolloutKey, StepKey};
-use kernel::{Context, Kernel, Law, Nodes, Profile, exp_small};
+use kernel::{Context, Kernel, Law, Nodes, Profile};
 
 /// A step whose switching compartments all hold more cells than this draws them jointly
 /// from the normal law (see `joint_step`).
@@ -118,7 +118,11 @@ pub struct StochasticPropagator {
     spread: Vec<f64>,
     mean: Vec<f64>,
     cov: Vec<f64>,
+    tri: Vec<f64>,
     draw: Vec<f64>,
+    /// The last kernel and its key: consecutive steps often share one (a steady daily
+    /// dose repeats the exposure state bit for bit), and this skips the cache lookup.
+    last: Option<(kernel::KernelKey, std::rc::Rc<Kernel>)>,
     /// Grid cell of the last step and how many sub-steps it has had.
     cell: Option<u64>,
     sub: u64,
@@ -183,8 +187,10 @@ impl StochasticPropagator {
             spread: vec![0.0; m],
             mean: vec![0.0; m],
             cov: vec![0.0; m * m],
+            tri: vec![0.0; m * (m + 1) / 2],
             draw: vec![0.0; m],
             members,
+            last: None,
             cell: None,
             sub: 0,
         }
@@ -221,6 +227,11 @@ impl StochasticPropagator {
         let start = if self.timed { tau0 } else { 0.0 };
         let exposed = exposure.digest();
         let key = kernel::key(self.digest, exposed, start, h, &self.buckets);
+        if let Some((last, k)) = &self.last
+            && *last == key
+        {
+            return std::rc::Rc::clone(k);
+        }
         let cx = Context {
             model,
             nodes: &self.nodes,
@@ -230,13 +241,15 @@ impl StochasticPropagator {
         let x0 = &self.x0;
         let nodes = &self.nodes;
         let shapes = self.shape_digest;
-        kernel::cached(key, || {
+        let found = kernel::cached(key, || {
             let profile_key = kernel::key(shapes, exposed, start, h, &[nodes.len() as i64]);
             let profile = kernel::cached_profile(profile_key, || {
                 Profile::build(model, nodes, exposure, tau0, h)
             });
             Kernel::build(&cx, &profile, h, x0)
-        })
+        });
+        self.last = Some((key, std::rc::Rc::clone(&found)));
+        found
     }
 
     /// One step of length `h` starting `tau0` after the exposure segment's start: switching
@@ -294,7 +307,7 @@ impl StochasticPropagator {
     fn update_laws(&mut self, model: &Model, kernel: &Kernel, n: &[f64]) {
         for j in 0..n.len() {
             let x = self.x[j].unwrap_or(self.x0[j]);
-            self.predicted[j] = n[j] * exp_small(-kernel.rho_half(j, x));
+            self.predicted[j] = n[j] * kernel.shrink_half(j, x);
         }
         for i in 0..n.len() {
             let shared = self.crowd_like[i];
@@ -401,34 +414,45 @@ impl StochasticPropagator {
             self.growth[a] = g;
             self.spread[a] = ((law.em1 + 2.0 * law.integral) * g * g).max(0.0);
         }
-        let cov = &mut self.cov;
-        cov.iter_mut().for_each(|x| *x = 0.0);
+        // The covariance's lower triangle (all the Cholesky factor reads), from the kernel's
+        // per-source switching moments (packed lower triangles, `t` entries each).
+        let t = m * (m + 1) / 2;
+        let moments = &kernel.switch_moments;
+        let tri = &mut self.tri;
+        tri.iter_mut().for_each(|x| *x = 0.0);
         if switch_first {
-            // Switch (multinomial covariance), then grow: G·C_s·G + diag(v·E[s]).
+            // Switch (multinomial covariance Σ_a n_a·D_a), then grow: G·C_s·G + diag(v·E[s]).
             for (a, &ca) in members.iter().enumerate() {
-                draws::multinomial_covariance(&p[a * m..(a + 1) * m], n[ca], cov);
-            }
-            for b in 0..m {
-                for c in 0..m {
-                    cov[b * m + c] *= self.growth[b] * self.growth[c];
+                let w = n[ca];
+                let d = &moments[2 * t * a..2 * t * a + t];
+                for (x, d) in tri.iter_mut().zip(d) {
+                    *x += w * d;
                 }
-                cov[b * m + b] += self.spread[b] * start[members[b]];
+            }
+            let mut k = 0;
+            for b in 0..m {
+                for c in 0..=b {
+                    self.cov[b * m + c] = tri[k] * self.growth[b] * self.growth[c];
+                    k += 1;
+                }
+                self.cov[b * m + b] += self.spread[b] * start[members[b]];
                 self.mean[b] = self.growth[b] * start[members[b]];
             }
         } else {
-            // Grow (independent lineages), then switch: Σ_a E[g_a]·C_a + Pᵀ·diag(var)·P.
+            // Grow (independent lineages), then switch: Σ_a E[g_a]·D_a + var_a·p_a·p_aᵀ.
             for (a, &ca) in members.iter().enumerate() {
-                let grown = self.growth[a] * n[ca];
-                let var = self.spread[a] * n[ca];
-                let row = &p[a * m..(a + 1) * m];
-                draws::multinomial_covariance(row, grown, cov);
-                for b in 0..m {
-                    for c in 0..m {
-                        cov[b * m + c] += row[b] * row[c] * var;
-                    }
+                let (w, u) = (self.growth[a] * n[ca], self.spread[a] * n[ca]);
+                let (d, o) = moments[2 * t * a..2 * t * (a + 1)].split_at(t);
+                for ((x, d), o) in tri.iter_mut().zip(d).zip(o) {
+                    *x += w * d + u * o;
                 }
             }
+            let mut k = 0;
             for b in 0..m {
+                for c in 0..=b {
+                    self.cov[b * m + c] = tri[k];
+                    k += 1;
+                }
                 self.mean[b] = members
                     .iter()
                     .enumerate()
@@ -436,6 +460,7 @@ impl StochasticPropagator {
                     .sum();
             }
         }
+        let cov = &mut self.cov;
         let unit = (n.len() + model.mutations.len()) as u64 * CHANNELS;
         let mut rng = key.stream(unit);
         draws::correlated_normal(&self.mean, cov, m, &mut rng, &mut self.draw);
