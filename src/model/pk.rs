@@ -104,6 +104,8 @@ enum DrugState {
 pub struct Exposure {
     kinetics: Vec<Kinetics>,
     states: Vec<DrugState>,
+    /// The digest's starting lanes: every drug's kinetics absorbed (see [`Self::digest`]).
+    seed: [u64; 2],
     /// Per drug, the last segment length `advance` decayed over and its two exponentials
     /// (segments repeat their length, daily doses every day): not part of the state.
     decay: Vec<[f64; 3]>,
@@ -122,7 +124,20 @@ impl Exposure {
                 },
             })
             .collect();
+        let mut seed = [0x6578_706f_7375_7265u64, 0x6b69_6e65_7469_6373]; // "exposure", "kinetics"
+        for d in drugs {
+            match d.kinetics {
+                Kinetics::Level => absorb2(&mut seed, 0),
+                Kinetics::OneCompartment { k, ka, f, v } => {
+                    absorb2(&mut seed, 1);
+                    for x in [k, ka.unwrap_or(-1.0), f, v] {
+                        absorb2(&mut seed, x.to_bits());
+                    }
+                }
+            }
+        }
         Exposure {
+            seed,
             kinetics: drugs.iter().map(|d| d.kinetics).collect(),
             decay: vec![[f64::NAN; 3]; drugs.len()],
             states,
@@ -135,35 +150,27 @@ impl Exposure {
     }
 
     /// Two independent digests of everything the exposure of the current segment depends
-    /// on (each drug's kinetics and state), for caches of work derived from it.
+    /// on (each drug's kinetics and state), for caches of work derived from it. The
+    /// kinetics are fixed for an exposure and enter through a seed taken once; a step
+    /// absorbs only the states (a dose level's sum, a PK drug's two amounts).
     pub fn digest(&self) -> [u64; 2] {
-        use crate::support::rng::mix64;
-        // Two lanes with different multipliers, each finished by a full mix.
-        let mut d = [0x6578_706f_7375_7265u64, 0x6b69_6e65_7469_6373]; // "exposure", "kinetics"
-        let mut absorb = |w: u64| {
-            d[0] = (d[0] ^ w)
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                .rotate_left(29);
-            d[1] = (d[1] ^ w)
-                .wrapping_mul(0xd1b5_4a32_d192_ed03)
-                .rotate_left(37);
-        };
-        for (s, kin) in self.states.iter().zip(&self.kinetics) {
-            match (s, *kin) {
+        let mut d = self.seed;
+        for s in &self.states {
+            match s {
                 // A segment never crosses a level change: its exposure is the levels' sum.
-                (DrugState::Level { active }, _) => {
-                    absorb(0);
-                    absorb(active.iter().map(|(level, _)| level).sum::<f64>().to_bits());
+                DrugState::Level { active } => {
+                    absorb2(
+                        &mut d,
+                        active.iter().map(|(level, _)| level).sum::<f64>().to_bits(),
+                    );
                 }
-                (DrugState::Pk { depot, central }, Kinetics::OneCompartment { k, ka, f, v }) => {
-                    absorb(1);
-                    for x in [*depot, *central, k, ka.unwrap_or(-1.0), f, v] {
-                        absorb(x.to_bits());
-                    }
+                DrugState::Pk { depot, central } => {
+                    absorb2(&mut d, depot.to_bits());
+                    absorb2(&mut d, central.to_bits());
                 }
-                _ => absorb(2),
             }
         }
+        use crate::support::rng::mix64;
         [mix64(d[0]), mix64(d[1] ^ 0x5851_f42d_4c95_7f2d)]
     }
 
@@ -272,6 +279,18 @@ impl Exposure {
             }
         }
     }
+}
+
+/// Absorbs `w` into the two digest lanes `d` (different multipliers and rotations; each lane
+/// is finished by a full mix in [`Exposure::digest`]).
+#[inline]
+fn absorb2(d: &mut [u64; 2], w: u64) {
+    d[0] = (d[0] ^ w)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(29);
+    d[1] = (d[1] ^ w)
+        .wrapping_mul(0xd1b5_4a32_d192_ed03)
+        .rotate_left(37);
 }
 
 /// Depot and central amounts `tau` after (depot, central), first-order absorption `ka` and

@@ -88,6 +88,9 @@ pub struct StochasticPropagator {
     /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter
     /// instead of a second cell of the parent's kind.
     mutation_share: Vec<f64>,
+    /// Each compartment mutants land in, with the index of the first mutation into it (the
+    /// stream unit of its draws), in order of first appearance.
+    mutation_targets: Vec<(usize, usize)>,
     /// Digests of the model and the quadrature, and of the response curves' shapes, for the
     /// kernel and profile caches.
     digest: u64,
@@ -137,6 +140,12 @@ impl StochasticPropagator {
         for mu in &model.mutations {
             mutation_share[mu.from] += mu.probability;
         }
+        let mut mutation_targets: Vec<(usize, usize)> = Vec::new();
+        for (f, mu) in model.mutations.iter().enumerate() {
+            if !mutation_targets.iter().any(|&(to, _)| to == mu.to) {
+                mutation_targets.push((mu.to, f));
+            }
+        }
         let nodes = Nodes::new(graded_nodes);
         let members = kernel::switching_members(model);
         let m = members.len();
@@ -148,6 +157,7 @@ impl StochasticPropagator {
             step: settings.step,
             nodes,
             mutation_share,
+            mutation_targets,
             digest,
             shape_digest: model.shape_fingerprint(),
             timed: graded_nodes,
@@ -175,8 +185,6 @@ impl StochasticPropagator {
                     em1: 0.0,
                     integral: 0.0,
                     divisions: 0.0,
-                    lambda_mean: 0.0,
-                    mu_mean: 0.0,
                 };
                 n
             ],
@@ -299,7 +307,7 @@ impl StochasticPropagator {
         for i in 0..n.len() {
             self.next[i] = self.lineages(i, n[i], key);
         }
-        self.mutations(model, h, n, key);
+        self.mutations(model, kernel, h, n, key);
         n.copy_from_slice(&self.next);
     }
 
@@ -339,28 +347,32 @@ impl StochasticPropagator {
     }
 
     /// Mutant daughters of the cells `n` holds at the birth–death start, added to `next`:
-    /// Poisson counts with mean μ ∫ (divisions)·E[N_from], each growing from its birth to the
-    /// end of the step at the destination's mean rates.
-    fn mutations(&mut self, model: &Model, h: f64, n: &[f64], key: &StepKey) {
+    /// per destination, a Poisson count with mean Σ μ ∫ (divisions)·E[N_from] over the
+    /// mutations into it (independent Poisson counts add up, and a mutant's fate depends only
+    /// on where it lands), each growing from its birth to the end of the step at the
+    /// destination's mean rates.
+    fn mutations(&mut self, model: &Model, kernel: &Kernel, h: f64, n: &[f64], key: &StepKey) {
         let nc = n.len();
-        for (f, m) in model.mutations.iter().enumerate() {
-            if n[m.from] <= 0.0 || m.probability <= 0.0 {
-                continue;
-            }
-            let mean = m.probability * n[m.from] * self.laws[m.from].divisions;
+        for &(to, first) in &self.mutation_targets {
+            let mean: f64 = model.mutations[first..]
+                .iter()
+                .filter(|m| m.to == to && n[m.from] > 0.0 && m.probability > 0.0)
+                .map(|m| m.probability * n[m.from] * self.laws[m.from].divisions)
+                .sum();
             if mean.is_nan() || mean <= 0.0 {
                 continue;
             }
-            let unit = (nc + f) as u64 * CHANNELS;
+            let unit = (nc + first) as u64 * CHANNELS;
             let arrivals = draws::poisson(mean, &mut key.stream(unit + CH_MUTANT_COUNT));
             if arrivals == 0 {
                 continue;
             }
-            let to = &self.laws[m.to];
-            self.next[m.to] += draws::grow_arrivals(
+            let (lambda, mu) =
+                kernel.mean_rates(&self.nodes, to, self.mid[to], self.mutation_share[to]);
+            self.next[to] += draws::grow_arrivals(
                 arrivals,
-                to.lambda_mean,
-                to.mu_mean,
+                lambda,
+                mu,
                 h,
                 &mut key.stream(unit + CH_MUTANT_GROWTH),
             );
@@ -467,7 +479,7 @@ impl StochasticPropagator {
         for (b, &cb) in members.iter().enumerate() {
             self.next[cb] = self.draw[b];
         }
-        self.mutations(model, h, &start, key);
+        self.mutations(model, kernel, h, &start, key);
         self.start = start;
         self.members = members;
         n.copy_from_slice(&self.next);
