@@ -293,7 +293,7 @@ impl Model {
     /// A digest of every number and choice the rates depend on, for caches of work derived
     /// from the model (two models with equal digests give equal rates).
     pub fn fingerprint(&self) -> u64 {
-        let mut h = Digest(self.shape_fingerprint());
+        let mut h = Digest(self.switching_fingerprint());
         for c in &self.compartments {
             h.words(&[c.birth, c.death, c.capacity]);
             h.word(c.growth as u64);
@@ -306,6 +306,20 @@ impl Model {
                 }
             }
         }
+        for m in &self.mutations {
+            h.word(m.from as u64);
+            h.word(m.to as u64);
+            h.words(&[m.probability]);
+        }
+        h.0
+    }
+
+    /// A digest of everything the switching rates depend on (the compartments' number, the
+    /// transitions, the drugs' activity curves and the response shapes): two models with
+    /// equal digests switch alike at every exposure, whatever their other parameters.
+    pub fn switching_fingerprint(&self) -> u64 {
+        let mut h = Digest(self.shape_fingerprint());
+        h.word(self.compartments.len() as u64);
         for t in &self.transitions {
             h.word(t.from as u64);
             h.word(t.to as u64);
@@ -318,11 +332,6 @@ impl Model {
                     h.words(&[e.scale]);
                 }
             }
-        }
-        for m in &self.mutations {
-            h.word(m.from as u64);
-            h.word(m.to as u64);
-            h.words(&[m.probability]);
         }
         for a in &self.activity {
             match a {

@@ -197,18 +197,27 @@ pub(super) struct Kernel {
     /// Per node and compartment (row-major by node): growth, then crowding, then loss, each
     /// block `nodes × compartments` long (one allocation for the three).
     node_rates: Vec<f64>,
-    /// The switching law over the step (see [`switching_members`]) as conditional
-    /// probabilities in draw order, and as the matrix P = exp(∫Q) over the members.
+    /// The switching law over the step, shared among kernels whose models switch alike.
+    pub switching: Rc<Switching>,
+}
+
+/// The switching law over a step: it depends on the model only through its transitions
+/// (and the response curves they use), so virtual patients whose drawn parameters leave
+/// the transitions alone share it (see [`Kernel::build`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Switching {
+    /// The law (see [`switching_members`]) as conditional probabilities in draw order, and
+    /// as the matrix P = exp(∫Q) over the members.
     pub switch: Vec<f64>,
-    pub switch_matrix: Vec<f64>,
+    pub matrix: Vec<f64>,
     /// Per source member a, two packed lower triangles (row b, columns c ≤ b, m(m+1)/2
     /// entries each): diag(p_a) − p_a·p_aᵀ, the covariance of one cell's switching, then
     /// p_a·p_aᵀ, over which the variance of a lineage grown before it switches spreads
-    /// (p_a row a of `switch_matrix`). The joint step's covariance is a sum of these.
-    pub switch_moments: Vec<f64>,
+    /// (p_a row a of `matrix`). The joint step's covariance is a sum of these.
+    pub moments: Vec<f64>,
 }
 
-/// [`Kernel::switch_moments`] of the m×m switching matrix `p`.
+/// [`Switching::moments`] of the m×m switching matrix `p`.
 fn switch_moments(p: &[f64], m: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(m * m * (m + 1));
     for row in p.chunks_exact(m.max(1)).take(m) {
@@ -254,15 +263,23 @@ pub(super) struct Context<'a> {
 
 impl Kernel {
     /// The kernel of a step of length `h` starting `tau0` into the exposure segment, with
-    /// crowding reference `x0` per compartment.
-    pub fn build(cx: &Context, profile: &Profile, h: f64, x0: &[f64]) -> Kernel {
+    /// crowding reference `x0` per compartment. Its switching law is the cached one of
+    /// `switch_key` (the model's switching digest with the profile's key), built here if
+    /// this thread does not hold it.
+    pub fn build(
+        cx: &Context,
+        profile: &Profile,
+        h: f64,
+        x0: &[f64],
+        switch_key: KernelKey,
+    ) -> Kernel {
         let model = cx.model;
         let nodes = cx.nodes;
         let (nc, nk, nt) = (model.n_compartments(), nodes.len(), model.transitions.len());
         let ns = model.shapes.len();
         let block = nk * nc;
         let mut node_rates = vec![0.0; 3 * block];
-        let (switch_matrix, switch) = SCRATCH.with(|scratch| {
+        let switching = SCRATCH.with(|scratch| {
             let scratch = &mut *scratch.borrow_mut();
             let parts = &mut scratch.parts;
             if parts.growth.len() != nc
@@ -285,40 +302,51 @@ impl Kernel {
                 node_rates[2 * block..][row].copy_from_slice(&parts.loss);
                 switching[k * nt..(k + 1) * nt].copy_from_slice(&parts.transition);
             }
-            let switching = &scratch.switching;
-            switching_law(
-                cx,
-                h,
-                0,
-                nk - 1,
-                |k, t| switching[k * nt + t],
-                &mut scratch.expm,
-            )
+            let rates = &scratch.switching;
+            let expm = &mut scratch.expm;
+            lookup(&SWITCHES, switch_key, || {
+                let (matrix, switch) =
+                    switching_law(cx, h, 0, nk - 1, |k, t| rates[k * nt + t], expm);
+                let moments = switch_moments(&matrix, cx.members.len());
+                Switching {
+                    switch,
+                    matrix,
+                    moments,
+                }
+            })
         });
         let (growth, rest) = node_rates.split_at(block);
         let (crowding, loss) = rest.split_at(block);
         let lineages = (0..nc)
             .map(|i| {
                 let at = |v: &[f64], k: usize| v[k * nc + i];
-                lineage(
-                    nodes,
-                    h,
-                    x0[i],
-                    cx.mutation_share[i],
-                    |k| at(growth, k),
-                    |k| at(crowding, k),
-                    |k| at(loss, k),
-                )
+                let share = cx.mutation_share[i];
+                // A compartment's part is a function of its node rates (and x₀, the share,
+                // h and the mesh): cached on those, it is shared by every model in which
+                // this compartment's rates are the same — virtual patients who differ
+                // elsewhere, and compartments alike within one model.
+                let key = lineage_key(nodes, h, x0[i], share, |k| {
+                    [at(growth, k), at(crowding, k), at(loss, k)]
+                });
+                let part = lookup(&LINEAGES, key, || {
+                    lineage(
+                        nodes,
+                        h,
+                        x0[i],
+                        share,
+                        |k| at(growth, k),
+                        |k| at(crowding, k),
+                        |k| at(loss, k),
+                    )
+                });
+                (*part).clone()
             })
             .collect();
-        let switch_moments = switch_moments(&switch_matrix, cx.members.len());
         Kernel {
             h,
             lineages,
             node_rates,
-            switch,
-            switch_matrix,
-            switch_moments,
+            switching,
         }
     }
 
@@ -804,6 +832,39 @@ pub(super) fn key(model: u64, exposure: [u64; 2], tau0: f64, h: f64, buckets: &[
     ])
 }
 
+/// The cache key of one compartment's part of a kernel: two independent digests of its
+/// rates at the nodes, with x₀, the mutation share, the step length and the mesh.
+fn lineage_key(
+    nodes: &Nodes,
+    h: f64,
+    x0: f64,
+    share: f64,
+    rates: impl Fn(usize) -> [f64; 3],
+) -> KernelKey {
+    let mut d = [0x6c69_6e65_6167_6573u64, 0x636f_6d70_6172_746d]; // "lineages", "compartm"
+    let mut absorb = |w: u64| {
+        d[0] = (d[0] ^ w)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+        d[1] = (d[1] ^ w)
+            .wrapping_mul(0xd1b5_4a32_d192_ed03)
+            .rotate_left(37);
+    };
+    for k in 0..nodes.len() {
+        for r in rates(k) {
+            absorb(r.to_bits());
+        }
+    }
+    KernelKey([
+        mix64(d[0]),
+        mix64(d[1] ^ 0x5851_f42d_4c95_7f2d),
+        x0.to_bits(),
+        share.to_bits(),
+        h.to_bits(),
+        nodes.len() as u64,
+    ])
+}
+
 /// A fast hasher for keys made of digests.
 #[derive(Default)]
 struct KeyHasher(u64);
@@ -830,6 +891,8 @@ type Cache<T> = HashMap<KernelKey, Rc<T>, BuildHasherDefault<KeyHasher>>;
 thread_local! {
     static KERNELS: RefCell<Cache<Kernel>> = RefCell::new(Cache::default());
     static PROFILES: RefCell<Cache<Profile>> = RefCell::new(Cache::default());
+    static SWITCHES: RefCell<Cache<Switching>> = RefCell::new(Cache::default());
+    static LINEAGES: RefCell<Cache<Lineage>> = RefCell::new(Cache::default());
     static SEEN: RefCell<std::collections::HashSet<u64, BuildHasherDefault<KeyHasher>>> =
         RefCell::new(std::collections::HashSet::default());
 }
@@ -1024,7 +1087,8 @@ mod tests {
                 .collect();
             let x0: Vec<f64> = buckets.iter().map(|b| b.1).collect();
             let profile = Profile::build(model, &nodes, &exposure, 0.1, h);
-            let kernel = Kernel::build(&cx, &profile, h, &x0);
+            let switch_key = key(2, exposure.digest(), 0.1, h, &[]);
+            let kernel = Kernel::build(&cx, &profile, h, &x0, switch_key);
             for i in 0..model.n_compartments() {
                 let fast = kernel.law(&nodes, i, Some(x), share[i]);
                 let (slow, slow_means) = kernel.exact(&nodes, i, x, share[i]);

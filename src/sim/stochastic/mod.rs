@@ -95,6 +95,7 @@ pub struct StochasticPropagator {
     /// kernel and profile caches.
     digest: u64,
     shape_digest: u64,
+    switch_digest: u64,
     /// Some drug has pharmacokinetics: the exposure within a segment depends on the time.
     timed: bool,
     /// Crowding bucket widths for steps of length `widths_for`.
@@ -160,6 +161,9 @@ impl StochasticPropagator {
             mutation_targets,
             digest,
             shape_digest: model.shape_fingerprint(),
+            switch_digest: crate::support::rng::mix64(
+                model.switching_fingerprint() ^ 0x5377_6974_6368_6573, // "Switches"
+            ),
             timed: graded_nodes,
             widths: vec![0.0; n],
             inverse_widths: vec![0.0; n],
@@ -248,13 +252,14 @@ impl StochasticPropagator {
         };
         let x0 = &self.x0;
         let nodes = &self.nodes;
-        let shapes = self.shape_digest;
+        let (shapes, switches) = (self.shape_digest, self.switch_digest);
         let found = kernel::cached(key, || {
             let profile_key = kernel::key(shapes, exposed, start, h, &[nodes.len() as i64]);
             let profile = kernel::cached_profile(profile_key, || {
                 Profile::build(model, nodes, exposure, tau0, h)
             });
-            Kernel::build(&cx, &profile, h, x0)
+            let switch_key = kernel::key(switches, exposed, start, h, &[nodes.len() as i64]);
+            Kernel::build(&cx, &profile, h, x0, switch_key)
         });
         self.last = Some((key, std::rc::Rc::clone(&found)));
         found
@@ -397,7 +402,7 @@ impl StochasticPropagator {
         // Taken for the step so the scratch buffers can be borrowed beside it.
         let members = std::mem::take(&mut self.members);
         let m = members.len();
-        let p = &kernel.switch_matrix;
+        let p = &kernel.switching.matrix;
         // The state birth–death starts from (the switched mean when switching comes first).
         self.start.copy_from_slice(n);
         if switch_first {
@@ -429,7 +434,7 @@ impl StochasticPropagator {
         // The covariance's lower triangle (all the Cholesky factor reads), from the kernel's
         // per-source switching moments (packed lower triangles, `t` entries each).
         let t = m * (m + 1) / 2;
-        let moments = &kernel.switch_moments;
+        let moments = &kernel.switching.moments;
         let tri = &mut self.tri;
         tri.iter_mut().for_each(|x| *x = 0.0);
         if switch_first {
@@ -503,7 +508,7 @@ impl StochasticPropagator {
                 if b == a {
                     continue;
                 }
-                let q = kernel.switch[index];
+                let q = kernel.switching.switch[index];
                 index += 1;
                 if remaining == 0 || q <= 0.0 {
                     continue;
