@@ -36,6 +36,7 @@ pub trait Propagator {
 }
 
 /// The deterministic engine: integrates the mean-field ODE.
+#[derive(Clone)]
 pub struct OdePropagator {
     integrator: ode::Integrator,
     rates: Rates,
@@ -176,6 +177,78 @@ pub fn run_sampled<P: Propagator>(
     Ok(run.samples)
 }
 
+/// A deterministic run stopped at a time, to be carried on with an open-loop schedule
+/// that agrees with the run's own up to then (see [`run_deterministic_pausing`]).
+pub(crate) struct Paused<'s> {
+    driver: Driver<'s>,
+    ode: OdePropagator,
+}
+
+impl<'s> Paused<'s> {
+    /// The run carried on to the horizon with `arm`'s schedule from the pause on. The
+    /// caller promises that `arm`'s schedule gives the same doses as the paused run's
+    /// before the pause and does not depend on observations (an open-loop schedule): the
+    /// result is then the run of `arm` from time 0, number for number.
+    pub(crate) fn resume(self, arm: &'s Arm) -> Result<RunResult> {
+        let Paused {
+            mut driver,
+            mut ode,
+        } = self;
+        driver.arm = arm;
+        driver.policy = arm.schedule.policy();
+        driver.drive(&mut ode)?;
+        Ok(driver.finish())
+    }
+}
+
+/// The deterministic run of `arm` (as [`run_deterministic`], with the extra segment
+/// boundaries at `pauses`), and a copy of it as it stood at each of `pauses` (sorted; none
+/// for pauses at or after the horizon) before the events due then. Runs of schedules that
+/// differ only after some time share the run up to it: the LP's finite differences resume
+/// from the pause at the start of the period they change.
+pub(crate) fn run_deterministic_pausing<'s>(
+    scenario: &'s Scenario,
+    arm: &'s Arm,
+    options: RunOptions,
+    pauses: &'s [f64],
+) -> Result<(RunResult, Vec<Paused<'s>>)> {
+    let mut ode = OdePropagator::new(
+        &scenario.model,
+        scenario.drugs.len(),
+        ode::Tolerance::default(),
+    );
+    let mut run = Driver::new(scenario, arm, options);
+    run.pauses = pauses;
+    let mut kept = Vec::new();
+    loop {
+        while let Some(&at) = pauses.get(kept.len())
+            && at <= run.t + run.eps
+            && at < scenario.horizon - run.eps
+        {
+            kept.push(Paused {
+                driver: run.copy(),
+                ode: ode.clone(),
+            });
+        }
+        if run.tick(&mut ode)? {
+            break;
+        }
+    }
+    Ok((run.finish(), kept))
+}
+
+/// The policy of a paused copy until [`Paused::resume`] gives it the schedule to carry on
+/// with.
+struct NoPolicy;
+
+impl crate::protocol::schedule::Policy for NoPolicy {
+    fn decision_time(&self, _k: usize) -> Option<f64> {
+        None
+    }
+
+    fn decide(&mut self, _t: f64, _doses: &mut Vec<Dose>) {}
+}
+
 /// One run in progress: the state, the policy and everything recorded so far.
 struct Driver<'s> {
     scenario: &'s Scenario,
@@ -217,6 +290,8 @@ struct Driver<'s> {
     sample_times: &'s [f64],
     sample_k: usize,
     samples: Vec<f64>,
+    /// Times the run must stop at (segment boundaries), for [`run_deterministic_pausing`].
+    pauses: &'s [f64],
 }
 
 impl<'s> Driver<'s> {
@@ -265,12 +340,57 @@ impl<'s> Driver<'s> {
             sample_times: &[],
             sample_k: 0,
             samples: Vec::new(),
+            pauses: &[],
+        }
+    }
+
+    /// A copy of the run as it stands, without its policy (see [`Paused`]).
+    fn copy(&self) -> Self {
+        Driver {
+            scenario: self.scenario,
+            arm: self.arm,
+            options: self.options,
+            eps: self.eps,
+            t: self.t,
+            state: self.state.clone(),
+            exposure: self.exposure.clone(),
+            policy: Box::new(NoPolicy),
+            progression: self.progression.clone(),
+            treatment_over: self.treatment_over,
+            outcome: self.outcome.clone(),
+            toxicity: self.toxicity.clone(),
+            trajectory: self.trajectory.clone(),
+            visits: self.visits.clone(),
+            given: self.given.clone(),
+            doses: Vec::new(),
+            dose_since_row: self.dose_since_row.clone(),
+            conc: self.conc.clone(),
+            rate_check: self.rate_check.clone(),
+            check_parts: self.check_parts.clone(),
+            check_conc: self.check_conc.clone(),
+            check_below: self.check_below,
+            visit_k: self.visit_k,
+            decision_k: self.decision_k,
+            record_k: self.record_k,
+            marker0: self.marker0,
+            peak_marker: self.peak_marker,
+            sample_times: self.sample_times,
+            sample_k: self.sample_k,
+            samples: self.samples.clone(),
+            pauses: self.pauses,
         }
     }
 
     /// The run from time 0 to the horizon.
     fn drive<P: Propagator>(&mut self, propagator: &mut P) -> Result<()> {
-        loop {
+        while !self.tick(propagator)? {}
+        Ok(())
+    }
+
+    /// One turn of the run: the events due now, then the state moved to the next event;
+    /// true when the run has reached the horizon.
+    fn tick<P: Propagator>(&mut self, propagator: &mut P) -> Result<bool> {
+        {
             // 1. Visits: observe, call progression, and let the policy see the result.
             if self.visit_due() {
                 self.visit();
@@ -280,11 +400,12 @@ impl<'s> Driver<'s> {
             // 3. Samples (for a fit) and recording.
             self.sample();
             if self.record() {
-                return Ok(());
+                return Ok(true);
             }
             // 4. Integrate to the next event.
             self.advance(propagator)?;
         }
+        Ok(false)
     }
 
     fn recording(&self) -> bool {
@@ -430,6 +551,9 @@ impl<'s> Driver<'s> {
         }
         if self.recording() {
             next = next.min(self.record_k as f64 * self.options.record_every);
+        }
+        if let Some(&at) = self.pauses.iter().find(|&&at| at > self.t + self.eps) {
+            next = next.min(at);
         }
         next.min(self.exposure.next_change_after(self.t + self.eps))
     }

@@ -803,8 +803,21 @@ pub(super) fn bucket_width(model: &Model, i: usize, h: f64) -> f64 {
 
 /// The cache key of a kernel: digests of the model and quadrature, of the exposure state,
 /// the step's start within its segment and its length, and the crowding buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub(super) struct KernelKey([u64; 6]);
+
+impl PartialEq for KernelKey {
+    /// Word by word, folded without branches (the derived comparison calls `memcmp`, which
+    /// showed in profiles: every step compares a key or two).
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .fold(0u64, |d, (a, b)| d | (a ^ b))
+            == 0
+    }
+}
 
 impl std::hash::Hash for KernelKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
