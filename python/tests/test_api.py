@@ -162,12 +162,19 @@ def test_runs_release_the_gil():
 
 def test_ctrl_c_stops_a_run_and_the_next_one_runs():
     s = regimen.Scenario.from_yaml(PERSISTER)
+    # Python keeps SIGINT ignored when it starts with it ignored (a test run launched in the
+    # background by a non-interactive shell): give it Python's usual handler for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     started = time.monotonic()
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        # About a minute of work if it were not stopped.
-        s.compare(rollouts=40_000, seed=1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # About a minute of work if it were not stopped.
+            s.compare(rollouts=40_000, seed=1)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 20
     # The stop was for that run only.
     assert len(s.compare(rollouts=20, seed=1).summary) == len(s.arms)

@@ -5,6 +5,8 @@
 //! exponentially, and a dose adds to one of them, so superposition of any number of doses
 //! costs O(1) per evaluation.
 
+use crate::support::rng::{absorb2, mix64};
+
 /// Exposure → effect.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Response {
@@ -170,7 +172,6 @@ impl Exposure {
                 }
             }
         }
-        use crate::support::rng::mix64;
         [mix64(d[0]), mix64(d[1] ^ 0x5851_f42d_4c95_7f2d)]
     }
 
@@ -279,18 +280,6 @@ impl Exposure {
             }
         }
     }
-}
-
-/// Absorbs `w` into the two digest lanes `d` (different multipliers and rotations; each lane
-/// is finished by a full mix in [`Exposure::digest`]).
-#[inline]
-fn absorb2(d: &mut [u64; 2], w: u64) {
-    d[0] = (d[0] ^ w)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .rotate_left(29);
-    d[1] = (d[1] ^ w)
-        .wrapping_mul(0xd1b5_4a32_d192_ed03)
-        .rotate_left(37);
 }
 
 /// Depot and central amounts `tau` after (depot, central), first-order absorption `ka` and

@@ -60,6 +60,18 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Absorbs `w` into a two-lane digest `d` (different multipliers and rotations per lane; a
+/// cheap step for cache keys, each lane to be finished by [`mix64`]).
+#[inline]
+pub fn absorb2(d: &mut [u64; 2], w: u64) {
+    d[0] = (d[0] ^ w)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .rotate_left(29);
+    d[1] = (d[1] ^ w)
+        .wrapping_mul(0xd1b5_4a32_d192_ed03)
+        .rotate_left(37);
+}
+
 /// Absorbs one more key word into a running hash.
 #[inline]
 fn absorb(h: u64, word: u64) -> u64 {

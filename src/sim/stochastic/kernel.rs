@@ -855,17 +855,9 @@ fn lineage_key(
     rates: impl Fn(usize) -> [f64; 3],
 ) -> KernelKey {
     let mut d = [0x6c69_6e65_6167_6573u64, 0x636f_6d70_6172_746d]; // "lineages", "compartm"
-    let mut absorb = |w: u64| {
-        d[0] = (d[0] ^ w)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
-        d[1] = (d[1] ^ w)
-            .wrapping_mul(0xd1b5_4a32_d192_ed03)
-            .rotate_left(37);
-    };
     for k in 0..nodes.len() {
         for r in rates(k) {
-            absorb(r.to_bits());
+            crate::support::rng::absorb2(&mut d, r.to_bits());
         }
     }
     KernelKey([
