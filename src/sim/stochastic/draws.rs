@@ -91,9 +91,9 @@ fn whole(x: f64) -> f64 {
 }
 
 /// A draw from the normal law with `mean` and covariance `cov` (m×m, positive
-/// semi-definite, of which only the lower triangle is read; overwritten by its factors),
-/// rounded to whole counts ≥ 0, into `out`. Directions of zero variance (pivots below
-/// 1e-12 of the diagonal's scale) get none.
+/// semi-definite, given as its packed lower triangle: row i's entries k ≤ i at
+/// i(i+1)/2 + k; overwritten by its factors), rounded to whole counts ≥ 0, into `out`.
+/// Directions of zero variance (pivots below 1e-12 of the diagonal's scale) get none.
 ///
 /// The factorisation is cov = L·D·Lᵀ (L unit lower triangular), and the draw mean +
 /// L·(√D ∘ z): the same law as with Cholesky's factor L·√D, but with no square root on the
@@ -105,9 +105,10 @@ pub fn correlated_normal(
     rng: &mut Stream,
     out: &mut [f64],
 ) {
+    let at = |i: usize, k: usize| i * (i + 1) / 2 + k;
     let mut scale = 0.0f64;
     for i in 0..m {
-        let d = cov[i * m + i].abs();
+        let d = cov[at(i, i)].abs();
         if d > scale {
             scale = d;
         }
@@ -117,31 +118,31 @@ pub fn correlated_normal(
     // L·D is kept in `ld` while column j is worked out.
     let mut ld = [0.0f64; MAX_JOINT];
     for j in 0..m {
-        let mut d = cov[j * m + j];
+        let mut d = cov[at(j, j)];
         for k in 0..j {
-            ld[k] = cov[j * m + k] * cov[k * m + k];
-            d -= cov[j * m + k] * ld[k];
+            ld[k] = cov[at(j, k)] * cov[at(k, k)];
+            d -= cov[at(j, k)] * ld[k];
         }
         let pivot = if d > floor { d } else { 0.0 };
-        cov[j * m + j] = pivot;
+        cov[at(j, j)] = pivot;
         let inverse = if pivot > 0.0 { 1.0 / pivot } else { 0.0 };
         for i in j + 1..m {
-            let mut s = cov[i * m + j];
+            let mut s = cov[at(i, j)];
             for k in 0..j {
-                s -= cov[i * m + k] * ld[k];
+                s -= cov[at(i, k)] * ld[k];
             }
-            cov[i * m + j] = s * inverse;
+            cov[at(i, j)] = s * inverse;
         }
     }
     let mut z = [0.0f64; MAX_JOINT];
     for k in 0..m {
         let normal: f64 = StandardNormal.sample(rng);
-        z[k] = normal * cov[k * m + k].sqrt();
+        z[k] = normal * cov[at(k, k)].sqrt();
     }
     for i in 0..m {
         let mut x = mean[i] + z[i];
         for k in 0..i {
-            x += cov[i * m + k] * z[k];
+            x += cov[at(i, k)] * z[k];
         }
         out[i] = whole(x);
     }

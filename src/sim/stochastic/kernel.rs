@@ -606,6 +606,23 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// The interval of x over which p_k − x·q_k ≥ 0 at every node k (`line(k)` = (p_k, q_k));
+/// empty (hi = −∞) when no x will do.
+fn nonnegative_over(nk: usize, line: impl Fn(usize) -> (f64, f64)) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    for k in 0..nk {
+        let (p, q) = line(k);
+        if q > 0.0 {
+            hi = hi.min(p / q);
+        } else if q < 0.0 {
+            lo = lo.max(p / q);
+        } else if p < 0.0 {
+            hi = f64::NEG_INFINITY;
+        }
+    }
+    (lo, hi)
+}
+
 /// One compartment's kernel at reference `x0` from its node values.
 fn lineage(
     nodes: &Nodes,
@@ -618,28 +635,8 @@ fn lineage(
 ) -> Lineage {
     let nk = nodes.len();
     // The crowding scalars at which the net growth keeps one sign at every node.
-    let (mut grow_lo, mut grow_hi) = (f64::NEG_INFINITY, f64::INFINITY);
-    for k in 0..nk {
-        let (p, q) = (growth(k), crowding(k));
-        if q > 0.0 {
-            grow_hi = grow_hi.min(p / q);
-        } else if q < 0.0 {
-            grow_lo = grow_lo.max(p / q);
-        } else if p < 0.0 {
-            grow_hi = f64::NEG_INFINITY;
-        }
-    }
-    let (mut shrink_lo, mut shrink_hi) = (f64::NEG_INFINITY, f64::INFINITY);
-    for k in 0..nk {
-        let (p, q) = (growth(k), crowding(k));
-        if q > 0.0 {
-            shrink_lo = shrink_lo.max(p / q);
-        } else if q < 0.0 {
-            shrink_hi = shrink_hi.min(p / q);
-        } else if p > 0.0 {
-            shrink_hi = f64::NEG_INFINITY;
-        }
-    }
+    let (grow_lo, grow_hi) = nonnegative_over(nk, |k| (growth(k), crowding(k)));
+    let (shrink_lo, shrink_hi) = nonnegative_over(nk, |k| (-growth(k), -crowding(k)));
     let (regime, lo, hi) = if (grow_lo..=grow_hi).contains(&x0) {
         (Regime::Growing, grow_lo, grow_hi)
     } else if (shrink_lo..=shrink_hi).contains(&x0) {

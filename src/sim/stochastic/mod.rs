@@ -121,7 +121,7 @@ pub struct StochasticPropagator {
     growth: Vec<f64>,
     spread: Vec<f64>,
     mean: Vec<f64>,
-    cov: Vec<f64>,
+    /// The covariance's packed lower triangle (see `draws::correlated_normal`).
     tri: Vec<f64>,
     draw: Vec<f64>,
     /// The last kernel and its key: consecutive steps often share one (a steady daily
@@ -198,7 +198,6 @@ impl StochasticPropagator {
             growth: vec![0.0; m],
             spread: vec![0.0; m],
             mean: vec![0.0; m],
-            cov: vec![0.0; m * m],
             tri: vec![0.0; m * (m + 1) / 2],
             draw: vec![0.0; m],
             members,
@@ -431,8 +430,8 @@ impl StochasticPropagator {
             self.growth[a] = g;
             self.spread[a] = ((law.em1 + 2.0 * law.integral) * g * g).max(0.0);
         }
-        // The covariance's lower triangle (all the Cholesky factor reads), from the kernel's
-        // per-source switching moments (packed lower triangles, `t` entries each).
+        // The covariance's packed lower triangle (all the factorisation reads), from the
+        // kernel's per-source switching moments (packed alike, `t` entries each).
         let t = m * (m + 1) / 2;
         let moments = &kernel.switching.moments;
         let tri = &mut self.tri;
@@ -449,10 +448,11 @@ impl StochasticPropagator {
             let mut k = 0;
             for b in 0..m {
                 for c in 0..=b {
-                    self.cov[b * m + c] = tri[k] * self.growth[b] * self.growth[c];
+                    tri[k] *= self.growth[b] * self.growth[c];
                     k += 1;
                 }
-                self.cov[b * m + b] += self.spread[b] * start[members[b]];
+                // k − 1 is (b, b), the row's last entry.
+                tri[k - 1] += self.spread[b] * start[members[b]];
                 self.mean[b] = self.growth[b] * start[members[b]];
             }
         } else {
@@ -464,12 +464,7 @@ impl StochasticPropagator {
                     *x += w * d + u * o;
                 }
             }
-            let mut k = 0;
             for b in 0..m {
-                for c in 0..=b {
-                    self.cov[b * m + c] = tri[k];
-                    k += 1;
-                }
                 self.mean[b] = members
                     .iter()
                     .enumerate()
@@ -477,10 +472,9 @@ impl StochasticPropagator {
                     .sum();
             }
         }
-        let cov = &mut self.cov;
         let unit = (n.len() + model.mutations.len()) as u64 * CHANNELS;
         let mut rng = key.stream(unit);
-        draws::correlated_normal(&self.mean, cov, m, &mut rng, &mut self.draw);
+        draws::correlated_normal(&self.mean, &mut self.tri, m, &mut rng, &mut self.draw);
         for (b, &cb) in members.iter().enumerate() {
             self.next[cb] = self.draw[b];
         }
