@@ -6,6 +6,7 @@
 //! dose level or a recording time.
 
 pub mod exact;
+mod lockstep;
 pub mod ode;
 pub mod outcome;
 pub mod rollouts;
@@ -390,22 +391,34 @@ impl<'s> Driver<'s> {
     /// One turn of the run: the events due now, then the state moved to the next event;
     /// true when the run has reached the horizon.
     fn tick<P: Propagator>(&mut self, propagator: &mut P) -> Result<bool> {
-        {
-            // 1. Visits: observe, call progression, and let the policy see the result.
-            if self.visit_due() {
-                self.visit();
-            }
-            // 2. Decisions: doses given now (none once treatment is over).
-            self.decide();
-            // 3. Samples (for a fit) and recording.
-            self.sample();
-            if self.record() {
-                return Ok(true);
-            }
-            // 4. Integrate to the next event.
-            self.advance(propagator)?;
+        if self.events() {
+            return Ok(true);
         }
+        // 4. Integrate to the next event.
+        let next = self.next_event();
+        self.check_rates(next)?;
+        let span = next - self.t;
+        if span > 0.0 {
+            let model = &self.scenario.model;
+            propagator
+                .advance(model, &self.exposure, self.t, span, &mut self.state)
+                .map_err(|e| e.in_arm(&self.arm.name))?;
+        }
+        self.arrive(next);
         Ok(false)
+    }
+
+    /// The events due now; true when the run has reached the horizon.
+    fn events(&mut self) -> bool {
+        // 1. Visits: observe, call progression, and let the policy see the result.
+        if self.visit_due() {
+            self.visit();
+        }
+        // 2. Decisions: doses given now (none once treatment is over).
+        self.decide();
+        // 3. Samples (for a fit) and recording.
+        self.sample();
+        self.record()
     }
 
     fn recording(&self) -> bool {
@@ -558,51 +571,54 @@ impl<'s> Driver<'s> {
         next.min(self.exposure.next_change_after(self.t + self.eps))
     }
 
-    /// Moves the state to the next event with `propagator`.
-    fn advance<P: Propagator>(&mut self, propagator: &mut P) -> Result<()> {
+    /// Before the state moves to `next`: stops the run, with the same words for every
+    /// engine, on a rate no engine can follow (an effect of 1e300, say), instead of one
+    /// overflowing and the other rounding.
+    fn check_rates(&mut self, next: f64) -> Result<()> {
+        if next - self.t <= 0.0 {
+            return Ok(());
+        }
         let model = &self.scenario.model;
-        let horizon = self.scenario.horizon;
-        let next = self.next_event();
+        self.exposure.at(0.0, &mut self.conc);
+        if self.conc != self.check_conc {
+            model.rate_parts(&self.conc, &mut self.check_parts);
+            self.check_conc.copy_from_slice(&self.conc);
+            self.check_below = model.rates_safe_below(&self.check_parts);
+        }
+        // (Σ|N|: the bound holds for the ODE's tiny negative counts too.)
+        let total: f64 = self.state.iter().map(|x| x.abs()).sum();
+        if (total.is_nan() || total >= self.check_below)
+            && let Some(what) = {
+                model.rates_from_parts(&self.check_parts, &self.state, &mut self.rate_check);
+                model.rate_out_of_range(&self.rate_check)
+            }
+        {
+            return Err(Error::Simulation {
+                arm: self.arm.name.clone(),
+                time: self.t,
+                reason: format!(
+                    "{what}, more than the limit of {:e}: check the parameters behind it \
+                     (rates, effects and their units)",
+                    crate::support::limits::MAX_RATE
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// After the state has moved to `next`: the exposure and the clock follow it.
+    fn arrive(&mut self, next: f64) {
         let span = next - self.t;
         if span > 0.0 {
-            // Both engines stop here, with the same words, on a rate no engine can follow
-            // (an effect of 1e300, say), instead of one overflowing and the other rounding.
-            self.exposure.at(0.0, &mut self.conc);
-            if self.conc != self.check_conc {
-                model.rate_parts(&self.conc, &mut self.check_parts);
-                self.check_conc.copy_from_slice(&self.conc);
-                self.check_below = model.rates_safe_below(&self.check_parts);
-            }
-            // (Σ|N|: the bound holds for the ODE's tiny negative counts too.)
-            let total: f64 = self.state.iter().map(|x| x.abs()).sum();
-            if (total.is_nan() || total >= self.check_below)
-                && let Some(what) = {
-                    model.rates_from_parts(&self.check_parts, &self.state, &mut self.rate_check);
-                    model.rate_out_of_range(&self.rate_check)
-                }
-            {
-                return Err(Error::Simulation {
-                    arm: self.arm.name.clone(),
-                    time: self.t,
-                    reason: format!(
-                        "{what}, more than the limit of {:e}: check the parameters behind it \
-                         (rates, effects and their units)",
-                        crate::support::limits::MAX_RATE
-                    ),
-                });
-            }
-            propagator
-                .advance(model, &self.exposure, self.t, span, &mut self.state)
-                .map_err(|e| e.in_arm(&self.arm.name))?;
             self.exposure.advance(self.t, span);
         }
+        let horizon = self.scenario.horizon;
         self.t = if next >= horizon - self.eps {
             horizon
         } else {
             next
         };
         self.outcome.state(self.t, &self.state);
-        Ok(())
     }
 
     /// The run's result: what was recorded and what it came to.

@@ -38,9 +38,11 @@
 // Per-compartment buffers are indexed alongside the state; index loops read clearest.
 #![allow(clippy::needless_range_loop)]
 
+mod block;
 mod draws;
 mod kernel;
 
+pub use block::{Block, Leg};
 pub use draws::GAUSSIAN_ABOVE;
 use draws::lineage_law;
 
@@ -51,7 +53,7 @@ use crate::support::rng::{RolloutKey, StepKey};
 use kernel::{Context, Kernel, Law, Nodes, Profile};
 
 /// A step whose switching compartments all hold more cells than this draws them jointly
-/// from the normal law (see `joint_step`).
+/// from the normal law (see `StochasticPropagator::joint_laws`).
 const JOINT_ABOVE: f64 = GAUSSIAN_ABOVE;
 /// Sub-steps per grid cell that get distinct keys (events rarely split a cell more).
 const SUBSTEPS_PER_CELL: u64 = 1 << 16;
@@ -73,6 +75,31 @@ pub struct StochasticSettings {
     pub rollout: u64,
     /// Grid step in time units.
     pub step: f64,
+}
+
+/// One step of a leg (see [`StochasticPropagator::plan`]).
+#[derive(Debug, Clone, Copy)]
+struct StepPlan {
+    /// Its start, and its start within the exposure segment.
+    t: f64,
+    tau0: f64,
+    /// Its length and its end.
+    h: f64,
+    end: f64,
+    /// Its key on the time grid.
+    step_id: u64,
+    /// Switching before birth–death.
+    switch_first: bool,
+}
+
+/// A joint step between its stages: what every stage needs besides the lane's scratch.
+struct Pending {
+    /// The step's start (for errors).
+    t: f64,
+    kernel: std::rc::Rc<Kernel>,
+    key: StepKey,
+    h: f64,
+    switch_first: bool,
 }
 
 /// The stochastic engine: each step draws every compartment from the exact birth–death law
@@ -264,38 +291,69 @@ impl StochasticPropagator {
         found
     }
 
-    /// One step of length `h` starting `tau0` after the exposure segment's start: switching
-    /// and birth–death in the order `switch_first` says (the order alternates step by step,
-    /// so the splitting error of one step is undone by the next to second order).
-    #[allow(clippy::too_many_arguments)]
-    fn step(
+    /// The step from `t` of a leg that runs from `t0` to `end`: up to the next line of the
+    /// fixed time grid (or the leg's end), keyed by its grid cell and its number within it.
+    fn plan(&mut self, t0: f64, t: f64, end: f64) -> StepPlan {
+        let dt = self.step;
+        let tiny = 1e-9 * dt;
+        let cell = ((t + tiny) / dt).floor().max(0.0) as u64;
+        let t1 = ((cell + 1) as f64 * dt).min(end);
+        if self.cell == Some(cell) {
+            self.sub += 1;
+        } else {
+            self.cell = Some(cell);
+            self.sub = 0;
+        }
+        let step_id = cell
+            .wrapping_mul(SUBSTEPS_PER_CELL)
+            .wrapping_add(self.sub.min(SUBSTEPS_PER_CELL - 1));
+        StepPlan {
+            t,
+            tau0: t - t0,
+            h: t1 - t,
+            end: t1,
+            step_id,
+            // The order alternates step by step, so the splitting error of one step is undone
+            // by the next to second order.
+            switch_first: (cell + self.sub).is_multiple_of(2),
+        }
+    }
+
+    /// Starts the step `plan`: its key and kernel. A step in which every switching
+    /// compartment holds more than [`JOINT_ABOVE`] cells is returned as [`Pending`], for the
+    /// caller to run its stages ([`Self::joint_laws`] to [`Self::joint_finish`]); any other
+    /// step is taken whole here (switching and birth–death in the order the plan says).
+    fn begin_step(
         &mut self,
         model: &Model,
         exposure: &Exposure,
-        tau0: f64,
-        h: f64,
-        step_id: u64,
-        switch_first: bool,
+        plan: &StepPlan,
         n: &mut [f64],
-    ) {
-        let key = self.key.step(step_id);
-        let kernel = self.kernel(model, exposure, tau0, h, n);
+    ) -> Option<Pending> {
+        let key = self.key.step(plan.step_id);
+        let kernel = self.kernel(model, exposure, plan.tau0, plan.h, n);
         let switching = !model.transitions.is_empty();
         let members = &self.members;
         if switching
             && members.len() <= draws::MAX_JOINT
             && members.iter().all(|&c| n[c] > JOINT_ABOVE)
         {
-            self.joint_step(model, &kernel, h, switch_first, n, &key);
-            return;
+            return Some(Pending {
+                t: plan.t,
+                kernel,
+                key,
+                h: plan.h,
+                switch_first: plan.switch_first,
+            });
         }
-        if switching && switch_first {
+        if switching && plan.switch_first {
             self.switch(&kernel, n, &key);
         }
-        self.birth_death(model, &kernel, h, n, &key);
-        if switching && !switch_first {
+        self.birth_death(model, &kernel, plan.h, n, &key);
+        if switching && !plan.switch_first {
             self.switch(&kernel, n, &key);
         }
+        None
     }
 
     /// Each compartment's lineages over the step, and the mutant daughters they make.
@@ -383,60 +441,77 @@ impl StochasticPropagator {
         }
     }
 
-    /// A step in which every switching compartment holds more than [`JOINT_ABOVE`] cells: the
-    /// members' counts after switching and birth–death together are drawn from the normal
-    /// law with the composed step's exact mean and covariance (one normal draw per member
-    /// instead of a binomial per pair and a lineage draw per member); the other compartments
-    /// and the mutations are drawn as in any step.
-    #[allow(clippy::too_many_arguments)]
-    fn joint_step(
-        &mut self,
-        model: &Model,
-        kernel: &Kernel,
-        h: f64,
-        switch_first: bool,
-        n: &mut [f64],
-        key: &StepKey,
-    ) {
-        // Taken for the step so the scratch buffers can be borrowed beside it.
-        let members = std::mem::take(&mut self.members);
-        let m = members.len();
-        let p = &kernel.switching.matrix;
-        // The state birth–death starts from (the switched mean when switching comes first).
+    /// The stages of a joint step (see [`Self::begin_step`]): the members' counts after
+    /// switching and birth–death together are drawn from the normal law with the composed
+    /// step's exact mean and covariance (one normal draw per member instead of a binomial per
+    /// pair and a lineage draw per member); the other compartments and the mutations are
+    /// drawn as in any step. A lone rollout runs the stages one after the other; a [`Block`]
+    /// runs each stage across its lanes before the next, so the lanes' chains of dependent
+    /// arithmetic overlap.
+    ///
+    /// First stage: the state birth–death starts from (the switched mean when switching
+    /// comes first), every compartment's law, the non-members' lineages, and per member the
+    /// mean growth and per-cell variance of its lineages.
+    fn joint_laws(&mut self, step: &Pending, model: &Model, n: &[f64]) {
+        let m = self.members.len();
+        let p = &step.kernel.switching.matrix;
         self.start.copy_from_slice(n);
-        if switch_first {
-            for (b, &cb) in members.iter().enumerate() {
-                self.start[cb] = members
+        if step.switch_first {
+            for (b, &cb) in self.members.iter().enumerate() {
+                self.start[cb] = self
+                    .members
                     .iter()
                     .enumerate()
                     .map(|(a, &ca)| p[a * m + b] * n[ca])
                     .sum();
             }
         }
+        // Taken for the call so the laws can be written beside it.
         let start = std::mem::take(&mut self.start);
-        self.update_laws(model, kernel, &start);
+        self.update_laws(model, &step.kernel, &start);
+        self.start = start;
         for i in 0..n.len() {
             if self.member[i] {
                 continue;
             }
-            self.next[i] = self.lineages(i, n[i], key);
+            self.next[i] = self.lineages(i, n[i], &step.key);
         }
         // Per member: mean growth g = (1−α)/(1−β) = e^{−ρ} and per-cell variance
         // v = (1−α)(α+β)/(1−β)² = (e^ρ − 1 + 2I)·e^{−2ρ} of its lineages (Kendall's law
         // with W = e^ρ + I; one division instead of four).
-        for (a, &ca) in members.iter().enumerate() {
+        for (a, &ca) in self.members.iter().enumerate() {
             let law = &self.laws[ca];
             let g = 1.0 / (1.0 + law.em1);
             self.growth[a] = g;
             self.spread[a] = ((law.em1 + 2.0 * law.integral) * g * g).max(0.0);
         }
-        // The covariance's packed lower triangle (all the factorisation reads), from the
-        // kernel's per-source switching moments (packed alike, `t` entries each).
+    }
+
+    /// Second stage of a joint step: the outcome's mean and the covariance's packed lower
+    /// triangle (all the factorisation reads), from the kernel's per-source switching
+    /// moments (packed alike, `t` entries each).
+    fn joint_covariance(&mut self, step: &Pending, n: &[f64]) {
+        // As in `draws::correlated_normal`: the common sizes compiled with m known.
+        match self.members.len() {
+            2 => self.joint_covariance_of(2, step, n),
+            3 => self.joint_covariance_of(3, step, n),
+            4 => self.joint_covariance_of(4, step, n),
+            5 => self.joint_covariance_of(5, step, n),
+            m => self.joint_covariance_of(m, step, n),
+        }
+    }
+
+    #[inline(always)]
+    fn joint_covariance_of(&mut self, m: usize, step: &Pending, n: &[f64]) {
+        let members = &self.members[..m];
+        let p = &step.kernel.switching.matrix[..m * m];
         let t = m * (m + 1) / 2;
-        let moments = &kernel.switching.moments;
-        let tri = &mut self.tri;
+        let moments = &step.kernel.switching.moments[..2 * t * m];
+        let (start, growth, spread) = (&self.start, &self.growth[..m], &self.spread[..m]);
+        let mean = &mut self.mean[..m];
+        let tri = &mut self.tri[..t];
         tri.iter_mut().for_each(|x| *x = 0.0);
-        if switch_first {
+        if step.switch_first {
             // Switch (multinomial covariance Σ_a n_a·D_a), then grow: G·C_s·G + diag(v·E[s]).
             for (a, &ca) in members.iter().enumerate() {
                 let w = n[ca];
@@ -448,39 +523,49 @@ impl StochasticPropagator {
             let mut k = 0;
             for b in 0..m {
                 for c in 0..=b {
-                    tri[k] *= self.growth[b] * self.growth[c];
+                    tri[k] *= growth[b] * growth[c];
                     k += 1;
                 }
                 // k − 1 is (b, b), the row's last entry.
-                tri[k - 1] += self.spread[b] * start[members[b]];
-                self.mean[b] = self.growth[b] * start[members[b]];
+                tri[k - 1] += spread[b] * start[members[b]];
+                mean[b] = growth[b] * start[members[b]];
             }
         } else {
             // Grow (independent lineages), then switch: Σ_a E[g_a]·D_a + var_a·p_a·p_aᵀ.
             for (a, &ca) in members.iter().enumerate() {
-                let (w, u) = (self.growth[a] * n[ca], self.spread[a] * n[ca]);
+                let (w, u) = (growth[a] * n[ca], spread[a] * n[ca]);
                 let (d, o) = moments[2 * t * a..2 * t * (a + 1)].split_at(t);
                 for ((x, d), o) in tri.iter_mut().zip(d).zip(o) {
                     *x += w * d + u * o;
                 }
             }
             for b in 0..m {
-                self.mean[b] = members
+                mean[b] = members
                     .iter()
                     .enumerate()
-                    .map(|(a, &ca)| p[a * m + b] * self.growth[a] * n[ca])
+                    .map(|(a, &ca)| p[a * m + b] * growth[a] * n[ca])
                     .sum();
             }
         }
-        let unit = (n.len() + model.mutations.len()) as u64 * CHANNELS;
-        let mut rng = key.stream(unit);
+    }
+
+    /// Third stage of a joint step: the members' counts, one correlated normal draw.
+    fn joint_draw(&mut self, step: &Pending, model: &Model) {
+        let m = self.members.len();
+        let unit = (model.n_compartments() + model.mutations.len()) as u64 * CHANNELS;
+        let mut rng = step.key.stream(unit);
         draws::correlated_normal(&self.mean, &mut self.tri, m, &mut rng, &mut self.draw);
-        for (b, &cb) in members.iter().enumerate() {
+        for (b, &cb) in self.members.iter().enumerate() {
             self.next[cb] = self.draw[b];
         }
-        self.mutations(model, kernel, h, &start, key);
+    }
+
+    /// Last stage of a joint step: the mutant daughters of the cells birth–death started
+    /// from, and the new counts into `n`.
+    fn joint_finish(&mut self, step: &Pending, model: &Model, n: &mut [f64]) {
+        let start = std::mem::take(&mut self.start);
+        self.mutations(model, &step.kernel, step.h, &start, &step.key);
         self.start = start;
-        self.members = members;
         n.copy_from_slice(&self.next);
     }
 
@@ -526,36 +611,21 @@ impl Propagator for StochasticPropagator {
         span: f64,
         state: &mut [f64],
     ) -> crate::error::Result<()> {
-        let dt = self.step;
         let end = t0 + span;
-        let tiny = 1e-9 * dt;
+        let tiny = 1e-9 * self.step;
         let mut t = t0;
         while t < end - tiny {
-            let cell = ((t + tiny) / dt).floor().max(0.0) as u64;
-            let t1 = ((cell + 1) as f64 * dt).min(end);
-            if self.cell == Some(cell) {
-                self.sub += 1;
-            } else {
-                self.cell = Some(cell);
-                self.sub = 0;
+            let plan = self.plan(t0, t, end);
+            if let Some(step) = self.begin_step(model, exposure, &plan, state) {
+                self.joint_laws(&step, model, state);
+                self.joint_covariance(&step, state);
+                self.joint_draw(&step, model);
+                self.joint_finish(&step, model, state);
             }
-            let step_id = cell
-                .wrapping_mul(SUBSTEPS_PER_CELL)
-                .wrapping_add(self.sub.min(SUBSTEPS_PER_CELL - 1));
-            let switch_first = (cell + self.sub).is_multiple_of(2);
-            self.step(
-                model,
-                exposure,
-                t - t0,
-                t1 - t,
-                step_id,
-                switch_first,
-                state,
-            );
             if state.iter().any(|x| !x.is_finite()) {
                 return Err(crate::error::Error::engine(t, "a count became non-finite"));
             }
-            t = t1;
+            t = plan.end;
         }
         Ok(())
     }

@@ -1,0 +1,130 @@
+//! Rollouts stepped together, stage by stage.
+//!
+//! One rollout's step is a chain of dependent arithmetic — crowding, kernel, midpoint
+//! prediction, laws, covariance, factorisation, draws — and the next step needs its result,
+//! so a lone rollout keeps the core waiting on latencies. A block holds several rollouts
+//! (lanes) and runs each stage of a joint step across all of them before the next stage:
+//! the lanes' chains are independent, and the core overlaps them. Every lane draws from its
+//! own keyed streams and does the same arithmetic in the same order as alone, so a rollout's
+//! numbers do not depend on the block it runs in, its size, or its other lanes.
+
+use super::{Pending, StochasticPropagator};
+use crate::error::Error;
+use crate::model::Model;
+use crate::model::pk::Exposure;
+
+/// One lane's leg: move `state` from time `t0` by `span` under `exposure` (a stretch with no
+/// dosing event inside, as [`crate::sim::Propagator::advance`] takes).
+pub struct Leg<'a> {
+    /// The lane's model (its own when virtual patients differ).
+    pub model: &'a Model,
+    /// The drugs from the leg's start.
+    pub exposure: &'a Exposure,
+    /// The leg's start.
+    pub t0: f64,
+    /// The leg's length.
+    pub span: f64,
+    /// The lane's counts, moved in place.
+    pub state: &'a mut [f64],
+}
+
+/// The stochastic engines of a block of rollouts, with the scratch of their lock-step.
+pub struct Block {
+    lanes: Vec<StochasticPropagator>,
+    /// Per lane: where its leg has got to, and its joint step between stages.
+    at: Vec<f64>,
+    pending: Vec<Option<Pending>>,
+    /// The lanes whose current step is a joint one.
+    joint: Vec<usize>,
+}
+
+impl Block {
+    /// A block of the engines `lanes` (one per rollout, in lane order).
+    pub fn new(lanes: Vec<StochasticPropagator>) -> Self {
+        let n = lanes.len();
+        Block {
+            lanes,
+            at: vec![0.0; n],
+            pending: (0..n).map(|_| None).collect(),
+            joint: Vec::with_capacity(n),
+        }
+    }
+
+    /// The number of lanes.
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// Whether the block has no lanes.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// Moves every lane that has a leg (`legs[i]` for lane i; `None` sits the round out) to
+    /// its leg's end, one step of every lane at a time. A lane whose counts stop being
+    /// finite stops there, with its error in `errors[i]`; the others go on.
+    pub fn advance(&mut self, legs: &mut [Option<Leg>], errors: &mut [Option<Error>]) {
+        for (at, leg) in self.at.iter_mut().zip(legs.iter()) {
+            if let Some(leg) = leg {
+                *at = leg.t0;
+            }
+        }
+        loop {
+            // Start each lane's next step; lanes whose step is not a joint one take it whole.
+            self.joint.clear();
+            let mut stepped = false;
+            for (i, lane) in self.lanes.iter_mut().enumerate() {
+                let Some(leg) = legs[i].as_mut() else {
+                    continue;
+                };
+                let end = leg.t0 + leg.span;
+                if errors[i].is_some() || self.at[i] >= end - 1e-9 * lane.step {
+                    continue;
+                }
+                stepped = true;
+                let plan = lane.plan(leg.t0, self.at[i], end);
+                self.at[i] = plan.end;
+                match lane.begin_step(leg.model, leg.exposure, &plan, leg.state) {
+                    Some(step) => {
+                        self.pending[i] = Some(step);
+                        self.joint.push(i);
+                    }
+                    None => errors[i] = non_finite(plan.t, leg.state),
+                }
+            }
+            if !stepped {
+                return;
+            }
+            // Each stage of the joint steps across the lanes before the next.
+            for &i in &self.joint {
+                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
+                    self.lanes[i].joint_laws(step, leg.model, leg.state);
+                }
+            }
+            for &i in &self.joint {
+                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
+                    self.lanes[i].joint_covariance(step, leg.state);
+                }
+            }
+            for &i in &self.joint {
+                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
+                    self.lanes[i].joint_draw(step, leg.model);
+                }
+            }
+            for &i in &self.joint {
+                if let (Some(step), Some(leg)) = (self.pending[i].take(), legs[i].as_mut()) {
+                    self.lanes[i].joint_finish(&step, leg.model, leg.state);
+                    errors[i] = non_finite(step.t, leg.state);
+                }
+            }
+        }
+    }
+}
+
+/// The engine's error for a step from `t` that left a count non-finite, if it did.
+fn non_finite(t: f64, state: &[f64]) -> Option<Error> {
+    state
+        .iter()
+        .any(|x| !x.is_finite())
+        .then(|| Error::engine(t, "a count became non-finite"))
+}
