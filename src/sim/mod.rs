@@ -278,8 +278,13 @@ struct Driver<'s> {
     /// steady state, and between doses of a level drug nothing changes).
     check_parts: RateParts,
     check_conc: Vec<f64>,
-    /// Below this many cells in all, the rates of `check_parts` cannot be out of range.
+    /// Below this many cells in all, the rates at `check_conc` cannot be out of range.
     check_below: f64,
+    /// `check_parts` holds the rate parts at `check_conc` (they are needed only above
+    /// `check_below`, and the bound itself comes from a cache shared by the thread's runs).
+    parts_ready: bool,
+    /// [`Model::fingerprint`], for that cache.
+    model_digest: u64,
     visit_k: u64,
     decision_k: usize,
     record_k: u64,
@@ -333,6 +338,8 @@ impl<'s> Driver<'s> {
             check_parts: model.new_rate_parts(),
             check_conc: vec![f64::NAN; n_drugs],
             check_below: 0.0,
+            parts_ready: false,
+            model_digest: model.fingerprint(),
             visit_k: 0,
             decision_k: 0,
             record_k: 0,
@@ -370,6 +377,8 @@ impl<'s> Driver<'s> {
             check_parts: self.check_parts.clone(),
             check_conc: self.check_conc.clone(),
             check_below: self.check_below,
+            parts_ready: self.parts_ready,
+            model_digest: self.model_digest,
             visit_k: self.visit_k,
             decision_k: self.decision_k,
             record_k: self.record_k,
@@ -581,14 +590,22 @@ impl<'s> Driver<'s> {
         let model = &self.scenario.model;
         self.exposure.at(0.0, &mut self.conc);
         if self.conc != self.check_conc {
-            model.rate_parts(&self.conc, &mut self.check_parts);
             self.check_conc.copy_from_slice(&self.conc);
-            self.check_below = model.rates_safe_below(&self.check_parts);
+            self.parts_ready = false;
+            self.check_below = safe_below(model, self.model_digest, &self.conc, || {
+                model.rate_parts(&self.conc, &mut self.check_parts);
+                self.parts_ready = true;
+                model.rates_safe_below(&self.check_parts)
+            });
         }
         // (Σ|N|: the bound holds for the ODE's tiny negative counts too.)
         let total: f64 = self.state.iter().map(|x| x.abs()).sum();
         if (total.is_nan() || total >= self.check_below)
             && let Some(what) = {
+                if !self.parts_ready {
+                    model.rate_parts(&self.conc, &mut self.check_parts);
+                    self.parts_ready = true;
+                }
                 model.rates_from_parts(&self.check_parts, &self.state, &mut self.rate_check);
                 model.rate_out_of_range(&self.rate_check)
             }
@@ -637,6 +654,36 @@ impl<'s> Driver<'s> {
             doses: self.given,
         }
     }
+}
+
+/// [`Model::rates_safe_below`] at exposure `conc` of the model with fingerprint `digest`,
+/// from a per-thread cache (`compute` on a miss): the runs of one arm meet the same
+/// exposures day after day, and the bound costs Hill powers to find.
+fn safe_below(model: &Model, digest: u64, conc: &[f64], compute: impl FnOnce() -> f64) -> f64 {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    /// Bounds one thread keeps before it starts afresh.
+    const KEEP: usize = 1 << 14;
+    thread_local! {
+        static BOUNDS: RefCell<HashMap<[u64; 2], f64>> = RefCell::new(HashMap::new());
+    }
+    let mut key = [digest, !digest];
+    crate::support::rng::absorb2(&mut key, model.n_compartments() as u64);
+    for c in conc {
+        crate::support::rng::absorb2(&mut key, c.to_bits());
+    }
+    if let Some(bound) = BOUNDS.with(|b| b.borrow().get(&key).copied()) {
+        return bound;
+    }
+    let bound = compute();
+    BOUNDS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() >= KEEP {
+            b.clear();
+        }
+        b.insert(key, bound);
+    });
+    bound
 }
 
 /// Runs `arm` deterministically (mean-field ODE) with default tolerances.

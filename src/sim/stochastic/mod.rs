@@ -296,7 +296,8 @@ impl StochasticPropagator {
     fn plan(&mut self, t0: f64, t: f64, end: f64) -> StepPlan {
         let dt = self.step;
         let tiny = 1e-9 * dt;
-        let cell = ((t + tiny) / dt).floor().max(0.0) as u64;
+        // (Truncation is the floor here, t ≥ 0, without the library call for floor.)
+        let cell = ((t + tiny) / dt) as u64;
         let t1 = ((cell + 1) as f64 * dt).min(end);
         if self.cell == Some(cell) {
             self.sub += 1;
@@ -346,14 +347,28 @@ impl StochasticPropagator {
                 switch_first: plan.switch_first,
             });
         }
-        if switching && plan.switch_first {
-            self.switch(&kernel, n, &key);
-        }
-        self.birth_death(model, &kernel, plan.h, n, &key);
-        if switching && !plan.switch_first {
-            self.switch(&kernel, n, &key);
-        }
+        self.scalar_step(model, &kernel, plan, n, &key);
         None
+    }
+
+    /// A step that is not a joint one: switching and birth–death in the order the plan
+    /// says, each compartment and each move drawn on its own.
+    fn scalar_step(
+        &mut self,
+        model: &Model,
+        kernel: &Kernel,
+        plan: &StepPlan,
+        n: &mut [f64],
+        key: &StepKey,
+    ) {
+        let switching = !model.transitions.is_empty();
+        if switching && plan.switch_first {
+            self.switch(kernel, n, key);
+        }
+        self.birth_death(model, kernel, plan.h, n, key);
+        if switching && !plan.switch_first {
+            self.switch(kernel, n, key);
+        }
     }
 
     /// Each compartment's lineages over the step, and the mutant daughters they make.
