@@ -157,14 +157,6 @@ pub fn objective_name(o: Objective) -> String {
     }
 }
 
-fn nearest(levels: &[f64], x: f64) -> f64 {
-    levels
-        .iter()
-        .copied()
-        .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()))
-        .unwrap_or(x)
-}
-
 impl Plan {
     /// The plan for `scenario` (validated, so its `optimise:` block is within range).
     pub fn new(
@@ -324,7 +316,7 @@ impl Basis {
         if self.levels.is_empty() {
             self.standard
         } else {
-            nearest(&self.levels, self.standard)
+            super::family::nearest(&self.levels, self.standard)
         }
     }
 
@@ -360,6 +352,7 @@ impl Basis {
                 interval,
                 lead_in: bound(b.lead_in, (7.0 * day, 112.0 * day)),
                 holiday: bound(b.holiday, (7.0 * day, 84.0 * day)),
+                levels: self.levels.clone(),
             },
             FamilyName::Adaptive => Family::Adaptive {
                 drug,
@@ -368,6 +361,7 @@ impl Basis {
                 stop_below: bound(b.stop_below, (0.1, 0.9)),
                 resume_above: bound(b.resume_above, (0.5, 1.5)),
                 every_visits: self.cadence,
+                levels: self.levels.clone(),
             },
             FamilyName::Modulation if self.levels.is_empty() => Family::Modulation {
                 drug,

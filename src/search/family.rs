@@ -70,6 +70,9 @@ pub enum Family {
         lead_in: (f64, f64),
         /// Bounds of a holiday's length.
         holiday: (f64, f64),
+        /// Dose levels searched among (a third parameter, `dose`, when there are two or
+        /// more; else `dose` throughout).
+        levels: Vec<f64>,
     },
     /// The Zhang adaptive rule: parameters stop_below, resume_above and every_visits (the
     /// cadence of decisions, in visits).
@@ -86,6 +89,9 @@ pub enum Family {
         resume_above: (f64, f64),
         /// Bounds of the visits between decisions.
         every_visits: (f64, f64),
+        /// Dose levels searched among (a fourth parameter, `dose`, when there are two or
+        /// more; else `dose` throughout).
+        levels: Vec<f64>,
     },
     /// Dose modulation: parameters step (relative change per decision) and margin (relative
     /// marker change that triggers it), between min_dose and max_dose.
@@ -105,6 +111,24 @@ pub enum Family {
         /// Bounds of the relative marker change that moves the dose.
         margin: (f64, f64),
     },
+}
+
+/// The level nearest to `x` (`x` itself when there are none).
+pub(super) fn nearest(levels: &[f64], x: f64) -> f64 {
+    levels
+        .iter()
+        .copied()
+        .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()))
+        .unwrap_or(x)
+}
+
+/// The `dose` parameter of a family that searches among `levels` (two or more of them).
+fn level_parameter(levels: &[f64]) -> Option<Parameter> {
+    (levels.len() > 1).then(|| {
+        let low = levels.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        parameter("dose", (low, high), false)
+    })
 }
 
 /// `v` rounded to six decimal places (what the leaderboard prints and the cache keys on).
@@ -141,21 +165,31 @@ impl Family {
                 parameter("dose", dose, false),
             ],
             Family::Holiday {
-                lead_in, holiday, ..
-            } => vec![
+                lead_in,
+                holiday,
+                ref levels,
+                ..
+            } => [
                 parameter("lead_in", lead_in, true),
                 parameter("holiday", holiday, true),
-            ],
+            ]
+            .into_iter()
+            .chain(level_parameter(levels))
+            .collect(),
             Family::Adaptive {
                 stop_below,
                 resume_above,
                 every_visits,
+                ref levels,
                 ..
-            } => vec![
+            } => [
                 parameter("stop_below", stop_below, false),
                 parameter("resume_above", resume_above, false),
                 parameter("every_visits", every_visits, true),
-            ],
+            ]
+            .into_iter()
+            .chain(level_parameter(levels))
+            .collect(),
             Family::Modulation { step, margin, .. } => vec![
                 parameter("step", step, false),
                 parameter("margin", margin, false),
@@ -194,6 +228,7 @@ impl Family {
             stop_below,
             resume_above,
             every_visits,
+            ref levels,
             ..
         } = *self
         {
@@ -206,16 +241,27 @@ impl Family {
             let low = resume_above.0.max(stop);
             let resume = six_places(low + u(1) * (resume_above.1 - low).max(0.0)).max(stop);
             let every = (every_visits.0 + u(2) * (every_visits.1 - every_visits.0)).round();
-            return vec![stop, resume, every];
+            let mut values = vec![stop, resume, every];
+            if let Some(dose) = level_parameter(levels) {
+                values.push(nearest(levels, dose.low + u(3) * (dose.high - dose.low)));
+            }
+            return values;
         }
-        self.parameters()
+        let mut values: Vec<f64> = self
+            .parameters()
             .iter()
             .zip(x)
             .map(|(p, &u)| {
                 let v = p.low + u.clamp(0.0, 1.0) * (p.high - p.low);
                 if p.whole { v.round() } else { six_places(v) }
             })
-            .collect()
+            .collect();
+        if let Family::Holiday { ref levels, .. } = *self
+            && let Some(dose) = values.get_mut(2)
+        {
+            *dose = nearest(levels, *dose);
+        }
+        values
     }
 
     /// A point of the unit cube that decodes to `values` (the inverse of [`Family::decode`]).
@@ -231,16 +277,21 @@ impl Family {
             stop_below,
             resume_above,
             every_visits,
+            ref levels,
             ..
         } = *self
-            && values.len() == 3
+            && values.len() >= 3
         {
             let low = resume_above.0.max(values[0]);
-            return vec![
+            let mut point = vec![
                 unit(values[0], stop_below.0, stop_below.1),
                 unit(values[1], low, resume_above.1),
                 unit(values[2], every_visits.0, every_visits.1),
             ];
+            if let (Some(dose), Some(&v)) = (level_parameter(levels), values.get(3)) {
+                point.push(unit(v, dose.low, dose.high));
+            }
+            return point;
         }
         if let Family::Intermittent { on, off, dose, .. } = *self
             && values.len() == 3
@@ -267,10 +318,11 @@ impl Family {
                 drug,
                 dose,
                 interval,
+                ref levels,
                 ..
             } => Schedule::Holiday(HolidayRule {
                 drug,
-                dose,
+                dose: if levels.len() > 1 { value(2) } else { dose },
                 interval,
                 lead_in: Some(value(0).max(interval)),
                 respond_below: None,
@@ -307,10 +359,11 @@ impl Family {
                 drug,
                 dose,
                 interval,
+                ref levels,
                 ..
             } => Schedule::Adaptive {
                 drug,
-                dose,
+                dose: if levels.len() > 1 { value(3) } else { dose },
                 interval,
                 stop_below: value(0),
                 resume_above: value(1).max(value(0)),
@@ -734,6 +787,7 @@ mod tests {
             stop_below: (0.2, 0.9),
             resume_above: (0.3, 1.2),
             every_visits: (1.0, 3.0),
+            levels: Vec::new(),
         };
         let mut rules = std::collections::HashSet::new();
         for i in 0..=20 {
@@ -757,5 +811,64 @@ mod tests {
             }
         }
         assert_eq!(rules.len(), 21 * 21);
+    }
+
+    /// With two or more dose levels, the holiday and adaptive families search the dose
+    /// among them (a last parameter, `dose`): every decoded dose is a level, both levels
+    /// are reached, the schedule gives it, and encoding inverts decoding; with one level
+    /// the dose stays fixed and the parameters are as before.
+    #[test]
+    fn holiday_and_adaptive_search_the_dose_among_its_levels() {
+        let levels = vec![40.0, 80.0];
+        let families = [
+            Family::Holiday {
+                drug: 0,
+                dose: 80.0,
+                interval: 1.0,
+                lead_in: (7.0, 112.0),
+                holiday: (7.0, 84.0),
+                levels: levels.clone(),
+            },
+            Family::Adaptive {
+                drug: 0,
+                dose: 80.0,
+                interval: 1.0,
+                stop_below: (0.1, 0.9),
+                resume_above: (0.5, 1.5),
+                every_visits: (1.0, 4.0),
+                levels: levels.clone(),
+            },
+        ];
+        for family in families {
+            let names: Vec<_> = family.parameters().iter().map(|p| p.name).collect();
+            assert_eq!(names.last(), Some(&"dose"), "{names:?}");
+            let dims = names.len();
+            let mut seen = std::collections::BTreeSet::new();
+            for k in 0..=10 {
+                let mut x = vec![0.37; dims];
+                x[dims - 1] = f64::from(k) / 10.0;
+                let v = family.decode(&x);
+                let dose = v[dims - 1];
+                assert!(levels.contains(&dose), "dose {dose}");
+                seen.insert(dose.to_bits());
+                let given = match family.schedule(&v) {
+                    Schedule::Holiday(rule) => rule.dose,
+                    Schedule::Adaptive { dose, .. } => dose,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(given, dose);
+                assert_eq!(family.decode(&family.encode(&v)), v);
+            }
+            assert_eq!(seen.len(), 2, "{}", family.name());
+        }
+        let one = Family::Holiday {
+            drug: 0,
+            dose: 80.0,
+            interval: 1.0,
+            lead_in: (7.0, 112.0),
+            holiday: (7.0, 84.0),
+            levels: vec![80.0],
+        };
+        assert_eq!(one.parameters().len(), 2);
     }
 }
