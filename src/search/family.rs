@@ -203,6 +203,7 @@ impl Family {
     /// (on, off): good schedules lie along a line of nearly constant duty fraction (the
     /// dose intensity), which these coordinates make an axis.
     pub fn decode(&self, x: &[f64]) -> Vec<f64> {
+        let u = |i: usize| x.get(i).copied().unwrap_or(0.5).clamp(0.0, 1.0);
         if let Family::Intermittent {
             on,
             off,
@@ -211,17 +212,16 @@ impl Family {
             ..
         } = *self
         {
-            let u = |i: usize| x.get(i).copied().unwrap_or(0.5).clamp(0.0, 1.0);
             let (shortest, longest) = (on.0 + off.0, on.1 + off.1);
             let cycle = shortest + u(0) * (longest - shortest);
             let days_on = (u(1) * cycle).round().clamp(on.0, on.1);
             let days_off = (cycle - days_on).round().clamp(off.0, off.1);
             let wanted = dose.0 + u(2) * (dose.1 - dose.0);
-            let amount = levels
-                .iter()
-                .copied()
-                .min_by(|a, b| (a - wanted).abs().total_cmp(&(b - wanted).abs()))
-                .unwrap_or((wanted * 1e6).round() / 1e6);
+            let amount = if levels.is_empty() {
+                six_places(wanted)
+            } else {
+                nearest(levels, wanted)
+            };
             return vec![days_on, days_off, amount];
         }
         if let Family::Adaptive {
@@ -236,7 +236,6 @@ impl Family {
             // bound], so every point is a rule the run applies as printed (resume ≥ stop) and
             // distinct points are distinct rules; where the stop threshold lies above the
             // resume bounds, resuming at the stop threshold is the one rule left.
-            let u = |i: usize| x.get(i).copied().unwrap_or(0.5).clamp(0.0, 1.0);
             let stop = six_places(stop_below.0 + u(0) * (stop_below.1 - stop_below.0));
             let low = resume_above.0.max(stop);
             let resume = six_places(low + u(1) * (resume_above.1 - low).max(0.0)).max(stop);
