@@ -1,7 +1,7 @@
 //! The family search against exhaustive enumeration.
 
 use regimen::Scenario;
-use regimen::search::family::{Family, SearchOptions, Solver, search};
+use regimen::search::family::{DoseTie, Family, SearchOptions, Solver, search};
 use regimen::search::objective::{Engine, Evaluator, Objective};
 use std::path::Path;
 
@@ -199,6 +199,51 @@ fn racing_stops_a_clearly_worse_candidate_and_keeps_an_equal_one() {
             .score_raced(standard, Some(&inc), &none)
             .unwrap()
             .complete
+    );
+}
+
+/// On a saturated objective (the Zhang model, where most schedules hold the tumour to the
+/// five-year horizon) the intermittent search with the dose tie-break ends at a schedule
+/// that also reaches the horizon with less drug than the search without it, whose solver
+/// stops at the first schedule that reaches the ceiling.
+#[test]
+fn among_equal_scores_the_search_prefers_the_lower_dose() {
+    let s = zhang();
+    let family = Family::Intermittent {
+        drug: 0,
+        interval: 1.0,
+        on: (1.0, 56.0),
+        off: (0.0, 28.0),
+        dose: (0.5, 1.0),
+        levels: Vec::new(),
+    };
+    let run = |tie: Option<DoseTie>| {
+        let mut eval = Evaluator::new(&s, Objective::RestrictedMeanTtp, Engine::Deterministic);
+        let options = SearchOptions {
+            tie,
+            ..SearchOptions::budget(30)
+        };
+        search(&mut eval, &family, &options).unwrap().best
+    };
+    let plain = run(None);
+    let continuous = {
+        let mut eval = Evaluator::new(&s, Objective::RestrictedMeanTtp, Engine::Deterministic);
+        let standard = &s.arm("standard-of-care").unwrap().schedule;
+        eval.score(standard).unwrap().mean_dose[0]
+    };
+    let tied = run(DoseTie::new(0, s.horizon, continuous));
+    eprintln!(
+        "without the tie-break: {:?} scores {} with dose {:.1}; with it: {:?} scores {} with \
+         dose {:.1}",
+        plain.values, plain.score, plain.mean_dose[0], tied.values, tied.score, tied.mean_dose[0]
+    );
+    assert_eq!(plain.score, s.horizon);
+    assert_eq!(tied.score, s.horizon);
+    assert!(
+        tied.mean_dose[0] < 0.8 * plain.mean_dose[0],
+        "{} vs {}",
+        tied.mean_dose[0],
+        plain.mean_dose[0]
     );
 }
 

@@ -501,6 +501,41 @@ pub struct SearchOptions<'p> {
     pub label: &'p str,
     /// Records evaluations, and answers those an interrupted run already made.
     pub journal: Option<&'p super::checkpoint::Journal>,
+    /// Among equal scores, prefer the lower dose (see [`DoseTie`]).
+    pub tie: Option<DoseTie>,
+}
+
+/// The search's secondary objective: among schedules with equal (penalised) scores — a
+/// saturated objective, say, where every schedule holds the tumour to the horizon — the
+/// one with less of `drug` is better. The solver maximises score − `per_unit` × mean
+/// dose, with `per_unit` so small (a millionth of the objective's range for a whole
+/// course of continuous dosing) that no difference the rollouts can resolve is reversed;
+/// scores and the leaderboard report the score itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DoseTie {
+    /// The drug whose dose breaks ties.
+    pub drug: usize,
+    /// Score units per unit of mean cumulative dose.
+    pub per_unit: f64,
+}
+
+impl DoseTie {
+    /// A millionth of the objective's `range` per `continuous_dose` (continuous dosing's
+    /// mean cumulative dose); none when that dose is not positive.
+    pub fn new(drug: usize, range: f64, continuous_dose: f64) -> Option<DoseTie> {
+        (continuous_dose > 0.0 && range > 0.0).then(|| DoseTie {
+            drug,
+            per_unit: 1e-6 * range / continuous_dose,
+        })
+    }
+
+    /// `penalised` less the tie-break for `mean_dose`.
+    fn adjusted(tie: Option<DoseTie>, penalised: f64, mean_dose: &[f64]) -> f64 {
+        match tie {
+            Some(t) => penalised - t.per_unit * mean_dose.get(t.drug).copied().unwrap_or(0.0),
+            None => penalised,
+        }
+    }
 }
 
 impl SearchOptions<'_> {
@@ -516,6 +551,7 @@ impl SearchOptions<'_> {
             progress: None,
             label: "",
             journal: None,
+            tie: None,
         }
     }
 }
@@ -619,14 +655,15 @@ impl CostFunction for Problem<'_, '_, '_> {
         if let Some(report) = self.options.progress {
             report();
         }
-        self.cache.borrow_mut().insert(key, -penalised);
+        let adjusted = DoseTie::adjusted(self.options.tie, penalised, &score.mean_dose);
+        self.cache.borrow_mut().insert(key, -adjusted);
         if score.complete {
             let mut incumbent = self.incumbent.borrow_mut();
-            if incumbent.as_ref().is_none_or(|(p, _)| penalised > *p) {
-                *incumbent = Some((penalised, score));
+            if incumbent.as_ref().is_none_or(|(p, _)| adjusted > *p) {
+                *incumbent = Some((adjusted, score));
             }
         }
-        Ok(-penalised)
+        Ok(-adjusted)
     }
 }
 
@@ -685,10 +722,11 @@ pub fn search(
     let trace = problem.trace.into_inner();
     // The best complete evaluation (a raced-out one is scored on part of the rollouts).
     let full = trace.iter().map(|t| t.rollouts).max().unwrap_or(0);
+    let adjusted = |e: &Evaluation| DoseTie::adjusted(options.tie, e.penalised, &e.mean_dose);
     let best = trace
         .iter()
         .filter(|e| e.rollouts == full)
-        .max_by(|a, b| a.penalised.total_cmp(&b.penalised))
+        .max_by(|a, b| adjusted(a).total_cmp(&adjusted(b)))
         .cloned()
         .ok_or_else(|| Error::Usage(format!("the {} search made no evaluation", family.name())))?;
     Ok(FamilyResult {

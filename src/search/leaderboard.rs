@@ -2,7 +2,7 @@
 //! the scenario's own arms re-scored on fresh (hold-out) seeds and ranked.
 
 use super::config::Plan;
-use super::family::{DoseLimit, Evaluation, Family, Penalty, SearchOptions, search};
+use super::family::{DoseLimit, DoseTie, Evaluation, Family, Penalty, SearchOptions, search};
 use super::lp::{LpSettings, LpTarget, optimise_lp};
 use super::objective::{Engine, Evaluator, Objective, Score};
 use crate::error::Result;
@@ -138,9 +138,14 @@ pub struct Leaderboard {
 /// Score units per unit of constraint violation: ten times the objective's range, so no
 /// gain in the objective pays for a violation.
 fn penalty_weight(objective: Objective, horizon: f64) -> f64 {
+    10.0 * objective_range(objective, horizon)
+}
+
+/// The span of values the objective can take: the horizon, or 1 for a probability.
+fn objective_range(objective: Objective, horizon: f64) -> f64 {
     match objective {
-        Objective::PfsAt(_) => 10.0,
-        _ => 10.0 * horizon,
+        Objective::PfsAt(_) => 1.0,
+        _ => horizon,
     }
 }
 
@@ -359,6 +364,11 @@ impl Units<'_> {
             progress: self.progress,
             label: &label,
             journal: self.journal,
+            tie: DoseTie::new(
+                plan.drug,
+                objective_range(plan.objective, self.scenario.horizon),
+                found.continuous_dose,
+            ),
         };
         let result = match search(&mut eval, family, &options) {
             Ok(f) => f,
