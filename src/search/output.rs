@@ -158,8 +158,8 @@ pub fn saturation_note(board: &Leaderboard, objective: Objective, horizon: f64) 
     (at_best >= 2).then(|| {
         format!(
             "the objective is saturated: {} of {} schedules score {} = {}, its best possible \
-             value, so the ranking among them fell to dose. A longer horizon{} would let them \
-             differ.",
+             value, so the ranking among them fell to dose (and each search kept the lowest \
+             dose among its equal scores). A longer horizon{} would let them differ.",
             at_best,
             board.entries.len(),
             objective_name(objective),
