@@ -2,7 +2,7 @@
 //!
 //! Each run keeps its own driver — its visits, decisions, progression and outcome — and
 //! does exactly what it would alone; only the moving of the counts is handed to the block,
-//! one leg of every run at a time, so their steps can overlap (see [`Block`]).
+//! one leg of every run at a time (see [`Block`]).
 
 use super::stochastic::{Block, Leg};
 use super::{Driver, RunOptions, RunResult};
@@ -30,19 +30,9 @@ pub fn run_block(
         let mut legs: Vec<Option<Leg>> = Vec::with_capacity(n);
         let mut live = 0;
         for (i, slot) in drivers.iter_mut().enumerate() {
-            let turn = match slot.as_mut() {
-                None => Ok(None),
-                Some(run) => {
-                    if run.events() {
-                        Ok(None)
-                    } else {
-                        next[i] = run.next_event();
-                        run.check_rates(next[i]).map(|()| Some(next[i]))
-                    }
-                }
-            };
+            let turn = slot.as_mut().map_or(Ok(None), Driver::depart);
             match turn {
-                Ok(Some(_)) => {}
+                Ok(Some(at)) => next[i] = at,
                 Ok(None) => {
                     if let Some(run) = slot.take() {
                         results[i] = Some(Ok(run.finish()));

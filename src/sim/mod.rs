@@ -400,12 +400,9 @@ impl<'s> Driver<'s> {
     /// One turn of the run: the events due now, then the state moved to the next event;
     /// true when the run has reached the horizon.
     fn tick<P: Propagator>(&mut self, propagator: &mut P) -> Result<bool> {
-        if self.events() {
+        let Some(next) = self.depart()? else {
             return Ok(true);
-        }
-        // 4. Integrate to the next event.
-        let next = self.next_event();
-        self.check_rates(next)?;
+        };
         let span = next - self.t;
         if span > 0.0 {
             let model = &self.scenario.model;
@@ -415,6 +412,19 @@ impl<'s> Driver<'s> {
         }
         self.arrive(next);
         Ok(false)
+    }
+
+    /// The events due now, then where the state moves next (checked against rates no
+    /// engine can follow); `None` when the run has reached the horizon. The state is then
+    /// moved to it by an engine and [`Self::arrive`] follows.
+    fn depart(&mut self) -> Result<Option<f64>> {
+        if self.events() {
+            return Ok(None);
+        }
+        // 4. Integrate to the next event.
+        let next = self.next_event();
+        self.check_rates(next)?;
+        Ok(Some(next))
     }
 
     /// The events due now; true when the run has reached the horizon.

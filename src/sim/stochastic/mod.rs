@@ -461,8 +461,7 @@ impl StochasticPropagator {
     /// step's exact mean and covariance (one normal draw per member instead of a binomial per
     /// pair and a lineage draw per member); the other compartments and the mutations are
     /// drawn as in any step. A lone rollout runs the stages one after the other; a [`Block`]
-    /// runs each stage across its lanes before the next, so the lanes' chains of dependent
-    /// arithmetic overlap.
+    /// runs each stage across its lanes before the next.
     ///
     /// First stage: the state birth–death starts from (the switched mean when switching
     /// comes first), every compartment's law, the non-members' lineages, and per member the
