@@ -122,6 +122,19 @@ impl Error {
             other => other,
         }
     }
+
+    /// A simulation failure with where it happened (e.g. a point of parameter uncertainty)
+    /// added to its reason.
+    pub fn in_context(self, context: &str) -> Error {
+        match self {
+            Error::Simulation { arm, time, reason } => Error::Simulation {
+                arm,
+                time,
+                reason: format!("{reason} ({context})"),
+            },
+            other => other,
+        }
+    }
 }
 
 struct DiagnosticList<'a>(&'a [Diagnostic]);

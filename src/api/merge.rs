@@ -29,7 +29,7 @@ pub enum Merged {
         /// The scenario, as the shards resolved it.
         scenario: Box<Scenario>,
         /// The whole optimisation.
-        optimisation: Optimisation,
+        optimisation: Box<Optimisation>,
     },
 }
 
@@ -191,6 +191,6 @@ fn merge_optimisation(
     };
     Ok(Merged::Optimisation {
         scenario: Box::new(scenario),
-        optimisation,
+        optimisation: Box::new(optimisation),
     })
 }

@@ -200,6 +200,10 @@ pub fn optimisation(
     )?;
     write_atomic(&dir.join("trace.csv"), output::trace_csv(board).as_bytes())?;
     written.extend(["leaderboard.csv", "trace.csv"]);
+    if let Some(frame) = output::robust_frame(board) {
+        write_atomic(&dir.join("robust.csv"), frame.to_csv().as_bytes())?;
+        written.push("robust.csv");
+    }
     if plan.pareto.is_some() {
         write_atomic(
             &dir.join("pareto.csv"),

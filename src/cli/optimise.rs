@@ -278,11 +278,13 @@ impl Run<'_> {
         )?;
         let hint = self.resume_hint();
         self.staged.commit()?;
+        // Complete evaluations ran the most rollouts (at every point of a robust score).
+        let full = run.board.trace.iter().map(|r| r.evaluation.rollouts).max();
         let best = run
             .board
             .trace
             .iter()
-            .filter(|r| r.evaluation.rollouts == run.plan.rollouts)
+            .filter(|r| Some(r.evaluation.rollouts) == full)
             .max_by(|a, b| a.evaluation.penalised.total_cmp(&b.evaluation.penalised));
         let best_text = best.map_or_else(
             || "no schedule was scored yet".to_owned(),

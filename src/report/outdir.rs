@@ -18,6 +18,7 @@ pub const RUN_FILES: &[&str] = &[
     "leaderboard.csv",
     "trace.csv",
     "pareto.csv",
+    "robust.csv",
     "best.yaml",
     "checkpoint.json",
     "search.json",

@@ -38,6 +38,69 @@ pub fn set(root: &mut Value, path: &str, value: Value) -> std::result::Result<()
     set_in(root, &keys, 0, value)
 }
 
+/// The value at `path` in `root`, walked as [`set`] walks it.
+pub fn get<'v>(root: &'v Value, path: &str) -> std::result::Result<&'v Value, String> {
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!("`{path}` is not a field path (empty key)"));
+    }
+    let mut node = root;
+    let mut at = 0;
+    while at < keys.len() {
+        let here = if at == 0 {
+            "the scenario".to_owned()
+        } else {
+            format!("`{}`", keys[..at].join("."))
+        };
+        node = match node {
+            Value::Object(map) => {
+                // The longest run of keys that names a field (dotted keys first).
+                let found = (at + 1..=keys.len())
+                    .rev()
+                    .find_map(|end| map.get(&keys[at..end].join(".")).map(|v| (v, end)));
+                let (child, end) =
+                    found.ok_or_else(|| format!("{here} has no field `{}`", keys[at]))?;
+                at = end;
+                child
+            }
+            Value::Array(list) => {
+                let key = keys[at];
+                let item = match key.parse::<usize>() {
+                    Ok(i) => list.get(i),
+                    Err(_) => list
+                        .iter()
+                        .find(|v| v.get("name").and_then(Value::as_str) == Some(key)),
+                };
+                at += 1;
+                item.ok_or_else(|| format!("{here} has no element `{key}`"))?
+            }
+            _ => return Err(format!("{here} is a value, not a section")),
+        };
+    }
+    Ok(node)
+}
+
+/// The number at `path` in the resolved scenario `spec`, or what is wrong with the path.
+pub fn number_at(spec: &super::spec::ScenarioSpec, path: &str) -> std::result::Result<f64, String> {
+    let root = serde_json::to_value(spec)
+        .map_err(|e| format!("cannot represent the scenario for reading: {e}"))?;
+    match get(&root, path)? {
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| format!("`{path}` is not a finite number")),
+        other => Err(format!(
+            "`{path}` holds {}, not a number",
+            match other {
+                Value::Object(_) => "a section",
+                Value::Array(_) => "a list",
+                Value::String(_) => "text",
+                Value::Bool(_) => "true/false",
+                _ => "nothing",
+            }
+        )),
+    }
+}
+
 /// [`set`] from `keys[at..]` down.
 fn set_in(
     node: &mut Value,
@@ -113,6 +176,12 @@ mod tests {
         set(&mut v, "model.compartments.resistant.initial", 5.0.into()).unwrap();
         set(&mut v, "arms.b.schedule", "y".into()).unwrap();
         set(&mut v, "arms.0.schedule", "z".into()).unwrap();
+        assert_eq!(get(&v, "arms.b.schedule").unwrap(), "y");
+        assert_eq!(
+            get(&v, "model.compartments.resistant.initial").unwrap(),
+            5.0
+        );
+        assert!(get(&v, "model.compartments.r").is_err());
         assert_eq!(v["model"]["compartments"]["resistant"]["initial"], 5.0);
         assert_eq!(v["arms"][1]["schedule"], "y");
         assert_eq!(v["arms"][0]["schedule"], "z");

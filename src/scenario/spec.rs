@@ -198,6 +198,58 @@ pub struct OptimiseSpec {
     /// Settings of the sequential LP relaxation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lp: Option<LpSpec>,
+    /// Score every candidate under parameter uncertainty instead of at the nominal model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust: Option<RobustSpec>,
+}
+
+/// The `optimise.robust:` block: the points of parameter (and model) uncertainty a candidate
+/// is scored at, and how their values combine into the one score the search maximises.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RobustSpec {
+    /// How the points' values combine (`worst` if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<RobustMeasureSpec>,
+    /// The uncertain parameters: any numeric field of the scenario by its path, with the
+    /// relative half-width of its range (0.3: from 70 % to 130 % of the scenario's value).
+    #[serde(default)]
+    pub uncertain: NamedList<f64>,
+    /// Which points of that box are scored (`corners` if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<RobustPointsSpec>,
+    /// Other scenario files of the same disease (structural uncertainty), scored at their
+    /// own values as further points; paths relative to this file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+}
+
+/// How a robust score combines the values at its points.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RobustMeasureSpec {
+    /// The smallest value over the points.
+    Worst,
+    /// The mean over the points.
+    Mean,
+    /// The smallest difference to continuous dosing at the standard dose over the points:
+    /// the schedule whose worst loss against the standard of care is smallest.
+    Regret,
+    /// This quantile of the values over the points (e.g. 0.1).
+    Quantile(f64),
+}
+
+/// Which points of the uncertainty box a robust score uses. Every design includes the
+/// nominal scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RobustPointsSpec {
+    /// Every corner of the box (2^k points for k uncertain parameters).
+    Corners,
+    /// One parameter at a time at each end of its range (2k points).
+    Axes,
+    /// This many draws spread over the box (a Latin hypercube, uniform per parameter).
+    Draws(u64),
 }
 
 /// A statistic of time to progression, larger is better.

@@ -1321,6 +1321,91 @@ fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
     if let Some(lp) = &o.lp {
         check_lp(c, lp, spec.horizon);
     }
+    if let Some(r) = &o.robust {
+        check_robust(c, spec, r);
+    }
+}
+
+/// Most uncertain parameters of a `corners` design (2^8 = 256 points).
+pub const MAX_CORNER_PARAMETERS: usize = 8;
+/// Most points of a `draws` design.
+pub const MAX_ROBUST_DRAWS: u64 = 1000;
+
+/// The optimise block's robust settings: a measure in range, uncertain parameters that are
+/// numbers of this scenario not drawn per patient, and a design of a sensible size.
+fn check_robust(c: &mut Checker, spec: &ScenarioSpec, r: &RobustSpec) {
+    if let Some(RobustMeasureSpec::Quantile(q)) = r.measure
+        && !(q.is_finite() && q > 0.0 && q < 1.0)
+    {
+        c.fail(
+            "optimise.robust.measure.quantile",
+            format!("the quantile must be a fraction in (0, 1), got {q}"),
+        );
+    }
+    if r.uncertain.is_empty() && r.models.is_empty() {
+        c.fail(
+            "optimise.robust",
+            "name at least one uncertain parameter (uncertain: {<path>: 0.3}) or another \
+             model (models: [other.yaml])",
+        );
+    }
+    let drawn: Vec<crate::model::patients::Target> = spec
+        .virtual_patients
+        .iter()
+        .filter_map(|(key, _)| super::patients::resolve_target(spec, key).ok())
+        .flatten()
+        .collect();
+    for (path, &w) in r.uncertain.iter() {
+        let field = format!("optimise.robust.uncertain.{path}");
+        if !(w.is_finite() && w > 0.0 && w < 1.0) {
+            c.fail(
+                &field,
+                format!("the relative half-width must be in (0, 1) (0.3: ±30 %), got {w}"),
+            );
+        }
+        match super::params::number_at(spec, path) {
+            Err(m) => c.fail(&field, m),
+            Ok(0.0) => c.fail(
+                &field,
+                "the scenario's value is 0, which a relative range leaves at 0",
+            ),
+            Ok(_) => {}
+        }
+        if let Ok(p) = super::paths::find(spec, path)
+            && p.targets.iter().any(|t| drawn.contains(t))
+        {
+            c.fail(
+                &field,
+                "this parameter is drawn per patient by virtual_patients, which overrides \
+                 its value; make its distribution uncertain instead (e.g. \
+                 virtual_patients.<key>.lognormal.median)",
+            );
+        }
+    }
+    let k = r.uncertain.len();
+    match r.points {
+        None | Some(RobustPointsSpec::Corners) if k > MAX_CORNER_PARAMETERS => c.fail(
+            "optimise.robust.points",
+            format!(
+                "corners of {k} parameters are {} points; use at most \
+                 {MAX_CORNER_PARAMETERS} parameters, or points: axes or {{draws: N}}",
+                1u64 << k.min(63)
+            ),
+        ),
+        Some(RobustPointsSpec::Draws(n)) if !(2..=MAX_ROBUST_DRAWS).contains(&n) => c.fail(
+            "optimise.robust.points.draws",
+            format!("draws must be between 2 and {MAX_ROBUST_DRAWS}, got {n}"),
+        ),
+        _ => {}
+    }
+    for (i, m) in r.models.iter().enumerate() {
+        if m.trim().is_empty() {
+            c.fail(
+                format!("optimise.robust.models[{i}]"),
+                "give the path of a scenario file",
+            );
+        }
+    }
 }
 
 /// The optimise block's constraints.

@@ -4,11 +4,13 @@
 use super::family::{Family, Solver};
 use super::lp::LpTarget;
 use super::objective::Objective;
+use super::robust::{Design, Measure, RobustPlan};
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::scenario::Scenario;
 use crate::scenario::spec::{
-    BoundsSpec, ConstraintsSpec, FamilyName, LpTargetName, ObjectiveSpec, OptimiseSpec, SolverName,
+    BoundsSpec, ConstraintsSpec, FamilyName, LpTargetName, ObjectiveSpec, OptimiseSpec,
+    RobustMeasureSpec, RobustPointsSpec, RobustSpec, SolverName,
 };
 use std::time::Duration;
 
@@ -93,6 +95,8 @@ pub struct Plan {
     pub standard_dose: f64,
     /// Things the plan left out, and why (printed as notes).
     pub notes: Vec<String>,
+    /// Score candidates under parameter uncertainty (the block's `robust:`).
+    pub robust: Option<RobustPlan>,
 }
 
 /// Default rollouts per candidate, hold-out rollouts and evaluations per family.
@@ -223,6 +227,7 @@ impl Plan {
             continuous_interval: basis.interval,
             standard_dose: basis.standard,
             notes,
+            robust: block.robust.as_ref().map(|r| robust_plan(scenario, r)),
         };
         if plan.rollouts == 0 || plan.holdout == 0 || plan.budget_per_family == 0 {
             return Err(Error::Usage(
@@ -242,6 +247,34 @@ impl Plan {
             Some(levels) => levels.iter().map(|l| Some(*l)).collect(),
             None => vec![self.max_relative_dose],
         }
+    }
+}
+
+/// The block's `robust:` settings, the models' paths taken relative to the scenario file.
+fn robust_plan(scenario: &Scenario, r: &RobustSpec) -> RobustPlan {
+    let folder = scenario
+        .source
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    RobustPlan {
+        measure: match r.measure {
+            None | Some(RobustMeasureSpec::Worst) => Measure::Worst,
+            Some(RobustMeasureSpec::Mean) => Measure::Mean,
+            Some(RobustMeasureSpec::Regret) => Measure::Regret,
+            Some(RobustMeasureSpec::Quantile(q)) => Measure::Quantile(q),
+        },
+        uncertain: r
+            .uncertain
+            .iter()
+            .map(|(p, w)| (p.to_owned(), *w))
+            .collect(),
+        design: match r.points {
+            None | Some(RobustPointsSpec::Corners) => Design::Corners,
+            Some(RobustPointsSpec::Axes) => Design::Axes,
+            Some(RobustPointsSpec::Draws(n)) => Design::Draws(n),
+        },
+        models: r.models.iter().map(|m| folder.join(m)).collect(),
     }
 }
 

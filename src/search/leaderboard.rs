@@ -5,6 +5,7 @@ use super::config::Plan;
 use super::family::{DoseLimit, DoseTie, Evaluation, Family, Penalty, SearchOptions, search};
 use super::lp::{LpSettings, LpTarget, optimise_lp};
 use super::objective::{Engine, Evaluator, Objective, Score};
+use super::robust::Robust;
 use crate::error::Result;
 use crate::protocol::schedule::Schedule;
 use crate::scenario::Scenario;
@@ -72,6 +73,10 @@ pub struct Entry {
     pub evaluations: u64,
     /// The LP's own report, for the LP's entry.
     pub lp: Option<LpReport>,
+    /// With a robust score: the hold-out objective at each point of uncertainty (see
+    /// [`Leaderboard::points`]); `holdout` combines them.
+    #[serde(default)]
+    pub points: Vec<f64>,
 }
 
 /// A placeholder until a merged entry's schedule is rebuilt.
@@ -98,6 +103,7 @@ impl Entry {
             on_front: false,
             evaluations: 0,
             lp: None,
+            points: Vec::new(),
         }
     }
 }
@@ -133,6 +139,20 @@ pub struct Leaderboard {
     /// A stop was asked for (Ctrl-C, SIGTERM): only the searches' results so far, not
     /// re-scored on hold-out seeds.
     pub interrupted: bool,
+    /// With a robust score: how the points combine, their labels, and continuous dosing's
+    /// hold-out value at each (what a regret is measured against).
+    pub robust: Option<RobustSummary>,
+}
+
+/// What a leaderboard of robust scores says about its points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RobustSummary {
+    /// How the points' values combine.
+    pub measure: super::robust::Measure,
+    /// The points' labels, nominal first.
+    pub labels: Vec<String>,
+    /// Continuous dosing's hold-out value at each point, when the measure is a regret.
+    pub reference: Option<Vec<f64>>,
 }
 
 /// Score units per unit of constraint violation: ten times the objective's range, so no
@@ -180,7 +200,7 @@ struct Scored {
 fn holdout(
     scenario: &Scenario,
     plan: &Plan,
-    seed: u64,
+    robust: &Robustness,
     entry: &Entry,
     leader: Option<&Score>,
 ) -> Result<Scored> {
@@ -190,22 +210,9 @@ fn holdout(
         .and_then(|name| scenario.arm(name))
         .cloned()
         .unwrap_or_else(|| scenario.candidate_arm(&entry.label, entry.schedule.clone()));
-    let mut eval = Evaluator::new(
-        scenario,
-        plan.objective,
-        Engine::Stochastic {
-            seed,
-            rollouts: plan.holdout,
-        },
-    );
+    let mut eval = robust.evaluator(scenario, plan);
     let mut score = eval.score_arm_raced(&arm, leader, &|_| 0.0)?;
-    let horizon = scenario.horizon;
-    let values = |s: &Score| -> Vec<f64> {
-        s.outcomes
-            .iter()
-            .filter_map(|o| plan.objective.contribution(o, horizon))
-            .collect()
-    };
+    let values = |s: &Score| eval.series(s).unwrap_or_default();
     let xs = values(&score);
     if xs.is_empty() {
         return Ok(Scored { score, ci: None });
@@ -231,6 +238,50 @@ fn holdout(
         score,
         ci: Some(ci),
     })
+}
+
+/// The points a run's candidates are scored at (none without a `robust:` block), on one
+/// engine, with continuous dosing's value at each point once known.
+struct Robustness {
+    points: Option<Robust>,
+    engine: Engine,
+    continuous: Schedule,
+    reference: Option<Vec<f64>>,
+}
+
+impl Robustness {
+    /// The plan's points on `engine`, with the regret's reference computed once.
+    fn new(scenario: &Scenario, plan: &Plan, engine: Engine) -> Result<Robustness> {
+        let points = plan
+            .robust
+            .as_ref()
+            .map(|r| Robust::build(scenario, r, plan.seed))
+            .transpose()?;
+        let mut robustness = Robustness {
+            points,
+            engine,
+            continuous: Schedule::Continuous {
+                drug: plan.drug,
+                dose: plan.standard_dose,
+                interval: plan.continuous_interval,
+            },
+            reference: None,
+        };
+        robustness.reference = robustness.evaluator(scenario, plan).reference()?;
+        Ok(robustness)
+    }
+
+    /// Points a candidate is scored at (1 without a robust setting).
+    fn point_count(&self) -> u64 {
+        self.points.as_ref().map_or(1, |r| r.points.len() as u64)
+    }
+
+    /// An evaluator of the plan's objective at the points.
+    fn evaluator<'a>(&'a self, scenario: &'a Scenario, plan: &Plan) -> Evaluator<'a> {
+        Evaluator::new(scenario, plan.objective, self.engine)
+            .with_robust(self.points.as_ref(), self.continuous.clone())
+            .with_reference(self.reference.clone())
+    }
 }
 
 /// Mean and sample variance.
@@ -260,6 +311,7 @@ pub fn optimise(
             rollouts_without_racing: searched.rollouts_without_racing,
             timed_out: searched.timed_out,
             interrupted: true,
+            robust: None,
         });
     }
     finish(scenario, plan, searched, progress)
@@ -324,7 +376,7 @@ struct Units<'a> {
     plan: &'a Plan,
     progress: Option<&'a (dyn Fn() + Sync)>,
     journal: Option<&'a super::checkpoint::Journal>,
-    tuning: Engine,
+    tuning: Robustness,
     deadline: Option<Instant>,
 }
 
@@ -353,7 +405,7 @@ impl Units<'_> {
         let plan = self.plan;
         let label = format!("search:{}{suffix}", family.name());
         tracing::info!(search = %label, "searching");
-        let mut eval = Evaluator::new(self.scenario, plan.objective, self.tuning);
+        let mut eval = self.tuning.evaluator(self.scenario, plan);
         let options = SearchOptions {
             budget: plan.budget_per_family,
             penalty,
@@ -383,7 +435,7 @@ impl Units<'_> {
         found.timed_out |= result.timed_out;
         for e in &result.trace {
             found.rollouts_run += e.rollouts;
-            found.rollouts_without_racing += plan.rollouts;
+            found.rollouts_without_racing += plan.rollouts * self.tuning.point_count();
             let row = TraceRow {
                 search: label.clone(),
                 relative_dose: self.relative(found, &e.mean_dose),
@@ -438,10 +490,12 @@ impl Units<'_> {
             deadline: self.deadline,
         };
         let result = optimise_lp(scenario, &settings)?;
-        let tuned =
-            Evaluator::new(scenario, plan.objective, self.tuning).score(&result.schedule)?;
-        found.rollouts_run += plan.rollouts;
-        found.rollouts_without_racing += plan.rollouts;
+        let tuned = self
+            .tuning
+            .evaluator(scenario, plan)
+            .score(&result.schedule)?;
+        found.rollouts_run += tuned.outcomes.len() as u64;
+        found.rollouts_without_racing += tuned.outcomes.len() as u64;
         if let Some(report) = self.progress {
             report();
         }
@@ -453,7 +507,7 @@ impl Units<'_> {
                 score: tuned.value,
                 penalised: tuned.value - penalty.of(&tuned),
                 mean_dose: tuned.mean_dose.clone(),
-                rollouts: plan.rollouts,
+                rollouts: tuned.outcomes.len() as u64,
                 over_cap: penalty.over_cap(&tuned),
             },
         };
@@ -498,24 +552,22 @@ pub fn search_units(
     journal: Option<&super::checkpoint::Journal>,
     only: Option<&std::collections::BTreeSet<u64>>,
 ) -> Result<Searched> {
+    let tuning = Engine::Stochastic {
+        seed: plan.seed,
+        rollouts: plan.rollouts,
+    };
     let units = Units {
         scenario,
         plan,
         progress,
         journal,
-        tuning: Engine::Stochastic {
-            seed: plan.seed,
-            rollouts: plan.rollouts,
-        },
+        tuning: Robustness::new(scenario, plan, tuning)?,
         deadline: plan.time_limit.map(|d| Instant::now() + d),
     };
-    let continuous = Schedule::Continuous {
-        drug: plan.drug,
-        dose: plan.standard_dose,
-        interval: plan.continuous_interval,
-    };
-    let continuous_dose = Evaluator::new(scenario, plan.objective, units.tuning)
-        .score(&continuous)?
+    let continuous_dose = units
+        .tuning
+        .evaluator(scenario, plan)
+        .score(&units.tuning.continuous)?
         .mean_dose
         .get(plan.drug)
         .copied()
@@ -604,6 +656,14 @@ pub fn finish(
         }
     };
     let holdout_seed = plan.seed.wrapping_add(1);
+    let robust = Robustness::new(
+        scenario,
+        plan,
+        Engine::Stochastic {
+            seed: holdout_seed,
+            rollouts: plan.holdout,
+        },
+    )?;
     let cap_penalty = Penalty {
         dose: None,
         marker_cap: plan.marker_cap,
@@ -641,13 +701,14 @@ pub fn finish(
         let against = leader
             .as_ref()
             .filter(|_| race && !e.label.starts_with("arm:"));
-        let scored = match holdout(scenario, plan, holdout_seed, e, against) {
+        let scored = match holdout(scenario, plan, &robust, e, against) {
             Err(crate::error::Error::Interrupted(_)) => return Err(stopped()),
             other => other?,
         };
         e.holdout = scored.score.value;
         e.holdout_ci = scored.ci;
-        e.holdout_rollouts = scored.score.outcomes.len() as u64;
+        e.holdout_rollouts = scored.score.outcomes.len() as u64 / robust.point_count();
+        e.points = scored.score.points.clone();
         e.relative_dose = relative(&scored.score.mean_dose);
         e.over_cap = cap_penalty.over_cap(&scored.score);
         if let Some(lp) = &mut e.lp {
@@ -697,5 +758,10 @@ pub fn finish(
         rollouts_without_racing,
         timed_out,
         interrupted: false,
+        robust: robust.points.as_ref().map(|r| RobustSummary {
+            measure: r.measure,
+            labels: r.labels(),
+            reference: robust.reference.clone(),
+        }),
     })
 }

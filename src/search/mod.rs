@@ -14,3 +14,4 @@ pub mod leaderboard;
 pub mod lp;
 pub mod objective;
 pub mod output;
+pub mod robust;

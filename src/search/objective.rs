@@ -1,6 +1,7 @@
 //! What a search maximises, and the evaluator that scores a schedule on fixed seeds.
 
-use crate::error::Result;
+use super::robust::{Measure, Robust};
+use crate::error::{Error, Result};
 use crate::protocol::schedule::Schedule;
 use crate::scenario::{Arm, Scenario};
 use crate::sim::outcome::RunOutcome;
@@ -85,10 +86,27 @@ pub struct Score {
     pub value: f64,
     /// Mean cumulative dose per drug.
     pub mean_dose: Vec<f64>,
-    /// Each rollout's outcome (for racing and the hold-out CI).
+    /// Each rollout's outcome (for racing and the hold-out CI); with a robust score, every
+    /// point's rollouts in turn (the same number at each point).
     pub outcomes: Vec<RunOutcome>,
     /// False when racing stopped the candidate before its last rollout.
     pub complete: bool,
+    /// With a robust score: the objective at each point of uncertainty, in the points'
+    /// order (`value` combines them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<f64>,
+}
+
+impl Score {
+    /// Each point's rollouts (one slice without a robust score).
+    pub fn by_point(&self) -> Vec<&[RunOutcome]> {
+        let p = self.points.len().max(1);
+        let n = self.outcomes.len() / p;
+        if n == 0 {
+            return vec![&self.outcomes[..]; p];
+        }
+        self.outcomes.chunks(n).take(p).collect()
+    }
 }
 
 /// A one-sided bound this many standard errors above the mean paired difference must still
@@ -110,6 +128,12 @@ pub struct Evaluator<'a> {
     pub engine: Engine,
     /// Schedules scored so far.
     pub evaluations: u64,
+    /// Score at these points of uncertainty instead of the scenario alone.
+    robust: Option<&'a Robust>,
+    /// The standard of care a regret is measured against, and its value at each point once
+    /// known.
+    continuous: Option<Schedule>,
+    reference: Option<Vec<f64>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -120,6 +144,106 @@ impl<'a> Evaluator<'a> {
             objective,
             engine,
             evaluations: 0,
+            robust: None,
+            continuous: None,
+            reference: None,
+        }
+    }
+
+    /// This evaluator scoring at the points of `robust` (if given), regrets measured against
+    /// `continuous`.
+    pub fn with_robust(mut self, robust: Option<&'a Robust>, continuous: Schedule) -> Self {
+        self.robust = robust;
+        self.continuous = Some(continuous);
+        self
+    }
+
+    /// This evaluator with the standard of care's value at each point already known (from
+    /// [`Evaluator::reference`] of an evaluator on the same engine).
+    pub fn with_reference(mut self, reference: Option<Vec<f64>>) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    /// The robust setting scored at, if any.
+    pub fn robust(&self) -> Option<&'a Robust> {
+        self.robust
+    }
+
+    /// Continuous dosing's value at each point: what a regret is measured against (`None`
+    /// unless the measure is a regret). Computed once, not counted as an evaluation.
+    pub fn reference(&mut self) -> Result<Option<Vec<f64>>> {
+        let Some(robust) = self.robust.filter(|r| r.measure == Measure::Regret) else {
+            return Ok(None);
+        };
+        if self.reference.is_none() {
+            let schedule = self.continuous.clone().ok_or_else(|| {
+                Error::Internal("a regret needs the continuous schedule".to_owned())
+            })?;
+            let arm = self.scenario.candidate_arm("continuous", schedule);
+            let per_point = self.run_points(&arm, 0, self.rollouts())?;
+            self.reference = Some(
+                robust
+                    .points
+                    .iter()
+                    .zip(&per_point)
+                    .map(|(p, o)| self.objective.value(o, p.scenario.horizon))
+                    .collect(),
+            );
+        }
+        Ok(self.reference.clone())
+    }
+
+    /// Rollouts per point of a complete score.
+    fn rollouts(&self) -> u64 {
+        match self.engine {
+            Engine::Deterministic => 1,
+            Engine::Stochastic { rollouts, .. } => rollouts,
+        }
+    }
+
+    /// The per-rollout series whose mean is the score, for paired comparisons (racing, the
+    /// hold-out CI): each rollout's contribution; with a robust score, the mean over points
+    /// (mean measure) or the contribution at the point that decides it, less the reference
+    /// there (worst case, regret). `None` where the score is not such a mean (median, CVaR,
+    /// a quantile over points).
+    pub fn series(&self, score: &Score) -> Option<Vec<f64>> {
+        let contribution = |o: &RunOutcome, horizon: f64| self.objective.contribution(o, horizon);
+        let Some(robust) = self.robust else {
+            let horizon = self.scenario.horizon;
+            return score
+                .outcomes
+                .iter()
+                .map(|o| contribution(o, horizon))
+                .collect();
+        };
+        let by_point = score.by_point();
+        let reference = self.reference.clone().unwrap_or_default();
+        let horizon = |p: usize| robust.points[p].scenario.horizon;
+        match robust.measure {
+            Measure::Mean => {
+                let n = by_point.first().map_or(0, |o| o.len());
+                (0..n)
+                    .map(|r| {
+                        let sum = by_point
+                            .iter()
+                            .enumerate()
+                            .map(|(p, o)| contribution(&o[r], horizon(p)))
+                            .sum::<Option<f64>>()?;
+                        Some(sum / by_point.len() as f64)
+                    })
+                    .collect()
+            }
+            Measure::Worst | Measure::Regret => {
+                let at = super::robust::critical(robust.measure, &score.points, &reference)?;
+                let less = reference.get(at).copied().unwrap_or(0.0);
+                by_point
+                    .get(at)?
+                    .iter()
+                    .map(|o| Some(contribution(o, horizon(at))? - less))
+                    .collect()
+            }
+            Measure::Quantile(_) => None,
         }
     }
 
@@ -131,11 +255,9 @@ impl<'a> Evaluator<'a> {
 
     /// Runs `arm` as it is (its own progression rule) on every rollout and scores it.
     pub fn score_arm(&mut self, arm: &Arm) -> Result<Score> {
+        self.reference()?;
         self.evaluations += 1;
-        let outcomes = match self.engine {
-            Engine::Deterministic => self.run_arm(arm, 0, 1)?,
-            Engine::Stochastic { rollouts, .. } => self.run_arm(arm, 0, rollouts)?,
-        };
+        let outcomes = self.run_points(arm, 0, self.rollouts())?;
         Ok(self.summarise(outcomes, true))
     }
 
@@ -164,15 +286,15 @@ impl<'a> Evaluator<'a> {
         let (Engine::Stochastic { rollouts, .. }, Some(best)) = (self.engine, incumbent) else {
             return self.score_arm(arm);
         };
-        let horizon = self.scenario.horizon;
-        let objective = self.objective;
-        let contribution = |o: &RunOutcome| objective.contribution(o, horizon);
+        let points = self.robust.map_or(1, |r| r.points.len());
         if !best.complete
-            || best.outcomes.len() as u64 != rollouts
-            || best.outcomes.first().and_then(contribution).is_none()
+            || best.outcomes.len() as u64 != rollouts * points as u64
+            || self.series(best).is_none()
         {
             return self.score_arm(arm);
         }
+        self.reference()?;
+        let best_series = self.series(best).unwrap_or_default();
         self.evaluations += 1;
         let mut stages: Vec<u64> = [rollouts / 4, rollouts / 2]
             .into_iter()
@@ -181,22 +303,33 @@ impl<'a> Evaluator<'a> {
         stages.push(rollouts);
         stages.dedup();
         let best_penalty = penalty(best);
-        let mut outcomes: Vec<RunOutcome> = Vec::with_capacity(rollouts as usize);
+        let mut outcomes: Vec<Vec<RunOutcome>> = vec![Vec::new(); points];
         for end in stages {
-            let done = outcomes.len() as u64;
-            outcomes.extend(self.run_arm(arm, done, end - done)?);
+            let done = outcomes[0].len() as u64;
+            for (all, more) in outcomes
+                .iter_mut()
+                .zip(self.run_points(arm, done, end - done)?)
+            {
+                all.extend(more);
+            }
             if end == rollouts {
                 break;
             }
-            let diffs: Vec<f64> = outcomes
+            let partial = self.summarise(outcomes.clone(), false);
+            // With a robust score: the candidate at the point that decides its partial score
+            // against the incumbent at its own (the candidate's score is at most its value
+            // there), paired rollout by rollout.
+            let Some(series) = self.series(&partial) else {
+                continue;
+            };
+            let diffs: Vec<f64> = series
                 .iter()
-                .zip(&best.outcomes)
-                .filter_map(|(a, b)| Some(contribution(a)? - contribution(b)?))
+                .zip(&best_series)
+                .map(|(a, b)| a - b)
                 .collect();
             let m = diffs.len() as f64;
             let mean = diffs.iter().sum::<f64>() / m;
             let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (m - 1.0).max(1.0);
-            let partial = self.summarise(outcomes.clone(), false);
             let upper = mean - (penalty(&partial) - best_penalty) + RACE_Z * (var / m).sqrt();
             if upper < 0.0 {
                 return Ok(partial);
@@ -205,13 +338,43 @@ impl<'a> Evaluator<'a> {
         Ok(self.summarise(outcomes, true))
     }
 
-    /// Outcomes of rollouts `first .. first + count` of `arm` (the one ODE run on the
-    /// deterministic engine).
-    fn run_arm(&self, arm: &Arm, first: u64, count: u64) -> Result<Vec<RunOutcome>> {
+    /// Outcomes of rollouts `first .. first + count` of `arm` at each point (the scenario
+    /// alone without a robust setting): at a point, a scenario arm of the same name and
+    /// schedule, else the schedule as that point's scenario judges a candidate.
+    fn run_points(&self, arm: &Arm, first: u64, count: u64) -> Result<Vec<Vec<RunOutcome>>> {
+        let Some(robust) = self.robust else {
+            return Ok(vec![self.run_arm(self.scenario, arm, first, count)?]);
+        };
+        robust
+            .points
+            .iter()
+            .map(|p| {
+                let own = p
+                    .scenario
+                    .arm(&arm.name)
+                    .filter(|a| a.schedule == arm.schedule)
+                    .cloned();
+                let at = own
+                    .unwrap_or_else(|| p.scenario.candidate_arm(&arm.name, arm.schedule.clone()));
+                self.run_arm(&p.scenario, &at, first, count)
+                    .map_err(|e| e.in_context(&format!("at {}", p.label)))
+            })
+            .collect()
+    }
+
+    /// Outcomes of rollouts `first .. first + count` of `arm` in `scenario` (the one ODE
+    /// run on the deterministic engine).
+    fn run_arm(
+        &self,
+        scenario: &Scenario,
+        arm: &Arm,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<RunOutcome>> {
         Ok(match self.engine {
             Engine::Deterministic => vec![
                 run_deterministic(
-                    self.scenario,
+                    scenario,
                     arm,
                     RunOptions {
                         record_every: 0.0,
@@ -221,7 +384,7 @@ impl<'a> Evaluator<'a> {
                 .outcome,
             ],
             Engine::Stochastic { seed, .. } => run_rollouts(
-                self.scenario,
+                scenario,
                 arm,
                 RolloutSettings {
                     seed,
@@ -238,7 +401,28 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn summarise(&self, outcomes: Vec<RunOutcome>, complete: bool) -> Score {
+    /// The score of each point's outcomes (the mean dose over every point's rollouts).
+    fn summarise(&self, per_point: Vec<Vec<RunOutcome>>, complete: bool) -> Score {
+        let (value, points) = match self.robust {
+            None => (
+                self.objective.value(
+                    per_point.first().map_or(&[][..], |o| o),
+                    self.scenario.horizon,
+                ),
+                Vec::new(),
+            ),
+            Some(robust) => {
+                let values: Vec<f64> = robust
+                    .points
+                    .iter()
+                    .zip(&per_point)
+                    .map(|(p, o)| self.objective.value(o, p.scenario.horizon))
+                    .collect();
+                let reference = self.reference.clone().unwrap_or_default();
+                (robust.combine(&values, &reference), values)
+            }
+        };
+        let outcomes: Vec<RunOutcome> = per_point.into_iter().flatten().collect();
         let n = outcomes.len().max(1) as f64;
         let mut mean_dose = vec![0.0; self.scenario.drugs.len()];
         for o in &outcomes {
@@ -247,10 +431,11 @@ impl<'a> Evaluator<'a> {
             }
         }
         Score {
-            value: self.objective.value(&outcomes, self.scenario.horizon),
+            value,
             mean_dose,
             outcomes,
             complete,
+            points,
         }
     }
 }

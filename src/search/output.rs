@@ -3,8 +3,9 @@
 
 use super::config::{Plan, objective_name};
 use super::export::arm_yaml;
-use super::leaderboard::{Entry, Leaderboard};
+use super::leaderboard::{Entry, Leaderboard, RobustSummary};
 use super::objective::Objective;
+use super::robust::Measure;
 use crate::report::{Cell, Frame, render_table};
 use crate::scenario::Scenario;
 
@@ -51,12 +52,29 @@ fn short(v: f64) -> String {
 /// parameters on a line of their own under its row; every column is in leaderboard.csv.
 pub fn table(board: &Leaderboard, plan: &Plan) -> String {
     let infeasible = board.entries.iter().any(|e| !e.feasible);
+    let robust = board.robust.as_ref();
     let mut header = vec![
         "rank. schedule".to_owned(),
         "tuning".to_owned(),
-        format!("hold-out {} (95% CI)", objective_name(plan.objective)),
+        match robust {
+            None => format!("hold-out {} (95% CI)", objective_name(plan.objective)),
+            Some(r) => format!(
+                "hold-out {} {} (95% CI)",
+                objective_name(plan.objective),
+                match r.measure {
+                    Measure::Worst => "worst case".to_owned(),
+                    Measure::Mean => "mean over points".to_owned(),
+                    Measure::Regret => "regret".to_owned(),
+                    Measure::Quantile(q) => format!("{q} quantile"),
+                }
+            ),
+        },
         "dose vs continuous".to_owned(),
     ];
+    if robust.is_some() {
+        header.push("nominal".to_owned());
+        header.push("at".to_owned());
+    }
     if infeasible {
         header.push("feasible".to_owned());
     }
@@ -69,6 +87,18 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
             holdout_cell(e, plan),
             format!("{:.0}%", 100.0 * e.relative_dose),
         ];
+        if let Some(r) = robust {
+            row.push(
+                e.points
+                    .first()
+                    .map_or_else(|| "—".to_owned(), |v| format!("{v:.1}")),
+            );
+            let reference = r.reference.clone().unwrap_or_default();
+            row.push(
+                super::robust::critical(r.measure, &e.points, &reference)
+                    .map_or_else(|| "—".to_owned(), |i| format!("#{i}")),
+            );
+        }
         if infeasible {
             row.push(if e.feasible { "yes" } else { "no" }.to_owned());
         }
@@ -141,6 +171,77 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
         );
     }
     out
+}
+
+/// The point that decides an entry's robust score (worst case and regret), by label.
+fn deciding_point(e: &Entry, r: &RobustSummary) -> Option<String> {
+    let reference = r.reference.clone().unwrap_or_default();
+    let at = super::robust::critical(r.measure, &e.points, &reference)?;
+    r.labels.get(at).cloned()
+}
+
+/// What a robust leaderboard's score is, for under the table (`None` without one).
+pub fn robust_note(board: &Leaderboard, plan: &Plan) -> Option<String> {
+    let r = board.robust.as_ref()?;
+    let what = match r.measure {
+        Measure::Regret => "the smallest difference to continuous dosing at the standard dose",
+        Measure::Worst => "the smallest value",
+        Measure::Mean => "the mean",
+        Measure::Quantile(_) => "the quantile",
+    };
+    let quantile = match r.measure {
+        Measure::Quantile(q) => format!(" ({q})"),
+        _ => String::new(),
+    };
+    let reference = match &r.reference {
+        Some(v) => format!(
+            " Continuous dosing scores {} there.",
+            v.iter()
+                .map(|x| format!("{x:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => String::new(),
+    };
+    Some(format!(
+        "robust: {what}{quantile} of {} over {} points on the same rollouts ({}); `at`: \
+         the point that sets the score; each point's value is in robust.csv.{reference}",
+        objective_name(plan.objective),
+        r.labels.len(),
+        r.labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("#{i} {l}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    ))
+}
+
+/// robust.csv: every entry's hold-out value at each point of uncertainty (with a robust
+/// score; `None` otherwise).
+pub fn robust_frame(board: &Leaderboard) -> Option<Frame> {
+    let r = board.robust.as_ref()?;
+    let mut frame = Frame::with_flags(
+        ["schedule", "point", "value", "continuous", "decides"]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect(),
+        &["schedule", "point"],
+        &["decides"],
+    );
+    for e in &board.entries {
+        let deciding = deciding_point(e, r);
+        for (i, (label, v)) in r.labels.iter().zip(&e.points).enumerate() {
+            frame.push(vec![
+                Cell::from(e.label.as_str()),
+                Cell::from(label.as_str()),
+                Cell::from(*v),
+                Cell::from(r.reference.as_ref().and_then(|c| c.get(i).copied())),
+                Cell::from(deciding.as_deref() == Some(label.as_str())),
+            ]);
+        }
+    }
+    Some(frame)
 }
 
 /// When several entries reach the objective's best possible value (they hold the tumour to
