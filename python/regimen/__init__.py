@@ -116,9 +116,11 @@ class Scenario:
         pareto=None,
         time_limit=None,
         threads=None,
+        sensitivity=None,
     ):
         """Search schedule families for the best schedule, as `regimen optimise` does; the
-        scenario's ``optimise:`` block gives every setting left as None."""
+        scenario's ``optimise:`` block gives every setting left as None (``sensitivity=False``
+        leaves out the sensitivity report, as ``--no-sensitivity`` does)."""
         return Optimisation(
             self._native.optimise(
                 seed,
@@ -133,6 +135,7 @@ class Scenario:
                 pareto,
                 time_limit,
                 threads,
+                sensitivity,
             )
         )
 
@@ -226,12 +229,29 @@ class Comparison(_Result):
 
 
 class Optimisation(_Result):
-    """An optimisation: ``leaderboard``, ``trace``, ``pareto`` and ``best_yaml``."""
+    """An optimisation: ``leaderboard``, ``trace``, ``pareto``, ``sensitivity`` (the
+    tornado, cliff and map scores), ``robust`` (with an ``optimise.robust`` block) and
+    ``best_yaml``."""
 
-    _tables = ("leaderboard", "trace", "pareto")
+    _tables = ("leaderboard", "trace", "pareto", "robust", "sensitivity")
     leaderboard = property(lambda self: self.table("leaderboard"))
     trace = property(lambda self: self.table("trace"))
     pareto = property(lambda self: self.table("pareto"))
+    robust = property(lambda self: self.table("robust"))
+    sensitivity = property(lambda self: self.table("sensitivity"))
+
+    @property
+    def tables(self):
+        """The names of the tables this optimisation has (``robust`` only with an
+        ``optimise.robust`` block, ``sensitivity`` unless the report was turned off)."""
+        names = []
+        for name in self._tables:
+            try:
+                self._native.frame(name)
+            except RegimenError:
+                continue
+            names.append(name)
+        return names
 
     @property
     def best_yaml(self):

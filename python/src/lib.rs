@@ -273,7 +273,7 @@ impl Scenario {
         })
     }
 
-    #[pyo3(signature = (seed=1, objective=None, rollouts=None, holdout=None, budget_evals=None, families=None, solver=None, racing=None, max_relative_dose=None, pareto=None, time_limit=None, threads=None))]
+    #[pyo3(signature = (seed=1, objective=None, rollouts=None, holdout=None, budget_evals=None, families=None, solver=None, racing=None, max_relative_dose=None, pareto=None, time_limit=None, threads=None, sensitivity=None))]
     #[allow(clippy::too_many_arguments)]
     fn optimise(
         &self,
@@ -290,6 +290,7 @@ impl Scenario {
         pareto: Option<Vec<f64>>,
         time_limit: Option<f64>,
         threads: Option<usize>,
+        sensitivity: Option<bool>,
     ) -> PyResult<Optimisation> {
         let overrides = Overrides {
             objective: objective
@@ -307,6 +308,7 @@ impl Scenario {
             solver: solver.as_deref().map(solver_named).transpose()?,
             racing,
             pareto,
+            sensitivity,
         };
         if let Some(n) = budget_evals {
             regimen::support::limits::budget_evals(n).map_err(to_py)?;
@@ -556,7 +558,7 @@ struct Optimisation {
 
 #[pymethods]
 impl Optimisation {
-    /// One of `leaderboard`, `trace`, `pareto`.
+    /// One of `leaderboard`, `trace`, `pareto`, `robust`, `sensitivity`.
     fn frame<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
         use regimen::search::output;
         let board = &self.run.board;
@@ -564,6 +566,14 @@ impl Optimisation {
             "leaderboard" => output::leaderboard_frame(board),
             "trace" => output::trace_frame(board),
             "pareto" => output::pareto_frame(board),
+            "robust" => output::robust_frame(board).ok_or_else(|| {
+                RegimenError::new_err(
+                    "no robust table: the scenario's optimise block has no robust: settings",
+                )
+            })?,
+            "sensitivity" => output::sensitivity_frame(board).ok_or_else(|| {
+                RegimenError::new_err("no sensitivity table: the report was turned off")
+            })?,
             other => return Err(RegimenError::new_err(format!("no table `{other}`"))),
         };
         frame_to_py(py, &frame)

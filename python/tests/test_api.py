@@ -134,6 +134,17 @@ def test_optimise_ranks_searched_schedules_with_the_arms():
     assert len(o.trace) == 3
     assert "arm:continuous" in set(board["schedule"])
     assert "search:" in str(o)
+    # The sensitivity report: every entry as the scenario stands, one parameter at a time.
+    sens = o.sensitivity
+    assert {"nominal", "oneway"} <= set(sens["kind"])
+    assert set(sens["schedule"]) == set(board["schedule"])
+    assert "cliff_parameter" in o.leaderboard.columns
+    assert "robust" not in o.tables
+    with pytest.raises(regimen.RegimenError, match="no robust table"):
+        o.robust
+    quick = s.optimise(budget_evals=2, rollouts=10, holdout=20, families=["intermittent"],
+                       sensitivity=False)
+    assert "sensitivity" not in quick.tables
     with pytest.raises(regimen.RegimenError, match="unknown family"):
         s.optimise(families=["nope"])
 

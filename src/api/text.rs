@@ -110,6 +110,9 @@ pub fn optimisation(scenario: &Scenario, run: &Optimisation) -> String {
     if let Some(note) = output::robust_note(board, plan) {
         let _ = writeln!(out, "\n{}", wrap(&note, 100));
     }
+    if let Some(note) = output::sensitivity_note(board, plan) {
+        let _ = writeln!(out, "\n{}", wrap(&note, 100));
+    }
     if let Some(note) = output::saturation_note(board, plan.objective, scenario.horizon) {
         let _ = writeln!(out, "\n{}", wrap(&format!("note: {note}"), 100));
     }

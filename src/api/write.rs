@@ -204,6 +204,10 @@ pub fn optimisation(
         write_atomic(&dir.join("robust.csv"), frame.to_csv().as_bytes())?;
         written.push("robust.csv");
     }
+    if let Some(frame) = output::sensitivity_frame(board) {
+        write_atomic(&dir.join("sensitivity.csv"), frame.to_csv().as_bytes())?;
+        written.push("sensitivity.csv");
+    }
     if plan.pareto.is_some() {
         write_atomic(
             &dir.join("pareto.csv"),

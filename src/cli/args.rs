@@ -207,6 +207,10 @@ pub struct OptimiseArgs {
     /// Draw SVG plots only (no PNG copies).
     #[arg(long)]
     pub no_png: bool,
+    /// Leave out the sensitivity report (tornado, distance to the cliff, two-parameter map
+    /// of the finalists and arms), which scores each again with parameters changed.
+    #[arg(long)]
+    pub no_sensitivity: bool,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,7 @@ fn options(args: &OptimiseArgs) -> Result<OptimiseOptions> {
             solver: args.solver.map(Into::into),
             racing: args.no_racing.then_some(false),
             pareto: args.pareto.clone(),
+            sensitivity: args.no_sensitivity.then_some(false),
         },
         time_limit: args
             .time_limit

@@ -91,6 +91,12 @@ pub const TEXT_COLUMNS: &[&str] = &[
     "family",
     "label",
     "candidate",
+    "cliff_parameter",
+    "kind",
+    "parameter",
+    "parameter2",
+    "point",
+    "decides",
 ];
 
 /// One recorded run: an arm, and the rollout for stochastic runs.

@@ -6,6 +6,7 @@ pub mod figures;
 pub mod fit;
 pub mod html;
 pub mod png;
+pub mod sensitivity;
 pub mod svg;
 
 use crate::error::Result;
@@ -17,6 +18,19 @@ use std::path::Path;
 pub fn render_folder(dir: &Path, report: Option<&Path>, png: bool) -> Result<Vec<String>> {
     let folder = data::RunFolder::load(dir)?;
     let mut figures = figures::all(&folder);
+    // An optimisation's sensitivity report (nothing when the folder has none).
+    {
+        let objective = match folder.objective.as_str() {
+            "rmst" => format!("restricted mean TTP ({})", folder.time_units),
+            "median" => format!("median TTP ({})", folder.time_units),
+            other => other.to_owned(),
+        };
+        figures.extend(sensitivity::figures(
+            dir,
+            &folder.scenario_name,
+            &objective,
+        )?);
+    }
     if folder.command == "fit" {
         figures.extend(fit::figures(
             dir,

@@ -19,6 +19,7 @@ pub const RUN_FILES: &[&str] = &[
     "trace.csv",
     "pareto.csv",
     "robust.csv",
+    "sensitivity.csv",
     "best.yaml",
     "checkpoint.json",
     "search.json",

@@ -201,6 +201,28 @@ pub struct OptimiseSpec {
     /// Score every candidate under parameter uncertainty instead of at the nominal model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robust: Option<RobustSpec>,
+    /// The sensitivity report of the leaderboard's schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<SensitivitySpec>,
+}
+
+/// The `optimise.sensitivity:` block: which parameters the report of every finalist and arm
+/// changes (a tornado, the distance to the cliff, a two-parameter map) and on how many
+/// rollouts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SensitivitySpec {
+    /// Write the report (true if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The parameters, by path, with the relative half-width of the range the tornado and
+    /// the map cover (if left out: the robust block's uncertain parameters, else each drug
+    /// effect and birth rate at ±30 %).
+    #[serde(default, skip_serializing_if = "NamedList::is_empty")]
+    pub parameters: NamedList<f64>,
+    /// Rollouts per score (100, or the tuning rollouts if fewer, if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollouts: Option<u64>,
 }
 
 /// The `optimise.robust:` block: the points of parameter (and model) uncertainty a candidate

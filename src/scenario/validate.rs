@@ -1324,6 +1324,60 @@ fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
     if let Some(r) = &o.robust {
         check_robust(c, spec, r);
     }
+    if let Some(sens) = &o.sensitivity {
+        for (path, &w) in sens.parameters.iter() {
+            check_uncertain(
+                c,
+                spec,
+                &format!("optimise.sensitivity.parameters.{path}"),
+                path,
+                w,
+            );
+        }
+        if let Some(n) = sens.rollouts
+            && !(1..=MAX_OPTIMISE_ROLLOUTS).contains(&n)
+        {
+            c.fail(
+                "optimise.sensitivity.rollouts",
+                format!("rollouts must be between 1 and {MAX_OPTIMISE_ROLLOUTS}, got {n}"),
+            );
+        }
+    }
+}
+
+/// One uncertain parameter (`path`, relative half-width `w`), reported at `field`: a number
+/// of this scenario, not zero, not drawn per patient, and a width in (0, 1).
+fn check_uncertain(c: &mut Checker, spec: &ScenarioSpec, field: &str, path: &str, w: f64) {
+    if !(w.is_finite() && w > 0.0 && w < 1.0) {
+        c.fail(
+            field,
+            format!("the relative half-width must be in (0, 1) (0.3: ±30 %), got {w}"),
+        );
+    }
+    match super::params::number_at(spec, path) {
+        Err(m) => c.fail(field, m),
+        Ok(0.0) => c.fail(
+            field,
+            "the scenario's value is 0, which a relative range leaves at 0",
+        ),
+        Ok(_) => {}
+    }
+    let drawn = spec
+        .virtual_patients
+        .iter()
+        .filter_map(|(key, _)| super::patients::resolve_target(spec, key).ok())
+        .flatten()
+        .collect::<Vec<_>>();
+    if let Ok(p) = super::paths::find(spec, path)
+        && p.targets.iter().any(|t| drawn.contains(t))
+    {
+        c.fail(
+            field,
+            "this parameter is drawn per patient by virtual_patients, which overrides \
+             its value; make its distribution uncertain instead (e.g. \
+             virtual_patients.<key>.lognormal.median)",
+        );
+    }
 }
 
 /// Most uncertain parameters of a `corners` design (2^8 = 256 points).
@@ -1349,38 +1403,14 @@ fn check_robust(c: &mut Checker, spec: &ScenarioSpec, r: &RobustSpec) {
              model (models: [other.yaml])",
         );
     }
-    let drawn: Vec<crate::model::patients::Target> = spec
-        .virtual_patients
-        .iter()
-        .filter_map(|(key, _)| super::patients::resolve_target(spec, key).ok())
-        .flatten()
-        .collect();
     for (path, &w) in r.uncertain.iter() {
-        let field = format!("optimise.robust.uncertain.{path}");
-        if !(w.is_finite() && w > 0.0 && w < 1.0) {
-            c.fail(
-                &field,
-                format!("the relative half-width must be in (0, 1) (0.3: ±30 %), got {w}"),
-            );
-        }
-        match super::params::number_at(spec, path) {
-            Err(m) => c.fail(&field, m),
-            Ok(0.0) => c.fail(
-                &field,
-                "the scenario's value is 0, which a relative range leaves at 0",
-            ),
-            Ok(_) => {}
-        }
-        if let Ok(p) = super::paths::find(spec, path)
-            && p.targets.iter().any(|t| drawn.contains(t))
-        {
-            c.fail(
-                &field,
-                "this parameter is drawn per patient by virtual_patients, which overrides \
-                 its value; make its distribution uncertain instead (e.g. \
-                 virtual_patients.<key>.lognormal.median)",
-            );
-        }
+        check_uncertain(
+            c,
+            spec,
+            &format!("optimise.robust.uncertain.{path}"),
+            path,
+            w,
+        );
     }
     let k = r.uncertain.len();
     match r.points {

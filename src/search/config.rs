@@ -5,6 +5,7 @@ use super::family::{Family, Solver};
 use super::lp::LpTarget;
 use super::objective::Objective;
 use super::robust::{Design, Measure, RobustPlan};
+use super::sensitivity::{self, SensitivityPlan};
 use crate::error::{Error, Result};
 use crate::model::Role;
 use crate::scenario::Scenario;
@@ -35,6 +36,9 @@ pub struct Overrides {
     pub racing: Option<bool>,
     /// `--pareto`: the dose limits of the front.
     pub pareto: Option<Vec<f64>>,
+    /// `--no-sensitivity` (false).
+    #[serde(default)]
+    pub sensitivity: Option<bool>,
 }
 
 /// The LP's part of the plan (its dose budget comes from each dose limit in turn).
@@ -97,6 +101,8 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Score candidates under parameter uncertainty (the block's `robust:`).
     pub robust: Option<RobustPlan>,
+    /// The sensitivity report of the leaderboard's entries, unless turned off.
+    pub sensitivity: Option<SensitivityPlan>,
 }
 
 /// Default rollouts per candidate, hold-out rollouts and evaluations per family.
@@ -228,7 +234,36 @@ impl Plan {
             standard_dose: basis.standard,
             notes,
             robust: block.robust.as_ref().map(|r| robust_plan(scenario, r)),
+            sensitivity: None,
         };
+        let mut plan = plan;
+        let sens = block.sensitivity.clone().unwrap_or_default();
+        if overrides.sensitivity.or(sens.enabled).unwrap_or(true) {
+            let parameters: Vec<(String, f64)> = if !sens.parameters.is_empty() {
+                sens.parameters
+                    .iter()
+                    .map(|(p, w)| (p.to_owned(), *w))
+                    .collect()
+            } else if let Some(r) = plan.robust.as_ref().filter(|r| !r.uncertain.is_empty()) {
+                r.uncertain.clone()
+            } else {
+                sensitivity::default_parameters(scenario)
+            };
+            if parameters.is_empty() {
+                plan.notes.push(
+                    "no sensitivity report: the scenario has no drug effect or birth rate to \
+                     change (name parameters in optimise.sensitivity.parameters)"
+                        .to_owned(),
+                );
+            } else {
+                plan.sensitivity = Some(SensitivityPlan {
+                    parameters,
+                    rollouts: sens
+                        .rollouts
+                        .unwrap_or(plan.rollouts.min(sensitivity::DEFAULT_ROLLOUTS)),
+                });
+            }
+        }
         if plan.rollouts == 0 || plan.holdout == 0 || plan.budget_per_family == 0 {
             return Err(Error::Usage(
                 "rollouts, holdout and budget_evals must be at least 1".to_owned(),

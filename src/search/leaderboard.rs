@@ -74,9 +74,13 @@ pub struct Entry {
     /// The LP's own report, for the LP's entry.
     pub lp: Option<LpReport>,
     /// With a robust score: the hold-out objective at each point of uncertainty (see
-    /// [`Leaderboard::points`]); `holdout` combines them.
+    /// [`Leaderboard::robust`]); `holdout` combines them.
     #[serde(default)]
     pub points: Vec<f64>,
+    /// With a robust score: the share of the spread of `points` that rollout noise alone
+    /// would give (see [`super::robust::noise_share`]).
+    #[serde(default)]
+    pub noise_share: Option<f64>,
 }
 
 /// A placeholder until a merged entry's schedule is rebuilt.
@@ -86,7 +90,7 @@ fn no_schedule() -> Schedule {
 
 impl Entry {
     /// An entry before its hold-out scoring.
-    fn unscored(label: String, schedule: Schedule, parameters: Vec<(String, f64)>) -> Entry {
+    pub fn unscored(label: String, schedule: Schedule, parameters: Vec<(String, f64)>) -> Entry {
         Entry {
             label,
             schedule,
@@ -104,6 +108,7 @@ impl Entry {
             evaluations: 0,
             lp: None,
             points: Vec::new(),
+            noise_share: None,
         }
     }
 }
@@ -142,6 +147,8 @@ pub struct Leaderboard {
     /// With a robust score: how the points combine, their labels, and continuous dosing's
     /// hold-out value at each (what a regret is measured against).
     pub robust: Option<RobustSummary>,
+    /// How each entry fares with the model's parameters changed.
+    pub sensitivity: Option<super::sensitivity::Sensitivity>,
 }
 
 /// What a leaderboard of robust scores says about its points.
@@ -246,7 +253,7 @@ struct Robustness {
     points: Option<Robust>,
     engine: Engine,
     continuous: Schedule,
-    reference: Option<Vec<f64>>,
+    reference: Option<Score>,
 }
 
 impl Robustness {
@@ -284,6 +291,27 @@ impl Robustness {
     }
 }
 
+/// The share of the spread between a robust score's points that its rollouts' noise would
+/// give: per point, the sample variance of one rollout's contribution over the rollouts run.
+fn noise_share(scenario: &Scenario, plan: &Plan, score: &Score) -> Option<f64> {
+    if score.points.len() < 2 {
+        return None;
+    }
+    let by_point = score.by_point();
+    let variances: Vec<f64> = by_point
+        .iter()
+        .map(|o| {
+            let xs: Vec<f64> = o
+                .iter()
+                .filter_map(|o| plan.objective.contribution(o, scenario.horizon))
+                .collect();
+            (xs.len() >= 2).then(|| mean_var(&xs).1)
+        })
+        .collect::<Option<_>>()?;
+    let rollouts = by_point.first().map_or(0, |o| o.len());
+    super::robust::noise_share(&score.points, &variances, rollouts)
+}
+
 /// Mean and sample variance.
 fn mean_var(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -312,6 +340,7 @@ pub fn optimise(
             timed_out: searched.timed_out,
             interrupted: true,
             robust: None,
+            sensitivity: None,
         });
     }
     finish(scenario, plan, searched, progress)
@@ -709,6 +738,7 @@ pub fn finish(
         e.holdout_ci = scored.ci;
         e.holdout_rollouts = scored.score.outcomes.len() as u64 / robust.point_count();
         e.points = scored.score.points.clone();
+        e.noise_share = noise_share(scenario, plan, &scored.score);
         e.relative_dose = relative(&scored.score.mean_dose);
         e.over_cap = cap_penalty.over_cap(&scored.score);
         if let Some(lp) = &mut e.lp {
@@ -749,6 +779,13 @@ pub fn finish(
             .then(b.holdout.total_cmp(&a.holdout))
             .then(a.relative_dose.total_cmp(&b.relative_dose))
     });
+    let sensitivity = match &plan.sensitivity {
+        Some(s) if !crate::support::stop::requested() => {
+            tracing::info!(parameters = s.parameters.len(), "sensitivity report");
+            Some(super::sensitivity::analyse(scenario, plan, s, &entries)?)
+        }
+        _ => None,
+    };
     Ok(Leaderboard {
         entries,
         trace,
@@ -761,7 +798,8 @@ pub fn finish(
         robust: robust.points.as_ref().map(|r| RobustSummary {
             measure: r.measure,
             labels: r.labels(),
-            reference: robust.reference.clone(),
+            reference: robust.reference.as_ref().map(|c| c.points.clone()),
         }),
+        sensitivity,
     })
 }

@@ -15,3 +15,4 @@ pub mod lp;
 pub mod objective;
 pub mod output;
 pub mod robust;
+pub mod sensitivity;

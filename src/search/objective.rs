@@ -130,10 +130,10 @@ pub struct Evaluator<'a> {
     pub evaluations: u64,
     /// Score at these points of uncertainty instead of the scenario alone.
     robust: Option<&'a Robust>,
-    /// The standard of care a regret is measured against, and its value at each point once
+    /// The standard of care a regret is measured against, and its score at the points once
     /// known.
     continuous: Option<Schedule>,
-    reference: Option<Vec<f64>>,
+    reference: Option<Score>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -158,9 +158,9 @@ impl<'a> Evaluator<'a> {
         self
     }
 
-    /// This evaluator with the standard of care's value at each point already known (from
+    /// This evaluator with the standard of care's score at the points already known (from
     /// [`Evaluator::reference`] of an evaluator on the same engine).
-    pub fn with_reference(mut self, reference: Option<Vec<f64>>) -> Self {
+    pub fn with_reference(mut self, reference: Option<Score>) -> Self {
         self.reference = reference;
         self
     }
@@ -170,9 +170,10 @@ impl<'a> Evaluator<'a> {
         self.robust
     }
 
-    /// Continuous dosing's value at each point: what a regret is measured against (`None`
-    /// unless the measure is a regret). Computed once, not counted as an evaluation.
-    pub fn reference(&mut self) -> Result<Option<Vec<f64>>> {
+    /// Continuous dosing's score at the points (its `points` are the values): what a regret
+    /// is measured against, rollout by rollout (`None` unless the measure is a regret).
+    /// Computed once, not counted as an evaluation.
+    pub fn reference(&mut self) -> Result<Option<Score>> {
         let Some(robust) = self.robust.filter(|r| r.measure == Measure::Regret) else {
             return Ok(None);
         };
@@ -182,16 +183,25 @@ impl<'a> Evaluator<'a> {
             })?;
             let arm = self.scenario.candidate_arm("continuous", schedule);
             let per_point = self.run_points(&arm, 0, self.rollouts())?;
-            self.reference = Some(
-                robust
-                    .points
-                    .iter()
-                    .zip(&per_point)
-                    .map(|(p, o)| self.objective.value(o, p.scenario.horizon))
-                    .collect(),
-            );
+            let values = robust
+                .points
+                .iter()
+                .zip(&per_point)
+                .map(|(p, o)| self.objective.value(o, p.scenario.horizon))
+                .collect();
+            let mut score = self.summarise(per_point, true);
+            score.points = values;
+            score.value = 0.0;
+            self.reference = Some(score);
         }
         Ok(self.reference.clone())
+    }
+
+    /// Continuous dosing's value at each point, once known (empty otherwise).
+    fn reference_values(&self) -> Vec<f64> {
+        self.reference
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.points.clone())
     }
 
     /// Rollouts per point of a complete score.
@@ -204,9 +214,9 @@ impl<'a> Evaluator<'a> {
 
     /// The per-rollout series whose mean is the score, for paired comparisons (racing, the
     /// hold-out CI): each rollout's contribution; with a robust score, the mean over points
-    /// (mean measure) or the contribution at the point that decides it, less the reference
-    /// there (worst case, regret). `None` where the score is not such a mean (median, CVaR,
-    /// a quantile over points).
+    /// (mean measure) or the contribution at the point that decides it (worst case), less
+    /// continuous dosing's on the same rollout there (regret). `None` where the score is not
+    /// such a mean (median, CVaR, a quantile over points).
     pub fn series(&self, score: &Score) -> Option<Vec<f64>> {
         let contribution = |o: &RunOutcome, horizon: f64| self.objective.contribution(o, horizon);
         let Some(robust) = self.robust else {
@@ -218,7 +228,7 @@ impl<'a> Evaluator<'a> {
                 .collect();
         };
         let by_point = score.by_point();
-        let reference = self.reference.clone().unwrap_or_default();
+        let reference = self.reference_values();
         let horizon = |p: usize| robust.points[p].scenario.horizon;
         match robust.measure {
             Measure::Mean => {
@@ -236,12 +246,15 @@ impl<'a> Evaluator<'a> {
             }
             Measure::Worst | Measure::Regret => {
                 let at = super::robust::critical(robust.measure, &score.points, &reference)?;
-                let less = reference.get(at).copied().unwrap_or(0.0);
-                by_point
-                    .get(at)?
-                    .iter()
-                    .map(|o| Some(contribution(o, horizon(at))? - less))
-                    .collect()
+                let h = horizon(at);
+                let own = by_point.get(at)?.iter().map(|o| contribution(o, h));
+                match (robust.measure, &self.reference) {
+                    (Measure::Regret, Some(c)) => {
+                        let theirs = c.by_point().get(at)?.iter().map(|o| contribution(o, h));
+                        own.zip(theirs).map(|(a, b)| Some(a? - b?)).collect()
+                    }
+                    _ => own.collect(),
+                }
             }
             Measure::Quantile(_) => None,
         }
@@ -418,8 +431,7 @@ impl<'a> Evaluator<'a> {
                     .zip(&per_point)
                     .map(|(p, o)| self.objective.value(o, p.scenario.horizon))
                     .collect();
-                let reference = self.reference.clone().unwrap_or_default();
-                (robust.combine(&values, &reference), values)
+                (robust.combine(&values, &self.reference_values()), values)
             }
         };
         let outcomes: Vec<RunOutcome> = per_point.into_iter().flatten().collect();

@@ -6,6 +6,7 @@ use super::export::arm_yaml;
 use super::leaderboard::{Entry, Leaderboard, RobustSummary};
 use super::objective::Objective;
 use super::robust::Measure;
+use super::sensitivity::Cliff;
 use crate::report::{Cell, Frame, render_table};
 use crate::scenario::Scenario;
 
@@ -69,11 +70,15 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
                 }
             ),
         },
-        "dose vs continuous".to_owned(),
+        "rel. dose".to_owned(),
     ];
     if robust.is_some() {
         header.push("nominal".to_owned());
         header.push("at".to_owned());
+    }
+    let sensitivity = board.sensitivity.as_ref();
+    if sensitivity.is_some() {
+        header.push("cliff".to_owned());
     }
     if infeasible {
         header.push("feasible".to_owned());
@@ -97,6 +102,12 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
             row.push(
                 super::robust::critical(r.measure, &e.points, &reference)
                     .map_or_else(|| "—".to_owned(), |i| format!("#{i}")),
+            );
+        }
+        if let Some(s) = sensitivity {
+            row.push(
+                s.cliff(&e.label)
+                    .map_or_else(|| "—".to_owned(), Cliff::describe),
             );
         }
         if infeasible {
@@ -203,9 +214,26 @@ pub fn robust_note(board: &Leaderboard, plan: &Plan) -> Option<String> {
         ),
         None => String::new(),
     };
+    let noise = board
+        .entries
+        .first()
+        .and_then(|e| Some((e, e.noise_share?)))
+        .map_or_else(String::new, |(e, share)| {
+            format!(
+                " Rollout noise alone would give {:.1} % of the spread between the points of \
+                 {}{}.",
+                100.0 * share,
+                e.label,
+                if share > 0.25 {
+                    " — too much to tell the points apart: give more rollouts (--holdout)"
+                } else {
+                    ""
+                }
+            )
+        });
     Some(format!(
         "robust: {what}{quantile} of {} over {} points on the same rollouts ({}); `at`: \
-         the point that sets the score; each point's value is in robust.csv.{reference}",
+         the point that sets the score; each point's value is in robust.csv.{reference}{noise}",
         objective_name(plan.objective),
         r.labels.len(),
         r.labels
@@ -294,13 +322,23 @@ pub fn leaderboard_frame(board: &Leaderboard) -> Frame {
         "lp_rounded_ode_log10",
         "lp_rounded_rollouts_log10",
         "holdout_rollouts",
+        "cliff_parameter",
+        "cliff_change",
     ];
     let mut frame = Frame::with_flags(
         names.iter().map(|n| (*n).to_owned()).collect(),
-        &["schedule", "parameters"],
+        &["schedule", "parameters", "cliff_parameter"],
         &["feasible", "on_front"],
     );
     for (i, e) in board.entries.iter().enumerate() {
+        let cliff = board.sensitivity.as_ref().and_then(|s| s.cliff(&e.label));
+        let (cliff_parameter, cliff_change) = match cliff {
+            Some(Cliff::At { parameter, change }) => (parameter.clone(), Some(*change)),
+            Some(Cliff::BelowAtNominal) => ("(below at nominal)".to_owned(), Some(0.0)),
+            Some(Cliff::Beyond { .. }) => ("(none)".to_owned(), None),
+            Some(Cliff::Reference) => ("(reference)".to_owned(), None),
+            None => (String::new(), None),
+        };
         frame.push(vec![
             Cell::from(i as u64 + 1),
             Cell::from(e.label.as_str()),
@@ -319,9 +357,87 @@ pub fn leaderboard_frame(board: &Leaderboard) -> Frame {
             Cell::from(e.lp.as_ref().map(|r| r.rounded_log10)),
             Cell::from(e.lp.as_ref().map(|r| r.stochastic_log10)),
             Cell::from(e.holdout_rollouts),
+            Cell::Text(cliff_parameter),
+            Cell::from(cliff_change),
         ]);
     }
     frame
+}
+
+/// sensitivity.csv: every score of the sensitivity report (`None` without one): `oneway`
+/// rows are the tornado, `cliff` rows the cliff search's steps, `map` rows the
+/// two-parameter map of the best entry.
+pub fn sensitivity_frame(board: &Leaderboard) -> Option<Frame> {
+    let s = board.sensitivity.as_ref()?;
+    let mut frame = Frame::with_flags(
+        [
+            "schedule",
+            "kind",
+            "parameter",
+            "change",
+            "parameter2",
+            "change2",
+            "value",
+            "continuous",
+            "margin",
+        ]
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect(),
+        &["schedule", "kind", "parameter", "parameter2"],
+        &[],
+    );
+    for r in &s.rows {
+        frame.push(vec![
+            Cell::from(r.schedule.as_str()),
+            Cell::from(r.kind),
+            Cell::from(r.parameter.as_str()),
+            Cell::from(r.change),
+            Cell::Text(r.parameter2.clone().unwrap_or_default()),
+            Cell::from(r.change2),
+            Cell::from(r.value),
+            Cell::from(r.continuous),
+            Cell::from(r.value - r.continuous),
+        ]);
+    }
+    Some(frame)
+}
+
+/// What the sensitivity column means, for under the table (`None` without a report).
+pub fn sensitivity_note(board: &Leaderboard, plan: &Plan) -> Option<String> {
+    let s = board.sensitivity.as_ref()?;
+    let parameters: Vec<String> = s
+        .parameters
+        .iter()
+        .map(|(p, w)| {
+            format!(
+                "{} ±{:.0}%",
+                crate::support::format::short_parameter(p),
+                100.0 * w
+            )
+        })
+        .collect();
+    Some(
+        format!(
+            "cliff: the smallest change of one parameter that puts the schedule's {} below \
+         continuous dosing at the standard dose (searched to ±{:.0}%), each score on {} \
+         rollouts (seed {}) shared by every change; parameters: {}. The tornado, the cliff \
+         search and a map of the best schedule over its two most influential parameters are \
+         in sensitivity.csv and plots/.",
+            objective_name(plan.objective),
+            100.0 * super::sensitivity::CLIFF_STEPS[super::sensitivity::CLIFF_STEPS.len() - 1],
+            s.rollouts,
+            s.seed,
+            parameters.join(", ")
+        ) + &match s.skipped.first() {
+            None => String::new(),
+            Some(first) => format!(
+                " {} change(s) made no valid model and were left out (a direction's search ends \
+             there), e.g. {first}",
+                s.skipped.len()
+            ),
+        },
+    )
 }
 
 /// [`leaderboard_frame`] as CSV.

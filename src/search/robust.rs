@@ -16,6 +16,7 @@
 
 use crate::error::{Diagnostic, Error, Result};
 use crate::scenario::Scenario;
+use crate::support::format::short_parameter;
 use crate::support::rng::Key;
 use std::path::PathBuf;
 
@@ -91,28 +92,6 @@ pub struct Robust {
     pub points: Vec<Point>,
 }
 
-/// A short name for a parameter path: its words that say which parameter, not where it
-/// sits in the file (`drugs.d.effects.sensitive.kill.linear.slope` → `d.sensitive.kill`).
-pub fn short_name(path: &str) -> String {
-    const PLACES: [&str; 9] = [
-        "model",
-        "compartments",
-        "drugs",
-        "effects",
-        "linear",
-        "slope",
-        "hill",
-        "emax",
-        "transitions",
-    ];
-    let kept: Vec<&str> = path.split('.').filter(|w| !PLACES.contains(w)).collect();
-    if kept.is_empty() {
-        path.to_owned()
-    } else {
-        kept.join(".")
-    }
-}
-
 /// The label of a point of the box from its factors: each parameter away from its value
 /// with its signed change in per cent.
 fn label_of(parameters: &[String], factors: &[f64]) -> String {
@@ -120,7 +99,7 @@ fn label_of(parameters: &[String], factors: &[f64]) -> String {
         .iter()
         .zip(factors)
         .filter(|(_, f)| (**f - 1.0).abs() > 1e-12)
-        .map(|(p, f)| format!("{}{:+.0}%", short_name(p), 100.0 * (f - 1.0)))
+        .map(|(p, f)| format!("{}{:+.0}%", short_parameter(p), 100.0 * (f - 1.0)))
         .collect();
     if parts.is_empty() {
         "nominal".to_owned()

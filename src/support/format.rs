@@ -41,3 +41,33 @@ pub fn slug(name: &str) -> String {
     }
     out
 }
+
+/// A short name for a parameter path: its words that say which parameter, not where it
+/// sits in the file (`drugs.d.effects.sensitive.kill.linear.slope` → `d.sensitive.kill`).
+pub fn short_parameter(path: &str) -> String {
+    const PLACES: [&str; 9] = [
+        "model",
+        "compartments",
+        "drugs",
+        "effects",
+        "linear",
+        "slope",
+        "hill",
+        "emax",
+        "transitions",
+    ];
+    let kept: Vec<&str> = path.split('.').filter(|w| !PLACES.contains(w)).collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        kept.join(".")
+    }
+}
+
+/// A parameter's name in a few words: the last two of its short name (`sensitive.kill`,
+/// `resistant.birth`); the full path is in the CSV files.
+pub fn brief_parameter(path: &str) -> String {
+    let name = short_parameter(path);
+    let words: Vec<&str> = name.split('.').collect();
+    words[words.len().saturating_sub(2)..].join(".")
+}
