@@ -241,6 +241,7 @@ fn objectives_that_cannot_discriminate_are_refused_or_called_so() {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
         .args([
             "optimise",
+            "--no-sensitivity",
             bundled("persister-nsclc").to_str().unwrap(),
             "--objective",
             "pfs:5000",
@@ -256,6 +257,7 @@ fn objectives_that_cannot_discriminate_are_refused_or_called_so() {
     // Zhang: adaptive schedules all hold the tumour to the horizon.
     let out = regimen_ok(&[
         "optimise",
+        "--no-sensitivity",
         bundled("zhang2022-prostate").to_str().unwrap(),
         "--budget-evals",
         "6",
@@ -415,6 +417,7 @@ fn optimise_scores_each_arm_by_its_own_rule() {
     let scenario = bundled("persister-nsclc");
     regimen_ok(&[
         "optimise",
+        "--no-sensitivity",
         scenario.to_str().unwrap(),
         "--families",
         "intermittent",

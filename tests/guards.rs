@@ -513,6 +513,7 @@ fn ctrl_c_during_the_hold_out_scoring_stops_optimise_and_keeps_the_journal() {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
         .args([
             "optimise",
+            "--no-sensitivity",
             &bundled("persister-nsclc"),
             "--families",
             "intermittent",

@@ -146,3 +146,71 @@ fn lp_schedule_pasted_as_an_arm_is_the_same_schedule() {
     let back = &pasted.arms.last().expect("arm").schedule;
     assert_eq!(back, &got.schedule, "{arm}");
 }
+
+/// Strobl 2021's competition model without a cost of resistance: the resistant clone grows
+/// whatever the schedule, so every schedule progresses (total burden above 1.2 × its start)
+/// before the ten-year horizon and no schedule holds the cap to the end. Minimising the
+/// summed violation then says nothing about time to progression; the LP must track it
+/// instead (most leading periods under the cap) and do at least as well as continuous
+/// dosing on the ODE, with and without a dose budget that rules continuous dosing out.
+#[test]
+fn lp_where_progression_is_unavoidable_tracks_time_to_progression() {
+    use regimen::search::lp::LpMode;
+    use regimen::sim::{RunOptions, run_deterministic};
+    let s = Scenario::load(Path::new("scenarios/strobl2021-turnover.yaml")).expect("scenario");
+    let options = RunOptions {
+        record_every: 0.0,
+        noise: None,
+    };
+    let ttp = |schedule: &Schedule| {
+        run_deterministic(&s, &s.candidate_arm("x", schedule.clone()), options)
+            .expect("run")
+            .outcome
+    };
+    let continuous = ttp(&Schedule::Continuous {
+        drug: 0,
+        dose: 1.0,
+        interval: 1.0,
+    });
+    assert!(continuous.progressed && continuous.ttp < s.horizon);
+    for budget in [1.0, 0.6] {
+        let settings = LpSettings {
+            drug: 0,
+            dose: 1.0,
+            interval: 1.0,
+            period: 28.0,
+            target: LpTarget::Resistant,
+            cap: Some(1.2),
+            max_on: budget * s.horizon,
+            trust_region: 7.0,
+            max_iterations: 30,
+            deadline: None,
+        };
+        let got = optimise_lp(&s, &settings).expect("LP");
+        let run = ttp(&got.schedule);
+        println!(
+            "Strobl LP, budget {budget}: {} of {} periods held, TTP {} (continuous {}), on {} of {} \
+             days, {} ODE runs, {} failed solves",
+            got.held_periods,
+            got.periods,
+            run.ttp,
+            continuous.ttp,
+            got.on.iter().sum::<f64>(),
+            s.horizon,
+            got.evaluations,
+            got.solver_failures
+        );
+        assert_eq!(got.mode, LpMode::TimeToProgression);
+        assert!(got.held_periods >= 1 && got.held_periods < got.periods);
+        // The LP's own report is the schedule's run as the scenario judges it.
+        assert_eq!(run.ttp, got.deterministic_ttp);
+        assert!(run.progressed);
+        assert!(
+            run.ttp >= continuous.ttp,
+            "LP {} vs continuous {}",
+            run.ttp,
+            continuous.ttp
+        );
+        assert!(got.on.iter().sum::<f64>() <= settings.max_on + 1e-9);
+    }
+}

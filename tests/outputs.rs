@@ -65,6 +65,7 @@ fn every_csv_is_rectangular() {
             "optimise",
             vec![
                 "optimise",
+                "--no-sensitivity",
                 "scenarios/zhang2022-prostate.yaml",
                 "--budget-evals",
                 "4",

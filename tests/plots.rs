@@ -240,5 +240,35 @@ fn optimise_report_shows_every_evaluation_and_the_arms() {
     let html = read(&report);
     assert_self_contained(&html);
     assert!(html.contains("<h2>Best schedule found</h2>"));
+    // The sensitivity report: a tornado bar per changed parameter of the best entry and
+    // direction (one drug effect and two birth rates by default here; raising the capacity
+    // effect past 1 makes no valid model, so it has only the lowered bar) and a 5 × 5 map,
+    // both in the report (the map leaves out the invalid changes).
+    let sensitivity = read(&dir.join("sensitivity.csv"));
+    let best = board.lines().nth(1).unwrap().split(',').nth(1).unwrap();
+    let directions: std::collections::BTreeSet<(String, bool)> = sensitivity
+        .lines()
+        .filter(|l| l.starts_with(&format!("{best},oneway,")))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[2].to_owned(), cells[3].parse::<f64>().unwrap() > 0.0)
+        })
+        .collect();
+    assert_eq!(directions.len(), 5, "{directions:?}");
+    assert!(sensitivity.contains("capacity"));
+    assert!(!directions.contains(&(
+        "drugs.abiraterone.effects.sensitive.capacity.linear.slope".to_owned(),
+        true
+    )));
+    let tornado = roxmltree::Document::parse(&plots["tornado"]).unwrap();
+    assert_eq!(count_class(&tornado, "bar"), directions.len());
+    let map = roxmltree::Document::parse(&plots["sensitivity-map"]).unwrap();
+    let map_rows = sensitivity
+        .lines()
+        .filter(|l| l.starts_with(&format!("{best},map,")))
+        .count();
+    assert!((15..=25).contains(&map_rows), "{map_rows}");
+    assert_eq!(count_class(&map, "cell"), map_rows);
+    assert!(html.contains("tornado") && html.contains("sensitivity-map"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

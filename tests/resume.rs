@@ -23,7 +23,8 @@ fn dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("regimen-resume-{name}-{}", std::process::id()))
 }
 
-const FLAGS: [&str; 10] = [
+const FLAGS: [&str; 11] = [
+    "--no-sensitivity",
     "--families",
     "intermittent,adaptive",
     "--budget-evals",
@@ -113,6 +114,7 @@ fn sigterm_stops_cleanly_with_a_checkpoint() {
     let child = Command::new(env!("CARGO_BIN_EXE_regimen"))
         .args([
             "optimise",
+            "--no-sensitivity",
             "scenarios/persister-nsclc.yaml",
             "--budget-evals",
             "400",
@@ -159,6 +161,7 @@ fn a_run_killed_outright_resumes_from_its_journal() {
     let out = dir("kill9");
     let args = [
         "optimise",
+        "--no-sensitivity",
         "scenarios/zhang2022-prostate.yaml",
         "--budget-evals",
         "30",

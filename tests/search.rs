@@ -85,6 +85,7 @@ fn optimise_writes_a_best_arm_that_compare_reproduces() {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
         .args([
             "optimise",
+            "--no-sensitivity",
             "scenarios/zhang2022-prostate.yaml",
             "--budget-evals",
             "8",
@@ -249,7 +250,7 @@ fn among_equal_scores_the_search_prefers_the_lower_dose() {
 
 fn run_optimise(args: &[&str], dir: &Path) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
-        .arg("optimise")
+        .args(["optimise", "--no-sensitivity"])
         .args(args)
         .args(["--out", dir.to_str().unwrap()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -345,6 +346,7 @@ fn optimise_gives_the_same_files_on_one_thread_and_on_two() {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
             .args([
                 "optimise",
+                "--no-sensitivity",
                 "scenarios/zhang2022-prostate.yaml",
                 "--budget-evals",
                 "6",

@@ -48,6 +48,11 @@ pub struct LpPlan {
     /// otherwise the progression rule's factor (without a cap, "fewest resistant cells"
     /// is met by never treating and letting sensitive cells crowd them out).
     pub cap: f64,
+    /// The factor (≤ 1) the LP holds the true marker under `cap` by, so that a noisy
+    /// measurement passes the cap by noise alone at most 5 % of the time: e^{−1.645 σ} with
+    /// σ² = ln(1 + cv²) for the marker's lognormal error of coefficient of variation cv
+    /// (1 without noise).
+    pub noise_margin: f64,
     /// Dose given on an on day.
     pub dose: f64,
     /// Time between doses.
@@ -473,10 +478,12 @@ impl Basis {
         };
         let (day, interval) = (self.day, self.interval);
         let period = lp.period.unwrap_or(28.0 * day).max(interval);
+        let cv = scenario.marker.noise_cv;
         LpPlan {
             cap: constraints
                 .marker_cap
                 .unwrap_or(scenario.progression.marker_factor()),
+            noise_margin: (-1.645 * (1.0 + cv * cv).ln().sqrt()).exp(),
             dose: self.level_dose(),
             interval,
             period: (period / interval).round().max(1.0) * interval,

@@ -18,6 +18,28 @@ pub struct LpReport {
     pub target: LpTarget,
     /// The marker cap of every period, relative to time 0.
     pub cap: f64,
+    /// The share of the cap the LP held the true marker under, for measurement noise.
+    #[serde(default = "one")]
+    pub noise_margin: f64,
+    /// What the LP tracked: the target load under a cap held to the horizon, or (when no
+    /// schedule holds it) the most leading periods held.
+    #[serde(default = "cap_held")]
+    pub mode: super::lp::LpMode,
+    /// Leading periods under the cap on the ODE, of `periods`.
+    #[serde(default)]
+    pub held_periods: usize,
+    /// Periods of the plan.
+    #[serde(default)]
+    pub periods: usize,
+    /// Continuous dosing's time to progression on the ODE.
+    #[serde(default)]
+    pub continuous_ttp: f64,
+    /// Why the relaxation says nothing beyond continuous dosing, when it does not.
+    #[serde(default)]
+    pub uninformative: Option<String>,
+    /// LP solves that failed (rejected steps).
+    #[serde(default)]
+    pub solver_failures: usize,
     /// Largest ln(peak marker / cap) of the rounded schedule on the ODE (≤ 0: under it).
     pub cap_excess: f64,
     /// log10 of the target load at the horizon: the LP's relaxed prediction, the rounded
@@ -33,6 +55,14 @@ pub struct LpReport {
     pub steps: usize,
     /// ODE runs the LP made.
     pub ode_runs: u64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn cap_held() -> super::lp::LpMode {
+    super::lp::LpMode::CapHeld
 }
 
 /// One row of the leaderboard.
@@ -127,7 +157,8 @@ pub struct TraceRow {
 /// The result of [`optimise`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leaderboard {
-    /// Best first: feasible entries, then by hold-out objective, ties to the lower dose.
+    /// Best first: feasible entries (an uninformative LP relaxation after the others), then by
+    /// hold-out objective, ties to the lower dose.
     pub entries: Vec<Entry>,
     /// Every evaluation of the searches, in order.
     pub trace: Vec<TraceRow>,
@@ -512,7 +543,7 @@ impl Units<'_> {
             interval: lp.interval,
             period: lp.period,
             target: lp.target,
-            cap: Some(lp.cap),
+            cap: Some(lp.cap * lp.noise_margin),
             max_on: limit.unwrap_or(1.0).min(1.0) * scenario.horizon,
             trust_region: lp.trust_region,
             max_iterations: lp.max_iterations,
@@ -541,9 +572,50 @@ impl Units<'_> {
             },
         };
         found.trace.push((id, row));
+        let continuous_ttp = crate::sim::run_deterministic(
+            scenario,
+            &scenario.candidate_arm(
+                "continuous",
+                Schedule::Continuous {
+                    drug: plan.drug,
+                    dose: plan.standard_dose,
+                    interval: plan.continuous_interval,
+                },
+            ),
+            crate::sim::RunOptions {
+                record_every: 0.0,
+                noise: None,
+            },
+        )?
+        .outcome
+        .ttp;
+        let uninformative = match result.mode {
+            super::lp::LpMode::TimeToProgression if result.held_periods == 0 => Some(
+                "no schedule within the budget holds even the first period under the cap"
+                    .to_owned(),
+            ),
+            super::lp::LpMode::TimeToProgression
+                if result.deterministic_ttp <= continuous_ttp + 1e-9 =>
+            {
+                Some(format!(
+                    "the cap cannot be held to the horizon and the schedule that holds it \
+                     longest progresses on day {:.0} on the ODE, no later than continuous \
+                     dosing ({continuous_ttp:.0})",
+                    result.deterministic_ttp
+                ))
+            }
+            _ => None,
+        };
         let report = LpReport {
             target: lp.target,
             cap: lp.cap,
+            noise_margin: lp.noise_margin,
+            mode: result.mode,
+            held_periods: result.held_periods,
+            periods: result.periods,
+            continuous_ttp,
+            uninformative,
+            solver_failures: result.solver_failures,
             cap_excess: result.cap_excess,
             relaxed_log10: result.relaxed_log10,
             rounded_log10: result.rounded_log10,
@@ -773,9 +845,13 @@ pub fn finish(
                     && (v > e.holdout || d < e.relative_dose)
             });
     }
+    // An LP relaxation that says nothing beyond continuous dosing is listed, not ranked as a
+    // finding: after every other feasible entry.
+    let informative = |e: &Entry| e.lp.as_ref().is_none_or(|r| r.uninformative.is_none());
     entries.sort_by(|a, b| {
         b.feasible
             .cmp(&a.feasible)
+            .then(informative(b).cmp(&informative(a)))
             .then(b.holdout.total_cmp(&a.holdout))
             .then(a.relative_dose.total_cmp(&b.relative_dose))
     });

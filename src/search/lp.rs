@@ -26,6 +26,19 @@
 //! step is kept if the merit `z + ρ Σ_k max(0, y_k)` fell, and the trust region grows;
 //! otherwise it halves. The iteration stops when the trust region is below one dosing
 //! interval or after `max_iterations` steps.
+//!
+//! **When the cap cannot be held to the horizon** (progression before the horizon is
+//! unavoidable for every schedule the budget allows), minimising the summed violation says
+//! nothing about time to progression: the LP would spread the violation and leave most of
+//! the budget unspent. The LP then tracks time to progression instead: a sequence of
+//! sequential LPs, each holding the cap only in the first K periods (the later ones free),
+//! with K found by bisection as the most leading periods a schedule can hold — the LP
+//! version of "maximise the number of periods before the burden first crosses the
+//! threshold". Each is warm-started from the best schedule so far (the first descent's, or a
+//! uniform duty cycle of 1/8 to all of each period that the budget allows, whichever
+//! progresses last), and the schedule kept is the one with the latest first crossing, then
+//! the lowest merit; when the budget allows continuous dosing, continuous dosing is one of
+//! the candidates, so the LP's schedule is never worse than it on the ODE.
 
 use crate::error::{Error, Result};
 use crate::model::Role;
@@ -90,6 +103,28 @@ pub struct LpSettings {
     pub deadline: Option<std::time::Instant>,
 }
 
+/// What the LP ended up tracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LpMode {
+    /// No cap: the target load alone.
+    Load,
+    /// The cap held in every period, and the target load minimised under it.
+    CapHeld,
+    /// The cap cannot be held to the horizon: the most leading periods held under it.
+    TimeToProgression,
+}
+
+impl LpMode {
+    /// The mode in words, for the leaderboard.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LpMode::Load => "load",
+            LpMode::CapHeld => "cap held",
+            LpMode::TimeToProgression => "periods held",
+        }
+    }
+}
+
 /// One step of the sequential LP.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LpStep {
@@ -120,6 +155,15 @@ pub struct LpResult {
     pub cap_excess: f64,
     /// Time to progression of the rounded schedule on the ODE.
     pub deterministic_ttp: f64,
+    /// What the LP tracked.
+    pub mode: LpMode,
+    /// Leading periods whose peak marker stays under the cap on the ODE.
+    pub held_periods: usize,
+    /// Periods of the plan.
+    pub periods: usize,
+    /// LP solves that failed (each a rejected step; the final relaxation's failure leaves
+    /// `relaxed_log10` NaN).
+    pub solver_failures: usize,
     /// The best rounded schedule.
     pub schedule: Schedule,
     /// Every sequential-LP step.
@@ -139,8 +183,14 @@ struct Profile {
 }
 
 impl Profile {
-    fn merit(&self) -> f64 {
-        self.z + CAP_PENALTY * self.y.iter().map(|v| v.max(0.0)).sum::<f64>()
+    /// The target plus the penalty of the cap's violations in the first `held` periods.
+    fn merit(&self, held: usize) -> f64 {
+        self.z + CAP_PENALTY * self.y.iter().take(held).map(|v| v.max(0.0)).sum::<f64>()
+    }
+
+    /// Leading periods under the cap.
+    fn held(&self) -> usize {
+        self.y.iter().take_while(|v| **v <= 0.0).count()
     }
 }
 
@@ -149,6 +199,9 @@ struct Problem<'a> {
     settings: &'a LpSettings,
     /// Length of each period (the last one may be cut by the horizon).
     lengths: Vec<f64>,
+    /// The cap is imposed in the first `held` periods only (all of them unless the LP is
+    /// tracking time to progression).
+    held: usize,
 }
 
 impl Problem<'_> {
@@ -351,8 +404,22 @@ fn solve_step(
         .zip(lengths)
         .map(|(&c, &l)| vars.add(variable().min((c - delta).max(0.0)).max((c + delta).min(l))))
         .collect();
-    let s: Vec<Variable> = (0..on.len())
-        .map(|_| vars.add(variable().min(0.0)))
+    // A slack per capped period (a variable in no constraint would leave the LP's basis
+    // singular).
+    // A period whose peak does not move with any on-time (far from the doses, or at a
+    // saturated burden) needs no constraint: its slack is bounded below by its excess
+    // (redundant rows left the solver's basis singular).
+    let held = if capped {
+        problem.held.min(on.len())
+    } else {
+        0
+    };
+    let moves = |k: usize| dy[k].iter().any(|g| *g != 0.0);
+    let s: Vec<Variable> = (0..held)
+        .map(|k| {
+            let floor = if moves(k) { 0.0 } else { base.y[k].max(0.0) };
+            vars.add(variable().min(floor))
+        })
         .collect();
     let change = |g: &[f64]| -> Expression {
         g.iter()
@@ -364,8 +431,8 @@ fn solve_step(
     let z_lin = base.z + change(dz);
     let objective = z_lin.clone() + CAP_PENALTY * s.iter().copied().sum::<Expression>();
     let mut model = vars.minimise(objective.clone()).using(lp_solver);
-    if capped {
-        for (k, row) in dy.iter().enumerate() {
+    for (k, row) in dy.iter().enumerate().take(held) {
+        if moves(k) {
             model = model.with(constraint!(base.y[k] + change(row) <= s[k]));
         }
     }
@@ -379,35 +446,21 @@ fn solve_step(
     Ok((x, solution.eval(&objective), solution.eval(&z_lin)))
 }
 
-/// Runs the sequential LP from a uniform duty cycle that spends the budget.
-pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResult> {
-    if !(settings.period > 0.0 && settings.interval > 0.0 && settings.period >= settings.interval) {
-        return Err(Error::Usage(format!(
-            "the LP needs a period ({}) at least one dosing interval ({}) long",
-            settings.period, settings.interval
-        )));
-    }
-    let horizon = scenario.horizon;
-    let periods = ((horizon / settings.period) - 1e-9).ceil().max(1.0) as usize;
-    if periods > 10_000 {
-        return Err(Error::Usage(format!(
-            "the LP would have {periods} periods; use a longer period"
-        )));
-    }
-    let lengths: Vec<f64> = (0..periods)
-        .map(|k| (horizon - k as f64 * settings.period).min(settings.period))
-        .collect();
-    let problem = Problem {
-        scenario,
-        settings,
-        lengths: lengths.clone(),
-    };
-    let duty = (settings.max_on / horizon).clamp(0.0, 1.0);
-    let mut on = problem.round(&lengths.iter().map(|l| duty * l).collect::<Vec<_>>());
+/// Steps of the sequential LP from `on` under `problem`'s cap (its first `held` periods):
+/// the best rounded schedule found, its profile, and the linearisation at it if one is
+/// current.
+fn descend(
+    problem: &Problem,
+    mut on: Vec<f64>,
+    evaluations: &mut u64,
+    steps: &mut Vec<LpStep>,
+    failures: &mut usize,
+) -> Result<(Vec<f64>, Profile, Option<Linearisation>)> {
+    let settings = problem.settings;
+    let held = problem.held;
     let mut base = problem.profile(&on)?;
-    let mut evaluations = 1u64;
+    *evaluations += 1;
     let mut delta = settings.trust_region.max(settings.interval);
-    let mut steps = Vec::new();
     let mut jacobian: Option<Linearisation> = None;
     for _ in 0..settings.max_iterations {
         if delta < settings.interval - 1e-9
@@ -419,32 +472,43 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
         }
         if jacobian.is_none() {
             jacobian = Some(problem.jacobian(&on)?);
-            evaluations += on.len() as u64 + 1;
+            *evaluations += on.len() as u64 + 1;
         }
         let Some(lin) = jacobian.as_ref() else {
             break;
         };
-        let (x, predicted, _) = solve_step(&problem, &on, &base, lin, delta)?;
+        // A failed solve (the pure-Rust solver can meet a numerically singular basis) is
+        // a rejected step: the trust region halves and the LP is solved again.
+        let (x, predicted, _) = match solve_step(problem, &on, &base, lin, delta) {
+            Ok(step) => step,
+            Err(e) => {
+                tracing::debug!(error = %e, delta, "LP step not solved");
+                *failures += 1;
+                delta /= 2.0;
+                continue;
+            }
+        };
         let rounded = problem.round(&x);
         let trial = if rounded == on {
             base.clone()
         } else {
-            evaluations += 1;
+            *evaluations += 1;
             problem.profile(&rounded)?
         };
-        let accepted = rounded != on && trial.merit() < base.merit() - 1e-9;
+        let accepted = rounded != on && trial.merit(held) < base.merit(held) - 1e-9;
         steps.push(LpStep {
             predicted,
-            actual: trial.merit(),
+            actual: trial.merit(held),
             accepted,
             trust_region: delta,
             on_total: rounded.iter().sum(),
         });
         tracing::debug!(
             predicted,
-            actual = trial.merit(),
+            actual = trial.merit(held),
             accepted,
             delta,
+            held,
             "LP step"
         );
         if accepted {
@@ -462,6 +526,103 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
             delta /= 2.0;
         }
     }
+    Ok((on, base, jacobian))
+}
+
+/// Whether `a` is a better schedule than `b` by time to progression: later progression on
+/// the ODE, then more leading periods under the cap, then a lower merit over them.
+fn progresses_later(a: &Profile, b: &Profile, held: usize) -> bool {
+    a.ttp
+        .total_cmp(&b.ttp)
+        .then(a.held().cmp(&b.held()))
+        .then(b.merit(held).total_cmp(&a.merit(held)))
+        .is_gt()
+}
+
+/// Runs the sequential LP from a uniform duty cycle that spends the budget; when the cap
+/// cannot be held to the horizon, the sequence that tracks time to progression (see the
+/// module's documentation).
+pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResult> {
+    if !(settings.period > 0.0 && settings.interval > 0.0 && settings.period >= settings.interval) {
+        return Err(Error::Usage(format!(
+            "the LP needs a period ({}) at least one dosing interval ({}) long",
+            settings.period, settings.interval
+        )));
+    }
+    let horizon = scenario.horizon;
+    let periods = ((horizon / settings.period) - 1e-9).ceil().max(1.0) as usize;
+    if periods > 10_000 {
+        return Err(Error::Usage(format!(
+            "the LP would have {periods} periods; use a longer period"
+        )));
+    }
+    let lengths: Vec<f64> = (0..periods)
+        .map(|k| (horizon - k as f64 * settings.period).min(settings.period))
+        .collect();
+    let mut problem = Problem {
+        scenario,
+        settings,
+        lengths: lengths.clone(),
+        held: periods,
+    };
+    let duty = (settings.max_on / horizon).clamp(0.0, 1.0);
+    let start = problem.round(&lengths.iter().map(|l| duty * l).collect::<Vec<_>>());
+    let mut evaluations = 0u64;
+    let mut steps = Vec::new();
+    let mut failures = 0;
+    let (mut on, mut base, mut jacobian) =
+        descend(&problem, start, &mut evaluations, &mut steps, &mut failures)?;
+    let mode = match settings.cap {
+        None => LpMode::Load,
+        Some(_) if base.held() == periods => LpMode::CapHeld,
+        Some(_) => LpMode::TimeToProgression,
+    };
+    if mode == LpMode::TimeToProgression {
+        // Uniform duty cycles the budget allows (continuous dosing among them when it
+        // does) are candidate starts like the descent's result: the bisection's descents
+        // are local, and where progression is unavoidable the best start is often a low
+        // duty cycle far from the one that spends the budget.
+        for duty in [0.125, 0.25, 0.5, 0.75, 1.0] {
+            let candidate: Vec<f64> = lengths.iter().map(|l| duty * l).collect();
+            let candidate = problem.round(&candidate);
+            if candidate.iter().sum::<f64>() > settings.max_on + 1e-9 || candidate == on {
+                continue;
+            }
+            let p = problem.profile(&candidate)?;
+            evaluations += 1;
+            if progresses_later(&p, &base, periods) {
+                (on, base, jacobian) = (candidate, p, None);
+            }
+        }
+        // Bisection on the periods held: `lo` are held by the best schedule so far, more
+        // than `hi` are out of reach (all of them were, above).
+        let (mut lo, mut hi) = (base.held(), periods - 1);
+        while lo < hi
+            && settings
+                .deadline
+                .is_none_or(|d| std::time::Instant::now() < d)
+        {
+            let k = (lo + hi).div_ceil(2);
+            problem.held = k;
+            let (x, p, lin) = descend(
+                &problem,
+                on.clone(),
+                &mut evaluations,
+                &mut steps,
+                &mut failures,
+            )?;
+            tracing::debug!(k, held = p.held(), ttp = p.ttp, "LP periods held");
+            if p.held() >= k {
+                lo = p.held().min(hi);
+                if progresses_later(&p, &base, k) {
+                    (on, base, jacobian) = (x, p, lin);
+                }
+            } else {
+                hi = k - 1;
+            }
+        }
+        problem.held = base.held();
+    }
     // The relaxation at the final schedule: the LP's fractional optimum within the first
     // trust region. The final schedule is feasible for this LP, so the LP's merit is at most
     // the schedule's; the difference is the relaxation gap (fractional days, linearisation).
@@ -473,13 +634,24 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
         }
     };
     let first_region = settings.trust_region.max(settings.interval);
-    let (relaxed_on, _, relaxed_z) = solve_step(&problem, &on, &base, &lin, first_region)?;
+    let (relaxed_on, relaxed_z) = match solve_step(&problem, &on, &base, &lin, first_region) {
+        Ok((x, _, z)) => (x, z),
+        Err(e) => {
+            tracing::warn!(error = %e, "LP relaxation at the final schedule not solved");
+            failures += 1;
+            (on.clone(), f64::NAN)
+        }
+    };
     Ok(LpResult {
         schedule: problem.schedule(&on),
         relaxed_log10: relaxed_z / std::f64::consts::LN_10,
         rounded_log10: base.z / std::f64::consts::LN_10,
         cap_excess: base.y.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         deterministic_ttp: base.ttp,
+        mode,
+        held_periods: base.held(),
+        periods,
+        solver_failures: failures,
         on,
         relaxed_on,
         steps,
@@ -517,6 +689,7 @@ mod tests {
             scenario,
             settings,
             lengths,
+            held: usize::MAX,
         }
     }
 

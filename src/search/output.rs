@@ -85,8 +85,14 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
     }
     let mut rows = vec![header];
     for (i, e) in board.entries.iter().enumerate() {
+        let uninformative = e.lp.as_ref().is_some_and(|r| r.uninformative.is_some());
         let mut row = vec![
-            format!("{:>2}. {}", i + 1, e.label),
+            format!(
+                "{:>2}. {}{}",
+                i + 1,
+                e.label,
+                if uninformative { " ‡" } else { "" }
+            ),
             e.tuning
                 .map_or_else(|| "—".to_owned(), |t| format!("{t:.1}")),
             holdout_cell(e, plan),
@@ -139,12 +145,21 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
              plus their mean paired difference.\n",
         );
     }
+    for e in &board.entries {
+        if let Some(why) = e.lp.as_ref().and_then(|r| r.uninformative.as_ref()) {
+            out.push_str(&format!(
+                "‡ the LP relaxation is uninformative here, so it is listed after the other \
+                 feasible entries, not ranked: {why}.\n"
+            ));
+        }
+    }
     let lp: Vec<&Entry> = board.entries.iter().filter(|e| e.lp.is_some()).collect();
     if !lp.is_empty() {
         let mut rows = vec![vec![
             "LP".to_owned(),
             "target".to_owned(),
             "cap".to_owned(),
+            "held".to_owned(),
             "relaxed".to_owned(),
             "ODE".to_owned(),
             "rollouts".to_owned(),
@@ -152,17 +167,19 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
             "ODE TTP".to_owned(),
             "steps".to_owned(),
             "runs".to_owned(),
+            "failed".to_owned(),
         ]];
         for e in lp {
             if let Some(r) = &e.lp {
                 rows.push(vec![
                     e.label.clone(),
                     r.target.as_str().to_owned(),
-                    if r.cap_excess <= 1e-9 {
-                        format!("{}× (kept)", short(r.cap))
+                    if r.noise_margin < 1.0 {
+                        format!("{}×{}", short(r.cap), short(r.noise_margin))
                     } else {
-                        format!("{}× (passed ×{:.2})", short(r.cap), r.cap_excess.exp())
+                        format!("{}×", short(r.cap))
                     },
+                    format!("{}/{}", r.held_periods, r.periods),
                     format!("{:.3}", r.relaxed_log10),
                     format!("{:.3}", r.rounded_log10),
                     format!("{:.3}", r.stochastic_log10),
@@ -170,15 +187,19 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
                     format!("{:.0}", r.deterministic_ttp),
                     r.steps.to_string(),
                     r.ode_runs.to_string(),
+                    r.solver_failures.to_string(),
                 ]);
             }
         }
         out.push('\n');
         out.push_str(&render_table(&rows));
         out.push_str(
-            "log10 of the target load at the horizon: the LP's relaxed optimum, its rounded\n\
-             schedule on the ODE and over the hold-out rollouts; gap = ODE − relaxed; runs: ODE\n\
-             runs of the sequential LP.\n",
+            "cap: the marker cap relative to time 0, times the margin the LP keeps under it for\n\
+             measurement noise; held: leading periods under it on the ODE (when not all, the LP\n\
+             maximised them: time to progression). log10 of the target load at the horizon: the\n\
+             LP's relaxed optimum, its rounded schedule on the ODE and over the hold-out\n\
+             rollouts; gap = ODE − relaxed; runs: ODE runs of the sequential LP; failed: LP\n\
+             solves that failed (numerically singular; each counted as a rejected step).\n",
         );
     }
     out
