@@ -123,9 +123,9 @@ fn tornado(rows: &[&Row], best: &str, scenario: &str, objective: &str) -> Figure
     let mut svg = Svg::new(WIDTH, 64.0 + height + 70.0);
     title(&mut svg, &format!("Sensitivity of {best}"), scenario);
     let frame = Frame {
-        left: 200.0,
+        left: 250.0,
         top: 64.0,
-        width: WIDTH - 200.0 - 210.0,
+        width: WIDTH - 250.0 - 210.0,
         height,
         x: Axis::linear(lo - pad, hi + pad),
         y: Axis::linear(0.0, 1.0),

@@ -49,7 +49,7 @@ fn short(v: f64) -> String {
     }
 }
 
-/// The leaderboard as a table for the terminal, within 100 columns: each searched schedule's
+/// The leaderboard as a table for the terminal, within about 100 columns: each searched schedule's
 /// parameters on a line of their own under its row; every column is in leaderboard.csv.
 pub fn table(board: &Leaderboard, plan: &Plan) -> String {
     let infeasible = board.entries.iter().any(|e| !e.feasible);

@@ -64,10 +64,13 @@ pub fn short_parameter(path: &str) -> String {
     }
 }
 
-/// A parameter's name in a few words: the last two of its short name (`sensitive.kill`,
-/// `resistant.birth`); the full path is in the CSV files.
+/// A parameter's name in a few words: a drug effect as drug, compartment and effect
+/// (`osimertinib.sensitive.kill`: two drugs may act on one compartment), anything else as
+/// the last two words of its short name (`resistant.birth`); the full path is in the CSV
+/// files.
 pub fn brief_parameter(path: &str) -> String {
     let name = short_parameter(path);
     let words: Vec<&str> = name.split('.').collect();
-    words[words.len().saturating_sub(2)..].join(".")
+    let keep = if path.starts_with("drugs.") { 3 } else { 2 };
+    words[words.len().saturating_sub(keep)..].join(".")
 }
