@@ -232,7 +232,7 @@ fn among_equal_scores_the_search_prefers_the_lower_dose() {
         let standard = &s.arm("standard-of-care").unwrap().schedule;
         eval.score(standard).unwrap().mean_dose[0]
     };
-    let tied = run(DoseTie::new(0, s.horizon, continuous));
+    let tied = run(DoseTie::new(0, s.horizon, continuous, s.horizon));
     eprintln!(
         "without the tie-break: {:?} scores {} with dose {:.1}; with it: {:?} scores {} with \
          dose {:.1}",

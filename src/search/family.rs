@@ -387,6 +387,10 @@ pub struct Evaluation {
     pub rollouts: u64,
     /// Share of rollouts whose marker went above the cap before progression.
     pub over_cap: f64,
+    /// Mean time at which resistant cells became the majority (the run's end where they
+    /// never did): the tie-break after dose.
+    #[serde(default)]
+    pub resistance_time: f64,
 }
 
 /// What a family search found.
@@ -505,37 +509,62 @@ pub struct SearchOptions<'p> {
     pub tie: Option<DoseTie>,
 }
 
-/// The search's secondary objective: among schedules with equal (penalised) scores — a
+/// The search's secondary objectives: among schedules with equal (penalised) scores — a
 /// saturated objective, say, where every schedule holds the tumour to the horizon — the
-/// one with less of `drug` is better. The solver maximises score − `per_unit` × mean
-/// dose, with `per_unit` so small (a millionth of the objective's range for a whole
-/// course of continuous dosing) that no difference the rollouts can resolve is reversed;
-/// scores and the leaderboard report the score itself.
+/// one with less of `drug` is better, and among equal doses too the one whose resistant
+/// cells become the majority later. The solver maximises score − `per_unit` × mean dose +
+/// `per_time` × mean time to a resistant majority, with `per_unit` so small (a millionth of
+/// the objective's range for a whole course of continuous dosing) that no difference the
+/// rollouts can resolve is reversed, and `per_time` a thousand times smaller again (a
+/// billionth of the range for the whole horizon); scores and the leaderboard report the
+/// score itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DoseTie {
     /// The drug whose dose breaks ties.
     pub drug: usize,
     /// Score units per unit of mean cumulative dose.
     pub per_unit: f64,
+    /// Score units per time unit of the mean time to a resistant majority.
+    pub per_time: f64,
 }
 
 impl DoseTie {
     /// A millionth of the objective's `range` per `continuous_dose` (continuous dosing's
-    /// mean cumulative dose); none when that dose is not positive.
-    pub fn new(drug: usize, range: f64, continuous_dose: f64) -> Option<DoseTie> {
-        (continuous_dose > 0.0 && range > 0.0).then(|| DoseTie {
+    /// mean cumulative dose), and a billionth per `horizon` of delay to a resistant
+    /// majority; none when that dose is not positive.
+    pub fn new(drug: usize, range: f64, continuous_dose: f64, horizon: f64) -> Option<DoseTie> {
+        (continuous_dose > 0.0 && range > 0.0 && horizon > 0.0).then(|| DoseTie {
             drug,
             per_unit: 1e-6 * range / continuous_dose,
+            per_time: 1e-9 * range / horizon,
         })
     }
 
-    /// `penalised` less the tie-break for `mean_dose`.
-    fn adjusted(tie: Option<DoseTie>, penalised: f64, mean_dose: &[f64]) -> f64 {
+    /// The penalised score of `e` with the tie-breaks.
+    fn adjusted(tie: Option<DoseTie>, e: &Evaluation) -> f64 {
         match tie {
-            Some(t) => penalised - t.per_unit * mean_dose.get(t.drug).copied().unwrap_or(0.0),
-            None => penalised,
+            Some(t) => {
+                e.penalised - t.per_unit * e.mean_dose.get(t.drug).copied().unwrap_or(0.0)
+                    + t.per_time * e.resistance_time
+            }
+            None => e.penalised,
         }
     }
+}
+
+/// Mean over `score`'s rollouts of the time resistant cells became the majority (the run's
+/// end, its time to progression or the horizon, where they never did).
+pub(super) fn resistance_time(score: &Score) -> f64 {
+    let n = score.outcomes.len().max(1) as f64;
+    score
+        .outcomes
+        .iter()
+        .map(|o| {
+            o.resistance_majority
+                .unwrap_or(o.end_of_treatment.max(o.ttp))
+        })
+        .sum::<f64>()
+        / n
 }
 
 impl SearchOptions<'_> {
@@ -644,18 +673,20 @@ impl CostFunction for Problem<'_, '_, '_> {
             }
         };
         let penalised = score.value - penalty.of(&score);
-        self.trace.borrow_mut().push(Evaluation {
+        let evaluation = Evaluation {
             values,
             score: score.value,
             penalised,
             mean_dose: score.mean_dose.clone(),
             rollouts: score.outcomes.len() as u64,
             over_cap: penalty.over_cap(&score),
-        });
+            resistance_time: resistance_time(&score),
+        };
+        let adjusted = DoseTie::adjusted(self.options.tie, &evaluation);
+        self.trace.borrow_mut().push(evaluation);
         if let Some(report) = self.options.progress {
             report();
         }
-        let adjusted = DoseTie::adjusted(self.options.tie, penalised, &score.mean_dose);
         self.cache.borrow_mut().insert(key, -adjusted);
         if score.complete {
             let mut incumbent = self.incumbent.borrow_mut();
@@ -722,7 +753,7 @@ pub fn search(
     let trace = problem.trace.into_inner();
     // The best complete evaluation (a raced-out one is scored on part of the rollouts).
     let full = trace.iter().map(|t| t.rollouts).max().unwrap_or(0);
-    let adjusted = |e: &Evaluation| DoseTie::adjusted(options.tie, e.penalised, &e.mean_dose);
+    let adjusted = |e: &Evaluation| DoseTie::adjusted(options.tie, e);
     let best = trace
         .iter()
         .filter(|e| e.rollouts == full)
@@ -815,6 +846,31 @@ mod tests {
     /// distinct points to distinct rules, and encoding inverts decoding. (The old decoding
     /// searched resume on its own bounds and clamped it up to stop in the schedule: on this
     /// grid it printed resume < stop for 129 of the 441 points, which ran as 328 rules.)
+    #[test]
+    fn ties_fall_to_dose_then_to_the_later_resistant_majority() {
+        // Range 1000 (a horizon), continuous dosing's dose 100, horizon 1000.
+        let tie = DoseTie::new(0, 1000.0, 100.0, 1000.0);
+        let e = |score: f64, dose: f64, resistance: f64| Evaluation {
+            values: vec![],
+            score,
+            penalised: score,
+            mean_dose: vec![dose],
+            rollouts: 1,
+            over_cap: 0.0,
+            resistance_time: resistance,
+        };
+        let a = |x: &Evaluation| DoseTie::adjusted(tie, x);
+        // A better score wins whatever its dose and resistance (0.01 of a day of RMST beats a
+        // whole course of dose and a resistant majority delayed over the whole horizon).
+        assert!(a(&e(500.01, 100.0, 0.0)) > a(&e(500.0, 0.0, 1000.0)));
+        // Equal scores: the lower dose wins, even against a later resistant majority.
+        assert!(a(&e(500.0, 50.0, 0.0)) > a(&e(500.0, 51.0, 1000.0)));
+        // Equal scores and doses: the later resistant majority wins.
+        assert!(a(&e(500.0, 50.0, 700.0)) > a(&e(500.0, 50.0, 600.0)));
+        // Without a tie-break, the score alone.
+        assert_eq!(DoseTie::adjusted(None, &e(500.0, 50.0, 700.0)), 500.0);
+    }
+
     #[test]
     fn every_adaptive_point_is_a_distinct_rule_run_as_printed() {
         let family = Family::Adaptive {

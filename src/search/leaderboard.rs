@@ -480,6 +480,7 @@ impl Units<'_> {
                 plan.drug,
                 objective_range(plan.objective, self.scenario.horizon),
                 found.continuous_dose,
+                self.scenario.horizon,
             ),
         };
         let result = match search(&mut eval, family, &options) {
@@ -569,6 +570,7 @@ impl Units<'_> {
                 mean_dose: tuned.mean_dose.clone(),
                 rollouts: tuned.outcomes.len() as u64,
                 over_cap: penalty.over_cap(&tuned),
+                resistance_time: super::family::resistance_time(&tuned),
             },
         };
         found.trace.push((id, row));

@@ -309,7 +309,8 @@ pub fn saturation_note(board: &Leaderboard, objective: Objective, horizon: f64) 
         format!(
             "the objective is saturated: {} of {} schedules score {} = {}, its best possible \
              value, so the ranking among them fell to dose (and each search kept the lowest \
-             dose among its equal scores). A longer horizon{} would let them differ.",
+             dose among its equal scores, then the latest resistant majority). A longer \
+             horizon{} would let them differ.",
             at_best,
             board.entries.len(),
             objective_name(objective),
