@@ -193,6 +193,52 @@ pub fn cholesky(n: usize, r: &[f64]) -> Option<Vec<f64>> {
     crate::support::linalg::cholesky(n, r, 1e-12)
 }
 
+/// Patients as rows of values (e.g. the per-subject estimates of a fit): each rollout draws
+/// one row, so the parameters keep the joint distribution the rows have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientTable {
+    /// Per column: where its values go in the model.
+    pub targets: Vec<Vec<Target>>,
+    /// The rows, one value per column.
+    pub rows: Vec<Vec<f64>>,
+}
+
+/// Stream unit of the table's row draw (below the parameters' units, which count up).
+const TABLE_UNIT: u64 = u64::MAX;
+
+impl PatientTable {
+    /// The row patient `rollout` draws: uniform over the rows, from its own keyed stream.
+    pub fn row(&self, seed: u64, rollout: u64) -> usize {
+        let word = Key {
+            seed,
+            rollout,
+            step: ROLLOUT_LEVEL_STEP,
+            unit: TABLE_UNIT,
+            channel: PATIENT_CHANNEL,
+        }
+        .stream()
+        .next_word();
+        // The high part of word × rows: uniform over the rows to within rows / 2⁶⁴.
+        ((u128::from(word) * self.rows.len() as u128) >> 64) as usize
+    }
+
+    /// Sets patient `rollout`'s row into `model` (counts rounded when `whole_counts`).
+    pub fn apply(&self, model: &mut Model, seed: u64, rollout: u64, whole_counts: bool) {
+        let Some(row) = self.rows.get(self.row(seed, rollout)) else {
+            return;
+        };
+        for (targets, &value) in self.targets.iter().zip(row) {
+            for target in targets {
+                let value = match target {
+                    Target::Initial(_) if whole_counts => value.round(),
+                    _ => value,
+                };
+                target.set(model, value);
+            }
+        }
+    }
+}
+
 /// Draws patient `rollout`'s parameters into `model` (whose values are the typical
 /// patient's). Counts are rounded when `whole_counts`. With `correlation` (the Cholesky
 /// factor of the parameters' correlation matrix, [`cholesky`]) the draws are correlated

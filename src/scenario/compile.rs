@@ -106,6 +106,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
         stochastic_step: resolved(stochastic.step, "stochastic.step")?,
         cells_per_unit,
         patients: super::patients::compile(&spec)?,
+        patient_table: super::patients::table(path, &spec)?,
         patient_correlation: super::patients::correlation(&spec)?,
         toxicity: spec
             .drugs

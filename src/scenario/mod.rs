@@ -31,7 +31,7 @@ pub static ALLOW_OUTSIDE_DATA: std::sync::atomic::AtomicBool =
 
 /// Where a scenario in `dir` may read the data file `name` from: inside `dir` (unless
 /// [`ALLOW_OUTSIDE_DATA`]), and a regular file.
-fn data_file(dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
+pub(super) fn data_file(dir: &Path, name: &str) -> std::result::Result<PathBuf, String> {
     let path = dir.join(name);
     let outside = || {
         format!(
@@ -121,6 +121,8 @@ pub struct Scenario {
     /// The Cholesky factor of the virtual patients' correlation matrix, if any pair is
     /// correlated.
     pub patient_correlation: Option<Vec<f64>>,
+    /// Patients as rows of values (`virtual_patient_table`), one drawn per rollout.
+    pub patient_table: Option<crate::model::patients::PatientTable>,
     /// Per drug: its toxicity budget, if any.
     pub toxicity: Vec<Option<crate::model::toxicity::Budget>>,
 }

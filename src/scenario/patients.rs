@@ -3,7 +3,8 @@
 use super::paths;
 use super::spec::{DistributionSpec, ResponseSpec, ScenarioSpec};
 use crate::error::{Error, Result};
-use crate::model::patients::{Distribution, PatientParameter, Target};
+use crate::model::patients::{Distribution, PatientParameter, PatientTable, Target};
+use std::path::Path;
 
 /// Resolves a `virtual_patients` key against a scenario, or says what is allowed. A key is
 /// a parameter path ([`super::paths`]: `model.compartments.resistant.initial`) or one of the
@@ -151,4 +152,91 @@ pub fn correlation(spec: &ScenarioSpec) -> Result<Option<Vec<f64>>> {
             "virtual_patient_correlations: {m}"
         ))),
     }
+}
+
+/// The scenario's `virtual_patient_table` (read from the scenario's folder), if it names one.
+pub fn table(path: &Path, spec: &ScenarioSpec) -> Result<Option<PatientTable>> {
+    let Some(name) = &spec.virtual_patient_table else {
+        return Ok(None);
+    };
+    let problem = |message: String| {
+        Error::Invalid(vec![crate::error::Diagnostic {
+            file: path.to_path_buf(),
+            line: None,
+            column: None,
+            field: "virtual_patient_table".to_owned(),
+            message,
+        }])
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file = super::data_file(dir, name).map_err(problem)?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| problem(format!("cannot read `{}`: {e}", file.display())))?;
+    read_table(spec, &text).map_err(|m| problem(format!("`{name}`: {m}")))
+}
+
+/// [`table`] from the CSV's text: the columns named by parameter paths, every row.
+fn read_table(
+    spec: &ScenarioSpec,
+    text: &str,
+) -> std::result::Result<Option<PatientTable>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| format!("cannot read its header: {e}"))?
+        .clone();
+    let drawn: Vec<Target> = spec
+        .virtual_patients
+        .iter()
+        .filter_map(|(key, _)| resolve_target(spec, key).ok())
+        .flatten()
+        .collect();
+    let mut columns: Vec<(usize, String, Vec<Target>)> = Vec::new();
+    for (i, name) in header.iter().enumerate() {
+        let Ok(p) = paths::find(spec, name) else {
+            continue;
+        };
+        if p.targets.iter().any(|t| drawn.contains(t)) {
+            return Err(format!(
+                "column `{name}` is also drawn by virtual_patients; draw each parameter one way"
+            ));
+        }
+        columns.push((i, name.to_owned(), p.targets));
+    }
+    if columns.is_empty() {
+        return Err(format!(
+            "no column is named by a parameter path (model.compartments.<name>.birth, \
+             drugs.<drug>.effects.<compartment>.kill.linear.slope, ...); its columns are: {}",
+            header.iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let mut rows = Vec::new();
+    for (r, record) in reader.records().enumerate() {
+        let line = r + 2;
+        let record = record.map_err(|e| format!("line {line}: {e}"))?;
+        let row = columns
+            .iter()
+            .map(|(i, name, _)| {
+                let cell = record.get(*i).unwrap_or("");
+                cell.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| {
+                        format!(
+                            "line {line}, column `{name}`: expected a finite number ≥ 0, got `{cell}`"
+                        )
+                    })
+            })
+            .collect::<std::result::Result<Vec<f64>, String>>()?;
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err("it has a header but no patients".to_owned());
+    }
+    Ok(Some(PatientTable {
+        targets: columns.into_iter().map(|(_, _, t)| t).collect(),
+        rows,
+    }))
 }

@@ -60,6 +60,12 @@ pub struct ScenarioSpec {
     /// for log-normal parameters). Pairs not listed are uncorrelated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_patient_correlations: Vec<CorrelationSpec>,
+    /// A CSV file of patients, one per row (e.g. `regimen fit`'s estimates.csv): each rollout
+    /// draws one row, with every column named by a parameter path (as `fit:` names them)
+    /// giving that patient's value; other columns are ignored. Relative to the scenario's
+    /// folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtual_patient_table: Option<String>,
     /// What `regimen optimise` searches for and under which constraints (command-line flags
     /// override it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

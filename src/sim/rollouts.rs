@@ -83,8 +83,8 @@ pub const BLOCK: usize = 16;
 
 /// The scenario rollout `index` runs: a virtual patient's own model, drawn from the
 /// rollout's streams, or the scenario itself.
-fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, Scenario> {
-    if cells.patients.is_empty() {
+pub fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, Scenario> {
+    if cells.patients.is_empty() && cells.patient_table.is_none() {
         return std::borrow::Cow::Borrowed(cells);
     }
     let mut patient = cells.clone();
@@ -96,7 +96,11 @@ fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, Scen
         index,
         true,
     );
+    if let Some(table) = &cells.patient_table {
+        table.apply(&mut patient.model, seed, index, true);
+    }
     patient.patients.clear();
+    patient.patient_table = None;
     std::borrow::Cow::Owned(patient)
 }
 

@@ -178,17 +178,19 @@ pub fn notes(
         }
     });
     if narrow && arms.first().is_some_and(|(_, r)| r.rollouts.len() > 1) {
-        notes.push(if scenario.patients.is_empty() {
-            "rollouts differ only by demographic noise (birth, death and switching of single \
+        notes.push(
+            if scenario.patients.is_empty() && scenario.patient_table.is_none() {
+                "rollouts differ only by demographic noise (birth, death and switching of single \
              cells): within each arm 80 % of TTPs lie within one visit interval, so the CIs \
              describe that noise, not a population of patients. Add virtual_patients for \
              between-patient variability."
-                .to_owned()
-        } else {
-            "within each arm 80 % of TTPs lie within one visit interval: the virtual patients \
+                    .to_owned()
+            } else {
+                "within each arm 80 % of TTPs lie within one visit interval: the virtual patients \
              vary too little to change the outcome."
-                .to_owned()
-        });
+                    .to_owned()
+            },
+        );
     }
     // Arms with identical outcomes rollout by rollout.
     for (i, (a, ra)) in arms.iter().enumerate() {
