@@ -108,6 +108,11 @@ struct Identity<'a> {
     max_relative_dose: Option<f64>,
     marker_cap: Option<f64>,
     pareto: &'a Option<Vec<f64>>,
+    /// SHA-256 of each other model a robust score uses (the scenario's own hash covers the
+    /// robust block, not the files it names). Left out without any, so the identities of
+    /// runs without a robust block are those earlier versions wrote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    robust_models: Vec<String>,
 }
 
 /// The identity of an optimisation run: SHA-256 of its scenario hash, seed and plan.
@@ -126,6 +131,17 @@ pub fn fingerprint(scenario: &Scenario, plan: &Plan) -> String {
         max_relative_dose: plan.max_relative_dose,
         marker_cap: plan.marker_cap,
         pareto: &plan.pareto,
+        robust_models: plan
+            .robust
+            .iter()
+            .flat_map(|r| &r.models)
+            .map(|m| {
+                std::fs::read_to_string(m).map_or_else(
+                    |_| "unreadable".to_owned(),
+                    |t| crate::report::sha256_hex(&t),
+                )
+            })
+            .collect(),
     };
     // Plain numbers, strings and lists: encoding cannot fail.
     let text = serde_json::to_string(&identity).unwrap_or_default();
