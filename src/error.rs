@@ -102,6 +102,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// A problem with the scenario `file`'s field `field` (a path such as
+    /// `optimise.robust.uncertain.<path>`), said in `message`.
+    pub fn in_field(file: &std::path::Path, field: &str, message: impl Into<String>) -> Error {
+        Error::Invalid(vec![Diagnostic {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
     /// An engine's failure at time `time`; the driver names the arm ([`Error::in_arm`]).
     pub fn engine(time: f64, reason: impl Into<String>) -> Error {
         Error::Simulation {

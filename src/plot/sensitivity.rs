@@ -130,7 +130,7 @@ fn tornado(rows: &[&Row], best: &str, scenario: &str, objective: &str) -> Figure
         x: Axis::linear(lo - pad, hi + pad),
         y: Axis::linear(0.0, 1.0),
     };
-    x_axis(&mut svg, &frame, objective);
+    frame.draw_x(&mut svg, objective);
     svg.open_group("bars");
     for (i, (parameter, v)) in params.iter().enumerate() {
         let y = frame.top + i as f64 * row_height;
@@ -236,42 +236,6 @@ fn tornado(rows: &[&Row], best: &str, scenario: &str, objective: &str) -> Figure
         ),
         svg: svg.finish("sensitivity tornado"),
     }
-}
-
-/// The horizontal axis alone (rows of a tornado have names, not a scale): grid, ticks and
-/// label.
-fn x_axis(svg: &mut Svg, frame: &Frame, label: &str) {
-    svg.open_group("axes");
-    for (v, tick) in frame.x.ticks() {
-        let x = frame.px(v);
-        svg.line((x, frame.top), (x, frame.bottom()), "#f0f0f0", 1.0, false);
-        svg.line(
-            (x, frame.bottom()),
-            (x, frame.bottom() + 5.0),
-            "#444",
-            1.0,
-            false,
-        );
-        svg.text(x, frame.bottom() + 18.0, &tick, 12.0, "middle", false);
-    }
-    svg.line(
-        (frame.left, frame.bottom()),
-        (frame.right(), frame.bottom()),
-        "#444",
-        1.0,
-        false,
-    );
-    svg.close_group();
-    svg.open_group("axis-label x-label");
-    svg.text(
-        frame.left + frame.width / 2.0,
-        frame.bottom() + 38.0,
-        label,
-        13.0,
-        "middle",
-        false,
-    );
-    svg.close_group();
 }
 
 fn map(rows: &[&Row], best: &str, scenario: &str, objective: &str) -> Figure {

@@ -369,14 +369,8 @@ impl Frame {
         self.left + self.width
     }
 
-    /// Grid, ticks, tick labels and axis labels.
-    pub fn draw(&self, svg: &mut Svg, x_label: &str, y_label: &str) {
-        svg.open_group("axes");
-        for (v, label) in self.y.ticks() {
-            let y = self.py(v);
-            svg.line((self.left, y), (self.right(), y), "#e4e4e4", 1.0, false);
-            svg.text(self.left - 6.0, y + 4.0, &label, 12.0, "end", false);
-        }
+    /// The horizontal axis's grid, ticks and tick labels, and its base line.
+    fn x_ticks(&self, svg: &mut Svg) {
         for (v, label) in self.x.ticks() {
             let x = self.px(v);
             svg.line((x, self.top), (x, self.bottom()), "#f0f0f0", 1.0, false);
@@ -396,6 +390,40 @@ impl Frame {
             1.0,
             false,
         );
+    }
+
+    /// The horizontal axis's label.
+    fn x_label(&self, svg: &mut Svg, label: &str) {
+        svg.open_group("axis-label x-label");
+        svg.text(
+            self.left + self.width / 2.0,
+            self.bottom() + 38.0,
+            label,
+            13.0,
+            "middle",
+            false,
+        );
+        svg.close_group();
+    }
+
+    /// The horizontal axis alone, for figures whose rows have names rather than a scale
+    /// (a tornado).
+    pub fn draw_x(&self, svg: &mut Svg, x_label: &str) {
+        svg.open_group("axes");
+        self.x_ticks(svg);
+        svg.close_group();
+        self.x_label(svg, x_label);
+    }
+
+    /// Grid, ticks, tick labels and axis labels.
+    pub fn draw(&self, svg: &mut Svg, x_label: &str, y_label: &str) {
+        svg.open_group("axes");
+        for (v, label) in self.y.ticks() {
+            let y = self.py(v);
+            svg.line((self.left, y), (self.right(), y), "#e4e4e4", 1.0, false);
+            svg.text(self.left - 6.0, y + 4.0, &label, 12.0, "end", false);
+        }
+        self.x_ticks(svg);
         svg.line(
             (self.left, self.top),
             (self.left, self.bottom()),
@@ -404,16 +432,7 @@ impl Frame {
             false,
         );
         svg.close_group();
-        svg.open_group("axis-label x-label");
-        svg.text(
-            self.left + self.width / 2.0,
-            self.bottom() + 38.0,
-            x_label,
-            13.0,
-            "middle",
-            false,
-        );
-        svg.close_group();
+        self.x_label(svg, x_label);
         svg.open_group("axis-label y-label");
         svg.text(
             self.left - 52.0,

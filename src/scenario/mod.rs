@@ -273,15 +273,7 @@ impl Scenario {
     /// scenario's folder and inside it (unless [`ALLOW_OUTSIDE_DATA`]), a regular file.
     pub fn data_path(&self, field: &str, name: &str) -> Result<PathBuf> {
         let dir = self.source.parent().unwrap_or(Path::new("."));
-        data_file(dir, name).map_err(|message| {
-            Error::Invalid(vec![Diagnostic {
-                file: self.source.clone(),
-                line: None,
-                column: None,
-                field: field.to_owned(),
-                message,
-            }])
-        })
+        data_file(dir, name).map_err(|message| Error::in_field(&self.source, field, message))
     }
 
     /// The arm called `name`, if there is one.

@@ -3,18 +3,12 @@
 //! edited and compiled again, so every rule a scenario file meets still applies.
 
 use super::Scenario;
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Error, Result};
 use serde_json::Value;
 
 /// A problem with a parameter path, said as a scenario-file problem at that field.
 fn problem(scenario: &Scenario, path: &str, message: String) -> Error {
-    Error::Invalid(vec![Diagnostic {
-        file: scenario.source.clone(),
-        line: None,
-        column: None,
-        field: path.to_owned(),
-        message,
-    }])
+    Error::in_field(&scenario.source, path, message)
 }
 
 /// The element of `list` that `key` names: a 0-based index, or the `name` of an element.

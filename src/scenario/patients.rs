@@ -159,15 +159,7 @@ pub fn table(path: &Path, spec: &ScenarioSpec) -> Result<Option<PatientTable>> {
     let Some(name) = &spec.virtual_patient_table else {
         return Ok(None);
     };
-    let problem = |message: String| {
-        Error::Invalid(vec![crate::error::Diagnostic {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            field: "virtual_patient_table".to_owned(),
-            message,
-        }])
-    };
+    let problem = |message: String| Error::in_field(path, "virtual_patient_table", message);
     let dir = path.parent().unwrap_or(Path::new("."));
     let file = super::data_file(dir, name).map_err(problem)?;
     let text = std::fs::read_to_string(&file)

@@ -14,7 +14,7 @@
 //! that many normals; [`noise_share`] reports how much of the spread between points the
 //! noise could explain, so a run can say when it needs more rollouts per point.
 
-use crate::error::{Diagnostic, Error, Result};
+use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 use crate::support::format::short_parameter;
 use crate::support::rng::Key;
@@ -174,8 +174,10 @@ impl Robust {
         let nominal: Vec<f64> = parameters
             .iter()
             .map(|p| {
-                crate::scenario::params::number_at(spec, p)
-                    .map_err(|m| invalid(scenario, &format!("optimise.robust.uncertain.{p}"), m))
+                crate::scenario::params::number_at(spec, p).map_err(|m| {
+                    let field = format!("optimise.robust.uncertain.{p}");
+                    Error::in_field(&scenario.source, &field, m)
+                })
             })
             .collect::<Result<_>>()?;
         let mut points = vec![Point {
@@ -230,17 +232,6 @@ impl Robust {
     pub fn combine(&self, values: &[f64], reference: &[f64]) -> f64 {
         combine(self.measure, values, reference)
     }
-}
-
-/// A scenario-file problem at `field`.
-fn invalid(scenario: &Scenario, field: &str, message: String) -> Error {
-    Error::Invalid(vec![Diagnostic {
-        file: scenario.source.clone(),
-        line: None,
-        column: None,
-        field: field.to_owned(),
-        message,
-    }])
 }
 
 /// See [`Robust::combine`].
