@@ -5,7 +5,6 @@ use super::config::{Plan, objective_name};
 use super::export::arm_yaml;
 use super::leaderboard::{Entry, Leaderboard, RobustSummary};
 use super::objective::Objective;
-use super::robust::Measure;
 use super::sensitivity::Cliff;
 use crate::report::{Cell, Frame, render_table};
 use crate::scenario::Scenario;
@@ -62,12 +61,7 @@ pub fn table(board: &Leaderboard, plan: &Plan) -> String {
             Some(r) => format!(
                 "hold-out {} {} (95% CI)",
                 objective_name(plan.objective),
-                match r.measure {
-                    Measure::Worst => "worst case".to_owned(),
-                    Measure::Mean => "mean over points".to_owned(),
-                    Measure::Regret => "regret".to_owned(),
-                    Measure::Quantile(q) => format!("{q} quantile"),
-                }
+                r.measure.name()
             ),
         },
         "rel. dose".to_owned(),
@@ -215,16 +209,7 @@ fn deciding_point(e: &Entry, r: &RobustSummary) -> Option<String> {
 /// What a robust leaderboard's score is, for under the table (`None` without one).
 pub fn robust_note(board: &Leaderboard, plan: &Plan) -> Option<String> {
     let r = board.robust.as_ref()?;
-    let what = match r.measure {
-        Measure::Regret => "the smallest difference to continuous dosing at the standard dose",
-        Measure::Worst => "the smallest value",
-        Measure::Mean => "the mean",
-        Measure::Quantile(_) => "the quantile",
-    };
-    let quantile = match r.measure {
-        Measure::Quantile(q) => format!(" ({q})"),
-        _ => String::new(),
-    };
+    let what = r.measure.describe();
     let reference = match &r.reference {
         Some(v) => format!(
             " Continuous dosing scores {} there.",
@@ -253,7 +238,7 @@ pub fn robust_note(board: &Leaderboard, plan: &Plan) -> Option<String> {
             )
         });
     Some(format!(
-        "robust: {what}{quantile} of {} over {} points on the same rollouts ({}); `at`: \
+        "robust: {what} of {} over {} points on the same rollouts ({}); `at`: \
          the point that sets the score; each point's value is in robust.csv.{reference}{noise}",
         objective_name(plan.objective),
         r.labels.len(),

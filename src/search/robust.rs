@@ -34,13 +34,25 @@ pub enum Measure {
 }
 
 impl Measure {
-    /// The measure's name as the leaderboard prints it.
-    pub fn describe(&self) -> String {
+    /// The measure's name for a column header.
+    pub fn name(&self) -> String {
         match self {
             Measure::Worst => "worst case".to_owned(),
-            Measure::Mean => "mean".to_owned(),
-            Measure::Regret => "worst difference to continuous dosing".to_owned(),
+            Measure::Mean => "mean over points".to_owned(),
+            Measure::Regret => "regret".to_owned(),
             Measure::Quantile(q) => format!("{q} quantile"),
+        }
+    }
+
+    /// What the measure takes of the points' values, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Measure::Worst => "the smallest value".to_owned(),
+            Measure::Mean => "the mean".to_owned(),
+            Measure::Regret => {
+                "the smallest difference to continuous dosing at the standard dose".to_owned()
+            }
+            Measure::Quantile(q) => format!("the {q} quantile"),
         }
     }
 }
