@@ -14,6 +14,16 @@ pub fn resolve_target(spec: &ScenarioSpec, key: &str) -> std::result::Result<Vec
     paths::find(spec, &full).map(|p| p.targets)
 }
 
+/// Where `virtual_patients` draws go in the compiled model (the keys that resolve): a
+/// parameter there is overridden per patient, so nothing else may set or perturb it.
+pub fn drawn_targets(spec: &ScenarioSpec) -> Vec<Target> {
+    spec.virtual_patients
+        .iter()
+        .filter_map(|(key, _)| resolve_target(spec, key).ok())
+        .flatten()
+        .collect()
+}
+
 /// The parameter path a `virtual_patients` key names.
 fn full_path(spec: &ScenarioSpec, key: &str) -> std::result::Result<String, String> {
     let parts: Vec<&str> = key.split('.').collect();
@@ -179,12 +189,7 @@ fn read_table(
         .headers()
         .map_err(|e| format!("cannot read its header: {e}"))?
         .clone();
-    let drawn: Vec<Target> = spec
-        .virtual_patients
-        .iter()
-        .filter_map(|(key, _)| resolve_target(spec, key).ok())
-        .flatten()
-        .collect();
+    let drawn = drawn_targets(spec);
     let mut columns: Vec<(usize, String, Vec<Target>)> = Vec::new();
     for (i, name) in header.iter().enumerate() {
         let Ok(p) = paths::find(spec, name) else {

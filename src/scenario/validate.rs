@@ -1362,12 +1362,7 @@ fn check_uncertain(c: &mut Checker, spec: &ScenarioSpec, field: &str, path: &str
         ),
         Ok(_) => {}
     }
-    let drawn = spec
-        .virtual_patients
-        .iter()
-        .filter_map(|(key, _)| super::patients::resolve_target(spec, key).ok())
-        .flatten()
-        .collect::<Vec<_>>();
+    let drawn = super::patients::drawn_targets(spec);
     if let Ok(p) = super::paths::find(spec, path)
         && p.targets.iter().any(|t| drawn.contains(t))
     {

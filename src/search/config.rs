@@ -280,6 +280,16 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Continuous dosing of the searched drug at its standard dose: what dose limits, regrets
+    /// and cliffs are measured against.
+    pub fn continuous(&self) -> crate::protocol::schedule::Schedule {
+        crate::protocol::schedule::Schedule::Continuous {
+            drug: self.drug,
+            dose: self.standard_dose,
+            interval: self.continuous_interval,
+        }
+    }
+
     /// The dose limits the run searches under: each level of the front in bi-objective
     /// mode, otherwise the one limit (or none).
     pub fn dose_limits(&self) -> Vec<Option<f64>> {

@@ -298,11 +298,7 @@ impl Robustness {
         let mut robustness = Robustness {
             points,
             engine,
-            continuous: Schedule::Continuous {
-                drug: plan.drug,
-                dose: plan.standard_dose,
-                interval: plan.continuous_interval,
-            },
+            continuous: plan.continuous(),
             reference: None,
         };
         robustness.reference = robustness.evaluator(scenario, plan).reference()?;
@@ -576,14 +572,7 @@ impl Units<'_> {
         found.trace.push((id, row));
         let continuous_ttp = crate::sim::run_deterministic(
             scenario,
-            &scenario.candidate_arm(
-                "continuous",
-                Schedule::Continuous {
-                    drug: plan.drug,
-                    dose: plan.standard_dose,
-                    interval: plan.continuous_interval,
-                },
-            ),
+            &scenario.candidate_arm("continuous", plan.continuous()),
             crate::sim::RunOptions {
                 record_every: 0.0,
                 noise: None,

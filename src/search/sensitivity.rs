@@ -14,7 +14,6 @@ use super::config::Plan;
 use super::leaderboard::Entry;
 use super::objective::{Engine, Evaluator};
 use crate::error::{Error, Result};
-use crate::protocol::schedule::Schedule;
 use crate::scenario::{Arm, Scenario};
 use std::collections::HashMap;
 
@@ -146,12 +145,7 @@ impl Sensitivity {
 /// compartment and each compartment's birth rate, where not zero and not drawn per patient.
 pub fn default_parameters(scenario: &Scenario) -> Vec<(String, f64)> {
     let spec = scenario.resolved_spec();
-    let drawn: Vec<crate::model::patients::Target> = spec
-        .virtual_patients
-        .iter()
-        .filter_map(|(key, _)| crate::scenario::patients::resolve_target(spec, key).ok())
-        .flatten()
-        .collect();
+    let drawn = crate::scenario::patients::drawn_targets(spec);
     let all = crate::scenario::paths::parameters(spec);
     let effects = all.iter().filter(|p| p.path.starts_with("drugs."));
     let births = all.iter().filter(|p| p.path.ends_with(".birth"));
@@ -190,13 +184,10 @@ pub fn analyse(
         scenarios: HashMap::new(),
         values: HashMap::new(),
         rows: Vec::new(),
+        reference: scenario.candidate_arm("continuous", plan.continuous()),
         skipped: Vec::new(),
     };
-    let continuous = Schedule::Continuous {
-        drug: plan.drug,
-        dose: plan.standard_dose,
-        interval: plan.continuous_interval,
-    };
+    let continuous = plan.continuous();
     let mut cliffs = Vec::new();
     let mut map_of = None;
     for (i, e) in entries.iter().enumerate() {
@@ -275,6 +266,8 @@ struct Analysis<'a> {
     /// Values by (label, changes); continuous dosing under the label "".
     values: HashMap<(String, Vec<(usize, i64)>), f64>,
     rows: Vec<Row>,
+    /// Continuous dosing as the scenario judges a candidate: the reference of every margin.
+    reference: Arm,
     /// Changes that made no valid model, with why.
     skipped: Vec<String>,
 }
@@ -333,13 +326,8 @@ impl Analysis<'_> {
             let at = self.scenario.with_params(&values)?;
             self.scenarios.insert(point.clone(), at);
         }
-        let continuous = Schedule::Continuous {
-            drug: self.plan.drug,
-            dose: self.plan.standard_dose,
-            interval: self.plan.continuous_interval,
-        };
-        let reference = self.scenario.candidate_arm("continuous", continuous);
         let ours = self.value(label, arm, &point)?;
+        let reference = self.reference.clone();
         let theirs = self.value("", &reference, &point)?;
         Ok((ours, theirs))
     }
