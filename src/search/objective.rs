@@ -174,8 +174,14 @@ impl<'a> Evaluator<'a> {
     /// is measured against, rollout by rollout (`None` unless the measure is a regret).
     /// Computed once, not counted as an evaluation.
     pub fn reference(&mut self) -> Result<Option<Score>> {
+        self.ensure_reference()?;
+        Ok(self.reference.clone())
+    }
+
+    /// Computes [`Evaluator::reference`] if the measure needs it and it is not known yet.
+    fn ensure_reference(&mut self) -> Result<()> {
         let Some(robust) = self.robust.filter(|r| r.measure == Measure::Regret) else {
-            return Ok(None);
+            return Ok(());
         };
         if self.reference.is_none() {
             let schedule = self.continuous.clone().ok_or_else(|| {
@@ -194,7 +200,7 @@ impl<'a> Evaluator<'a> {
             score.value = 0.0;
             self.reference = Some(score);
         }
-        Ok(self.reference.clone())
+        Ok(())
     }
 
     /// Continuous dosing's value at each point, once known (empty otherwise).
@@ -268,7 +274,7 @@ impl<'a> Evaluator<'a> {
 
     /// Runs `arm` as it is (its own progression rule) on every rollout and scores it.
     pub fn score_arm(&mut self, arm: &Arm) -> Result<Score> {
-        self.reference()?;
+        self.ensure_reference()?;
         self.evaluations += 1;
         let outcomes = self.run_points(arm, 0, self.rollouts())?;
         Ok(self.summarise(outcomes, true))
@@ -300,14 +306,13 @@ impl<'a> Evaluator<'a> {
             return self.score_arm(arm);
         };
         let points = self.robust.map_or(1, |r| r.points.len());
-        if !best.complete
-            || best.outcomes.len() as u64 != rollouts * points as u64
-            || self.series(best).is_none()
-        {
+        if !best.complete || best.outcomes.len() as u64 != rollouts * points as u64 {
             return self.score_arm(arm);
         }
-        self.reference()?;
-        let best_series = self.series(best).unwrap_or_default();
+        self.ensure_reference()?;
+        let Some(best_series) = self.series(best) else {
+            return self.score_arm(arm);
+        };
         self.evaluations += 1;
         let mut stages: Vec<u64> = [rollouts / 4, rollouts / 2]
             .into_iter()
