@@ -478,3 +478,53 @@ fn optimise_scores_each_arm_by_its_own_rule() {
     );
     assert!(board > 300.0, "judged from the nadir again: {board}");
 }
+
+/// A tumour that shrinks by 1 %/day, then regrows from a resistant clone.
+const SHRINKING: &str = r#"
+format_version: 1
+name: shrinking
+time_units: days
+horizon: 730
+model:
+  growth: exponential
+  compartments:
+    sensitive: { birth: 0.0, death: 0.0, initial: 1.0e9 }
+    resistant: { birth: 0.02, initial: 1.0e4, role: resistant }
+drugs:
+  drug:
+    exposure: level
+    standard_dose: 1
+    effects:
+      sensitive: { kill: { linear: { slope: 0.01 } } }
+observation: { every: 28 }
+progression:
+  rule: recist
+  lesion: { cells_per_cm3: 1.0e9 }
+arms:
+  - name: continuous
+    schedule: continuous-mtd
+  - name: marker
+    schedule: continuous-mtd
+    progression: { rule: rise_over_nadir }
+"#;
+
+#[test]
+fn response_is_a_thirty_percent_fall_of_the_diameter_before_progression() {
+    let s = Scenario::from_text(Path::new("shrinking.yaml"), SHRINKING).unwrap();
+    let run = |arm: &str| {
+        run_deterministic(&s, s.arm(arm).unwrap(), RunOptions::default())
+            .unwrap()
+            .outcome
+    };
+    // Sensitive cells fall as e^{−0.01 t}; the resistant clone (1e4 cells, +2 %/day) is
+    // negligible until day ~400. RECIST partial response: diameter ≤ 0.7 × baseline, burden
+    // ≤ 0.343 × baseline, i.e. e^{−0.01 t} ≤ 0.343 at t ≥ 107: the visit on day 112.
+    let recist = run("continuous");
+    assert_eq!(recist.response_at, Some(112.0));
+    // A marker rule's response is a 50 % fall: t ≥ 69.3, the visit on day 84.
+    let marker = run("marker");
+    assert_eq!(marker.response_at, Some(84.0));
+    // The best response is the nadir visit's burden over baseline, before progression.
+    assert!(recist.progressed && recist.best_response < 0.05);
+    assert!(recist.best_response > 0.0);
+}

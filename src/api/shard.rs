@@ -230,6 +230,15 @@ fn outcome_from_row(
         cycles: num("cycles")? as u32,
         clipped_doses: num("clipped_doses")? as u32,
         peak_marker: num("peak_marker")?,
+        // Shards written before responses were recorded have neither column.
+        best_response: match text("best_response").as_str() {
+            "" => 1.0,
+            _ => num("best_response")?,
+        },
+        response_at: match text("response_time").as_str() {
+            "" => None,
+            _ => Some(num("response_time")?),
+        },
     };
     Ok((
         index,

@@ -193,6 +193,17 @@ impl ProgressionRule {
         }
     }
 
+    /// The marker over its baseline at or below which a visit counts as a response:
+    /// RECIST 1.1's partial response, a 30 % fall of the diameter (0.7³ = 0.343 of the
+    /// burden); for a marker rule (PSA and the like), a 50 % fall (the PSA50 response of
+    /// PCWG3 reports).
+    pub fn response_fraction(&self) -> f64 {
+        match self {
+            ProgressionRule::Recist { .. } => 0.7f64.powi(3),
+            _ => 0.5,
+        }
+    }
+
     /// The rule for a marker counted in cells when it was written for `scale` cells per
     /// marker unit (the stochastic engine's view of a scenario in fractions).
     pub fn in_cells(self, scale: f64) -> Self {

@@ -5,7 +5,9 @@
 //! clinic as written.
 
 use crate::model::pk::Dose;
+use crate::protocol::forecast::PolicyEnv;
 
+pub use crate::protocol::containment::{Containment, ContainmentRule, Control};
 pub use crate::protocol::observe::Observation;
 
 /// A dosing rule.
@@ -207,8 +209,9 @@ impl Schedule {
         }
     }
 
-    /// A fresh policy in its initial state (one per simulated patient).
-    pub fn policy(&self) -> Box<dyn Policy + Send> {
+    /// A fresh policy in its initial state (one per simulated patient); a model-based rule
+    /// takes its model of the patient from `env`.
+    pub fn policy(&self, env: &dyn PolicyEnv) -> Box<dyn Policy + Send> {
         match *self {
             Schedule::Sequence {
                 ref lines,
@@ -217,7 +220,7 @@ impl Schedule {
             } => Box::new(Sequence {
                 lines: lines
                     .iter()
-                    .map(|(s, switch)| (s.policy(), s.interval(), *switch))
+                    .map(|(s, switch)| (s.policy(env), s.interval(), *switch))
                     .collect(),
                 current: 0,
                 started: 0.0,
@@ -245,7 +248,10 @@ impl Schedule {
                 Box::new(Events { times, at })
             }
             Schedule::Combination { ref parts, base } => Box::new(Combination {
-                parts: parts.iter().map(|p| (p.policy(), p.interval())).collect(),
+                parts: parts
+                    .iter()
+                    .map(|p| (p.policy(env), p.interval()))
+                    .collect(),
                 base,
             }),
             Schedule::Holiday(rule) => Box::new(Holiday {
@@ -260,11 +266,14 @@ impl Schedule {
                 last: None,
                 skip: false,
             }),
-            Schedule::Containment(rule) => Box::new(Containment {
-                rule,
-                dose: rule.dose,
-                baseline: None,
-            }),
+            Schedule::Containment(rule) => {
+                let model = if rule.needs_model() {
+                    env.forecaster()
+                } else {
+                    None
+                };
+                Box::new(Containment::new(rule, model))
+            }
             Schedule::Piecewise {
                 drug,
                 interval,
@@ -742,61 +751,6 @@ impl Policy for Modulation {
     }
 }
 
-/// Parameters of a containment rule.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ContainmentRule {
-    /// The drug dosed.
-    pub drug: usize,
-    /// Starting dose.
-    pub dose: f64,
-    /// Time between doses.
-    pub interval: f64,
-    /// Target marker as a multiple of its value at treatment start.
-    pub target: f64,
-    /// Highest dose the rule gives.
-    pub max_dose: f64,
-    /// Dose change per visit for each e-fold of marker over target.
-    pub gain: f64,
-}
-
-/// Containment (Viossat & Noble 2021) as feedback on the observed marker: at each visit the
-/// dose moves by `gain × ln(marker / target)`, kept within [0, max_dose]. Below target the
-/// dose falls to zero; held at target it settles on the smallest dose that holds it.
-#[derive(Debug, Clone)]
-pub struct Containment {
-    rule: ContainmentRule,
-    dose: f64,
-    baseline: Option<f64>,
-}
-
-impl Policy for Containment {
-    fn decision_time(&self, k: usize) -> Option<f64> {
-        Some(k as f64 * self.rule.interval)
-    }
-
-    fn observe(&mut self, obs: &Observation) {
-        let Some(baseline) = self.baseline else {
-            self.baseline = Some(obs.value);
-            return;
-        };
-        let target = self.rule.target * baseline;
-        if obs.value > 0.0 && target > 0.0 {
-            let adjusted = self.dose + self.rule.gain * (obs.value / target).ln();
-            self.dose = adjusted.clamp(0.0, self.rule.max_dose);
-        }
-    }
-
-    fn decide(&mut self, _t: f64, doses: &mut Vec<Dose>) {
-        if self.dose > 0.0 {
-            doses.push(Dose {
-                drug: self.rule.drug,
-                amount: self.dose,
-                duration: self.rule.interval,
-            });
-        }
-    }
-}
-
 /// An explicit dose per period, given every `interval` within the period.
 #[derive(Debug, Clone)]
 pub struct Piecewise {
@@ -838,6 +792,7 @@ impl Policy for Piecewise {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::forecast::NoModel;
 
     fn doses_over(policy: &mut dyn Policy, horizon: f64) -> Vec<(f64, f64)> {
         let mut out = Vec::new();
@@ -864,7 +819,7 @@ mod tests {
             off: 2.0,
             start_delay: 1.0,
         };
-        let days: Vec<f64> = doses_over(s.policy().as_mut(), 11.0)
+        let days: Vec<f64> = doses_over(s.policy(&NoModel).as_mut(), 11.0)
             .into_iter()
             .map(|(t, _)| t)
             .collect();
@@ -881,7 +836,7 @@ mod tests {
             off: 1.5,
             start_delay: 0.0,
         };
-        let d = doses_over(s.policy().as_mut(), 3.0);
+        let d = doses_over(s.policy(&NoModel).as_mut(), 3.0);
         assert_eq!(d, vec![(0.0, 1.0), (1.0, 0.5)]);
     }
 
@@ -916,7 +871,7 @@ mod tests {
             every_visits: 1,
         };
         let got = doses_after_visits(
-            s.policy().as_mut(),
+            s.policy(&NoModel).as_mut(),
             &[100.0, 80.0, 50.0, 49.9, 30.0, 60.0, 99.9, 100.0, 70.0, 49.0],
         );
         assert_eq!(got, vec![1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
@@ -933,7 +888,10 @@ mod tests {
             every_visits: 2,
         };
         // Visits after baseline: 1 (skipped), 2 (decides), 3 (skipped), 4 (decides) …
-        let got = doses_after_visits(s.policy().as_mut(), &[100.0, 40.0, 40.0, 120.0, 120.0]);
+        let got = doses_after_visits(
+            s.policy(&NoModel).as_mut(),
+            &[100.0, 40.0, 40.0, 120.0, 120.0],
+        );
         assert_eq!(got, vec![1.0, 1.0, 0.0, 0.0, 1.0]);
     }
 
@@ -950,7 +908,7 @@ mod tests {
             max_cycles: Some(1),
         };
         let got = doses_after_visits(
-            Schedule::Holiday(rule).policy().as_mut(),
+            Schedule::Holiday(rule).policy(&NoModel).as_mut(),
             &[100.0, 60.0, 40.0, 70.0, 85.0, 40.0, 30.0],
         );
         // Pause at 40 (< 50), rechallenge at 85 (≥ 80); the one holiday is used, so the
@@ -970,7 +928,10 @@ mod tests {
             resume_above: None,
             max_cycles: None,
         };
-        let got = doses_after_visits(Schedule::Holiday(rule).policy().as_mut(), &[1.0; 11]);
+        let got = doses_after_visits(
+            Schedule::Holiday(rule).policy(&NoModel).as_mut(),
+            &[1.0; 11],
+        );
         assert_eq!(
             got,
             vec![1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
@@ -990,7 +951,7 @@ mod tests {
             max_dose: 150.0,
         };
         let got = doses_after_visits(
-            Schedule::Modulation(rule).policy().as_mut(),
+            Schedule::Modulation(rule).policy(&NoModel).as_mut(),
             &[100.0, 105.0, 120.0, 150.0, 140.0, 120.0, 60.0, 58.0, 40.0],
         );
         // +5 %: keep 100; +14 %: 125; +25 %: 150 (cap); −7 %: keep; −14 %: 112.5;
@@ -998,29 +959,6 @@ mod tests {
         let want = [
             100.0, 100.0, 125.0, 150.0, 150.0, 112.5, 0.0, 84.375, 63.28125,
         ];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-9, "{got:?}");
-        }
-    }
-
-    #[test]
-    fn containment_doses_only_above_target_and_within_cmax() {
-        let rule = ContainmentRule {
-            drug: 0,
-            dose: 0.0,
-            interval: 1.0,
-            target: 2.0,
-            max_dose: 1.5,
-            gain: 1.0,
-        };
-        let e = std::f64::consts::E;
-        let got = doses_after_visits(
-            Schedule::Containment(rule).policy().as_mut(),
-            &[100.0, 150.0, 200.0 * e, 200.0 * e * e, 200.0, 200.0 / e],
-        );
-        // Below target: none; one e-fold over: +1; two more: capped at 1.5; at target:
-        // unchanged; one e-fold under: 0.5.
-        let want = [0.0, 0.0, 1.0, 1.5, 1.5, 0.5];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-9, "{got:?}");
         }
@@ -1035,7 +973,7 @@ mod tests {
             doses: vec![1.0, 0.0, 0.5],
             on: vec![],
         };
-        let got = doses_after_visits(s.policy().as_mut(), &[1.0; 8]);
+        let got = doses_after_visits(s.policy(&NoModel).as_mut(), &[1.0; 8]);
         assert_eq!(got, vec![1.0, 1.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0]);
     }
 
@@ -1048,7 +986,7 @@ mod tests {
             doses: vec![1.0, 1.0, 1.0],
             on: vec![1.0, 0.0, 4.0],
         };
-        let got = doses_after_visits(s.policy().as_mut(), &[1.0; 12]);
+        let got = doses_after_visits(s.policy(&NoModel).as_mut(), &[1.0; 12]);
         assert_eq!(
             got,
             vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
@@ -1065,7 +1003,7 @@ mod tests {
             resume_above: 1.0,
             every_visits: 1,
         };
-        let mut p = s.policy();
+        let mut p = s.policy(&NoModel);
         let seen = |v: f64, p: &mut Box<dyn Policy + Send>| {
             p.observe(&Observation {
                 time: 0.0,

@@ -336,6 +336,8 @@ pub fn rollouts_frame(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Fra
         "cycles",
         "clipped_doses",
         "peak_marker",
+        "best_response",
+        "response_time",
     ]);
     names.extend(
         scenario
@@ -363,6 +365,8 @@ pub fn rollouts_frame(scenario: &Scenario, arms: &[(&str, &ArmRollouts)]) -> Fra
                 Cell::from(o.cycles),
                 Cell::from(o.clipped_doses),
                 Cell::from(o.peak_marker),
+                Cell::from(o.best_response),
+                Cell::from(o.response_at),
             ];
             cells.extend(o.cumulative_dose.iter().map(|x| Cell::from(*x)));
             frame.push(cells);

@@ -8,7 +8,9 @@ use crate::model::{
     Compartment, DrugEffect, GrowthLaw, Model, Modulation, Mutation, Role, Transition,
 };
 use crate::protocol::observe::{Lesion, MarkerModel, ProgressionRule, Reference};
-use crate::protocol::schedule::{ContainmentRule, HolidayRule, ModulationRule, Schedule, Switch};
+use crate::protocol::schedule::{
+    ContainmentRule, Control, HolidayRule, ModulationRule, Schedule, Switch,
+};
 use std::path::Path;
 
 /// Validation has run, so a missing name here is a bug; it still becomes an error, not a panic.
@@ -118,6 +120,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
                 })
             })
             .collect(),
+        typical_model: None,
         resolved: spec,
     })
 }
@@ -406,7 +409,16 @@ fn schedule(
             interval,
             target: x.target,
             max_dose: x.max_dose.ok_or_else(missing)?,
-            gain: x.gain.ok_or_else(missing)?,
+            control: match x.control.ok_or_else(missing)? {
+                spec::ContainmentControl::Pi => Control::Pi {
+                    proportional: x.proportional,
+                    integral: x.integral,
+                },
+                spec::ContainmentControl::Hold => Control::Hold,
+                spec::ContainmentControl::Integral => Control::Integral {
+                    gain: x.gain.ok_or_else(missing)?,
+                },
+            },
         }),
         ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => return Err(missing()),
     })

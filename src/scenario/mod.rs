@@ -125,6 +125,9 @@ pub struct Scenario {
     pub patient_table: Option<crate::model::patients::PatientTable>,
     /// Per drug: its toxicity budget, if any.
     pub toxicity: Vec<Option<crate::model::toxicity::Budget>>,
+    /// When this is one virtual patient's scenario: the population's typical model, which
+    /// a model-based dosing rule assumes (it cannot know the patient's own draws).
+    pub typical_model: Option<std::sync::Arc<Model>>,
 }
 
 /// The source of a scenario read by [`Scenario::from_yaml_str`].
@@ -313,6 +316,23 @@ impl Scenario {
             .progression
             .treat_beyond_progression
             .unwrap_or(false)
+    }
+
+    /// The model a model-based dosing rule assumes in this scenario: the typical model of
+    /// the population when this scenario is one patient's, or one with parameters off their
+    /// nominal values (robustness, sensitivity); else its own.
+    pub fn assumed_model(&self) -> std::sync::Arc<Model> {
+        self.typical_model
+            .clone()
+            .filter(|m| m.n_compartments() == self.model.n_compartments())
+            .unwrap_or_else(|| std::sync::Arc::new(self.model.clone()))
+    }
+
+    /// This scenario as the truth that a model-based rule assuming `nominal`'s model meets:
+    /// what robustness and sensitivity analyses run (a rule cannot know the parameter error).
+    pub fn assuming(mut self, nominal: &Scenario) -> Scenario {
+        self.typical_model = Some(nominal.assumed_model());
+        self
     }
 
     /// The scenario as resolved: the file with every default filled in and every schedule

@@ -277,7 +277,8 @@ fn resolve_schedule(
             if s.max_dose.is_none() {
                 s.max_dose = drug_max.or(standard);
             }
-            if s.gain.is_none() {
+            let control = *s.control.get_or_insert(super::spec::ContainmentControl::Pi);
+            if control == super::spec::ContainmentControl::Integral && s.gain.is_none() {
                 s.gain = s.max_dose.map(|m| 0.5 * m);
             }
         }

@@ -1170,9 +1170,33 @@ pub struct ContainmentSpec {
     /// the target is reached).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_dose: Option<f64>,
-    /// Dose change per visit for each e-fold of marker over target (default: max_dose / 2).
+    /// How the dose follows the marker: `pi` (default), `hold` or `integral`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ContainmentControl>,
+    /// `pi`: dose per e-fold of marker over target, now (default: tuned on the model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proportional: Option<f64>,
+    /// `pi`: dose added per visit per e-fold of marker over target (default: tuned on the
+    /// model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integral: Option<f64>,
+    /// `integral`: dose change per visit for each e-fold of marker over target (default:
+    /// max_dose / 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
+}
+
+/// How a containment rule follows the marker (docs/model.md, "Containment").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainmentControl {
+    /// Proportional–integral feedback with anti-windup; gains tuned on the model unless given.
+    Pi,
+    /// The dose the scenario's model expects to bring the marker to the target by the next
+    /// visit, the model corrected to each observation.
+    Hold,
+    /// Integral feedback alone (oscillates on a growing tumour; kept for comparison).
+    Integral,
 }
 
 /// An explicit dose per period (what the optimiser emits).

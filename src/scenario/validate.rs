@@ -1089,8 +1089,30 @@ fn check_containment(c: &mut Checker, p: &str, x: &ContainmentSpec) {
             "give max_dose (Cmax), or a max_dose or standard_dose on the drug",
         ),
     }
-    if let Some(g) = x.gain {
-        c.non_negative(&format!("{p}.gain"), g, "gain");
+    use super::spec::ContainmentControl as C;
+    let control = x.control.unwrap_or(C::Pi);
+    for (field, value, used) in [
+        ("gain", x.gain, control == C::Integral),
+        ("proportional", x.proportional, control == C::Pi),
+        ("integral", x.integral, control == C::Pi),
+    ] {
+        let Some(v) = value else { continue };
+        if used {
+            c.non_negative(&format!("{p}.{field}"), v, field);
+        } else {
+            let name = match control {
+                C::Pi => "pi",
+                C::Hold => "hold",
+                C::Integral => "integral",
+            };
+            c.fail(
+                format!("{p}.{field}"),
+                format!(
+                    "`{field}` is not a setting of `control: {name}` (gain: integral; \
+                     proportional and integral: pi; hold takes no gains)"
+                ),
+            );
+        }
     }
 }
 

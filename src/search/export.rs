@@ -1,10 +1,10 @@
 //! Writing a schedule back as a scenario arm, so a searched schedule can be pasted under
 //! `arms:` and run by `compare`.
 
-use crate::protocol::schedule::Schedule;
+use crate::protocol::schedule::{Control, Schedule};
 use crate::scenario::spec::{
-    AdaptiveSpec, ArmSpec, ContainmentSpec, ContinuousSpec, HolidaySpec, IntermittentSpec,
-    ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
+    AdaptiveSpec, ArmSpec, ContainmentControl, ContainmentSpec, ContinuousSpec, HolidaySpec,
+    IntermittentSpec, ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
 };
 
 /// The YAML spec of a single-drug schedule; `None` for combinations, sequences, events and
@@ -77,7 +77,23 @@ pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSp
             interval: Some(r.interval),
             target: r.target,
             max_dose: Some(r.max_dose),
-            gain: Some(r.gain),
+            control: Some(match r.control {
+                Control::Pi { .. } => ContainmentControl::Pi,
+                Control::Hold => ContainmentControl::Hold,
+                Control::Integral { .. } => ContainmentControl::Integral,
+            }),
+            proportional: match r.control {
+                Control::Pi { proportional, .. } => proportional,
+                _ => None,
+            },
+            integral: match r.control {
+                Control::Pi { integral, .. } => integral,
+                _ => None,
+            },
+            gain: match r.control {
+                Control::Integral { gain } => Some(gain),
+                _ => None,
+            },
         }),
         Schedule::Piecewise {
             drug,

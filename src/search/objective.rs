@@ -475,6 +475,8 @@ mod tests {
             cycles: 0,
             clipped_doses: 0,
             peak_marker: 0.0,
+            best_response: 1.0,
+            response_at: None,
         }
     }
 

@@ -216,7 +216,7 @@ impl Robust {
             points.push(Point {
                 label,
                 factors,
-                scenario: at,
+                scenario: at.assuming(scenario),
             });
         }
         for path in &plan.models {

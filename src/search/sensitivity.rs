@@ -323,7 +323,7 @@ impl Analysis<'_> {
                     (path, serde_json::Value::from(self.nominal[j] * (1.0 + c)))
                 })
                 .collect();
-            let at = self.scenario.with_params(&values)?;
+            let at = self.scenario.with_params(&values)?.assuming(self.scenario);
             self.scenarios.insert(point.clone(), at);
         }
         let ours = self.value(label, arm, &point)?;

@@ -6,6 +6,7 @@
 //! dose level or a recording time.
 
 pub mod exact;
+pub mod forecast;
 mod lockstep;
 pub mod ode;
 pub mod outcome;
@@ -196,7 +197,9 @@ impl<'s> Paused<'s> {
             mut ode,
         } = self;
         driver.arm = arm;
-        driver.policy = arm.schedule.policy();
+        driver.policy = arm.schedule.policy(&forecast::ScenarioEnv {
+            scenario: driver.scenario,
+        });
         driver.drive(&mut ode)?;
         Ok(driver.finish())
     }
@@ -291,6 +294,11 @@ struct Driver<'s> {
     /// The true marker at time 0, and its peak before progression.
     marker0: f64,
     peak_marker: f64,
+    /// The measured marker at time 0, the smallest measured ratio to it since, and the
+    /// first visit that counted as a response.
+    response_base: f64,
+    best_response: f64,
+    response_at: Option<f64>,
     /// Times at which to keep the state (for [`run_sampled`]), the next one's index, and the
     /// states kept.
     sample_times: &'s [f64],
@@ -320,7 +328,7 @@ impl<'s> Driver<'s> {
             t: 0.0,
             state,
             exposure: Exposure::new(&scenario.drugs),
-            policy: arm.schedule.policy(),
+            policy: arm.schedule.policy(&forecast::ScenarioEnv { scenario }),
             progression: ProgressionTracker::new(arm.progression),
             treatment_over: false,
             outcome,
@@ -345,6 +353,9 @@ impl<'s> Driver<'s> {
             record_k: 0,
             marker0: 0.0,
             peak_marker: 0.0,
+            response_base: 0.0,
+            best_response: 1.0,
+            response_at: None,
             sample_times: &[],
             sample_k: 0,
             samples: Vec::new(),
@@ -384,6 +395,9 @@ impl<'s> Driver<'s> {
             record_k: self.record_k,
             marker0: self.marker0,
             peak_marker: self.peak_marker,
+            response_base: self.response_base,
+            best_response: self.best_response,
+            response_at: self.response_at,
             sample_times: self.sample_times,
             sample_k: self.sample_k,
             samples: self.samples.clone(),
@@ -461,6 +475,7 @@ impl<'s> Driver<'s> {
         }
         if self.progression.progressed_at().is_none() {
             self.peak_marker = self.peak_marker.max(true_value);
+            self.track_response(&obs);
         }
         let line_before = self.policy.line();
         self.policy.observe(&obs);
@@ -498,6 +513,26 @@ impl<'s> Driver<'s> {
             }
         }
         self.visit_k += 1;
+    }
+
+    /// The best response so far and the first visit that met the response criterion, on
+    /// the measured marker (what a trial reads) against the measured baseline.
+    fn track_response(&mut self, obs: &Observation) {
+        if self.visit_k == 0 {
+            self.response_base = obs.value;
+            return;
+        }
+        let ratio = if !obs.detected {
+            0.0
+        } else if self.response_base > 0.0 {
+            obs.value / self.response_base
+        } else {
+            return;
+        };
+        self.best_response = self.best_response.min(ratio);
+        if self.response_at.is_none() && ratio <= self.arm.progression.response_fraction() {
+            self.response_at = Some(obs.time);
+        }
     }
 
     /// The policy's next decision time, while treatment goes on.
@@ -657,6 +692,8 @@ impl<'s> Driver<'s> {
         } else {
             0.0
         };
+        outcome.best_response = self.best_response;
+        outcome.response_at = self.response_at;
         RunResult {
             trajectory: self.trajectory,
             visits: self.visits,

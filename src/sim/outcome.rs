@@ -34,6 +34,20 @@ pub struct RunOutcome {
     pub clipped_doses: u32,
     /// Highest true marker at a visit up to progression, over its value at time 0.
     pub peak_marker: f64,
+    /// Smallest measured marker at a visit after baseline up to progression, over the
+    /// measured baseline (0 once undetected): the best overall response.
+    #[serde(default = "no_response")]
+    pub best_response: f64,
+    /// The first visit at which the measured marker met the response criterion of the
+    /// progression rule ([`crate::protocol::observe::ProgressionRule::response_fraction`]),
+    /// if one did before progression.
+    #[serde(default)]
+    pub response_at: Option<f64>,
+}
+
+/// The best response of a run with no visit after baseline: none.
+fn no_response() -> f64 {
+    1.0
 }
 
 /// Accumulates the per-run outcome as the driver moves through time.
@@ -151,6 +165,8 @@ impl OutcomeTracker {
             cycles: self.cycles,
             clipped_doses: 0,
             peak_marker: 0.0,
+            best_response: no_response(),
+            response_at: None,
         }
     }
 }

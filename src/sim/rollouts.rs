@@ -53,9 +53,15 @@ pub struct ArmRollouts {
 pub fn in_cells(scenario: &Scenario) -> Scenario {
     let scale = scenario.cells_per_unit;
     let mut s = scenario.clone();
-    for c in &mut s.model.compartments {
-        c.initial = (c.initial * scale).round();
-        c.capacity *= scale;
+    let in_cells = |model: &mut crate::model::Model| {
+        for c in &mut model.compartments {
+            c.initial = (c.initial * scale).round();
+            c.capacity *= scale;
+        }
+    };
+    in_cells(&mut s.model);
+    if let Some(typical) = s.typical_model.as_mut() {
+        in_cells(std::sync::Arc::make_mut(typical));
     }
     s.marker.detection_limit *= scale;
     s.progression = s.progression.in_cells(scale);
@@ -88,6 +94,7 @@ pub fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, 
         return std::borrow::Cow::Borrowed(cells);
     }
     let mut patient = cells.clone();
+    patient.typical_model = Some(cells.assumed_model());
     crate::model::patients::apply(
         &cells.patients,
         cells.patient_correlation.as_deref(),

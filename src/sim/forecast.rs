@@ -1,0 +1,136 @@
+//! The scenario's model as a model-based dosing rule carries it ([`crate::protocol::forecast`]):
+//! the deterministic engine run on the rule's own doses, from the scenario's starting state,
+//! rescaled to each observed marker. In a rollout of a virtual patient it is the population's
+//! typical model, not the patient's own draws: the rule knows what a clinician would.
+
+use super::{OdePropagator, Propagator, ode};
+use crate::model::Model;
+use crate::model::pk::{Dose, Exposure, Kinetics};
+use crate::protocol::forecast::{Forecaster, PolicyEnv};
+use crate::scenario::Scenario;
+use std::sync::Arc;
+
+/// The environment the driver offers a run's policy: the scenario's (typical) model.
+pub struct ScenarioEnv<'a> {
+    /// The scenario being run (a virtual patient's own, for a rollout).
+    pub scenario: &'a Scenario,
+}
+
+impl PolicyEnv for ScenarioEnv<'_> {
+    fn forecaster(&self) -> Option<Box<dyn Forecaster>> {
+        let s = self.scenario;
+        let model = s.assumed_model();
+        Some(Box::new(ModelForecaster::new(
+            model,
+            s,
+            s.marker.weights.clone(),
+            s.marker.every,
+        )))
+    }
+}
+
+/// The ODE model of a patient advanced on the doses a rule gives.
+#[derive(Clone)]
+pub struct ModelForecaster {
+    model: Arc<Model>,
+    /// Per drug: held as a level (a dose repeated every interval is then one long level).
+    level: Vec<bool>,
+    weights: Vec<f64>,
+    every: f64,
+    t: f64,
+    state: Vec<f64>,
+    exposure: Exposure,
+    ode: OdePropagator,
+}
+
+impl ModelForecaster {
+    /// `model` at its starting state at time 0 with the drugs of `scenario`, seen through a
+    /// marker of `weights` at visits every `every`.
+    pub fn new(model: Arc<Model>, scenario: &Scenario, weights: Vec<f64>, every: f64) -> Self {
+        let n_drugs = scenario.drugs.len();
+        ModelForecaster {
+            level: scenario
+                .drugs
+                .iter()
+                .map(|d| d.kinetics == Kinetics::Level)
+                .collect(),
+            weights,
+            every,
+            t: 0.0,
+            state: model.initial_state(),
+            exposure: Exposure::new(&scenario.drugs),
+            ode: OdePropagator::new(&model, n_drugs, ode::Tolerance::default()),
+            model,
+        }
+    }
+
+    fn eps(&self) -> f64 {
+        1e-9 * self.t.abs().max(1.0)
+    }
+}
+
+impl Forecaster for ModelForecaster {
+    fn advance_to(&mut self, t: f64) -> Result<(), String> {
+        while self.t < t - self.eps() {
+            let next = self.exposure.next_change_after(self.t).min(t);
+            let span = next - self.t;
+            self.ode
+                .advance(&self.model, &self.exposure, self.t, span, &mut self.state)
+                .map_err(|e| e.to_string())?;
+            self.exposure.advance(self.t, span);
+            self.t = next;
+        }
+        Ok(())
+    }
+
+    fn give(&mut self, dose: &Dose) {
+        self.exposure.give(self.t, dose);
+    }
+
+    fn marker(&self) -> f64 {
+        self.weights
+            .iter()
+            .zip(&self.state)
+            .map(|(w, x)| w * x)
+            .sum()
+    }
+
+    fn rescale(&mut self, value: f64) {
+        let now = self.marker();
+        if now > 0.0 && value > 0.0 && now.is_finite() && value.is_finite() {
+            let factor = value / now;
+            self.state.iter_mut().for_each(|x| *x *= factor);
+        }
+    }
+
+    fn marker_if(&self, dose: &Dose, interval: f64, until: f64) -> Result<f64, String> {
+        let mut copy = self.clone();
+        let contiguous = dose.duration >= interval - copy.eps();
+        if dose.amount > 0.0 && interval > 0.0 {
+            if self.level.get(dose.drug) == Some(&true) && contiguous {
+                // Back-to-back levels are one level: one integration instead of one per dose.
+                copy.give(&Dose {
+                    duration: until - copy.t,
+                    ..*dose
+                });
+            } else {
+                let mut k = 0u32;
+                loop {
+                    let at = self.t + f64::from(k) * interval;
+                    if at >= until - copy.eps() {
+                        break;
+                    }
+                    copy.advance_to(at)?;
+                    copy.give(dose);
+                    k += 1;
+                }
+            }
+        }
+        copy.advance_to(until)?;
+        Ok(copy.marker())
+    }
+
+    fn visit_every(&self) -> f64 {
+        self.every
+    }
+}
