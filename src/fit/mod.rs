@@ -11,6 +11,7 @@ pub mod population;
 pub mod profile;
 pub mod settings;
 pub mod subject;
+pub mod trial;
 pub mod vpc;
 
 use crate::error::{Error, Result};

@@ -95,7 +95,36 @@ fn resolve_fit(spec: &mut ScenarioSpec) {
                 .get_or_insert((p.value * 100.0).min(p.max.unwrap_or(f64::INFINITY)));
         }
     }
+    if let Some(targets) = fit.targets.as_mut() {
+        resolve_targets(spec, targets);
+    }
     spec.fit = Some(fit);
+}
+
+/// Defaults of `fit.targets`: the first arm, 1000 rollouts, seed 1, 200 evaluations, 2
+/// starts; free parameters as in `fit.parameters`, by any numeric path of the scenario.
+fn resolve_targets(spec: &ScenarioSpec, targets: &mut super::spec::TrialTargetsSpec) {
+    if targets.arm.is_none() {
+        targets.arm = spec.arms.first().map(|a| a.name.clone());
+    }
+    targets.rollouts.get_or_insert(1000);
+    targets.seed.get_or_insert(1);
+    targets.budget.get_or_insert(200);
+    targets.starts.get_or_insert(2);
+    for (path, free) in targets.parameters.0.iter_mut() {
+        let Ok(value) = super::params::number_at(spec, path) else {
+            continue;
+        };
+        let log = *free.scale.get_or_insert(if value > 0.0 {
+            ParameterScale::Log
+        } else {
+            ParameterScale::Linear
+        }) == ParameterScale::Log;
+        if log && value > 0.0 {
+            free.lower.get_or_insert(value / 100.0);
+            free.upper.get_or_insert(value * 100.0);
+        }
+    }
 }
 
 /// Fills the defaults of a progression block; `day` is one day in the scenario's units.

@@ -105,6 +105,124 @@ pub struct FitSpec {
     /// only the standard errors and is much faster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profiles: Option<bool>,
+    /// Population calibration to published summaries of a trial arm (`regimen fit
+    /// --targets`, docs/fitting.md §12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<TrialTargetsSpec>,
+}
+
+/// Summary statistics of a trial arm that the scenario's population should reproduce, and
+/// the parameters free to make it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrialTargetsSpec {
+    /// The trial, for reports (e.g. "FLAURA osimertinib arm, Soria 2018").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<String>,
+    /// The arm that gives the trial's treatment (the first arm if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
+    /// Patients in the trial arm: the standard error of a proportion given without one, and
+    /// the share of the calibration's uncertainty that comes from simulating.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patients: Option<u32>,
+    /// Virtual patients simulated per evaluation, on common random numbers (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollouts: Option<u64>,
+    /// Seed of the virtual patients (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Evaluations the search may spend (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u32>,
+    /// Starting points of the search: the scenario's values, then Halton points (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts: Option<u32>,
+    /// The free parameters by path: any number of the scenario, including the location and
+    /// spread of a `virtual_patients` distribution
+    /// (`virtual_patients.<key>.lognormal.median`).
+    #[serde(default)]
+    pub parameters: NamedList<FreeParameterSpec>,
+    /// The published statistics.
+    #[serde(default)]
+    pub statistics: Vec<TrialStatisticSpec>,
+}
+
+/// One published statistic of a trial arm, in the scenario's time units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStatisticSpec {
+    /// Median progression-free survival.
+    MedianPfs(TargetValueSpec),
+    /// Progression-free survival at a time.
+    PfsAt(TimedTargetSpec),
+    /// Objective response rate (RECIST partial or complete response; PSA50 for a marker
+    /// rule), as a fraction.
+    ResponseRate(TargetValueSpec),
+    /// Median duration of response: from the first response to progression.
+    DurationOfResponse(TargetValueSpec),
+    /// Points read off a published Kaplan–Meier curve of progression-free survival.
+    Km(KmTargetSpec),
+}
+
+/// A published value and its uncertainty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetValueSpec {
+    /// The value.
+    pub value: f64,
+    /// Its 95 % confidence interval (the standard error is its width / 3.92).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<[f64; 2]>,
+    /// Or its standard error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub se: Option<f64>,
+    /// Reported beside the fit but not fitted: a held-back check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<bool>,
+    /// Where the number comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// A published value at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimedTargetSpec {
+    /// The time.
+    pub time: f64,
+    /// The value.
+    pub value: f64,
+    /// Its 95 % confidence interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<[f64; 2]>,
+    /// Or its standard error (without either: Peto's, from `patients`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub se: Option<f64>,
+    /// Reported beside the fit but not fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<bool>,
+    /// Where the number comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Points of a published Kaplan–Meier curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KmTargetSpec {
+    /// (time, survival) pairs, times increasing.
+    pub points: Vec<[f64; 2]>,
+    /// Patients at risk at each point's time (the numbers under the plot), for Peto's
+    /// standard error S·√((1 − S)/n); `patients` × S if left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_risk: Option<Vec<f64>>,
+    /// Reported beside the fit but not fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<bool>,
+    /// Where the numbers come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One free parameter of a fit.

@@ -316,7 +316,10 @@ fn check_fit(c: &mut Checker, spec: &ScenarioSpec, fit: &FitSpec) {
             format!("starts must be 1 to 1000, got {starts}"),
         );
     }
-    if fit.parameters.is_empty() {
+    if let Some(targets) = &fit.targets {
+        check_targets(c, spec, targets);
+    }
+    if fit.parameters.is_empty() && fit.targets.is_none() {
         c.fail(
             "fit.parameters",
             "name at least one free parameter by its path, e.g. \
@@ -342,53 +345,243 @@ fn check_fit(c: &mut Checker, spec: &ScenarioSpec, fit: &FitSpec) {
             }
             check_distribution(c, &format!("{p}.prior"), prior);
         }
-        let (Some(lower), Some(upper)) = (free.lower, free.upper) else {
-            c.fail(
-                &p,
-                format!(
-                    "give lower and upper bounds (a parameter of value {} is searched on the \
-                     linear scale, which has no default bounds)",
-                    param.value
-                ),
-            );
-            continue;
-        };
-        if !lower.is_finite() || !upper.is_finite() || lower >= upper {
-            c.fail(
-                format!("{p}.upper"),
-                format!("bounds must be finite with lower < upper, got [{lower}, {upper}]"),
-            );
-            continue;
+        check_free_bounds(c, &p, free, param.value, param.max);
+    }
+}
+
+/// A free parameter's bounds: both given (or resolved), finite, ordered, on its scale's
+/// domain and around the scenario's `value` (the search starts there).
+fn check_free_bounds(
+    c: &mut Checker,
+    p: &str,
+    free: &FreeParameterSpec,
+    value: f64,
+    max: Option<f64>,
+) {
+    let (Some(lower), Some(upper)) = (free.lower, free.upper) else {
+        c.fail(
+            p,
+            format!(
+                "give lower and upper bounds (a parameter of value {value} is searched on the \
+                 linear scale, which has no default bounds)"
+            ),
+        );
+        return;
+    };
+    if !lower.is_finite() || !upper.is_finite() || lower >= upper {
+        c.fail(
+            format!("{p}.upper"),
+            format!("bounds must be finite with lower < upper, got [{lower}, {upper}]"),
+        );
+        return;
+    }
+    if free.scale == Some(ParameterScale::Log) && lower <= 0.0 {
+        c.fail(
+            format!("{p}.lower"),
+            format!("a parameter searched on the log scale needs lower > 0, got {lower}"),
+        );
+    }
+    if lower < 0.0 {
+        c.fail(
+            format!("{p}.lower"),
+            format!("parameters are ≥ 0; lower is {lower}"),
+        );
+    }
+    if let Some(max) = max
+        && upper > max
+    {
+        c.fail(
+            format!("{p}.upper"),
+            format!("upper must be at most {max}, got {upper}"),
+        );
+    }
+    if !(lower..=upper).contains(&value) {
+        c.fail(
+            p,
+            format!(
+                "the bounds [{lower}, {upper}] exclude the scenario's value {value}; the search \
+                 starts from it, so widen the bounds or change the value"
+            ),
+        );
+    }
+}
+
+/// `fit.targets`: the arm exists, the free parameters are numbers of the scenario within
+/// their bounds, and every statistic is in range with an uncertainty the fit can weigh it by.
+fn check_targets(c: &mut Checker, spec: &ScenarioSpec, t: &TrialTargetsSpec) {
+    let p = "fit.targets";
+    if let Some(arm) = &t.arm
+        && !spec.arms.iter().any(|a| &a.name == arm)
+    {
+        let names: Vec<&str> = spec.arms.iter().map(|a| a.name.as_str()).collect();
+        c.fail(
+            format!("{p}.arm"),
+            format!("no arm `{arm}`; the arms are {}", names.join(", ")),
+        );
+    }
+    if let Some(n) = t.rollouts
+        && !(50..=1_000_000).contains(&n)
+    {
+        c.fail(
+            format!("{p}.rollouts"),
+            format!("rollouts must be 50 to 1000000, got {n}"),
+        );
+    }
+    if t.budget == Some(0) {
+        c.fail(
+            format!("{p}.budget"),
+            "give a budget of at least 1 evaluation",
+        );
+    }
+    if let Some(s) = t.starts
+        && !(1..=100).contains(&s)
+    {
+        c.fail(
+            format!("{p}.starts"),
+            format!("starts must be 1 to 100, got {s}"),
+        );
+    }
+    if t.patients == Some(0) {
+        c.fail(
+            format!("{p}.patients"),
+            "a trial arm has at least one patient",
+        );
+    }
+    if t.parameters.is_empty() {
+        c.fail(
+            format!("{p}.parameters"),
+            "name at least one free parameter by its path, e.g. \
+             virtual_patients.<key>.lognormal.median: { lower: 1.0e5, upper: 1.0e9 }",
+        );
+    }
+    for (path, free) in t.parameters.iter() {
+        let at = format!("{p}.parameters.{path}");
+        match super::params::number_at(spec, path) {
+            Ok(value) => check_free_bounds(c, &at, free, value, None),
+            Err(message) => c.fail(&at, message),
         }
-        if free.scale == Some(ParameterScale::Log) && lower <= 0.0 {
+        if free.prior.is_some() {
             c.fail(
-                format!("{p}.lower"),
-                format!("a parameter searched on the log scale needs lower > 0, got {lower}"),
+                format!("{at}.prior"),
+                "a calibration to trial summaries takes no priors (bounds only)",
             );
         }
-        if lower < 0.0 {
+    }
+    if t.statistics.iter().all(|s| match s {
+        TrialStatisticSpec::MedianPfs(v)
+        | TrialStatisticSpec::ResponseRate(v)
+        | TrialStatisticSpec::DurationOfResponse(v) => v.held_out == Some(true),
+        TrialStatisticSpec::PfsAt(v) => v.held_out == Some(true),
+        TrialStatisticSpec::Km(v) => v.held_out == Some(true),
+    }) {
+        c.fail(
+            format!("{p}.statistics"),
+            "give at least one published statistic to fit (not held out): median_pfs, \
+             pfs_at, response_rate, duration_of_response or km",
+        );
+    }
+    let horizon = spec.horizon;
+    let time_ok = |c: &mut Checker, at: &str, time: f64| {
+        if c.positive(at, time, "time") && time >= horizon {
             c.fail(
-                format!("{p}.lower"),
-                format!("parameters are ≥ 0; lower is {lower}"),
+                at,
+                format!("the time {time} is not before the horizon {horizon}: the model has no PFS there"),
             );
         }
-        if let Some(max) = param.max
-            && upper > max
+    };
+    let spread = |c: &mut Checker, at: &str, value: f64, ci: Option<[f64; 2]>, se: Option<f64>| {
+        if let Some([lo, hi]) = ci
+            && !(lo <= value && value <= hi && lo.is_finite() && hi.is_finite() && lo < hi)
         {
             c.fail(
-                format!("{p}.upper"),
-                format!("upper must be at most {max}, got {upper}"),
-            );
-        }
-        if !(lower..=upper).contains(&param.value) {
-            c.fail(
-                &p,
+                format!("{at}.ci"),
                 format!(
-                    "the bounds [{lower}, {upper}] exclude the scenario's value {}; the search \
-                     starts from it, so widen the bounds or change the value",
-                    param.value
+                    "the interval [{lo}, {hi}] must be finite, ordered and hold the value {value}"
                 ),
             );
+        }
+        if let Some(se) = se {
+            c.positive(&format!("{at}.se"), se, "se");
+        }
+    };
+    for (k, s) in t.statistics.iter().enumerate() {
+        let at = format!("{p}.statistics[{k}]");
+        match s {
+            TrialStatisticSpec::MedianPfs(v) | TrialStatisticSpec::DurationOfResponse(v) => {
+                let at = format!(
+                    "{at}.{}",
+                    if matches!(s, TrialStatisticSpec::MedianPfs(_)) {
+                        "median_pfs"
+                    } else {
+                        "duration_of_response"
+                    }
+                );
+                time_ok(c, &format!("{at}.value"), v.value);
+                spread(c, &at, v.value, v.ci, v.se);
+                if v.ci.is_none() && v.se.is_none() {
+                    c.fail(
+                        &at,
+                        "give the median's 95 % ci (or se): the fit weighs each statistic by \
+                         its uncertainty",
+                    );
+                }
+            }
+            TrialStatisticSpec::ResponseRate(v) => {
+                let at = format!("{at}.response_rate");
+                c.fraction(&format!("{at}.value"), v.value, "a response rate");
+                spread(c, &at, v.value, v.ci, v.se);
+                if v.ci.is_none() && v.se.is_none() && t.patients.is_none() {
+                    c.fail(&at, "give its ci or se, or the trial's patients");
+                }
+            }
+            TrialStatisticSpec::PfsAt(v) => {
+                let at = format!("{at}.pfs_at");
+                time_ok(c, &format!("{at}.time"), v.time);
+                c.fraction(&format!("{at}.value"), v.value, "a PFS rate");
+                spread(c, &at, v.value, v.ci, v.se);
+                if v.ci.is_none() && v.se.is_none() && t.patients.is_none() {
+                    c.fail(&at, "give its ci or se, or the trial's patients");
+                }
+            }
+            TrialStatisticSpec::Km(v) => {
+                let at = format!("{at}.km");
+                if v.points.is_empty() {
+                    c.fail(
+                        format!("{at}.points"),
+                        "give at least one (time, survival) point",
+                    );
+                }
+                let mut last = 0.0;
+                for (j, [time, surv]) in v.points.iter().enumerate() {
+                    let pj = format!("{at}.points[{j}]");
+                    time_ok(c, &pj, *time);
+                    c.fraction(&pj, *surv, "a survival");
+                    if *time <= last {
+                        c.fail(&pj, "times must increase along the curve");
+                    }
+                    last = *time;
+                }
+                match &v.at_risk {
+                    Some(n) if n.len() != v.points.len() => c.fail(
+                        format!("{at}.at_risk"),
+                        format!(
+                            "give one number at risk per point ({} points, {} numbers)",
+                            v.points.len(),
+                            n.len()
+                        ),
+                    ),
+                    Some(n) => {
+                        for (j, x) in n.iter().enumerate() {
+                            c.positive(&format!("{at}.at_risk[{j}]"), *x, "patients at risk");
+                        }
+                    }
+                    None if t.patients.is_none() => c.fail(
+                        &at,
+                        "give at_risk (the numbers under the plot) or the trial's patients",
+                    ),
+                    None => {}
+                }
+            }
         }
     }
 }
