@@ -88,6 +88,34 @@ pub struct Manifest {
     /// Set by `fit`: the data and the settings of the fit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<FitRecord>,
+    /// Set by `fit --targets`: what the population was calibrated to and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationRecord>,
+}
+
+/// What a calibration to trial summaries fitted and how it searched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationRecord {
+    /// The trial, as the scenario names it.
+    pub trial: Option<String>,
+    /// The arm simulated.
+    pub arm: String,
+    /// Statistics fitted and held out.
+    pub statistics: usize,
+    /// Of which held out.
+    pub held_out: usize,
+    /// The free parameters, by path.
+    pub parameters: Vec<String>,
+    /// Virtual patients per evaluation.
+    pub rollouts: u64,
+    /// Points evaluated, and how many racing stopped after a quarter of the patients.
+    pub evaluations: u32,
+    /// Points racing stopped.
+    pub stopped: u32,
+    /// The weighted distance at the start and at the estimate.
+    pub start_distance: f64,
+    /// At the estimate.
+    pub distance: f64,
 }
 
 /// What a fit read and how it searched.
@@ -217,6 +245,7 @@ impl Manifest {
             optimise_overrides: None,
             optimise_fingerprint: None,
             fit: None,
+            calibration: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //!
 //! [`Scenario`]: crate::Scenario
 
+pub mod calibrate;
 pub mod compare;
 pub mod fit;
 pub mod manifest;
@@ -24,6 +25,7 @@ pub mod simulate;
 pub mod text;
 pub mod write;
 
+pub use calibrate::{CalibrateOptions, Calibrated, calibrate};
 pub use compare::{CompareOptions, Comparison, Rollouts, compare, run_rollouts};
 pub use fit::{FitOptions, Fitted, fit};
 pub use manifest::Manifest;

@@ -318,3 +318,92 @@ fn population_and_forecast(run: &super::fit::Fitted) -> String {
     }
     out
 }
+
+/// A calibration's heading, its targets (published against the calibrated model) and its
+/// parameters (estimate, approximate 95 % interval, pinned down or not).
+pub fn calibrated(run: &super::calibrate::Calibrated) -> String {
+    let c = &run.calibration;
+    let s = &c.settings;
+    let units = run.scenario.time_units.as_str();
+    let mut out = format!(
+        "{} — calibrated to {} (arm {}, {} virtual patients per evaluation, seed {})\n\n",
+        run.scenario.name,
+        s.trial.as_deref().unwrap_or("trial targets"),
+        s.arm,
+        s.rollouts,
+        s.seed
+    );
+    let _ = writeln!(
+        out,
+        "{:<30} {:>18} {:>16} {:>7}",
+        "statistic", "published (se)", "model (MC se)", "z"
+    );
+    let _ = writeln!(out, "{}", "─".repeat(74));
+    for t in &c.targets {
+        let st = &t.statistic;
+        let label = match st.kind {
+            crate::fit::trial::Kind::MedianPfs | crate::fit::trial::Kind::DurationOfResponse => {
+                format!("{}, {units}", st.kind.label())
+            }
+            _ => st.kind.label(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<30} {:>18} {:>16} {:>+7.2}{}",
+            label,
+            format!("{} ({})", short(st.value), short(st.se)),
+            format!("{} ({})", short(t.model), short(t.mc_se)),
+            t.z,
+            if st.held_out { "  held out" } else { "" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<66} {:>10} {:>23}",
+        "parameter", "estimate", "approx. 95 % interval"
+    );
+    let _ = writeln!(out, "{}", "─".repeat(101));
+    for p in &c.parameters {
+        let _ = writeln!(
+            out,
+            "{:<66} {:>10} {:>23}{}",
+            p.free.path,
+            short(p.estimate),
+            format!("{} – {}", short(p.lower), short(p.upper)),
+            if p.identified {
+                ""
+            } else {
+                "  not pinned down"
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        wrap(
+            &format!(
+                "Weighted distance Σ((model − published)/se)² over the fitted statistics: {} at \
+                 the start, {} calibrated; {} points evaluated ({} stopped after a quarter of \
+                 the patients).",
+                short(c.start_distance),
+                short(c.distance),
+                c.evaluations,
+                c.stopped
+            ),
+            100
+        )
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        wrap(
+            "z: (model − published)/√(se² + MC se²). Intervals from the curvature of the distance \
+             (Gauss–Newton), inflated for the simulation's own error; docs/fitting.md §12.",
+            100
+        )
+    );
+    for note in &c.notes {
+        let _ = writeln!(out, "{}", wrap(&format!("note: {note}"), 100));
+    }
+    out
+}

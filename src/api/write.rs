@@ -238,6 +238,59 @@ pub fn optimisation_shard(
     Ok(vec!["search.json", "scenario.yaml", "manifest.json"])
 }
 
+/// A calibration's folder: targets.csv, parameters.csv, pfs.csv, calibrated.yaml,
+/// scenario.yaml and manifest.json.
+pub fn calibrated(run: &super::calibrate::Calibrated, dir: &Path) -> Result<Vec<String>> {
+    use crate::fit::output;
+    let c = &run.calibration;
+    let mut written = Vec::new();
+    let mut put = |name: &str, text: &str| -> Result<()> {
+        write_atomic(&dir.join(name), text.as_bytes())?;
+        written.push(name.to_owned());
+        Ok(())
+    };
+    put("targets.csv", &output::calibration_targets(c).to_csv())?;
+    put(
+        "parameters.csv",
+        &output::calibration_parameters(c).to_csv(),
+    )?;
+    put("pfs.csv", &output::calibration_curve(c).to_csv())?;
+    put(
+        "calibrated.yaml",
+        &format!(
+            "# {} calibrated to {} by `regimen fit --targets` (parameters.csv has the\n\
+             # estimates and their intervals); resolved form, every default written out.\n{}",
+            run.scenario.name,
+            c.settings.trial.as_deref().unwrap_or("its trial targets"),
+            c.scenario.resolved_yaml()
+        ),
+    )?;
+    let s = &c.settings;
+    let mut manifest = Manifest::new(
+        &run.scenario,
+        "fit",
+        s.seed,
+        s.rollouts,
+        &s.arm,
+        run.wall_seconds,
+    );
+    manifest.calibration = Some(super::manifest::CalibrationRecord {
+        trial: s.trial.clone(),
+        arm: s.arm.clone(),
+        statistics: s.statistics.len(),
+        held_out: s.statistics.iter().filter(|x| x.held_out).count(),
+        parameters: s.free.iter().map(|f| f.path.clone()).collect(),
+        rollouts: s.rollouts,
+        evaluations: c.evaluations,
+        stopped: c.stopped,
+        start_distance: c.start_distance,
+        distance: c.distance,
+    });
+    provenance(&run.scenario, &manifest, dir)?;
+    written.extend(["scenario.yaml".to_owned(), "manifest.json".to_owned()]);
+    Ok(written)
+}
+
 /// A fit's folder: estimates.csv, predictions.csv, forecast.csv (with data held back),
 /// population.csv, population.yaml, curves.csv, dosing.csv and vpc.csv (for the figures),
 /// `subjects/<ID>.yaml`, scenario.yaml and manifest.json.

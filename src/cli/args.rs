@@ -270,6 +270,19 @@ pub struct FitArgs {
     /// Skip the profile-likelihood intervals (standard errors only; much faster).
     #[arg(long)]
     pub no_profiles: bool,
+    /// Calibrate the population to the published trial statistics of `fit.targets`
+    /// instead of fitting subjects' data (docs/fitting.md §12).
+    #[arg(long)]
+    pub targets: bool,
+    /// With --targets: virtual patients per evaluation.
+    #[arg(long, requires = "targets")]
+    pub rollouts: Option<u64>,
+    /// With --targets: evaluations the search may spend.
+    #[arg(long, requires = "targets")]
+    pub budget: Option<u32>,
+    /// With --targets: seed of the virtual patients.
+    #[arg(long, requires = "targets")]
+    pub seed: Option<u64>,
     /// Also write a self-contained HTML report to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,

@@ -344,6 +344,95 @@ pub fn population_scenario(
     })
 }
 
+/// targets.csv of a calibration: per published statistic, its value and uncertainty, the
+/// calibrated model's value with its Monte Carlo error, and the z between them.
+pub fn calibration_targets(c: &super::trial::Calibration) -> Frame {
+    let names = [
+        "statistic",
+        "time",
+        "published",
+        "ci_lower",
+        "ci_upper",
+        "se",
+        "held_out",
+        "model",
+        "model_mc_se",
+        "z",
+        "source",
+    ];
+    let mut frame = Frame::new(
+        names.iter().map(|s| (*s).to_owned()).collect(),
+        &["statistic", "source"],
+    );
+    for t in &c.targets {
+        let s = &t.statistic;
+        let time = match s.kind {
+            super::trial::Kind::PfsAt(t) => Some(t),
+            _ => None,
+        };
+        frame.push(vec![
+            Cell::from(s.kind.key()),
+            Cell::from(time),
+            Cell::from(s.value),
+            Cell::from(s.ci.map(|c| c[0])),
+            Cell::from(s.ci.map(|c| c[1])),
+            Cell::from(s.se),
+            Cell::from(s.held_out),
+            Cell::from(t.model),
+            Cell::from(t.mc_se),
+            Cell::from(t.z),
+            Cell::from(s.source.as_deref().unwrap_or("")),
+        ]);
+    }
+    frame
+}
+
+/// parameters.csv of a calibration: per free number, its start, estimate, approximate 95 %
+/// interval, standard error on the search scale, and whether the targets pin it down.
+pub fn calibration_parameters(c: &super::trial::Calibration) -> Frame {
+    let names = [
+        "path",
+        "scale",
+        "start",
+        "estimate",
+        "ci_lower",
+        "ci_upper",
+        "se_search_scale",
+        "lower_bound",
+        "upper_bound",
+        "identified",
+    ];
+    let mut frame = Frame::new(
+        names.iter().map(|s| (*s).to_owned()).collect(),
+        &["path", "scale"],
+    );
+    for p in &c.parameters {
+        frame.push(vec![
+            Cell::from(p.free.path.as_str()),
+            Cell::from(if p.free.log { "log" } else { "linear" }),
+            Cell::from(p.free.value),
+            Cell::from(p.estimate),
+            Cell::from(p.lower),
+            Cell::from(p.upper),
+            Cell::from(p.sd),
+            Cell::from(p.free.lower),
+            Cell::from(p.free.upper),
+            Cell::from(p.identified),
+        ]);
+    }
+    frame
+}
+
+/// pfs.csv of a calibration: the calibrated arm's PFS curve (the simulated patients'
+/// Kaplan–Meier steps joined by lines).
+pub fn calibration_curve(c: &super::trial::Calibration) -> Frame {
+    let mut frame = Frame::new(vec!["time".to_owned(), "pfs".to_owned()], &[]);
+    for (t, s) in &c.curve.knots {
+        frame.push(vec![Cell::from(*t), Cell::from(*s)]);
+    }
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -640,7 +640,11 @@ pub fn calibrate(scenario: &Scenario, step: &(dyn Fn() + Sync)) -> Result<Calibr
         f: &objective,
         bounds: bounds.clone(),
     };
-    let start: Vec<f64> = settings.free.iter().map(|f| f.coordinate_of(f.value)).collect();
+    let start: Vec<f64> = settings
+        .free
+        .iter()
+        .map(|f| f.coordinate_of(f.value))
+        .collect();
     let start_distance = objective(&start);
     let d = start.len();
     let steps: Vec<f64> = bounds.iter().map(|(lo, hi)| 0.15 * (hi - lo)).collect();

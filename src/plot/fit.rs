@@ -22,11 +22,16 @@ struct SubjectData {
 }
 
 fn load(dir: &Path, name: &str) -> Result<Option<Table>> {
-    let Some(text) = super::data::read(dir, name)? else {
+    load_with_text(dir, name, &["id", "blq", "fitted"])
+}
+
+/// A table of the folder whose columns are all numbers but `text`.
+fn load_with_text(dir: &Path, name: &str, text: &[&str]) -> Result<Option<Table>> {
+    let Some(contents) = super::data::read(dir, name)? else {
         return Ok(None);
     };
-    let table = Table::parse(&text);
-    table.check_finite(&dir.join(name), &["id", "blq", "fitted"])?;
+    let table = Table::parse(&contents);
+    table.check_finite(&dir.join(name), text)?;
     Ok(Some(table))
 }
 
@@ -107,7 +112,139 @@ pub fn figures(dir: &Path, scenario: &str, time_units: &str) -> Result<Vec<Figur
     {
         out.push(vpc(&t, scenario, time_units));
     }
+    if let (Some(curve), Some(targets)) = (
+        load(dir, "pfs.csv")?,
+        load_with_text(dir, "targets.csv", &["statistic", "source"])?,
+    ) {
+        out.push(calibration(&curve, &targets, scenario, time_units));
+    }
     Ok(out)
+}
+
+/// One row of a calibration's targets.csv.
+struct Published {
+    kind: String,
+    time: f64,
+    value: f64,
+    se: f64,
+    ci: (f64, f64),
+    held: bool,
+}
+
+/// A calibration: the calibrated arm's PFS curve against the published points (PFS at
+/// landmarks and read off a KM curve, ±1.96 se; held-out ones open), and the published
+/// median PFS with its interval as a bar at 0.5.
+fn calibration(curve: &Table, targets: &Table, scenario: &str, time_units: &str) -> Figure {
+    let num = |t: &Table, row: &[String], n: &str| Table::number(row, t.column(n));
+    let line: Vec<(f64, f64)> = curve
+        .rows
+        .iter()
+        .map(|r| (num(curve, r, "time"), num(curve, r, "pfs")))
+        .collect();
+    let points: Vec<Published> = targets
+        .rows
+        .iter()
+        .map(|r| Published {
+            kind: Table::text(r, targets.column("statistic")),
+            time: num(targets, r, "time"),
+            value: num(targets, r, "published"),
+            se: num(targets, r, "se"),
+            ci: (num(targets, r, "ci_lower"), num(targets, r, "ci_upper")),
+            held: Table::number(r, targets.column("held_out")) == 1.0,
+        })
+        .collect();
+    let t_max = line
+        .iter()
+        .map(|p| p.0)
+        .chain(points.iter().map(|p| p.time))
+        .chain(points.iter().map(|p| p.ci.1))
+        .filter(|t| t.is_finite())
+        .fold(1.0_f64, f64::max);
+    let mut svg = Svg::new(WIDTH, 500.0);
+    title(
+        &mut svg,
+        "Calibrated PFS against the published trial statistics",
+        scenario,
+    );
+    let frame = Frame {
+        left: 90.0,
+        top: 70.0,
+        width: WIDTH - 90.0 - 210.0,
+        height: 370.0,
+        x: Axis::linear(0.0, t_max),
+        y: Axis::linear(0.0, 1.0),
+    };
+    frame.draw(
+        &mut svg,
+        &format!("time ({time_units})"),
+        "progression-free",
+    );
+    svg.open_group("data");
+    let px: Vec<(f64, f64)> = line
+        .iter()
+        .map(|(t, s)| (frame.px(*t), frame.py(*s)))
+        .collect();
+    svg.path(&px, colour(0), 2.0, "model-pfs");
+    for p in &points {
+        let (time, value, se, ci) = (&p.time, &p.value, &p.se, &p.ci);
+        let fill = if p.held { "#ffffff" } else { "#000000" };
+        match p.kind.as_str() {
+            "pfs_at" => {
+                let (lo, hi) = (value - 1.96 * se, value + 1.96 * se);
+                svg.line(
+                    (frame.px(*time), frame.py(lo.max(0.0))),
+                    (frame.px(*time), frame.py(hi.min(1.0))),
+                    "#000000",
+                    1.0,
+                    false,
+                );
+                svg.circle(frame.px(*time), frame.py(*value), 3.0, fill, "published");
+            }
+            "median_pfs" => {
+                let (lo, hi) = if ci.0.is_finite() && ci.1.is_finite() {
+                    *ci
+                } else {
+                    (value - 1.96 * se, value + 1.96 * se)
+                };
+                svg.line(
+                    (frame.px(lo.max(0.0)), frame.py(0.5)),
+                    (frame.px(hi.min(t_max)), frame.py(0.5)),
+                    "#000000",
+                    1.6,
+                    false,
+                );
+                svg.circle(
+                    frame.px(*value),
+                    frame.py(0.5),
+                    4.0,
+                    fill,
+                    "published-median",
+                );
+            }
+            _ => {}
+        }
+    }
+    svg.close_group();
+    legend(
+        &mut svg,
+        frame.right() + 16.0,
+        frame.top + 10.0,
+        &[
+            ("calibrated model".to_owned(), colour(0), Mark::Line),
+            ("published (±1.96 se)".to_owned(), "#000000", Mark::Dot),
+        ],
+    );
+    Figure {
+        name: "calibration-pfs".to_owned(),
+        caption: format!(
+            "The calibrated arm's progression-free survival (Kaplan–Meier of the simulated \
+             patients, steps joined by lines; time in {time_units}) and the published points \
+             it was calibrated to: PFS at landmarks or read off the trial's curve with ±1.96 \
+             standard errors, and the median PFS at 0.5 with its 95 % interval. Open points \
+             are held out (not fitted)."
+        ),
+        svg: svg.finish("calibration"),
+    }
 }
 
 /// Small multiples: per subject, the measurements (open triangles: below the limit of
