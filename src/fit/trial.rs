@@ -301,6 +301,23 @@ impl JoinedCurve {
         self.knots.last().map_or(1.0, |k| k.1)
     }
 
+    /// The median, extrapolated past the last knot when the curve stays above 0.5: as if
+    /// survival went on falling exponentially at its average rate so far, t·ln 2 / −ln S(t)
+    /// (ten times the follow-up when nothing happened at all). A calibration needs a value
+    /// that keeps moving with the parameters where the median is not reached; a report says
+    /// when this was used.
+    pub fn median_extrapolated(&self, follow_up: f64) -> f64 {
+        if let Some(m) = self.median() {
+            return m;
+        }
+        let s = self.at(follow_up);
+        if s < 1.0 && s > 0.0 {
+            (follow_up * std::f64::consts::LN_2 / -s.ln()).min(10.0 * follow_up)
+        } else {
+            10.0 * follow_up
+        }
+    }
+
     /// The time the curve reaches 0.5, if it does.
     pub fn median(&self) -> Option<f64> {
         self.knots.windows(2).find_map(|w| {
@@ -311,7 +328,7 @@ impl JoinedCurve {
 }
 
 /// The statistics of a simulated trial arm, in the order of `statistics`. A median not
-/// reached within follow-up counts as `horizon` (the model's median is at least that).
+/// reached within follow-up (`horizon`) is extrapolated ([`JoinedCurve::median_extrapolated`]).
 pub fn simulated(rollouts: &[&Rollout], statistics: &[Statistic], horizon: f64) -> Vec<f64> {
     let pfs: Vec<(f64, bool)> = rollouts
         .iter()
@@ -330,14 +347,14 @@ pub fn simulated(rollouts: &[&Rollout], statistics: &[Statistic], horizon: f64) 
     statistics
         .iter()
         .map(|s| match s.kind {
-            Kind::MedianPfs => curve.median().unwrap_or(horizon),
+            Kind::MedianPfs => curve.median_extrapolated(horizon),
             Kind::PfsAt(t) => curve.at(t),
             Kind::ResponseRate => responders.len() as f64 / n,
             Kind::DurationOfResponse => {
                 if responders.is_empty() {
                     0.0
                 } else {
-                    JoinedCurve::new(&responders).median().unwrap_or(horizon)
+                    JoinedCurve::new(&responders).median_extrapolated(horizon)
                 }
             }
         })
@@ -708,8 +725,8 @@ pub fn calibrate(scenario: &Scenario, step: &(dyn Fn() + Sync)) -> Result<Calibr
             && t.model >= scenario.horizon
         {
             notes.push(format!(
-                "the calibrated model's {} is not reached within the horizon ({}); it counts \
-                 as the horizon",
+                "the calibrated model's {} is not reached within the horizon ({}); it is \
+                 extrapolated from the curve's average rate of decline",
                 t.statistic.kind.label(),
                 scenario.horizon
             ));
@@ -845,6 +862,9 @@ mod tests {
         assert_eq!(c.at(25.0), 0.25);
         assert_eq!(c.median(), Some(15.0));
         assert_eq!(JoinedCurve::new(&[(5.0, false)]).median(), None);
+        // Not reached: S(30) = 0.75 at follow-up 30 extrapolates to 30·ln 2/ln(4/3) = 72.28.
+        let half = JoinedCurve::new(&[(10.0, true), (30.0, false), (30.0, false), (30.0, false)]);
+        assert!((half.median_extrapolated(30.0) - 72.28).abs() < 0.01);
     }
 
     #[test]
