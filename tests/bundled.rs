@@ -124,8 +124,8 @@ fn simulate_prints_a_table_and_writes_whole_csv_files() {
         "arm,time,sensitive,primed,persister,cycling_persister,resistant,total,marker,\
          exposure_osimertinib,exposure_gpx4i,dose_osimertinib,dose_gpx4i"
     );
-    // 5 arms × 1096 daily rows (0..=1095) + header.
-    assert_eq!(traj.lines().count(), 1 + 5 * 1096);
+    // 5 arms × 1461 daily rows (0..=1460, the four-year horizon) + header.
+    assert_eq!(traj.lines().count(), 1 + 5 * 1461);
     let outcomes = std::fs::read_to_string(out.join("outcomes.csv")).unwrap();
     assert_eq!(outcomes.lines().count(), 6);
     assert!(outcomes.starts_with("arm,ttp,event,cnsr,"));

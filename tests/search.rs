@@ -377,9 +377,10 @@ fn optimise_gives_the_same_files_on_one_thread_and_on_two() {
 
 #[test]
 fn hold_out_racing_stops_clearly_worse_finalists_and_keeps_the_rest_exact() {
-    // The persister scenario's finalists differ by far more than their noise, so on the
-    // hold-out seeds some stop at a quarter of the rollouts; the scenario's arms (the
-    // references) and the leader always run every rollout.
+    // The persister scenario's finalists differ by more than their noise, so on the
+    // hold-out seeds some stop before the end (at a look: a multiple of a quarter of the
+    // rollouts); the scenario's arms (the references) and the leader always run every
+    // rollout.
     let board = |racing: bool| -> Vec<(String, f64, f64, f64, u64)> {
         let dir = std::env::temp_dir().join(format!(
             "regimen-holdout-race-{racing}-{}",
@@ -442,7 +443,7 @@ fn hold_out_racing_stops_clearly_worse_finalists_and_keeps_the_rest_exact() {
             assert_eq!(r.1, unraced.1, "{}", r.0);
         } else {
             assert!(!r.0.starts_with("arm:"), "an arm was stopped: {}", r.0);
-            assert_eq!(r.4, 64, "stopped at the first look: {}", r.0);
+            assert_eq!(r.4 % 64, 0, "stopped between looks: {}", r.0);
             assert!(r.1 < leader.1, "{} ranks above the leader", r.0);
             // The control-variate estimate's 95 % CI covers the full scoring (fixed seeds:
             // the 5 % miss does not happen here).
