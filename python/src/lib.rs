@@ -420,13 +420,13 @@ fn py_to_json(path: &str, value: &Bound<'_, PyAny>) -> PyResult<serde_json::Valu
 }
 
 fn family(name: &str) -> PyResult<regimen::scenario::spec::FamilyName> {
-    regimen::scenario::spec::FamilyName::ALL
+    regimen::scenario::spec::FamilyName::NAMED
         .into_iter()
         .find(|f| f.as_str() == name)
         .ok_or_else(|| {
             RegimenError::new_err(format!(
                 "families: unknown family `{name}`; use intermittent, holiday, adaptive, \
-                 modulation or lp"
+                 modulation, lp or companion"
             ))
         })
 }

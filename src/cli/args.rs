@@ -103,6 +103,8 @@ pub enum FamilyArg {
     Adaptive,
     Modulation,
     Lp,
+    /// A second drug with the first (start, on, off, dose).
+    Companion,
 }
 
 impl From<FamilyArg> for FamilyName {
@@ -113,6 +115,7 @@ impl From<FamilyArg> for FamilyName {
             FamilyArg::Adaptive => FamilyName::Adaptive,
             FamilyArg::Modulation => FamilyName::Modulation,
             FamilyArg::Lp => FamilyName::Lp,
+            FamilyArg::Companion => FamilyName::Companion,
         }
     }
 }

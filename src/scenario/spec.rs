@@ -291,6 +291,9 @@ pub struct OptimiseSpec {
     /// The drug whose schedule is searched (the first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
+    /// The second drug of the `companion` family (the first other drug if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub companion: Option<String>,
     /// Rollouts per candidate while searching (the tuning set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollouts: Option<u64>,
@@ -300,7 +303,8 @@ pub struct OptimiseSpec {
     /// Distinct schedules scored per family.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_evals: Option<u64>,
-    /// Families searched, in order (all five if left out).
+    /// Families searched, in order (the five of `FamilyName::ALL` if left out; `companion`
+    /// only when named).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub families: Option<Vec<FamilyName>>,
     /// The argmin solver after the design (nelder-mead if left out).
@@ -426,16 +430,30 @@ pub enum FamilyName {
     Modulation,
     /// The sequential LP relaxation over on/off days.
     Lp,
+    /// A second drug given with the first: the first continuous, the second in on/off
+    /// cycles from a start time at a dose level (named, never searched by default).
+    Companion,
 }
 
 impl FamilyName {
-    /// Every family, in the order searched.
+    /// The families searched when none are named, in the order searched (`companion` needs
+    /// a second drug and is searched only when named).
     pub const ALL: [FamilyName; 5] = [
         FamilyName::Intermittent,
         FamilyName::Holiday,
         FamilyName::Adaptive,
         FamilyName::Modulation,
         FamilyName::Lp,
+    ];
+
+    /// Every family a run may name: [`FamilyName::ALL`] and `companion`.
+    pub const NAMED: [FamilyName; 6] = [
+        FamilyName::Intermittent,
+        FamilyName::Holiday,
+        FamilyName::Adaptive,
+        FamilyName::Modulation,
+        FamilyName::Lp,
+        FamilyName::Companion,
     ];
 
     /// The name as the YAML file and `--families` spell it.
@@ -446,6 +464,7 @@ impl FamilyName {
             FamilyName::Adaptive => "adaptive",
             FamilyName::Modulation => "modulation",
             FamilyName::Lp => "lp",
+            FamilyName::Companion => "companion",
         }
     }
 }
@@ -513,6 +532,9 @@ pub struct BoundsSpec {
     /// Marker change between visits that moves the dose (modulation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<[f64; 2]>,
+    /// Day the second drug starts (companion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<[f64; 2]>,
 }
 
 impl BoundsSpec {
@@ -529,6 +551,7 @@ impl BoundsSpec {
             ("every_visits", self.every_visits),
             ("step", self.step),
             ("margin", self.margin),
+            ("start", self.start),
         ]
         .into_iter()
         .filter_map(|(n, b)| b.map(|b| (n, b)))

@@ -1465,6 +1465,18 @@ fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
              dose limits are relative to)",
         );
     }
+    if let Some(name) = &o.companion
+        && c.known("optimise.companion", &spec.drugs, name, "drug")
+        && o.drug
+            .as_deref()
+            .or(spec.drugs.0.first().map(|(n, _)| n.as_str()))
+            == Some(name)
+    {
+        c.fail(
+            "optimise.companion",
+            format!("the companion must be another drug than the searched one (`{name}`)"),
+        );
+    }
     match o.objective {
         Some(ObjectiveSpec::PfsAt(t)) if !(t.is_finite() && t > 0.0 && t <= spec.horizon) => {
             c.fail(

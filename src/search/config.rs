@@ -353,6 +353,17 @@ struct Basis {
     bounds: BoundsSpec,
     /// Bounds of the visits between adaptive decisions.
     cadence: (f64, f64),
+    /// The companion family's second drug, if the scenario has one.
+    companion: Option<CompanionDrug>,
+}
+
+/// The second drug of the `companion` family.
+struct CompanionDrug {
+    drug: usize,
+    standard: f64,
+    max: f64,
+    /// Its time-on budget (on, window).
+    budget: Option<(f64, f64)>,
 }
 
 impl Basis {
@@ -381,7 +392,38 @@ impl Basis {
             .map_or(1.0, |m| (m / scenario.marker.every - 1e-9).ceil().max(1.0));
         let cadence = bound(bounds.every_visits, (visits_min, visits_min + 3.0));
         let day = 1.0 / scenario.time_units.in_days();
+        let second = match &block.companion {
+            Some(name) => Some(
+                scenario
+                    .drugs
+                    .iter()
+                    .position(|d| &d.name == name)
+                    .filter(|&i| i != drug)
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "optimise.companion: `{name}` is not a drug of the scenario other \
+                             than the searched one"
+                        ))
+                    })?,
+            ),
+            None => (0..scenario.drugs.len()).find(|&i| i != drug),
+        };
+        let companion = second.map(|i| {
+            let d = &scenario.drugs[i];
+            let standard = d.standard_dose.or(d.max_dose).unwrap_or(1.0);
+            CompanionDrug {
+                drug: i,
+                standard,
+                max: d.max_dose.unwrap_or(standard).max(standard),
+                budget: scenario
+                    .toxicity
+                    .get(i)
+                    .and_then(|b| b.as_ref())
+                    .and_then(|b| b.max_time_on),
+            }
+        });
         Ok(Basis {
+            companion,
             drug,
             day,
             interval: day.max(f64::MIN_POSITIVE),
@@ -462,6 +504,24 @@ impl Basis {
                         .to_owned(),
                 );
                 return None;
+            }
+            FamilyName::Companion => {
+                let Some(c) = &self.companion else {
+                    notes.push("companion left out: the scenario has only one drug".to_owned());
+                    return None;
+                };
+                Family::Companion {
+                    base: drug,
+                    base_dose: self.level_dose(),
+                    drug: c.drug,
+                    interval,
+                    start: bound(b.start, (0.0, 182.0 * day)),
+                    on: (day, 28.0 * day),
+                    off: (0.0, 56.0 * day),
+                    dose: (c.standard, c.max),
+                    levels: Vec::new(),
+                    budget: c.budget,
+                }
             }
             FamilyName::Lp => return None,
         })

@@ -148,14 +148,21 @@ pub fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[String]) -> String {
             list(doses)
         );
     }
-    let Some(spec) = schedule_spec(schedule, drugs) else {
+    // A combination (the companion family) is its first part with the others `with` it.
+    let parts: Vec<&Schedule> = match schedule {
+        Schedule::Combination { parts, .. } => parts.iter().collect(),
+        other => vec![other],
+    };
+    let specs: Option<Vec<ScheduleSpec>> = parts.iter().map(|p| schedule_spec(p, drugs)).collect();
+    let Some(mut specs) = specs.filter(|s| !s.is_empty()) else {
         return format!("  # {name}: a multi-part schedule that cannot be written as one arm\n");
     };
+    let first = specs.remove(0);
     let arm = ArmSpec {
         name: name.to_owned(),
         description: String::new(),
-        schedule: ScheduleRef::Inline(spec),
-        with: Vec::new(),
+        schedule: ScheduleRef::Inline(first),
+        with: specs.into_iter().map(ScheduleRef::Inline).collect(),
         then: Vec::new(),
         progression: None,
     };

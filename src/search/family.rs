@@ -93,6 +93,34 @@ pub enum Family {
         /// more; else `dose` throughout).
         levels: Vec<f64>,
     },
+    /// A second drug with the first: `base` continuous at `base_dose`, `drug` in cycles of
+    /// `on` days on and `off` off from day `start`, at `dose` (the nearest of `levels` when
+    /// given). Parameters start, on, off (whole time units) and dose (when its bounds
+    /// differ). With a time-on budget (at most `on` days of any `window`), every candidate
+    /// keeps to it where the off bound allows: on ≤ the budget's on, and off at least what
+    /// keeps any window's days on within it.
+    Companion {
+        /// The drug given throughout.
+        base: usize,
+        /// Its dose per administration.
+        base_dose: f64,
+        /// The second drug.
+        drug: usize,
+        /// Time between doses (both drugs).
+        interval: f64,
+        /// Bounds of the second drug's start.
+        start: (f64, f64),
+        /// Bounds of its time on per cycle.
+        on: (f64, f64),
+        /// Bounds of its time off per cycle.
+        off: (f64, f64),
+        /// Bounds of its dose.
+        dose: (f64, f64),
+        /// Its only doses allowed (empty: any within the bounds).
+        levels: Vec<f64>,
+        /// Its time-on budget (on, window), if it has one.
+        budget: Option<(f64, f64)>,
+    },
     /// Dose modulation: parameters step (relative change per decision) and margin (relative
     /// marker change that triggers it), between min_dose and max_dose.
     Modulation {
@@ -131,6 +159,29 @@ fn level_parameter(levels: &[f64]) -> Option<Parameter> {
     })
 }
 
+/// The most days on within any `window` days of cycles of `on` days on and `off` off.
+fn most_on(on: f64, off: f64, window: f64) -> f64 {
+    let cycle = on + off;
+    if cycle <= 0.0 {
+        return 0.0;
+    }
+    let whole = (window / cycle).floor();
+    whole * on + on.min(window - whole * cycle)
+}
+
+/// The shortest whole-day time off, within `off`, after `on` days on that keeps to the
+/// time-on `budget` (on, window) in every window (the upper bound if none does).
+fn shortest_off(on: f64, off: (f64, f64), budget: Option<(f64, f64)>) -> f64 {
+    let Some((most, window)) = budget else {
+        return off.0;
+    };
+    let mut days = off.0.ceil();
+    while days < off.1 && most_on(on, days, window) > most + 1e-9 {
+        days += 1.0;
+    }
+    days.min(off.1.max(off.0))
+}
+
 /// `v` rounded to six decimal places (what the leaderboard prints and the cache keys on).
 fn six_places(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
@@ -153,6 +204,7 @@ impl Family {
             Family::Holiday { .. } => "holiday",
             Family::Adaptive { .. } => "adaptive",
             Family::Modulation { .. } => "modulation",
+            Family::Companion { .. } => "companion",
         }
     }
 
@@ -194,7 +246,59 @@ impl Family {
                 parameter("step", step, false),
                 parameter("margin", margin, false),
             ],
+            Family::Companion {
+                start,
+                on,
+                off,
+                dose,
+                ..
+            } => {
+                let mut p = vec![
+                    parameter("start", start, true),
+                    parameter("on", on, true),
+                    parameter("off", off, true),
+                ];
+                if dose.1 > dose.0 {
+                    p.push(parameter("dose", dose, false));
+                }
+                p
+            }
         }
+    }
+
+    /// A companion's (start, on, off, dose) for a point of the unit cube: off is searched
+    /// above what the time-on budget needs for the chosen on, so every point keeps to it.
+    fn decode_companion(&self, u: impl Fn(usize) -> f64) -> Vec<f64> {
+        let Family::Companion {
+            start,
+            on,
+            off,
+            dose,
+            ref levels,
+            budget,
+            ..
+        } = *self
+        else {
+            return Vec::new();
+        };
+        let on_high = budget.map_or(on.1, |(b, _)| on.1.min(b)).max(on.0);
+        let days_on = (on.0 + u(1) * (on_high - on.0)).round();
+        let off_low = shortest_off(days_on, off, budget);
+        let days_off = (off_low + u(2) * (off.1 - off_low).max(0.0)).round();
+        let mut values = vec![
+            (start.0 + u(0) * (start.1 - start.0)).round(),
+            days_on,
+            days_off,
+        ];
+        if dose.1 > dose.0 {
+            let wanted = dose.0 + u(3) * (dose.1 - dose.0);
+            values.push(if levels.is_empty() {
+                six_places(wanted)
+            } else {
+                nearest(levels, wanted)
+            });
+        }
+        values
     }
 
     /// Parameter values (within bounds, rounded where whole) for a point of the unit cube.
@@ -204,6 +308,9 @@ impl Family {
     /// dose intensity), which these coordinates make an axis.
     pub fn decode(&self, x: &[f64]) -> Vec<f64> {
         let u = |i: usize| x.get(i).copied().unwrap_or(0.5).clamp(0.0, 1.0);
+        if let Family::Companion { .. } = self {
+            return self.decode_companion(u);
+        }
         if let Family::Intermittent {
             on,
             off,
@@ -292,6 +399,27 @@ impl Family {
             }
             return point;
         }
+        if let Family::Companion {
+            start,
+            on,
+            off,
+            dose,
+            budget,
+            ..
+        } = *self
+            && values.len() >= 3
+        {
+            let on_high = budget.map_or(on.1, |(b, _)| on.1.min(b)).max(on.0);
+            let mut point = vec![
+                unit(values[0], start.0, start.1),
+                unit(values[1], on.0, on_high),
+                unit(values[2], shortest_off(values[1], off, budget), off.1),
+            ];
+            if let Some(&d) = values.get(3) {
+                point.push(unit(d, dose.0, dose.1));
+            }
+            return point;
+        }
         if let Family::Intermittent { on, off, dose, .. } = *self
             && values.len() == 3
         {
@@ -346,6 +474,28 @@ impl Family {
                 min_dose,
                 max_dose,
             }),
+            Family::Companion {
+                base,
+                base_dose,
+                drug,
+                interval,
+                dose,
+                ..
+            } => Schedule::combination(vec![
+                Schedule::Continuous {
+                    drug: base,
+                    dose: base_dose,
+                    interval,
+                },
+                Schedule::Intermittent {
+                    drug,
+                    dose: values.get(3).copied().unwrap_or(dose.0),
+                    interval,
+                    on: value(1).max(interval),
+                    off: value(2),
+                    start_delay: value(0),
+                },
+            ]),
             Family::Intermittent { drug, interval, .. } => Schedule::Intermittent {
                 drug,
                 dose: value(2),
