@@ -28,6 +28,7 @@ __all__ = [
     "Comparison",
     "Optimisation",
     "Fit",
+    "Calibration",
     "Table",
     "RegimenError",
     "InvalidScenario",
@@ -167,6 +168,11 @@ class Scenario:
             )
         )
 
+    def calibrate(self, rollouts=None, budget=None, seed=None, threads=None):
+        """Calibrate the population to the published trial statistics of the scenario's
+        ``fit.targets`` block, as `regimen fit --targets` does (docs/fitting.md §12)."""
+        return Calibration(self._native.calibrate(rollouts, budget, seed, threads))
+
     def __repr__(self):
         return repr(self._native)
 
@@ -280,3 +286,19 @@ class Fit(_Result):
     def population(self):
         """The population scenario (virtual patients drawn from the estimates)."""
         return Scenario.from_yaml(self._native.population_yaml())
+
+
+class Calibration(_Result):
+    """A calibration to trial summaries: ``targets`` (published against calibrated, per
+    statistic), ``parameters`` (estimates and approximate 95 % intervals), ``pfs`` (the
+    calibrated arm's PFS curve) and the calibrated ``scenario``."""
+
+    _tables = ("targets", "parameters", "pfs")
+    targets = property(lambda self: self.table("targets"))
+    parameters = property(lambda self: self.table("parameters"))
+    pfs = property(lambda self: self.table("pfs"))
+
+    @property
+    def scenario(self):
+        """The calibrated scenario (the estimates written in)."""
+        return Scenario.from_yaml(self._native.calibrated_yaml())

@@ -385,6 +385,27 @@ impl Scenario {
         Ok(Fit { run })
     }
 
+    /// Calibrates the population to the published trial statistics of `fit.targets`, as
+    /// `regimen fit --targets` does.
+    #[pyo3(signature = (rollouts=None, budget=None, seed=None, threads=None))]
+    fn calibrate(
+        &self,
+        py: Python<'_>,
+        rollouts: Option<u64>,
+        budget: Option<u32>,
+        seed: Option<u64>,
+        threads: Option<usize>,
+    ) -> PyResult<Calibration> {
+        let options = api::CalibrateOptions {
+            rollouts,
+            budget,
+            seed,
+        };
+        let scenario = self.inner.clone();
+        let run = run_job(py, threads, || api::calibrate(&scenario, &options, &Silent))?;
+        Ok(Calibration { run })
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Scenario({:?}: {} arms, {} drugs, horizon {} {})",
@@ -664,6 +685,49 @@ impl Fit {
     }
 }
 
+/// A population calibrated to published trial statistics.
+#[pyclass(frozen, module = "regimen._regimen")]
+struct Calibration {
+    run: api::Calibrated,
+}
+
+#[pymethods]
+impl Calibration {
+    /// One of `targets`, `parameters`, `pfs`.
+    fn frame<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
+        use regimen::fit::output;
+        let c = &self.run.calibration;
+        let frame = match name {
+            "targets" => output::calibration_targets(c),
+            "parameters" => output::calibration_parameters(c),
+            "pfs" => output::calibration_curve(c),
+            other => return Err(RegimenError::new_err(format!("no table `{other}`"))),
+        };
+        frame_to_py(py, &frame)
+    }
+
+    /// The calibrated scenario (the estimates written in), resolved.
+    fn calibrated_yaml(&self) -> String {
+        self.run.calibration.scenario.resolved_yaml()
+    }
+
+    /// The table `regimen fit --targets` prints.
+    fn text(&self) -> String {
+        api::text::calibrated(&self.run)
+    }
+
+    /// Writes the calibration's folder as `regimen fit --targets --out DIR` does.
+    #[pyo3(signature = (dir, plots=true))]
+    fn write(&self, py: Python<'_>, dir: PathBuf, plots: bool) -> PyResult<Vec<String>> {
+        let source = self.run.scenario.source.clone();
+        run_job(py, None, || {
+            write_folder(&dir, &[&source], plots, |d| {
+                api::write::calibrated(&self.run, d)
+            })
+        })
+    }
+}
+
 #[pymodule]
 fn _regimen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Scenario>()?;
@@ -671,6 +735,7 @@ fn _regimen(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Comparison>()?;
     m.add_class::<Optimisation>()?;
     m.add_class::<Fit>()?;
+    m.add_class::<Calibration>()?;
     m.add("RegimenError", m.py().get_type::<RegimenError>())?;
     m.add("InvalidScenario", m.py().get_type::<InvalidScenario>())?;
     m.add("LimitError", m.py().get_type::<LimitError>())?;

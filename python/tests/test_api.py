@@ -212,3 +212,34 @@ def test_fit_three_subjects_and_optimise_one(tmp_path):
     assert "estimates.csv" in written and "subjects/1.yaml" in written
     with pytest.raises(regimen.RegimenError):
         s.fit(data=data, error="cauchy")
+
+
+def test_calibrate_to_trial_summaries(tmp_path):
+    # The synthetic trial scenario with a small targets block: a few evaluations, the same
+    # tables and folder as `regimen fit --targets`.
+    text = (ROOT / "tests/cases/calibration/synthetic-trial.yaml").read_text()
+    text += """
+fit:
+  targets:
+    arm: continuous
+    patients: 300
+    rollouts: 200
+    budget: 6
+    parameters:
+      drugs.drug.effects.sensitive.kill.linear.slope: { lower: 0.004, upper: 0.064 }
+    statistics:
+      - median_pfs: { value: 569, ci: [555, 583] }
+      - response_rate: { value: 0.6 }
+"""
+    s = regimen.Scenario.from_yaml(text)
+    c = s.calibrate(seed=3)
+    targets = c.targets.to_pandas()
+    assert list(targets["statistic"]) == ["median_pfs", "response_rate"]
+    assert (targets["model"] > 0).all()
+    params = c.parameters.to_pandas()
+    assert params["path"][0] == "drugs.drug.effects.sensitive.kill.linear.slope"
+    assert 0.004 <= params["estimate"][0] <= 0.064
+    assert "calibrated to" in str(c)
+    assert len(c.scenario.arms) == 2
+    written = c.write(tmp_path / "cal", plots=False)
+    assert "targets.csv" in written and "calibrated.yaml" in written
