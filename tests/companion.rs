@@ -11,8 +11,9 @@ fn problem() -> Scenario {
         .unwrap()
 }
 
-/// Drug `a` throughout; drug `b` from day 0–60, 1–14 days on, 0–14 off, at its one dose.
-fn family() -> Family {
+/// Drug `a` throughout; drug `b` from day 0–60, 1–14 days on, `off` days off, at its one
+/// dose, within its time-on `budget`.
+fn family_with(off: (f64, f64), budget: Option<(f64, f64)>) -> Family {
     Family::Companion {
         base: 0,
         base_dose: 1.0,
@@ -20,17 +21,17 @@ fn family() -> Family {
         interval: 1.0,
         start: (0.0, 60.0),
         on: (1.0, 14.0),
-        off: (0.0, 14.0),
+        off,
         dose: (1.0, 1.0),
         levels: vec![],
-        budget: None,
+        budget,
     }
 }
 
 #[test]
 fn the_search_finds_the_enumerated_best_timing_at_a_tenth_of_the_cost() {
     let s = problem();
-    let f = family();
+    let f = family_with((0.0, 14.0), None);
     let mut eval = Evaluator::new(&s, Objective::RestrictedMeanTtp, Engine::Deterministic);
     // Enumeration: every start, on and off (61 × 14 × 15 = 12,810 schedules).
     let mut best = (f64::NEG_INFINITY, [0.0; 3]);
@@ -82,18 +83,7 @@ fn the_search_finds_the_enumerated_best_timing_at_a_tenth_of_the_cost() {
 fn a_time_on_budget_is_kept_by_every_candidate() {
     // At most 7 days on in any 28: every decoded point keeps to it, so the toxicity guard
     // never has to clip a searched schedule.
-    let f = Family::Companion {
-        base: 0,
-        base_dose: 1.0,
-        drug: 1,
-        interval: 1.0,
-        start: (0.0, 60.0),
-        on: (1.0, 14.0),
-        off: (0.0, 56.0),
-        dose: (1.0, 1.0),
-        levels: vec![],
-        budget: Some((7.0, 28.0)),
-    };
+    let f = family_with((0.0, 56.0), Some((7.0, 28.0)));
     let mut checked = 0;
     for i in 0..400u64 {
         let x: Vec<f64> = regimen::support::design::halton(i + 1, 3);

@@ -342,29 +342,23 @@ mod tests {
         }
     }
 
-    fn plant(every: f64) -> Box<dyn Forecaster> {
-        Box::new(Exponential {
+    /// The plant at time 0: size 1, +2 %/day, −2 %/day per unit of dose.
+    fn plant(every: f64) -> Exponential {
+        Exponential {
             t: 0.0,
             size: 1.0,
             active: Vec::new(),
             rate: 0.02,
             kill: 0.02,
             every,
-        })
+        }
     }
 
     /// Runs `rule` against the plant itself (the rule's model is exact), visiting every
     /// `every`; the marker at each visit.
     fn closed_loop(rule: ContainmentRule, every: f64, visits: usize) -> Vec<f64> {
-        let mut truth = Exponential {
-            t: 0.0,
-            size: 1.0,
-            active: Vec::new(),
-            rate: 0.02,
-            kill: 0.02,
-            every,
-        };
-        let mut policy = Containment::new(rule, Some(plant(every)));
+        let mut truth = plant(every);
+        let mut policy = Containment::new(rule, Some(Box::new(plant(every))));
         let mut seen = Vec::new();
         let mut k = 0;
         for v in 0..visits {
