@@ -160,3 +160,60 @@ fn a_synthetic_trial_is_calibrated_back_to_its_distribution() {
     assert!(calibration.distance < 13.8, "{}", calibration.distance);
     assert!(calibration.distance < calibration.start_distance);
 }
+
+#[test]
+fn the_command_line_writes_a_calibration_folder() {
+    let dir = std::env::temp_dir().join(format!("regimen-calibration-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/calibration/synthetic-trial.yaml"),
+    )
+    .unwrap()
+        + "fit:\n  targets:\n    trial: synthetic\n    patients: 300\n    parameters:\n      \
+           drugs.drug.effects.sensitive.kill.linear.slope: { lower: 0.004, upper: 0.064 }\n    \
+           statistics:\n      - median_pfs: { value: 569, ci: [555, 583] }\n      \
+           - response_rate: { value: 0.6 }\n      - pfs_at: { time: 504, value: 0.75, se: 0.03, held_out: true }\n";
+    let scenario = dir.join("trial.yaml");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_regimen"))
+        .args([
+            "fit",
+            scenario.to_str().unwrap(),
+            "--targets",
+            "--budget",
+            "4",
+        ])
+        .args([
+            "--rollouts",
+            "200",
+            "--no-png",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("calibrated to synthetic") && stdout.contains("held out"));
+    for line in stdout.lines().filter(|l| !l.starts_with("wrote ")) {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
+    for file in [
+        "targets.csv",
+        "parameters.csv",
+        "pfs.csv",
+        "calibrated.yaml",
+        "scenario.yaml",
+        "manifest.json",
+        "plots/calibration-pfs.svg",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"calibration\"") && manifest.contains("\"held_out\": 1"));
+    // The calibrated scenario loads and carries the estimate.
+    let calibrated = Scenario::load(&out.join("calibrated.yaml")).unwrap();
+    assert_eq!(calibrated.arms.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

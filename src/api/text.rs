@@ -325,14 +325,15 @@ pub fn calibrated(run: &super::calibrate::Calibrated) -> String {
     let c = &run.calibration;
     let s = &c.settings;
     let units = run.scenario.time_units.as_str();
-    let mut out = format!(
-        "{} — calibrated to {} (arm {}, {} virtual patients per evaluation, seed {})\n\n",
+    let heading = format!(
+        "{} — calibrated to {} (arm {}, {} virtual patients per evaluation, seed {})",
         run.scenario.name,
         s.trial.as_deref().unwrap_or("trial targets"),
         s.arm,
         s.rollouts,
         s.seed
     );
+    let mut out = format!("{}\n\n", wrap(&heading, 100));
     let _ = writeln!(
         out,
         "{:<30} {:>18} {:>16} {:>7}",
@@ -357,17 +358,19 @@ pub fn calibrated(run: &super::calibrate::Calibrated) -> String {
             if st.held_out { "  held out" } else { "" }
         );
     }
+    // Parameter paths run to 70 characters: each gets its own line, its numbers the next.
     let _ = writeln!(
         out,
-        "\n{:<66} {:>10} {:>23}",
+        "\n{:<30} {:>10} {:>23}",
         "parameter", "estimate", "approx. 95 % interval"
     );
-    let _ = writeln!(out, "{}", "─".repeat(101));
+    let _ = writeln!(out, "{}", "─".repeat(74));
     for p in &c.parameters {
+        let _ = writeln!(out, "{}", p.free.path);
         let _ = writeln!(
             out,
-            "{:<66} {:>10} {:>23}{}",
-            p.free.path,
+            "{:<30} {:>10} {:>23}{}",
+            "",
             short(p.estimate),
             format!("{} – {}", short(p.lower), short(p.upper)),
             if p.identified {
