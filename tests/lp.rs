@@ -49,6 +49,8 @@ fn settings(max_on: f64) -> LpSettings {
         trust_region: 7.0,
         max_iterations: 20,
         deadline: None,
+        levels: Vec::new(),
+        others: Vec::new(),
     }
 }
 
@@ -112,6 +114,8 @@ fn lp_on_zhang_keeps_the_cap_and_reduces_resistance() {
         trust_region: 14.0,
         max_iterations: 30,
         deadline: None,
+        levels: Vec::new(),
+        others: Vec::new(),
     };
     let got = optimise_lp(&s, &settings).expect("LP");
     let first = got.steps.first().expect("at least one step");
@@ -185,6 +189,8 @@ fn lp_where_progression_is_unavoidable_tracks_time_to_progression() {
             trust_region: 7.0,
             max_iterations: 30,
             deadline: None,
+            levels: Vec::new(),
+            others: Vec::new(),
         };
         let got = optimise_lp(&s, &settings).expect("LP");
         let run = ttp(&got.schedule);
@@ -213,4 +219,89 @@ fn lp_where_progression_is_unavoidable_tracks_time_to_progression() {
         );
         assert!(got.on.iter().sum::<f64>() <= settings.max_on + 1e-9);
     }
+}
+
+/// Two compartments growing at 0.02/day, each killed by its own drug (dose levels, linear
+/// kill): drug `a` kills sensitive cells at 0.1/day per unit of level, drug `b` resistant
+/// cells at 0.05/day. No crowding, so each log-population is linear in its drug's
+/// level × days on wherever they fall, and with budgets of days on the best plan gives `a`
+/// at its higher level for its whole budget and `b` for its whole budget:
+/// N(H) = S0·e^{rH − 0.1·1·Ba} + R0·e^{rH − 0.05·Bb}.
+const TWO_DRUGS: &str = "format_version: 1
+name: two drugs with linear kills
+time_units: days
+horizon: 56
+model:
+  growth: exponential
+  compartments:
+    sensitive: { birth: 0.02, initial: 1.0e9 }
+    resistant: { birth: 0.02, initial: 1.0e8, role: resistant }
+drugs:
+  a:
+    exposure: level
+    standard_dose: 1
+    max_dose: 1
+    effects:
+      sensitive: { kill: { linear: { slope: 0.1 } } }
+  b:
+    exposure: level
+    standard_dose: 1
+    max_dose: 1
+    effects:
+      resistant: { kill: { linear: { slope: 0.05 } } }
+observation: { every: 7 }
+progression: { rule: above_baseline, factor: 100 }
+arms:
+  - { name: a, schedule: { continuous: { drug: a } } }
+";
+
+#[test]
+fn the_two_drug_lp_with_dose_levels_matches_its_closed_form() {
+    let s = load(TWO_DRUGS);
+    let (budget_a, budget_b, horizon, r) = (20.0, 10.0, 56.0, 0.02);
+    // Drug a starts at its lower level (0.5) and may move its days to 1.0; b has one level.
+    let settings = LpSettings {
+        drug: 0,
+        dose: 0.5,
+        interval: 1.0,
+        period: 7.0,
+        target: LpTarget::Total,
+        cap: None,
+        max_on: budget_a,
+        trust_region: 7.0,
+        max_iterations: 30,
+        deadline: None,
+        levels: vec![1.0],
+        others: vec![regimen::search::lp::LpDrug {
+            drug: 1,
+            levels: vec![1.0],
+            max_on: budget_b,
+        }],
+    };
+    let result = optimise_lp(&s, &settings).unwrap();
+    let closed = (1.0e9 * (r * horizon - 0.1 * budget_a).exp()
+        + 1.0e8 * (r * horizon - 0.05 * budget_b).exp())
+    .log10();
+    // Variables: a at 0.5 (8 periods), a at 1.0 (8), b (8).
+    let sum = |from: usize| result.on[from..from + 8].iter().sum::<f64>();
+    println!(
+        "two drugs: log10 N(H) {:.6} (closed form {closed:.6}); days on a@0.5 {}, a@1 {}, b {}",
+        result.rounded_log10,
+        sum(0),
+        sum(8),
+        sum(16)
+    );
+    assert_eq!(result.on.len(), 24);
+    assert_eq!(sum(0), 0.0, "a's days all moved to its higher level");
+    assert_eq!(sum(8), budget_a);
+    assert_eq!(sum(16), budget_b);
+    assert!((result.rounded_log10 - closed).abs() < 1e-4);
+    // The relaxation is no worse than the rounded plan (it can only split days).
+    assert!(result.relaxed_log10 <= result.rounded_log10 + 1e-6);
+    // The plan is dose events: per period, a's days at 1.0 then none at 0.5, and b's.
+    let Schedule::Events { doses } = &result.schedule else {
+        panic!("a two-drug plan is written as dose events");
+    };
+    assert_eq!(doses.len(), (budget_a + budget_b) as usize);
+    assert!(doses.iter().all(|(_, d)| d.amount == 1.0));
 }

@@ -575,6 +575,28 @@ pub struct LpSpec {
     /// Most sequential-LP steps (30 if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<u32>,
+    /// Further dose levels of the searched drug: the LP chooses how long each is given in
+    /// each period (the levels of a period together at most the period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<f64>>,
+    /// Further drugs planned with the searched one, each with its levels and budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<Vec<LpDrugSpec>>,
+}
+
+/// A further drug of the LP relaxation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LpDrugSpec {
+    /// The drug.
+    pub drug: String,
+    /// Its dose levels (its standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<f64>>,
+    /// Most days on it over the horizon (if left out: its time-on budget's share of the
+    /// horizon, else the whole horizon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_days_on: Option<f64>,
 }
 
 /// What the LP relaxation minimises.

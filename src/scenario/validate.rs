@@ -1547,6 +1547,7 @@ fn check_optimise(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec) {
     }
     if let Some(lp) = &o.lp {
         check_lp(c, lp, spec.horizon);
+        check_lp_drugs(c, spec, o, lp);
     }
     if let Some(r) = &o.robust {
         check_robust(c, spec, r);
@@ -1767,6 +1768,56 @@ fn check_lp(c: &mut Checker, lp: &LpSpec, horizon: f64) {
             "optimise.lp.max_iterations",
             "max_iterations must be at least 1",
         );
+    }
+}
+
+/// The LP's further levels and drugs: positive levels within each drug's max_dose, known
+/// drugs other than the searched one, listed once, with a positive budget.
+fn check_lp_drugs(c: &mut Checker, spec: &ScenarioSpec, o: &OptimiseSpec, lp: &LpSpec) {
+    let searched = o
+        .drug
+        .as_deref()
+        .or(spec.drugs.0.first().map(|(n, _)| n.as_str()));
+    let levels_ok = |c: &mut Checker, at: &str, levels: &[f64], drug: Option<&DrugSpec>| {
+        if levels.is_empty() {
+            c.fail(at, "give at least one dose level");
+        }
+        for (k, l) in levels.iter().enumerate() {
+            let p = format!("{at}[{k}]");
+            if c.positive(&p, *l, "a dose level")
+                && let Some(m) = drug.and_then(|d| d.max_dose)
+                && *l > m
+            {
+                c.fail(p, format!("the level {l} exceeds the drug's max_dose {m}"));
+            }
+        }
+    };
+    if let Some(levels) = &lp.levels {
+        let drug = searched.and_then(|n| spec.drugs.get(n));
+        levels_ok(c, "optimise.lp.levels", levels, drug);
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (k, w) in lp.with.iter().flatten().enumerate() {
+        let at = format!("optimise.lp.with[{k}]");
+        if !c.known(&format!("{at}.drug"), &spec.drugs, &w.drug, "drug") {
+            continue;
+        }
+        if Some(w.drug.as_str()) == searched || seen.contains(&w.drug.as_str()) {
+            c.fail(
+                format!("{at}.drug"),
+                format!(
+                    "`{}` is the searched drug or already listed: each further drug once",
+                    w.drug
+                ),
+            );
+        }
+        seen.push(&w.drug);
+        if let Some(levels) = &w.levels {
+            levels_ok(c, &format!("{at}.levels"), levels, spec.drugs.get(&w.drug));
+        }
+        if let Some(days) = w.max_days_on {
+            c.positive(&format!("{at}.max_days_on"), days, "max_days_on");
+        }
     }
 }
 

@@ -65,6 +65,10 @@ pub struct LpPlan {
     pub trust_region: f64,
     /// Most sequential-LP steps.
     pub max_iterations: usize,
+    /// Further dose levels of the searched drug.
+    pub levels: Vec<f64>,
+    /// Further drugs planned with it.
+    pub others: Vec<super::lp::LpDrug>,
 }
 
 /// Everything an optimisation run needs.
@@ -560,6 +564,31 @@ impl Basis {
             target,
             trust_region: lp.trust_region.unwrap_or(7.0 * day),
             max_iterations: lp.max_iterations.unwrap_or(30) as usize,
+            levels: lp.levels.clone().unwrap_or_default(),
+            others: lp
+                .with
+                .iter()
+                .flatten()
+                .filter_map(|w| {
+                    let i = scenario.drugs.iter().position(|d| d.name == w.drug)?;
+                    let d = &scenario.drugs[i];
+                    let standard = d.standard_dose.or(d.max_dose).unwrap_or(1.0);
+                    // Days on: as given, else the time-on budget's share of the horizon.
+                    let share = scenario
+                        .toxicity
+                        .get(i)
+                        .and_then(|b| b.as_ref())
+                        .and_then(|b| b.max_time_on)
+                        .map_or(1.0, |(on, window)| (on / window).min(1.0));
+                    Some(super::lp::LpDrug {
+                        drug: i,
+                        levels: w.levels.clone().unwrap_or_else(|| vec![standard]),
+                        max_on: w
+                            .max_days_on
+                            .map_or(share * scenario.horizon, |days| days * day),
+                    })
+                })
+                .collect(),
         }
     }
 }

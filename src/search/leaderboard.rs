@@ -545,6 +545,8 @@ impl Units<'_> {
             trust_region: lp.trust_region,
             max_iterations: lp.max_iterations,
             deadline: self.deadline,
+            levels: lp.levels.clone(),
+            others: lp.others.clone(),
         };
         let result = optimise_lp(scenario, &settings)?;
         let tuned = self

@@ -101,6 +101,34 @@ pub struct LpSettings {
     pub max_iterations: usize,
     /// Stop stepping after this instant.
     pub deadline: Option<std::time::Instant>,
+    /// Further dose levels of `drug`: each level is a variable per period (how long it is
+    /// given), the levels of one period together at most the period (empty: `dose` only).
+    pub levels: Vec<f64>,
+    /// Further drugs planned with the first, each with its levels and its own budget.
+    pub others: Vec<LpDrug>,
+}
+
+/// A further drug of the LP: its dose levels and its budget of time on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LpDrug {
+    /// The drug.
+    pub drug: usize,
+    /// Its dose levels (one at least).
+    pub levels: Vec<f64>,
+    /// Most time on it over the horizon, at any level.
+    pub max_on: f64,
+}
+
+/// One variable of the LP: time on `dose` of `drug` in `period`, counted against the budget
+/// of `group`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Var {
+    group: usize,
+    drug: usize,
+    dose: f64,
+    period: usize,
+    /// Its level's place among the group's levels (the first level is 0).
+    level: usize,
 }
 
 /// What the LP ended up tracking.
@@ -202,17 +230,96 @@ struct Problem<'a> {
     /// The cap is imposed in the first `held` periods only (all of them unless the LP is
     /// tracking time to progression).
     held: usize,
+    /// The variables: per drug (group), per level, per period.
+    vars: Vec<Var>,
+    /// Each group's budget of time on.
+    budgets: Vec<f64>,
+}
+
+/// The variables of `settings` over `periods` periods: the searched drug's levels, then each
+/// further drug's, each level over every period (one drug at one level: one variable per
+/// period, in period order).
+fn variables(settings: &LpSettings, periods: usize) -> (Vec<Var>, Vec<f64>) {
+    let mut groups = vec![(
+        settings.drug,
+        std::iter::once(settings.dose)
+            .chain(settings.levels.iter().copied())
+            .collect::<Vec<f64>>(),
+        settings.max_on,
+    )];
+    groups.extend(
+        settings
+            .others
+            .iter()
+            .map(|o| (o.drug, o.levels.clone(), o.max_on)),
+    );
+    let mut vars = Vec::new();
+    for (group, (drug, levels, _)) in groups.iter().enumerate() {
+        for (level, &dose) in levels.iter().enumerate() {
+            for period in 0..periods {
+                vars.push(Var {
+                    group,
+                    drug: *drug,
+                    dose,
+                    period,
+                    level,
+                });
+            }
+        }
+    }
+    (vars, groups.iter().map(|g| g.2).collect())
 }
 
 impl Problem<'_> {
+    /// One drug at one level: the plan is a per-period on-time, as the LP always was.
+    fn single(&self) -> bool {
+        self.vars.len() == self.lengths.len()
+    }
+
     fn schedule(&self, on: &[f64]) -> Schedule {
-        Schedule::Piecewise {
-            drug: self.settings.drug,
-            interval: self.settings.interval,
-            period: self.settings.period,
-            doses: vec![self.settings.dose; on.len()],
-            on: on.to_vec(),
+        if self.single() {
+            return Schedule::Piecewise {
+                drug: self.settings.drug,
+                interval: self.settings.interval,
+                period: self.settings.period,
+                doses: vec![self.settings.dose; on.len()],
+                on: on.to_vec(),
+            };
         }
+        // Several drugs or levels: within each period, each drug's levels one after the
+        // other from the period's start, a dose every interval.
+        let h = self.settings.interval;
+        let mut doses = Vec::new();
+        for (k, _) in self.lengths.iter().enumerate() {
+            let start = k as f64 * self.settings.period;
+            let mut next: Vec<f64> = vec![start; self.budgets.len()];
+            for (v, var) in self.vars.iter().enumerate().filter(|(_, v)| v.period == k) {
+                let count = (on[v] / h + 1e-9).floor() as usize;
+                for i in 0..count {
+                    doses.push((
+                        next[var.group] + i as f64 * h,
+                        crate::model::pk::Dose {
+                            drug: var.drug,
+                            amount: var.dose,
+                            duration: h,
+                        },
+                    ));
+                }
+                next[var.group] += count as f64 * h;
+            }
+        }
+        Schedule::events(doses)
+    }
+
+    /// The time one group already spends in `var`'s period on its other levels.
+    fn others_in_period(&self, on: &[f64], v: usize) -> f64 {
+        let var = self.vars[v];
+        self.vars
+            .iter()
+            .enumerate()
+            .filter(|(j, w)| *j != v && w.group == var.group && w.period == var.period)
+            .map(|(j, _)| on[j])
+            .sum()
     }
 
     /// The arm of the schedule with on-times `on`. The LP plans the whole horizon: its
@@ -299,26 +406,41 @@ impl Problem<'_> {
     /// boundaries the columns share.
     fn jacobian(&self, on: &[f64]) -> Result<Linearisation> {
         let h = self.settings.interval;
-        let starts: Vec<f64> = (0..on.len())
+        let starts: Vec<f64> = (0..self.lengths.len())
             .map(|j| j as f64 * self.settings.period)
             .collect();
         let base_arm = self.arm(on);
         let (base_run, paused) =
             run_deterministic_pausing(self.scenario, &base_arm, self.options(), &starts)?;
         let base = &self.profile_of(&base_run)?;
+        // Each variable carries on from its period's pause (a copy when several share it).
         let mut paused: Vec<Option<Paused>> = paused.into_iter().map(Some).collect();
-        paused.resize_with(on.len(), || None);
-        let columns: Vec<Result<(f64, Vec<f64>)>> = paused
+        paused.resize_with(self.lengths.len(), || None);
+        let shared = self.vars.len() > self.lengths.len();
+        let pauses: Vec<Option<Paused>> = self
+            .vars
+            .iter()
+            .map(|var| {
+                let p = &mut paused[var.period];
+                if shared {
+                    p.as_ref().map(Paused::duplicate)
+                } else {
+                    p.take()
+                }
+            })
+            .collect();
+        let columns: Vec<Result<(f64, Vec<f64>)>> = pauses
             .into_par_iter()
             .enumerate()
             .map(|(j, pause)| {
-                let step = if on[j] + h <= self.lengths[j] + 1e-9 {
+                let room = self.lengths[self.vars[j].period] - self.others_in_period(on, j);
+                let step = if on[j] + h <= room + 1e-9 {
                     h
                 } else {
                     -h.min(on[j])
                 };
                 if step == 0.0 {
-                    return Ok((0.0, vec![0.0; on.len()]));
+                    return Ok((0.0, vec![0.0; self.lengths.len()]));
                 }
                 let mut moved = on.to_vec();
                 moved[j] += step;
@@ -337,7 +459,7 @@ impl Problem<'_> {
             })
             .collect();
         let mut dz = Vec::with_capacity(on.len());
-        let mut dy = vec![vec![0.0; on.len()]; on.len()];
+        let mut dy = vec![vec![0.0; on.len()]; self.lengths.len()];
         for (j, c) in columns.into_iter().enumerate() {
             let (gz, gy) = c?;
             dz.push(gz);
@@ -348,35 +470,84 @@ impl Problem<'_> {
         Ok(Linearisation { dz, dy })
     }
 
-    /// Whole dosing intervals per period, as near `on` as possible, never more in total
-    /// than the budget allows (largest remainders first).
+    /// Whole dosing intervals per variable, as near `on` as possible, never more in total
+    /// than each group's budget allows nor more in one period than the period (largest
+    /// remainders first).
     fn round(&self, on: &[f64]) -> Vec<f64> {
         let h = self.settings.interval;
+        let capacity = |v: usize| self.lengths[self.vars[v].period] / h + 1e-9;
         let units: Vec<f64> = on
             .iter()
-            .zip(&self.lengths)
-            .map(|(o, l)| (o.clamp(0.0, *l) / h).max(0.0))
+            .enumerate()
+            .map(|(v, o)| (o.max(0.0) / h).min(capacity(v)))
             .collect();
         let mut whole: Vec<f64> = units.iter().map(|u| (u + 1e-9).floor()).collect();
-        let budget_units = (self.settings.max_on / h + 1e-9).floor();
-        let wanted = (units.iter().sum::<f64>() + 1e-9).round().min(budget_units);
-        let mut order: Vec<usize> = (0..units.len()).collect();
-        order.sort_by(|&a, &b| {
-            (units[b] - whole[b])
-                .total_cmp(&(units[a] - whole[a]))
-                .then(a.cmp(&b))
-        });
-        let mut total: f64 = whole.iter().sum();
-        for i in order {
-            if total + 1.0 > wanted + 1e-9 {
-                break;
-            }
-            if (whole[i] + 1.0) * h <= self.lengths[i] + 1e-9 && units[i] > whole[i] {
-                whole[i] += 1.0;
-                total += 1.0;
+        // Whole units used in each (group, period).
+        let used = |whole: &[f64], v: usize| -> f64 {
+            let var = self.vars[v];
+            self.vars
+                .iter()
+                .zip(whole)
+                .filter(|(w, _)| w.group == var.group && w.period == var.period)
+                .map(|(_, x)| *x)
+                .sum()
+        };
+        for (g, budget) in self.budgets.iter().enumerate() {
+            let members: Vec<usize> = (0..units.len())
+                .filter(|&v| self.vars[v].group == g)
+                .collect();
+            let budget_units = (budget / h + 1e-9).floor();
+            let wanted = (members.iter().map(|&v| units[v]).sum::<f64>() + 1e-9)
+                .round()
+                .min(budget_units);
+            let mut order = members.clone();
+            order.sort_by(|&a, &b| {
+                (units[b] - whole[b])
+                    .total_cmp(&(units[a] - whole[a]))
+                    .then(a.cmp(&b))
+            });
+            let mut total: f64 = members.iter().map(|&v| whole[v]).sum();
+            for v in order {
+                if total + 1.0 > wanted + 1e-9 {
+                    break;
+                }
+                if used(&whole, v) + 1.0 <= capacity(v) && units[v] > whole[v] {
+                    whole[v] += 1.0;
+                    total += 1.0;
+                }
             }
         }
         whole.iter().map(|w| w * h).collect()
+    }
+
+    /// A uniform duty cycle `duty` on each group's first level (its budget permitting:
+    /// `None` when a group's would exceed it), rounded.
+    fn uniform(&self, duty: impl Fn(usize) -> f64) -> Vec<f64> {
+        let on: Vec<f64> = self
+            .vars
+            .iter()
+            .map(|v| {
+                if v.level == 0 {
+                    duty(v.group) * self.lengths[v.period]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        self.round(&on)
+    }
+
+    /// Whether `on` keeps every group's budget.
+    fn within_budgets(&self, on: &[f64]) -> bool {
+        self.budgets.iter().enumerate().all(|(g, b)| {
+            self.vars
+                .iter()
+                .zip(on)
+                .filter(|(v, _)| v.group == g)
+                .map(|(_, x)| *x)
+                .sum::<f64>()
+                <= b + 1e-9
+        })
     }
 }
 
@@ -395,14 +566,17 @@ fn solve_step(
     lin: &Linearisation,
     delta: f64,
 ) -> Result<(Vec<f64>, f64, f64)> {
-    let (lengths, max_on) = (&problem.lengths, problem.settings.max_on);
+    let lengths = &problem.lengths;
     let (dz, dy) = (&lin.dz, &lin.dy);
     let capped = problem.settings.cap.is_some();
     let mut vars = ProblemVariables::new();
     let o: Vec<Variable> = on
         .iter()
-        .zip(lengths)
-        .map(|(&c, &l)| vars.add(variable().min((c - delta).max(0.0)).max((c + delta).min(l))))
+        .zip(&problem.vars)
+        .map(|(&c, v)| {
+            let l = lengths[v.period];
+            vars.add(variable().min((c - delta).max(0.0)).max((c + delta).min(l)))
+        })
         .collect();
     // A slack per capped period (a variable in no constraint would leave the LP's basis
     // singular).
@@ -410,7 +584,7 @@ fn solve_step(
     // saturated burden) needs no constraint: its slack is bounded below by its excess
     // (redundant rows left the solver's basis singular).
     let held = if capped {
-        problem.held.min(on.len())
+        problem.held.min(lengths.len())
     } else {
         0
     };
@@ -436,9 +610,32 @@ fn solve_step(
             model = model.with(constraint!(base.y[k] + change(row) <= s[k]));
         }
     }
-    let used: Expression = o.iter().copied().sum();
-    // Feasible: the current point is within the budget (rounding keeps it so).
-    model = model.with(constraint!(used <= max_on));
+    // Feasible: the current point is within every budget and period (rounding keeps it so).
+    for (g, &budget) in problem.budgets.iter().enumerate() {
+        let used: Expression = o
+            .iter()
+            .zip(&problem.vars)
+            .filter(|(_, v)| v.group == g)
+            .map(|(x, _)| *x)
+            .sum();
+        model = model.with(constraint!(used <= budget));
+    }
+    if !problem.single() {
+        for (g, _) in problem.budgets.iter().enumerate() {
+            for (k, &l) in lengths.iter().enumerate() {
+                let levels: Vec<Variable> = o
+                    .iter()
+                    .zip(&problem.vars)
+                    .filter(|(_, v)| v.group == g && v.period == k)
+                    .map(|(x, _)| *x)
+                    .collect();
+                if levels.len() > 1 {
+                    let sum: Expression = levels.into_iter().sum();
+                    model = model.with(constraint!(sum <= l));
+                }
+            }
+        }
+    }
     let solution = model
         .solve()
         .map_err(|e| Error::Usage(format!("the LP relaxation failed: {e}")))?;
@@ -559,14 +756,16 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
     let lengths: Vec<f64> = (0..periods)
         .map(|k| (horizon - k as f64 * settings.period).min(settings.period))
         .collect();
+    let (vars, budgets) = variables(settings, periods);
     let mut problem = Problem {
         scenario,
         settings,
         lengths: lengths.clone(),
         held: periods,
+        vars,
+        budgets,
     };
-    let duty = (settings.max_on / horizon).clamp(0.0, 1.0);
-    let start = problem.round(&lengths.iter().map(|l| duty * l).collect::<Vec<_>>());
+    let start = problem.uniform(|g| (problem.budgets[g] / horizon).clamp(0.0, 1.0));
     let mut evaluations = 0u64;
     let mut steps = Vec::new();
     let mut failures = 0;
@@ -583,9 +782,8 @@ pub fn optimise_lp(scenario: &Scenario, settings: &LpSettings) -> Result<LpResul
         // are local, and where progression is unavoidable the best start is often a low
         // duty cycle far from the one that spends the budget.
         for duty in [0.125, 0.25, 0.5, 0.75, 1.0] {
-            let candidate: Vec<f64> = lengths.iter().map(|l| duty * l).collect();
-            let candidate = problem.round(&candidate);
-            if candidate.iter().sum::<f64>() > settings.max_on + 1e-9 || candidate == on {
+            let candidate = problem.uniform(|_| duty);
+            if !problem.within_budgets(&candidate) || candidate == on {
                 continue;
             }
             let p = problem.profile(&candidate)?;
@@ -677,6 +875,8 @@ mod tests {
             trust_region: 7.0,
             max_iterations: 1,
             deadline: None,
+            levels: Vec::new(),
+            others: Vec::new(),
         }
     }
 
@@ -685,11 +885,14 @@ mod tests {
         let lengths = (0..periods)
             .map(|k| (scenario.horizon - k as f64 * settings.period).min(settings.period))
             .collect();
+        let (vars, budgets) = variables(settings, periods);
         Problem {
             scenario,
             settings,
             lengths,
             held: usize::MAX,
+            vars,
+            budgets,
         }
     }
 

@@ -187,6 +187,14 @@ pub(crate) struct Paused<'s> {
 }
 
 impl<'s> Paused<'s> {
+    /// A second copy of the paused run (several schedules may carry on from one pause).
+    pub(crate) fn duplicate(&self) -> Paused<'s> {
+        Paused {
+            driver: self.driver.copy(),
+            ode: self.ode.clone(),
+        }
+    }
+
     /// The run carried on to the horizon with `arm`'s schedule from the pause on. The
     /// caller promises that `arm`'s schedule gives the same doses as the paused run's
     /// before the pause and does not depend on observations (an open-loop schedule): the
