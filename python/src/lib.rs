@@ -447,7 +447,7 @@ fn family(name: &str) -> PyResult<regimen::scenario::spec::FamilyName> {
         .ok_or_else(|| {
             RegimenError::new_err(format!(
                 "families: unknown family `{name}`; use intermittent, holiday, adaptive, \
-                 modulation, lp or companion"
+                 modulation, lp, companion or sequence"
             ))
         })
 }

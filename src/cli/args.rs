@@ -105,6 +105,8 @@ pub enum FamilyArg {
     Lp,
     /// A second drug with the first (start, on, off, dose).
     Companion,
+    /// The searched drug, then the second drug from a switch day or at progression.
+    Sequence,
 }
 
 impl From<FamilyArg> for FamilyName {
@@ -116,6 +118,7 @@ impl From<FamilyArg> for FamilyName {
             FamilyArg::Modulation => FamilyName::Modulation,
             FamilyArg::Lp => FamilyName::Lp,
             FamilyArg::Companion => FamilyName::Companion,
+            FamilyArg::Sequence => FamilyName::Sequence,
         }
     }
 }

@@ -450,6 +450,9 @@ pub enum Switch {
     OnProgression,
     /// After this long on the line before.
     AfterTime(f64),
+    /// After this long on the line before, or at progression on it if that comes first (a
+    /// planned early switch that never hides a progression).
+    TimeOrProgression(f64),
 }
 
 /// Lines of treatment one after another. Each line runs on its own clock, started when the
@@ -493,7 +496,12 @@ impl Policy for Sequence {
         if let Some((line, _, _)) = self.lines.get_mut(self.current) {
             line.observe(&local);
         }
-        if self.tracker.update(&local) && self.next_switch() == Some(Switch::OnProgression) {
+        if self.tracker.update(&local)
+            && matches!(
+                self.next_switch(),
+                Some(Switch::OnProgression | Switch::TimeOrProgression(_))
+            )
+        {
             self.advance(obs.time);
             // The new line takes this visit as its baseline.
             let local = self.local(obs);
@@ -505,7 +513,8 @@ impl Policy for Sequence {
     }
 
     fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
-        if let Some(Switch::AfterTime(length)) = self.next_switch()
+        if let Some(Switch::AfterTime(length) | Switch::TimeOrProgression(length)) =
+            self.next_switch()
             && t - self.started >= length - TIME_EPS
         {
             self.advance(self.started + length);

@@ -306,6 +306,7 @@ fn compile_arm(
             let switch = match line.after {
                 spec::SwitchSpec::Progression => Switch::OnProgression,
                 spec::SwitchSpec::Time(t) => Switch::AfterTime(t),
+                spec::SwitchSpec::TimeOrProgression(t) => Switch::TimeOrProgression(t),
             };
             later.push((
                 schedule(inline(arm, &line.schedule)?, drug_names, kinetics)?,

@@ -291,7 +291,8 @@ pub struct OptimiseSpec {
     /// The drug whose schedule is searched (the first drug if left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drug: Option<String>,
-    /// The second drug of the `companion` family (the first other drug if left out).
+    /// The second drug of the `companion` and `sequence` families (the first other drug if
+    /// left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub companion: Option<String>,
     /// Rollouts per candidate while searching (the tuning set).
@@ -433,6 +434,9 @@ pub enum FamilyName {
     /// A second drug given with the first: the first continuous, the second in on/off
     /// cycles from a start time at a dose level (named, never searched by default).
     Companion,
+    /// Two lines: the searched drug continuous, then the second drug continuous from a
+    /// switch day or at progression, whichever first (named, never searched by default).
+    Sequence,
 }
 
 impl FamilyName {
@@ -446,14 +450,15 @@ impl FamilyName {
         FamilyName::Lp,
     ];
 
-    /// Every family a run may name: [`FamilyName::ALL`] and `companion`.
-    pub const NAMED: [FamilyName; 6] = [
+    /// Every family a run may name: [`FamilyName::ALL`], `companion` and `sequence`.
+    pub const NAMED: [FamilyName; 7] = [
         FamilyName::Intermittent,
         FamilyName::Holiday,
         FamilyName::Adaptive,
         FamilyName::Modulation,
         FamilyName::Lp,
         FamilyName::Companion,
+        FamilyName::Sequence,
     ];
 
     /// The name as the YAML file and `--families` spell it.
@@ -465,6 +470,7 @@ impl FamilyName {
             FamilyName::Modulation => "modulation",
             FamilyName::Lp => "lp",
             FamilyName::Companion => "companion",
+            FamilyName::Sequence => "sequence",
         }
     }
 }
@@ -535,6 +541,9 @@ pub struct BoundsSpec {
     /// Day the second drug starts (companion).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<[f64; 2]>,
+    /// Day of the planned switch to the second line (sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<[f64; 2]>,
 }
 
 impl BoundsSpec {
@@ -552,6 +561,7 @@ impl BoundsSpec {
             ("step", self.step),
             ("margin", self.margin),
             ("start", self.start),
+            ("switch", self.switch),
         ]
         .into_iter()
         .filter_map(|(n, b)| b.map(|b| (n, b)))
@@ -1100,6 +1110,8 @@ pub enum SwitchSpec {
     Progression,
     /// After this long on the current line.
     Time(f64),
+    /// After this long on the current line, or at progression on it if that comes first.
+    TimeOrProgression(f64),
 }
 
 /// An arm's schedule: the name of a file in `schedules/`, or the schedule itself.

@@ -1065,8 +1065,18 @@ fn check_arms(c: &mut Checker, spec: &ScenarioSpec) {
         }
         for (j, line) in arm.then.iter().enumerate() {
             let q = format!("{p}.then[{j}]");
-            if let SwitchSpec::Time(t) = line.after {
-                c.positive(&format!("{q}.after.time"), t, "time on the previous line");
+            match line.after {
+                SwitchSpec::Time(t) => {
+                    c.positive(&format!("{q}.after.time"), t, "time on the previous line");
+                }
+                SwitchSpec::TimeOrProgression(t) => {
+                    c.positive(
+                        &format!("{q}.after.time_or_progression"),
+                        t,
+                        "time on the previous line",
+                    );
+                }
+                SwitchSpec::Progression => {}
             }
             if let ScheduleRef::Inline(s) = &line.schedule {
                 check_schedule(c, &format!("{q}.schedule"), s, spec);

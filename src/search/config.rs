@@ -359,6 +359,9 @@ struct Basis {
     cadence: (f64, f64),
     /// The companion family's second drug, if the scenario has one.
     companion: Option<CompanionDrug>,
+    /// The scenario's horizon and progression rule (the sequence family's).
+    horizon: f64,
+    rule: crate::protocol::observe::ProgressionRule,
 }
 
 /// The second drug of the `companion` family.
@@ -428,6 +431,8 @@ impl Basis {
         });
         Ok(Basis {
             companion,
+            horizon: scenario.horizon,
+            rule: scenario.progression,
             drug,
             day,
             interval: day.max(f64::MIN_POSITIVE),
@@ -525,6 +530,21 @@ impl Basis {
                     dose: (c.standard, c.max),
                     levels: Vec::new(),
                     budget: c.budget,
+                }
+            }
+            FamilyName::Sequence => {
+                let Some(c) = &self.companion else {
+                    notes.push("sequence left out: the scenario has only one drug".to_owned());
+                    return None;
+                };
+                Family::Sequence {
+                    first: drug,
+                    first_dose: self.level_dose(),
+                    second: c.drug,
+                    second_dose: c.standard,
+                    interval,
+                    switch: bound(b.switch, (28.0 * day, self.horizon.max(28.0 * day))),
+                    rule: self.rule,
                 }
             }
             FamilyName::Lp => return None,

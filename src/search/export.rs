@@ -1,10 +1,11 @@
 //! Writing a schedule back as a scenario arm, so a searched schedule can be pasted under
 //! `arms:` and run by `compare`.
 
-use crate::protocol::schedule::{Control, Schedule};
+use crate::protocol::schedule::{Control, Schedule, Switch};
 use crate::scenario::spec::{
     AdaptiveSpec, ArmSpec, ContainmentControl, ContainmentSpec, ContinuousSpec, HolidaySpec,
-    IntermittentSpec, ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
+    IntermittentSpec, LineSpec, ModulationSpec, PiecewiseSpec, ScheduleRef, ScheduleSpec,
+    SwitchSpec,
 };
 
 /// The YAML spec of a single-drug schedule; `None` for combinations, sequences, events and
@@ -147,6 +148,39 @@ pub fn arm_yaml(name: &str, schedule: &Schedule, drugs: &[String]) -> String {
             "  - name: {name}\n    schedule:\n      piecewise: {{ {drug}interval: {interval}, period: {period},\n        doses: [{}]{on} }}\n",
             list(doses)
         );
+    }
+    // A sequence (the sequence family) is its first line with the later ones `then`.
+    if let Schedule::Sequence { lines, .. } = schedule {
+        let first = lines.first().and_then(|(s, _)| schedule_spec(s, drugs));
+        let later: Option<Vec<LineSpec>> = lines
+            .iter()
+            .skip(1)
+            .map(|(s, switch)| {
+                Some(LineSpec {
+                    after: match (*switch)? {
+                        Switch::OnProgression => SwitchSpec::Progression,
+                        Switch::AfterTime(t) => SwitchSpec::Time(t),
+                        Switch::TimeOrProgression(t) => SwitchSpec::TimeOrProgression(t),
+                    },
+                    schedule: ScheduleRef::Inline(schedule_spec(s, drugs)?),
+                })
+            })
+            .collect();
+        let (Some(first), Some(then)) = (first, later) else {
+            return format!("  # {name}: a sequence that cannot be written as one arm\n");
+        };
+        let arm = ArmSpec {
+            name: name.to_owned(),
+            description: String::new(),
+            schedule: ScheduleRef::Inline(first),
+            with: Vec::new(),
+            then,
+            progression: None,
+        };
+        return match serde_saphyr::to_string(&vec![arm]) {
+            Ok(text) => text.lines().map(|l| format!("  {l}\n")).collect(),
+            Err(e) => format!("  # {name}: cannot be written as YAML: {e}\n"),
+        };
     }
     // A combination (the companion family) is its first part with the others `with` it.
     let parts: Vec<&Schedule> = match schedule {

@@ -121,6 +121,27 @@ pub enum Family {
         /// Its time-on budget (on, window), if it has one.
         budget: Option<(f64, f64)>,
     },
+    /// Two lines of treatment: `first` continuous at `first_dose`, then `second` continuous
+    /// at `second_dose` from day `switch` (the one parameter, whole time units) or at
+    /// progression on the first line, whichever comes first. Progression is judged with
+    /// `rule`, on the second line from its start: the candidate's time to progression is the
+    /// strategy's, both lines together.
+    Sequence {
+        /// The first line's drug.
+        first: usize,
+        /// Its dose.
+        first_dose: f64,
+        /// The second line's drug.
+        second: usize,
+        /// Its dose.
+        second_dose: f64,
+        /// Time between doses.
+        interval: f64,
+        /// Bounds of the switch day.
+        switch: (f64, f64),
+        /// The progression rule.
+        rule: crate::protocol::observe::ProgressionRule,
+    },
     /// Dose modulation: parameters step (relative change per decision) and margin (relative
     /// marker change that triggers it), between min_dose and max_dose.
     Modulation {
@@ -205,6 +226,7 @@ impl Family {
             Family::Adaptive { .. } => "adaptive",
             Family::Modulation { .. } => "modulation",
             Family::Companion { .. } => "companion",
+            Family::Sequence { .. } => "sequence",
         }
     }
 
@@ -246,6 +268,7 @@ impl Family {
                 parameter("step", step, false),
                 parameter("margin", margin, false),
             ],
+            Family::Sequence { switch, .. } => vec![parameter("switch", switch, true)],
             Family::Companion {
                 start,
                 on,
@@ -496,6 +519,30 @@ impl Family {
                     start_delay: value(0),
                 },
             ]),
+            Family::Sequence {
+                first,
+                first_dose,
+                second,
+                second_dose,
+                interval,
+                rule,
+                ..
+            } => Schedule::sequence(
+                Schedule::Continuous {
+                    drug: first,
+                    dose: first_dose,
+                    interval,
+                },
+                vec![(
+                    Schedule::Continuous {
+                        drug: second,
+                        dose: second_dose,
+                        interval,
+                    },
+                    crate::protocol::schedule::Switch::TimeOrProgression(value(0).max(interval)),
+                )],
+                rule,
+            ),
             Family::Intermittent { drug, interval, .. } => Schedule::Intermittent {
                 drug,
                 dose: value(2),
