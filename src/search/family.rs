@@ -180,6 +180,11 @@ fn level_parameter(levels: &[f64]) -> Option<Parameter> {
     })
 }
 
+/// The upper bound of a companion's days on: its bound, cut to the time-on budget's days.
+fn longest_on(on: (f64, f64), budget: Option<(f64, f64)>) -> f64 {
+    budget.map_or(on.1, |(b, _)| on.1.min(b)).max(on.0)
+}
+
 /// The most days on within any `window` days of cycles of `on` days on and `off` off.
 fn most_on(on: f64, off: f64, window: f64) -> f64 {
     let cycle = on + off;
@@ -304,7 +309,7 @@ impl Family {
         else {
             return Vec::new();
         };
-        let on_high = budget.map_or(on.1, |(b, _)| on.1.min(b)).max(on.0);
+        let on_high = longest_on(on, budget);
         let days_on = (on.0 + u(1) * (on_high - on.0)).round();
         let off_low = shortest_off(days_on, off, budget);
         let days_off = (off_low + u(2) * (off.1 - off_low).max(0.0)).round();
@@ -432,7 +437,7 @@ impl Family {
         } = *self
             && values.len() >= 3
         {
-            let on_high = budget.map_or(on.1, |(b, _)| on.1.min(b)).max(on.0);
+            let on_high = longest_on(on, budget);
             let mut point = vec![
                 unit(values[0], start.0, start.1),
                 unit(values[1], on.0, on_high),

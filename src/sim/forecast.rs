@@ -19,13 +19,7 @@ pub struct ScenarioEnv<'a> {
 impl PolicyEnv for ScenarioEnv<'_> {
     fn forecaster(&self) -> Option<Box<dyn Forecaster>> {
         let s = self.scenario;
-        let model = s.assumed_model();
-        Some(Box::new(ModelForecaster::new(
-            model,
-            s,
-            s.marker.weights.clone(),
-            s.marker.every,
-        )))
+        Some(Box::new(ModelForecaster::new(s.assumed_model(), s)))
     }
 }
 
@@ -44,9 +38,9 @@ pub struct ModelForecaster {
 }
 
 impl ModelForecaster {
-    /// `model` at its starting state at time 0 with the drugs of `scenario`, seen through a
-    /// marker of `weights` at visits every `every`.
-    pub fn new(model: Arc<Model>, scenario: &Scenario, weights: Vec<f64>, every: f64) -> Self {
+    /// `model` at its starting state at time 0 with the drugs, marker and visits of
+    /// `scenario`.
+    pub fn new(model: Arc<Model>, scenario: &Scenario) -> Self {
         let n_drugs = scenario.drugs.len();
         ModelForecaster {
             level: scenario
@@ -54,8 +48,8 @@ impl ModelForecaster {
                 .iter()
                 .map(|d| d.kinetics == Kinetics::Level)
                 .collect(),
-            weights,
-            every,
+            weights: scenario.marker.weights.clone(),
+            every: scenario.marker.every,
             t: 0.0,
             state: model.initial_state(),
             exposure: Exposure::new(&scenario.drugs),

@@ -62,6 +62,10 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
     in_cells(&mut s.model);
     if let Some(typical) = s.typical_model.as_mut() {
         in_cells(std::sync::Arc::make_mut(typical));
+    } else if !s.patients.is_empty() || s.patient_table.is_some() {
+        // The model a virtual patient's rule assumes, made once per run here and shared by
+        // every patient (see [`patient`]).
+        s.typical_model = Some(std::sync::Arc::new(s.model.clone()));
     }
     s.marker.detection_limit *= scale;
     s.progression = s.progression.in_cells(scale);
@@ -94,7 +98,11 @@ pub fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, 
         return std::borrow::Cow::Borrowed(cells);
     }
     let mut patient = cells.clone();
-    patient.typical_model = Some(cells.assumed_model());
+    // `in_cells` has set the typical model (an `Arc`, shared); a scenario that did not come
+    // through it gets its own here.
+    if patient.typical_model.is_none() {
+        patient.typical_model = Some(cells.assumed_model());
+    }
     crate::model::patients::apply(
         &cells.patients,
         cells.patient_correlation.as_deref(),
