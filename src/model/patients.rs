@@ -239,6 +239,53 @@ impl PatientTable {
     }
 }
 
+/// Patient values given in burden units scaled with the counts (`scale` cells per unit).
+pub fn in_cells(parameters: &mut [PatientParameter], scale: f64) {
+    for p in parameters {
+        if p.targets
+            .iter()
+            .any(|t| matches!(t, Target::Initial(_) | Target::Capacity(_)))
+        {
+            p.distribution = p.distribution.scaled(scale);
+        }
+    }
+}
+
+/// Everything a scenario says about how its patients differ: the laws a rule that weighs
+/// hypotheses about a patient draws them from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientLaws {
+    /// The per-parameter distributions.
+    pub parameters: Vec<PatientParameter>,
+    /// The Cholesky factor of their correlation, if any.
+    pub correlation: Option<Vec<f64>>,
+    /// Patients as rows of values, if given.
+    pub table: Option<PatientTable>,
+}
+
+impl PatientLaws {
+    /// The laws with burden-unit values in cells (`scale` cells per unit).
+    pub fn in_cells(&mut self, scale: f64) {
+        in_cells(&mut self.parameters, scale);
+    }
+
+    /// Draws patient `index` of the streams of `seed` into `model` (the typical model), as
+    /// a rollout draws its patient.
+    pub fn draw(&self, model: &mut Model, seed: u64, index: u64, whole_counts: bool) {
+        apply(
+            &self.parameters,
+            self.correlation.as_deref(),
+            model,
+            seed,
+            index,
+            whole_counts,
+        );
+        if let Some(table) = &self.table {
+            table.apply(model, seed, index, whole_counts);
+        }
+    }
+}
+
 /// Draws patient `rollout`'s parameters into `model` (whose values are the typical
 /// patient's). Counts are rounded when `whole_counts`. With `correlation` (the Cholesky
 /// factor of the parameters' correlation matrix, [`cholesky`]) the draws are correlated

@@ -294,6 +294,7 @@ mod tests {
 
     /// A one-compartment tumour that grows by `rate` per time unit and falls by `kill` per
     /// unit of dose (ln marker linear in dose: the plant the PI is tuned for).
+    #[derive(Clone)]
     struct Exponential {
         t: f64,
         size: f64,
@@ -339,6 +340,18 @@ mod tests {
         }
         fn visit_every(&self) -> f64 {
             self.every
+        }
+        fn time(&self) -> f64 {
+            self.t
+        }
+        fn state(&self) -> &[f64] {
+            std::slice::from_ref(&self.size)
+        }
+        fn state_mut(&mut self) -> &mut [f64] {
+            std::slice::from_mut(&mut self.size)
+        }
+        fn boxed_clone(&self) -> Box<dyn Forecaster> {
+            Box::new(self.clone())
         }
     }
 

@@ -5,5 +5,7 @@ pub mod containment;
 pub mod dataset;
 pub mod events;
 pub mod forecast;
+pub mod mpc;
 pub mod observe;
+pub mod particles;
 pub mod schedule;

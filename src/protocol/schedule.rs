@@ -31,6 +31,11 @@ pub trait Policy {
     fn on_last_line(&self) -> bool {
         true
     }
+
+    /// What a model-predictive rule believed and expected at each visit (to explain it).
+    fn trace(&self) -> Option<&crate::protocol::mpc::MpcTrace> {
+        None
+    }
 }
 
 /// Makes the policy of a dosing rule written in user code, afresh for each run (see
@@ -97,6 +102,8 @@ pub enum Schedule {
     Modulation(ModulationRule),
     /// Hold the marker at a target with the smallest dose.
     Containment(ContainmentRule),
+    /// Plan each interval's dosing on a particle filter's picture of the tumour.
+    Mpc(crate::protocol::mpc::MpcRule),
     /// A dose per period, given every `interval` for the first `on[k]` time units of
     /// period `k` (the whole period when `on` is empty).
     Piecewise {
@@ -201,6 +208,7 @@ impl Schedule {
             Schedule::Holiday(r) => r.interval,
             Schedule::Modulation(r) => r.interval,
             Schedule::Containment(r) => r.interval,
+            Schedule::Mpc(r) => r.interval,
             Schedule::Custom(c) => c.0.interval(),
             Schedule::Piecewise { interval, .. }
             | Schedule::Continuous { interval, .. }
@@ -274,6 +282,7 @@ impl Schedule {
                 };
                 Box::new(Containment::new(rule, model))
             }
+            Schedule::Mpc(ref rule) => Box::new(crate::protocol::mpc::Mpc::new(rule.clone(), env)),
             Schedule::Piecewise {
                 drug,
                 interval,

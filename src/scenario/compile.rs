@@ -121,6 +121,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             })
             .collect(),
         typical_model: None,
+        typical_laws: None,
         resolved: spec,
     })
 }
@@ -421,6 +422,32 @@ fn schedule(
                 },
             },
         }),
+        ScheduleSpec::Mpc(x) => {
+            let mut levels = x.levels.clone().ok_or_else(missing)?;
+            levels.sort_by(f64::total_cmp);
+            Schedule::Mpc(crate::protocol::mpc::MpcRule {
+                drug,
+                interval,
+                levels,
+                on: x.on.clone().ok_or_else(missing)?,
+                every: x.every.ok_or_else(missing)?,
+                particles: x.particles.ok_or_else(missing)?,
+                plan_particles: x.plan_particles.ok_or_else(missing)?,
+                lookahead: x.lookahead.ok_or_else(missing)?,
+                continuations: x.continuations.clone().ok_or_else(missing)?,
+                objective: match x.objective.ok_or_else(missing)? {
+                    spec::MpcObjectiveSpec::Ttp => crate::protocol::mpc::MpcObjective::Ttp,
+                    spec::MpcObjectiveSpec::ProgressionFree => {
+                        crate::protocol::mpc::MpcObjective::ProgressionFree
+                    }
+                },
+                risk: x.risk.ok_or_else(missing)?,
+                spread: x.spread.ok_or_else(missing)?,
+                jitter: x.jitter.ok_or_else(missing)?,
+                likelihood_cv: x.likelihood_cv.ok_or_else(missing)?,
+                race: x.race.ok_or_else(missing)?,
+            })
+        }
         ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => return Err(missing()),
     })
 }

@@ -128,6 +128,9 @@ pub struct Scenario {
     /// When this is one virtual patient's scenario: the population's typical model, which
     /// a model-based dosing rule assumes (it cannot know the patient's own draws).
     pub typical_model: Option<std::sync::Arc<Model>>,
+    /// With `typical_model`: the population's patient laws, which a rule that weighs
+    /// hypotheses about the patient (the model-predictive policy's filter) draws from.
+    pub typical_laws: Option<std::sync::Arc<crate::model::patients::PatientLaws>>,
 }
 
 /// The source of a scenario read by [`Scenario::from_yaml_str`].
@@ -332,7 +335,24 @@ impl Scenario {
     /// what robustness and sensitivity analyses run (a rule cannot know the parameter error).
     pub fn assuming(mut self, nominal: &Scenario) -> Scenario {
         self.typical_model = Some(nominal.assumed_model());
+        self.typical_laws = nominal.assumed_laws();
         self
+    }
+
+    /// The patient laws a rule weighing hypotheses about the patient assumes (see
+    /// [`Self::assumed_model`]): the population's when this is one patient's scenario, else
+    /// this scenario's own; `None` when it has none.
+    pub fn assumed_laws(&self) -> Option<std::sync::Arc<crate::model::patients::PatientLaws>> {
+        if self.typical_model.is_some() {
+            return self.typical_laws.clone();
+        }
+        (!self.patients.is_empty() || self.patient_table.is_some()).then(|| {
+            std::sync::Arc::new(crate::model::patients::PatientLaws {
+                parameters: self.patients.clone(),
+                correlation: self.patient_correlation.clone(),
+                table: self.patient_table.clone(),
+            })
+        })
     }
 
     /// The scenario as resolved: the file with every default filled in and every schedule

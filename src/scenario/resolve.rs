@@ -45,10 +45,16 @@ pub fn resolve(spec: &mut ScenarioSpec) {
     }
     // A schedule that names no drug doses the first (primary) drug.
     let only_drug = spec.drugs.0.first().map(|(name, _)| name.clone());
+    let clinic = ClinicDefaults {
+        visit_every: spec.observation.every,
+        noise_cv: spec.observation.noise_cv,
+        year: 365.0 / spec.time_units.in_days(),
+        horizon: spec.horizon,
+    };
     for arm in &mut spec.arms {
         for (_, schedule) in arm.schedules_mut() {
             if let ScheduleRef::Inline(schedule) = schedule {
-                resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs);
+                resolve_schedule(schedule, only_drug.as_deref(), &spec.drugs, &clinic);
             }
         }
     }
@@ -243,10 +249,36 @@ fn resolve_drug(drug: &mut DrugSpec) {
     }
 }
 
+/// What the defaults of a model-predictive rule depend on.
+struct ClinicDefaults {
+    visit_every: f64,
+    noise_cv: f64,
+    year: f64,
+    horizon: f64,
+}
+
+/// The model-predictive rule's defaults (docs/mpc.md, "Settings").
+fn resolve_mpc(s: &mut super::spec::MpcSpec, clinic: &ClinicDefaults) {
+    s.every.get_or_insert(clinic.visit_every);
+    s.particles.get_or_insert(200);
+    s.plan_particles.get_or_insert(32);
+    s.lookahead.get_or_insert(clinic.year.min(clinic.horizon));
+    s.continuations.get_or_insert_with(|| vec![0.0, 0.9]);
+    s.objective
+        .get_or_insert(super::spec::MpcObjectiveSpec::Ttp);
+    s.risk.get_or_insert(1.0);
+    s.spread.get_or_insert(0.0);
+    s.jitter.get_or_insert(0.05);
+    s.likelihood_cv.get_or_insert(clinic.noise_cv.max(0.1));
+    s.race.get_or_insert(true);
+    s.on.get_or_insert_with(|| vec![1.0]);
+}
+
 fn resolve_schedule(
     schedule: &mut ScheduleSpec,
     only_drug: Option<&str>,
     drugs: &super::named::NamedList<DrugSpec>,
+    clinic: &ClinicDefaults,
 ) {
     // Family-specific defaults that do not depend on the drug.
     match schedule {
@@ -274,6 +306,7 @@ fn resolve_schedule(
         ScheduleSpec::Containment(s) => {
             s.dose.get_or_insert(0.0);
         }
+        ScheduleSpec::Mpc(s) => resolve_mpc(s, clinic),
         ScheduleSpec::Continuous(_) | ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => {}
     }
     let is_piecewise = matches!(
@@ -310,6 +343,9 @@ fn resolve_schedule(
             if control == super::spec::ContainmentControl::Integral && s.gain.is_none() {
                 s.gain = s.max_dose.map(|m| 0.5 * m);
             }
+        }
+        ScheduleSpec::Mpc(s) if s.levels.is_none() => {
+            s.levels = dose.map(|d| vec![d]);
         }
         _ => {}
     }

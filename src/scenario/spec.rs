@@ -1159,8 +1159,8 @@ impl<'de> Deserialize<'de> for ScheduleRef {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
                     "a schedule name from schedules/ or an inline schedule \
-                     (continuous, intermittent, adaptive, holiday, modulation, containment \
-                     or piecewise)",
+                     (continuous, intermittent, adaptive, holiday, modulation, containment, \
+                     mpc or piecewise)",
                 )
             }
 
@@ -1198,6 +1198,10 @@ pub enum ScheduleSpec {
     /// Hold the marker at a target with the smallest dose up to a maximum (Viossat & Noble
     /// 2021), by feedback on the observed marker.
     Containment(ContainmentSpec),
+    /// A model-predictive rule: a particle filter over the hidden compartments at every
+    /// visit, and at each re-planning time the action whose look-ahead on the filter's
+    /// hypotheses is best (docs/mpc.md).
+    Mpc(Box<MpcSpec>),
     /// An explicit dose per period (what the optimiser emits).
     Piecewise(PiecewiseSpec),
     /// Dosing records in the NONMEM / mrgsolve convention, inline or from a CSV file.
@@ -1374,6 +1378,78 @@ pub enum ContainmentControl {
     Integral,
 }
 
+/// A model-predictive rule (docs/mpc.md). Every setting has a default; the cost of one
+/// decision is actions × continuations × plan_particles × lookahead particle-days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MpcSpec {
+    /// The drug dosed (the scenario's first drug if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drug: Option<String>,
+    /// Amount per dose when on (the drug's standard dose if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dose: Option<f64>,
+    /// Time between doses (1 time unit if left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<f64>,
+    /// Dose amounts the rule may give when on (default: `[dose]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<f64>>,
+    /// Shares of the re-planning interval the rule may dose for, from its start (default
+    /// `[1]`: on for the whole interval or off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Vec<f64>>,
+    /// Time between re-plans (default: the visit interval); the minimum time on or off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<f64>,
+    /// Hypotheses in the particle filter (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub particles: Option<usize>,
+    /// Hypotheses drawn from the filter for each plan (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_particles: Option<usize>,
+    /// Length of the look-ahead window (default: one year, within the horizon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookahead: Option<f64>,
+    /// Thresholds θ of the rule that carries each action on to the end of the window:
+    /// dose while the marker is at least θ × the progression threshold (default
+    /// `[0, 0.9]`; 0 is continuous dosing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuations: Option<Vec<f64>>,
+    /// What the plan maximises: `ttp` (expected time to progression within the window,
+    /// default) or `progression_free` (the chance of none within it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<MpcObjectiveSpec>,
+    /// Share of the worst outcomes the objective averages (default 1: the mean; 0.2 the
+    /// mean of the worst fifth, a risk-averse plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<f64>,
+    /// CV of an extra spread of every hypothesis' initial counts on top of the scenario's
+    /// virtual-patient laws (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<f64>,
+    /// CV of the jitter of every count after each resampling (default 0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<f64>,
+    /// CV of the measurement error the filter assumes (default: the scenario's noise_cv,
+    /// at least 0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub likelihood_cv: Option<f64>,
+    /// Stop simulating an action clearly worse than the leader (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub race: Option<bool>,
+}
+
+/// What a model-predictive plan maximises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MpcObjectiveSpec {
+    /// Expected time to progression, censored at the end of the look-ahead window.
+    Ttp,
+    /// Probability of no progression within the window.
+    ProgressionFree,
+}
+
 /// An explicit dose per period (what the optimiser emits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1465,6 +1541,11 @@ impl ScheduleSpec {
                 dose: &mut s.dose,
                 interval: &mut s.interval,
             },
+            ScheduleSpec::Mpc(s) => Dosing {
+                drug: &mut s.drug,
+                dose: &mut s.dose,
+                interval: &mut s.interval,
+            },
             ScheduleSpec::Piecewise(s) => Dosing {
                 drug: &mut s.drug,
                 dose: &mut s.dose,
@@ -1487,6 +1568,7 @@ impl ScheduleSpec {
             ScheduleSpec::Holiday(_) => "holiday",
             ScheduleSpec::Modulation(_) => "modulation",
             ScheduleSpec::Containment(_) => "containment",
+            ScheduleSpec::Mpc(_) => "mpc",
             ScheduleSpec::Piecewise(_) => "piecewise",
             ScheduleSpec::Events(_) => "events",
         }

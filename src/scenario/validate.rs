@@ -1118,6 +1118,7 @@ fn check_schedule(c: &mut Checker, path: &str, s: &ScheduleSpec, spec: &Scenario
         ScheduleSpec::Holiday(x) => check_holiday(c, &p, x),
         ScheduleSpec::Modulation(x) => check_modulation(c, &p, x),
         ScheduleSpec::Containment(x) => check_containment(c, &p, x),
+        ScheduleSpec::Mpc(x) => check_mpc(c, &p, x, spec),
         ScheduleSpec::Events(x) => check_events(c, &p, x, spec),
         ScheduleSpec::Piecewise(x) => check_piecewise(c, &p, x, s, spec),
     }
@@ -1270,6 +1271,108 @@ fn check_modulation(c: &mut Checker, p: &str, x: &ModulationSpec) {
         c.fail(
             format!("{p}.dose"),
             format!("the starting dose must lie in [min_dose, max_dose] = [{lo}, {hi}]"),
+        );
+    }
+}
+
+/// A model-predictive rule: its sets non-empty and in range, and the nested simulation it
+/// asks for within [`crate::support::limits::MAX_MPC_PARTICLE_DAYS`] a patient.
+fn check_mpc(c: &mut Checker, p: &str, x: &super::spec::MpcSpec, spec: &ScenarioSpec) {
+    let list = |c: &mut Checker, field: &str, v: &Option<Vec<f64>>, allowed: &str| {
+        if v.as_ref().is_some_and(Vec::is_empty) {
+            c.fail(
+                format!("{p}.{field}"),
+                format!("give at least one value ({allowed})"),
+            );
+        }
+    };
+    list(c, "levels", &x.levels, "dose amounts > 0");
+    list(c, "on", &x.on, "shares of the interval in (0, 1]");
+    list(c, "continuations", &x.continuations, "thresholds θ ≥ 0");
+    for (i, v) in x.levels.iter().flatten().enumerate() {
+        c.positive(&format!("{p}.levels[{i}]"), *v, "a dose level");
+    }
+    for (i, v) in x.on.iter().flatten().enumerate() {
+        if !(v.is_finite() && *v > 0.0 && *v <= 1.0) {
+            c.fail(
+                format!("{p}.on[{i}]"),
+                format!("a share of the re-planning interval must lie in (0, 1], got {v}"),
+            );
+        }
+    }
+    for (i, v) in x.continuations.iter().flatten().enumerate() {
+        c.non_negative(&format!("{p}.continuations[{i}]"), *v, "a threshold θ");
+    }
+    for (field, v) in [("every", x.every), ("lookahead", x.lookahead)] {
+        if let Some(v) = v {
+            c.positive(&format!("{p}.{field}"), v, field);
+        }
+    }
+    for (field, v) in [("spread", x.spread), ("jitter", x.jitter)] {
+        if let Some(v) = v {
+            c.non_negative(&format!("{p}.{field}"), v, field);
+        }
+    }
+    if let Some(v) = x.likelihood_cv {
+        c.positive(&format!("{p}.likelihood_cv"), v, "likelihood_cv");
+    }
+    if let Some(r) = x.risk
+        && !(r.is_finite() && r > 0.0 && r <= 1.0)
+    {
+        c.fail(
+            format!("{p}.risk"),
+            format!("risk is the share of worst outcomes averaged, in (0, 1]; got {r}"),
+        );
+    }
+    const MAX_PARTICLES: usize = 100_000;
+    for (field, v) in [
+        ("particles", x.particles),
+        ("plan_particles", x.plan_particles),
+    ] {
+        if let Some(n) = v
+            && !(1..=MAX_PARTICLES).contains(&n)
+        {
+            c.fail(
+                format!("{p}.{field}"),
+                format!("{field} must be between 1 and {MAX_PARTICLES}, got {n}"),
+            );
+        }
+    }
+    if let (Some(n), Some(m)) = (x.particles, x.plan_particles)
+        && m > n
+    {
+        c.fail(
+            format!("{p}.plan_particles"),
+            format!(
+                "plan_particles ({m}) cannot exceed particles ({n}): plans draw from the filter"
+            ),
+        );
+    }
+    // The nested simulation of one patient, in particle-days.
+    let (Some(every), Some(lookahead), Some(plan), Some(particles)) =
+        (x.every, x.lookahead, x.plan_particles, x.particles)
+    else {
+        return;
+    };
+    if every <= 0.0 || !every.is_finite() {
+        return;
+    }
+    let actions = 1 + x.levels.as_ref().map_or(1, Vec::len) * x.on.as_ref().map_or(1, Vec::len);
+    let thetas = x.continuations.as_ref().map_or(1, |v| v.len().max(1));
+    let decisions = (spec.horizon / every).ceil();
+    let cost = decisions * (actions * thetas * plan) as f64 * lookahead.min(spec.horizon)
+        + particles as f64 * spec.horizon;
+    let max = crate::support::limits::MAX_MPC_PARTICLE_DAYS;
+    if cost > max {
+        c.fail(
+            p,
+            format!(
+                "this rule would simulate up to {cost:.2e} particle-days for each patient \
+                 ({decisions} decisions × {actions} actions × {thetas} continuations × \
+                 {plan} plan_particles × lookahead {lookahead}), more than the limit of \
+                 {max:e}: re-plan less often (every), shorten the lookahead or use fewer \
+                 plan_particles"
+            ),
         );
     }
 }

@@ -96,6 +96,31 @@ pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSp
                 _ => None,
             },
         }),
+        Schedule::Mpc(r) => ScheduleSpec::Mpc(Box::new(crate::scenario::spec::MpcSpec {
+            drug: name(r.drug),
+            dose: r.levels.last().copied(),
+            interval: Some(r.interval),
+            levels: Some(r.levels.clone()),
+            on: Some(r.on.clone()),
+            every: Some(r.every),
+            particles: Some(r.particles),
+            plan_particles: Some(r.plan_particles),
+            lookahead: Some(r.lookahead),
+            continuations: Some(r.continuations.clone()),
+            objective: Some(match r.objective {
+                crate::protocol::mpc::MpcObjective::Ttp => {
+                    crate::scenario::spec::MpcObjectiveSpec::Ttp
+                }
+                crate::protocol::mpc::MpcObjective::ProgressionFree => {
+                    crate::scenario::spec::MpcObjectiveSpec::ProgressionFree
+                }
+            }),
+            risk: Some(r.risk),
+            spread: Some(r.spread),
+            jitter: Some(r.jitter),
+            likelihood_cv: Some(r.likelihood_cv),
+            race: Some(r.race),
+        })),
         Schedule::Piecewise {
             drug,
             interval,

@@ -6,20 +6,87 @@
 use super::{OdePropagator, Propagator, ode};
 use crate::model::Model;
 use crate::model::pk::{Dose, Exposure, Kinetics};
-use crate::protocol::forecast::{Forecaster, PolicyEnv};
+use crate::model::toxicity::ToxicityGuard;
+use crate::protocol::forecast::{Clinic, Forecaster, PolicyEnv};
+use crate::protocol::observe::{NoiseKey, ProgressionRule};
 use crate::scenario::Scenario;
+use crate::support::rng::{Key, ROLLOUT_LEVEL_STEP};
+use rand_distr::{Distribution, StandardNormal};
 use std::sync::Arc;
 
-/// The environment the driver offers a run's policy: the scenario's (typical) model.
+/// The environment the driver offers a run's policy: the scenario's (typical) model and
+/// the clinic of the arm being run.
 pub struct ScenarioEnv<'a> {
     /// The scenario being run (a virtual patient's own, for a rollout).
     pub scenario: &'a Scenario,
+    /// The arm's progression rule.
+    pub progression: ProgressionRule,
+    /// The run's stream keys (`None` for a deterministic run: seed 0, rollout 0).
+    pub key: Option<NoiseKey>,
 }
+
+/// Channel of the hypotheses' extra spread of initial counts (the patient draws use their
+/// own channel, under a key of their own).
+const SPREAD_CHANNEL: u64 = 0x5350_5245_4144; // "SPREAD"
 
 impl PolicyEnv for ScenarioEnv<'_> {
     fn forecaster(&self) -> Option<Box<dyn Forecaster>> {
         let s = self.scenario;
         Some(Box::new(ModelForecaster::new(s.assumed_model(), s)))
+    }
+
+    fn clinic(&self) -> Option<Clinic> {
+        let s = self.scenario;
+        let key = self.key.unwrap_or(NoiseKey {
+            seed: 0,
+            rollout: 0,
+        });
+        Some(Clinic {
+            marker: s.marker.clone(),
+            progression: self.progression,
+            guard: ToxicityGuard::new(
+                s.toxicity.clone(),
+                s.drugs.iter().map(|d| d.kinetics).collect(),
+            ),
+            level: s
+                .drugs
+                .iter()
+                .map(|d| d.kinetics == Kinetics::Level)
+                .collect(),
+            horizon: s.horizon,
+            seed: key.seed,
+            rollout: key.rollout,
+        })
+    }
+
+    fn hypotheses(&self, n: usize, spread: f64, key: u64) -> Vec<Box<dyn Forecaster>> {
+        let s = self.scenario;
+        let typical = s.assumed_model();
+        let laws = s.assumed_laws();
+        let sigma = (1.0 + spread * spread).ln().sqrt();
+        (0..n as u64)
+            .map(|i| {
+                let mut model = (*typical).clone();
+                if let Some(laws) = &laws {
+                    laws.draw(&mut model, key, i, false);
+                }
+                if sigma > 0.0 {
+                    for (c, comp) in model.compartments.iter_mut().enumerate() {
+                        let mut rng = Key {
+                            seed: key,
+                            rollout: i,
+                            step: ROLLOUT_LEVEL_STEP,
+                            unit: c as u64,
+                            channel: SPREAD_CHANNEL,
+                        }
+                        .stream();
+                        let z: f64 = StandardNormal.sample(&mut rng);
+                        comp.initial *= (sigma * z - 0.5 * sigma * sigma).exp();
+                    }
+                }
+                Box::new(ModelForecaster::new(Arc::new(model), s)) as Box<dyn Forecaster>
+            })
+            .collect()
     }
 }
 
@@ -126,5 +193,21 @@ impl Forecaster for ModelForecaster {
 
     fn visit_every(&self) -> f64 {
         self.every
+    }
+
+    fn time(&self) -> f64 {
+        self.t
+    }
+
+    fn state(&self) -> &[f64] {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut [f64] {
+        &mut self.state
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Forecaster> {
+        Box::new(self.clone())
     }
 }

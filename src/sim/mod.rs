@@ -143,6 +143,9 @@ pub struct RunResult {
     pub outcome: RunOutcome,
     /// Every dose given (after toxicity clipping), when the run records a trajectory.
     pub doses: Vec<GivenDose>,
+    /// What a model-predictive rule believed and expected, when the run records a
+    /// trajectory and its arm has one.
+    pub policy_trace: Option<crate::protocol::mpc::MpcTrace>,
 }
 
 /// Tolerance for "these two event times are the same", relative to the horizon.
@@ -207,6 +210,8 @@ impl<'s> Paused<'s> {
         driver.arm = arm;
         driver.policy = arm.schedule.policy(&forecast::ScenarioEnv {
             scenario: driver.scenario,
+            progression: arm.progression,
+            key: driver.options.noise,
         });
         driver.drive(&mut ode)?;
         Ok(driver.finish())
@@ -336,7 +341,11 @@ impl<'s> Driver<'s> {
             t: 0.0,
             state,
             exposure: Exposure::new(&scenario.drugs),
-            policy: arm.schedule.policy(&forecast::ScenarioEnv { scenario }),
+            policy: arm.schedule.policy(&forecast::ScenarioEnv {
+                scenario,
+                progression: arm.progression,
+                key: options.noise,
+            }),
             progression: ProgressionTracker::new(arm.progression),
             treatment_over: false,
             outcome,
@@ -702,7 +711,13 @@ impl<'s> Driver<'s> {
         };
         outcome.best_response = self.best_response;
         outcome.response_at = self.response_at;
+        let policy_trace = if self.options.record_every > 0.0 {
+            self.policy.trace().cloned()
+        } else {
+            None
+        };
         RunResult {
+            policy_trace,
             trajectory: self.trajectory,
             visits: self.visits,
             outcome,

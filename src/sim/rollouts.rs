@@ -64,7 +64,7 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
         in_cells(std::sync::Arc::make_mut(typical));
     } else if !s.patients.is_empty() || s.patient_table.is_some() {
         // The model a virtual patient's rule assumes, made once per run here and shared by
-        // every patient (see [`patient`]).
+        // every patient (see [`patient`]); its laws are set below, once scaled.
         s.typical_model = Some(std::sync::Arc::new(s.model.clone()));
     }
     s.marker.detection_limit *= scale;
@@ -72,17 +72,15 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
     for arm in &mut s.arms {
         arm.progression = arm.progression.in_cells(scale);
     }
-    // Patient values given in burden units scale with the counts.
-    for p in &mut s.patients {
-        if p.targets.iter().any(|t| {
-            matches!(
-                t,
-                crate::model::patients::Target::Initial(_)
-                    | crate::model::patients::Target::Capacity(_)
-            )
-        }) {
-            p.distribution = p.distribution.scaled(scale);
-        }
+    crate::model::patients::in_cells(&mut s.patients, scale);
+    if let Some(laws) = s.typical_laws.as_mut() {
+        std::sync::Arc::make_mut(laws).in_cells(scale);
+    } else if s.typical_model.is_some() && (!s.patients.is_empty() || s.patient_table.is_some()) {
+        s.typical_laws = Some(std::sync::Arc::new(crate::model::patients::PatientLaws {
+            parameters: s.patients.clone(),
+            correlation: s.patient_correlation.clone(),
+            table: s.patient_table.clone(),
+        }));
     }
     s
 }
@@ -102,6 +100,7 @@ pub fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, 
     // through it gets its own here.
     if patient.typical_model.is_none() {
         patient.typical_model = Some(cells.assumed_model());
+        patient.typical_laws = cells.assumed_laws();
     }
     crate::model::patients::apply(
         &cells.patients,

@@ -4,6 +4,11 @@
 
 use crate::error::{Error, Result};
 
+/// Particle-days a model-predictive rule may simulate for one patient (its decisions ×
+/// actions × continuations × plan particles × look-ahead, plus its filter): about an hour
+/// of one core at the ODE's ~1 µs a particle-day.
+pub const MAX_MPC_PARTICLE_DAYS: f64 = 5.0e9;
+
 /// Visits in one run (`horizon / observation.every`).
 pub const MAX_VISITS: f64 = 1.0e5;
 /// Doses in one run: dosing occasions of a schedule, or expanded `events` records.
