@@ -60,7 +60,16 @@ pub fn run_files(
         &dir.join("doses.csv"),
         report::doses_csv(scenario, labelled).as_bytes(),
     )?;
-    Ok(vec!["trajectory.csv", "visits.csv", "doses.csv"])
+    let mut written = vec!["trajectory.csv", "visits.csv", "doses.csv"];
+    if let Some(text) = report::mpc_filter_csv(scenario, labelled) {
+        write_atomic(&dir.join("mpc_filter.csv"), text.as_bytes())?;
+        written.push("mpc_filter.csv");
+    }
+    if let Some(text) = report::mpc_decisions_csv(labelled) {
+        write_atomic(&dir.join("mpc_decisions.csv"), text.as_bytes())?;
+        written.push("mpc_decisions.csv");
+    }
+    Ok(written)
 }
 
 /// outcomes.csv (one row per rollout and arm) and, where trajectories were kept,
@@ -172,7 +181,13 @@ pub fn merged_comparison(
         .iter()
         .map(|(n, _)| n.clone())
         .collect();
-    for name in ["trajectory.csv", "visits.csv", "doses.csv"] {
+    for name in [
+        "trajectory.csv",
+        "visits.csv",
+        "doses.csv",
+        "mpc_filter.csv",
+        "mpc_decisions.csv",
+    ] {
         if let Some(text) = super::shard::merge_run_csv(shards, name, &names)? {
             write_atomic(&dir.join(name), text.as_bytes())?;
             written.push(name);

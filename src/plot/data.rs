@@ -97,6 +97,7 @@ pub const TEXT_COLUMNS: &[&str] = &[
     "parameter2",
     "point",
     "decides",
+    "action",
 ];
 
 /// One recorded run: an arm, and the rollout for stochastic runs.
@@ -145,6 +146,30 @@ pub struct GivenDose {
     pub duration: f64,
 }
 
+/// A model-predictive rule's filter at one visit (`mpc_filter.csv`).
+#[derive(Debug, Clone)]
+pub struct FilterRow {
+    /// Visit time.
+    pub time: f64,
+    /// Effective sample size.
+    pub ess: f64,
+    /// Per compartment (in trajectory order): 5 %, 50 %, 95 % quantiles.
+    pub quantiles: Vec<[f64; 3]>,
+}
+
+/// One action at one decision of a model-predictive rule (`mpc_decisions.csv`).
+#[derive(Debug, Clone)]
+pub struct DecisionRow {
+    /// Decision time.
+    pub time: f64,
+    /// The action's label.
+    pub action: String,
+    /// What the plan expected of it (NaN when racing stopped it).
+    pub score: f64,
+    /// It was given.
+    pub chosen: bool,
+}
+
 /// A row of an optimisation's leaderboard.
 #[derive(Debug, Clone)]
 pub struct Finalist {
@@ -187,6 +212,10 @@ pub struct RunFolder {
     pub visits: BTreeMap<RunKey, Vec<Visit>>,
     /// Doses given, by run.
     pub doses: BTreeMap<RunKey, Vec<GivenDose>>,
+    /// A model-predictive rule's filter, by run: compartment names, then the rows.
+    pub filter: BTreeMap<RunKey, (Vec<String>, Vec<FilterRow>)>,
+    /// A model-predictive rule's decisions, by run.
+    pub decisions: BTreeMap<RunKey, Vec<DecisionRow>>,
     /// Per arm: (time, progressed) of every run.
     pub outcomes: BTreeMap<String, Vec<(f64, bool)>>,
     /// Rollouts per arm in outcomes.csv (1 for a deterministic run).
@@ -322,6 +351,7 @@ impl RunFolder {
                     });
             }
         }
+        folder.read_mpc(dir)?;
         if let Some(text) = read(dir, "outcomes.csv")? {
             let t = Table::parse(&text);
             t.check_finite(&dir.join("outcomes.csv"), TEXT_COLUMNS)?;
@@ -367,6 +397,55 @@ impl RunFolder {
             folder.arms = folder.outcomes.keys().cloned().collect();
         }
         Ok(folder)
+    }
+
+    /// `mpc_filter.csv` and `mpc_decisions.csv`, when the folder has them.
+    fn read_mpc(&mut self, dir: &Path) -> Result<()> {
+        if let Some(text) = read(dir, "mpc_filter.csv")? {
+            let t = Table::parse(&text);
+            t.check_finite(&dir.join("mpc_filter.csv"), TEXT_COLUMNS)?;
+            let names: Vec<String> = t
+                .header
+                .iter()
+                .filter_map(|h| h.strip_suffix("_q50").map(str::to_owned))
+                .collect();
+            let cols: Vec<[Option<usize>; 3]> = names
+                .iter()
+                .map(|n| ["q05", "q50", "q95"].map(|q| t.column(&format!("{n}_{q}"))))
+                .collect();
+            let (time, ess) = (t.column("time"), t.column("ess"));
+            for row in &t.rows {
+                let entry = self
+                    .filter
+                    .entry(key(&t, row))
+                    .or_insert_with(|| (names.clone(), Vec::new()));
+                entry.1.push(FilterRow {
+                    time: Table::number(row, time),
+                    ess: Table::number(row, ess),
+                    quantiles: cols
+                        .iter()
+                        .map(|c| c.map(|i| Table::number(row, i)))
+                        .collect(),
+                });
+            }
+        }
+        if let Some(text) = read(dir, "mpc_decisions.csv")? {
+            let t = Table::parse(&text);
+            t.check_finite(&dir.join("mpc_decisions.csv"), TEXT_COLUMNS)?;
+            let c = |n: &str| t.column(n);
+            for row in &t.rows {
+                self.decisions
+                    .entry(key(&t, row))
+                    .or_default()
+                    .push(DecisionRow {
+                        time: Table::number(row, c("time")),
+                        action: Table::text(row, c("action")),
+                        score: Table::number(row, c("score")),
+                        chosen: Table::text(row, c("chosen")) == "1",
+                    });
+            }
+        }
+        Ok(())
     }
 
     fn read_trajectories(&mut self, t: &Table) {

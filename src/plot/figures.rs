@@ -74,6 +74,7 @@ pub fn all(f: &RunFolder) -> Vec<Figure> {
         if f.stochastic && RunFolder::runs_of(&f.doses, arm).next().is_some() {
             out.push(swimmer(f, arm));
         }
+        out.extend(super::mpc::explain(f, arm));
     }
     if !f.finalists.is_empty() {
         out.push(pareto(f));

@@ -5,6 +5,7 @@ pub mod data;
 pub mod figures;
 pub mod fit;
 pub mod html;
+pub mod mpc;
 pub mod png;
 pub mod sensitivity;
 pub mod svg;

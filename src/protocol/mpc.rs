@@ -144,6 +144,8 @@ pub struct DecisionPoint {
 pub struct MpcTrace {
     /// The actions, in the order of the scores.
     pub actions: Vec<Action>,
+    /// The re-planning interval (to label the actions).
+    pub every: f64,
     /// The filter at every visit.
     pub filter: Vec<FilterPoint>,
     /// Every decision.
@@ -154,6 +156,29 @@ impl MpcTrace {
     /// Particle-days simulated by all decisions.
     pub fn particle_days(&self) -> f64 {
         self.decisions.iter().map(|d| d.particle_days).sum()
+    }
+
+    /// The filter's counts divided by `factor` (cells back to the scenario's units).
+    pub fn scale_counts(&mut self, factor: f64) {
+        for point in &mut self.filter {
+            for q in &mut point.quantiles {
+                q.iter_mut().for_each(|x| *x /= factor);
+            }
+        }
+    }
+}
+
+impl Action {
+    /// A short label: `off`, the amount when on for the whole interval, else
+    /// `AMOUNT for TIME`.
+    pub fn label(&self, every: f64) -> String {
+        if self.amount <= 0.0 || self.on <= 0.0 {
+            "off".to_owned()
+        } else if self.on >= every - TIME_EPS * every.max(1.0) {
+            format!("on {}", self.amount)
+        } else {
+            format!("on {} for {}", self.amount, self.on)
+        }
     }
 }
 
@@ -216,6 +241,7 @@ impl Mpc {
             }),
             trace: MpcTrace {
                 actions: actions.clone(),
+                every: rule.every,
                 ..MpcTrace::default()
             },
             actions,

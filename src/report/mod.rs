@@ -304,6 +304,91 @@ pub fn visits_csv(results: &[LabelledRun]) -> String {
     visits_frame(results).to_csv()
 }
 
+/// `mpc_filter.csv`: a model-predictive rule's particle filter at every visit of the runs
+/// that have one: effective sample size, resampling, and the 5 %, 50 % and 95 % quantiles
+/// of every compartment. `None` when no run has such a rule.
+pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<String> {
+    let traced: Vec<&LabelledRun> = results
+        .iter()
+        .filter(|r| r.2.policy_trace.is_some())
+        .collect();
+    if traced.is_empty() {
+        return None;
+    }
+    let mut rest = strings(&["time", "ess", "resampled", "collapsed"]);
+    for c in &scenario.model.compartments {
+        for q in ["q05", "q50", "q95"] {
+            rest.push(format!("{}_{q}", c.name));
+        }
+    }
+    let (names, with_rollout) = run_columns(results, &rest);
+    let mut frame = Frame::new(names, &["arm"]);
+    for (name, rollout, r) in traced {
+        let Some(trace) = &r.policy_trace else {
+            continue;
+        };
+        for f in &trace.filter {
+            let mut cells = label_cells(name, *rollout, with_rollout);
+            cells.extend([
+                Cell::from(f.time),
+                Cell::from(f.ess),
+                Cell::from(f.resampled),
+                Cell::from(f.collapsed),
+            ]);
+            for q in &f.quantiles {
+                cells.extend(q.iter().map(|x| Cell::from(*x)));
+            }
+            frame.push(cells);
+        }
+    }
+    Some(frame.to_csv())
+}
+
+/// `mpc_decisions.csv`: every decision of a model-predictive rule, one row per action:
+/// the score the plan expected of it (empty when racing stopped it early), the
+/// continuation threshold behind that score, whether it was given, and the particle-days
+/// the decision simulated. `None` when no run has such a rule.
+pub fn mpc_decisions_csv(results: &[LabelledRun]) -> Option<String> {
+    let traced: Vec<&LabelledRun> = results
+        .iter()
+        .filter(|r| r.2.policy_trace.is_some())
+        .collect();
+    if traced.is_empty() {
+        return None;
+    }
+    let rest = strings(&[
+        "time",
+        "action",
+        "score",
+        "theta",
+        "chosen",
+        "particle_days",
+    ]);
+    let (names, with_rollout) = run_columns(results, &rest);
+    let mut frame = Frame::new(names, &["arm", "action"]);
+    for (name, rollout, r) in traced {
+        let Some(trace) = &r.policy_trace else {
+            continue;
+        };
+        for d in &trace.decisions {
+            for (a, action) in trace.actions.iter().enumerate() {
+                let mut cells = label_cells(name, *rollout, with_rollout);
+                let finite = |x: f64| Cell::from(Some(x).filter(|v| v.is_finite()));
+                cells.extend([
+                    Cell::from(d.time),
+                    Cell::from(action.label(trace.every).as_str()),
+                    finite(d.scores.get(a).copied().unwrap_or(f64::NAN)),
+                    finite(d.theta.get(a).copied().unwrap_or(f64::NAN)),
+                    Cell::from(a == d.chosen),
+                    Cell::from(d.particle_days),
+                ]);
+                frame.push(cells);
+            }
+        }
+    }
+    Some(frame.to_csv())
+}
+
 /// A median that may not be reached: "NR (>h)" style text.
 fn reached(t: Option<f64>, horizon: f64) -> String {
     t.map_or_else(|| format!(">{horizon:.0}"), |t| format!("{t:.0}"))

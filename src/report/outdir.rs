@@ -10,6 +10,8 @@ pub const RUN_FILES: &[&str] = &[
     "visits.csv",
     "outcomes.csv",
     "doses.csv",
+    "mpc_filter.csv",
+    "mpc_decisions.csv",
     "scenario.yaml",
     "manifest.json",
     "summary.csv",

@@ -275,6 +275,9 @@ fn in_blocks(
                             v.true_value /= scale;
                             v.threshold = v.threshold.map(|x| x / scale);
                         }
+                        if let Some(trace) = result.policy_trace.as_mut() {
+                            trace.scale_counts(scale);
+                        }
                         result
                     });
                     Ok((rollout, kept))
