@@ -36,20 +36,19 @@ fn ready(s: &Scenario, arm: &str) -> Box<dyn Policy + Send> {
     policy
 }
 
+/// The first decision of a ready policy (the plan at the baseline visit).
+fn first_decision(mut p: Box<dyn Policy + Send>) -> Vec<Dose> {
+    let mut doses = Vec::new();
+    p.decide(0.0, &mut doses);
+    doses
+}
+
 fn decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("mpc");
     group.sample_size(20);
     let lv = load("strobl2021-mpc");
     group.bench_function("decision/strobl2021-mpc", |b| {
-        b.iter_batched(
-            || ready(&lv, "mpc"),
-            |mut p| {
-                let mut doses: Vec<Dose> = Vec::new();
-                p.decide(0.0, &mut doses);
-                doses
-            },
-            BatchSize::LargeInput,
-        )
+        b.iter_batched(|| ready(&lv, "mpc"), first_decision, BatchSize::LargeInput)
     });
     let persister = load("persister-nsclc")
         .with_params(&[(
@@ -60,11 +59,7 @@ fn decision(c: &mut Criterion) {
     group.bench_function("decision/persister-nsclc", |b| {
         b.iter_batched(
             || ready(&persister, "continuous"),
-            |mut p| {
-                let mut doses: Vec<Dose> = Vec::new();
-                p.decide(0.0, &mut doses);
-                doses
-            },
+            first_decision,
             BatchSize::LargeInput,
         )
     });

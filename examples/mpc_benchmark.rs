@@ -1,7 +1,8 @@
 //! The model-predictive rule against continuous dosing and AT50 (docs/mpc.md): median time
 //! to progression, its ratio to AT50, restricted mean, time on drug and the share of
 //! patients for whom each arm does best, first with the rule's model right, then with the
-//! truth off it (the rule still assumes the scenario's numbers).
+//! truth off it (the rule still assumes the scenario's numbers), then under other visit
+//! intervals and measurement errors.
 //!
 //!     cargo run --release --example mpc_benchmark [-- scenarios/strobl2021-mpc.yaml [rollouts]]
 
@@ -45,6 +46,29 @@ fn main() -> Result<(), regimen::Error> {
     } else {
         vec![("model right".to_owned(), nominal.clone())]
     };
+    let mut truths = truths;
+    if path.contains("strobl2021-mpc") {
+        // Monitoring: the visit interval and the measurement error, the rule re-planning at
+        // every visit (its model right).
+        for (every, noise) in [
+            (7.0, 0.0),
+            (7.0, 0.1),
+            (28.0, 0.0),
+            (28.0, 0.2),
+            (56.0, 0.1),
+        ] {
+            let s = nominal.with_params(&[
+                ("observation.every", json!(every)),
+                ("observation.noise_cv", json!(noise)),
+                ("arms.mpc.schedule.mpc.every", json!(every)),
+                (
+                    "arms.mpc.schedule.mpc.likelihood_cv",
+                    json!(f64::max(noise, 0.1)),
+                ),
+            ])?;
+            truths.push((format!("visits every {every} days, noise CV {noise}"), s));
+        }
+    }
     for (label, truth) in &truths {
         let c = regimen::compare(truth, &options, &Silent)?;
         println!("\n{label} ({rollouts} patients, seed {})", c.rollouts.seed);

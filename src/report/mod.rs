@@ -304,17 +304,20 @@ pub fn visits_csv(results: &[LabelledRun]) -> String {
     visits_frame(results).to_csv()
 }
 
-/// `mpc_filter.csv`: a model-predictive rule's particle filter at every visit of the runs
-/// that have one: effective sample size, resampling, and the 5 %, 50 % and 95 % quantiles
-/// of every compartment. `None` when no run has such a rule.
-pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<String> {
+/// The runs whose rule left a model-predictive trace (`None` when there are none).
+fn traced<'r, 'a>(results: &'r [LabelledRun<'a>]) -> Option<Vec<&'r LabelledRun<'a>>> {
     let traced: Vec<&LabelledRun> = results
         .iter()
         .filter(|r| r.2.policy_trace.is_some())
         .collect();
-    if traced.is_empty() {
-        return None;
-    }
+    (!traced.is_empty()).then_some(traced)
+}
+
+/// `mpc_filter.csv`: a model-predictive rule's particle filter at every visit of the runs
+/// that have one: effective sample size, resampling, and the 5 %, 50 % and 95 % quantiles
+/// of every compartment. `None` when no run has such a rule.
+pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<String> {
+    let traced = traced(results)?;
     let mut rest = strings(&["time", "ess", "resampled", "collapsed"]);
     for c in &scenario.model.compartments {
         for q in ["q05", "q50", "q95"] {
@@ -349,13 +352,7 @@ pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<St
 /// continuation threshold behind that score, whether it was given, and the particle-days
 /// the decision simulated. `None` when no run has such a rule.
 pub fn mpc_decisions_csv(results: &[LabelledRun]) -> Option<String> {
-    let traced: Vec<&LabelledRun> = results
-        .iter()
-        .filter(|r| r.2.policy_trace.is_some())
-        .collect();
-    if traced.is_empty() {
-        return None;
-    }
+    let traced = traced(results)?;
     let rest = strings(&[
         "time",
         "action",
