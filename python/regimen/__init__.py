@@ -205,13 +205,17 @@ class _Result:
 
 
 class Simulation(_Result):
-    """Deterministic runs: ``trajectory``, ``visits``, ``outcomes``, ``doses``."""
+    """Deterministic runs: ``trajectory``, ``visits``, ``outcomes``, ``doses``; for
+    model-predictive (``mpc``) arms also ``mpc_filter`` (the particle filter at each visit)
+    and ``mpc_decisions`` (what each action was expected to bring, per decision)."""
 
     _tables = ("trajectory", "visits", "outcomes", "doses")
     trajectory = property(lambda self: self.table("trajectory"))
     visits = property(lambda self: self.table("visits"))
     outcomes = property(lambda self: self.table("outcomes"))
     doses = property(lambda self: self.table("doses"))
+    mpc_filter = property(lambda self: self.table("mpc_filter"))
+    mpc_decisions = property(lambda self: self.table("mpc_decisions"))
 
 
 class Comparison(_Result):

@@ -473,13 +473,21 @@ struct Simulation {
 
 #[pymethods]
 impl Simulation {
-    /// One of `trajectory`, `visits`, `outcomes`, `doses`.
+    /// One of `trajectory`, `visits`, `outcomes`, `doses`, and for model-predictive arms
+    /// `mpc_filter`, `mpc_decisions`.
     fn frame<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
         let s = &self.scenario;
+        let none = || RegimenError::new_err("no arm of this run has a model-predictive (mpc) rule");
         let frame = match name {
             "trajectory" => regimen::report::trajectory_frame(s, &self.run.labelled()),
             "visits" => regimen::report::visits_frame(&self.run.labelled()),
             "doses" => regimen::report::doses_frame(s, &self.run.labelled()),
+            "mpc_filter" => {
+                regimen::report::mpc_filter_frame(s, &self.run.labelled()).ok_or_else(none)?
+            }
+            "mpc_decisions" => {
+                regimen::report::mpc_decisions_frame(&self.run.labelled()).ok_or_else(none)?
+            }
             "outcomes" => {
                 let refs: Vec<(&str, &regimen::sim::RunResult)> =
                     self.run.runs.iter().map(|(n, r)| (n.as_str(), r)).collect();

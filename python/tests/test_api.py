@@ -243,3 +243,20 @@ fit:
     assert len(c.scenario.arms) == 2
     written = c.write(tmp_path / "cal", plots=False)
     assert "targets.csv" in written and "calibrated.yaml" in written
+
+
+def test_a_model_predictive_arm_explains_itself():
+    s = regimen.Scenario.from_yaml(ROOT / "scenarios" / "strobl2021-mpc.yaml")
+    run = s.simulate(arm="mpc", record_every=28.0)
+    f = run.mpc_filter
+    # One row per visit; the filter's median lies inside its own 5–95 % band.
+    assert len(f["time"]) > 10
+    assert np.all(f["resistant_q05"] <= f["resistant_q50"])
+    assert np.all(f["resistant_q50"] <= f["resistant_q95"])
+    d = run.mpc_decisions
+    assert set(d["action"]) == {"off", "on 1"}
+    # Exactly one action given per decision.
+    times = d["time"]
+    assert sum(d["chosen"]) == len(set(times))
+    with pytest.raises(regimen.RegimenError, match="model-predictive"):
+        s.simulate(arm="continuous").mpc_filter

@@ -316,7 +316,7 @@ fn traced<'r, 'a>(results: &'r [LabelledRun<'a>]) -> Option<Vec<&'r LabelledRun<
 /// `mpc_filter.csv`: a model-predictive rule's particle filter at every visit of the runs
 /// that have one: effective sample size, resampling, and the 5 %, 50 % and 95 % quantiles
 /// of every compartment. `None` when no run has such a rule.
-pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<String> {
+pub fn mpc_filter_frame(scenario: &Scenario, results: &[LabelledRun]) -> Option<Frame> {
     let traced = traced(results)?;
     let mut rest = strings(&["time", "ess", "resampled", "collapsed"]);
     for c in &scenario.model.compartments {
@@ -344,14 +344,24 @@ pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<St
             frame.push(cells);
         }
     }
-    Some(frame.to_csv())
+    Some(frame)
+}
+
+/// [`mpc_filter_frame`] as CSV.
+pub fn mpc_filter_csv(scenario: &Scenario, results: &[LabelledRun]) -> Option<String> {
+    mpc_filter_frame(scenario, results).map(|f| f.to_csv())
+}
+
+/// [`mpc_decisions_frame`] as CSV.
+pub fn mpc_decisions_csv(results: &[LabelledRun]) -> Option<String> {
+    mpc_decisions_frame(results).map(|f| f.to_csv())
 }
 
 /// `mpc_decisions.csv`: every decision of a model-predictive rule, one row per action:
 /// the score the plan expected of it (empty when racing stopped it early), the
 /// continuation threshold behind that score, whether it was given, and the particle-days
 /// the decision simulated. `None` when no run has such a rule.
-pub fn mpc_decisions_csv(results: &[LabelledRun]) -> Option<String> {
+pub fn mpc_decisions_frame(results: &[LabelledRun]) -> Option<Frame> {
     let traced = traced(results)?;
     let rest = strings(&[
         "time",
@@ -383,7 +393,7 @@ pub fn mpc_decisions_csv(results: &[LabelledRun]) -> Option<String> {
             }
         }
     }
-    Some(frame.to_csv())
+    Some(frame)
 }
 
 /// A median that may not be reached: "NR (>h)" style text.
