@@ -44,6 +44,16 @@ pub trait Forecaster: Send {
 
     /// An independent copy of the model as it stands.
     fn boxed_clone(&self) -> Box<dyn Forecaster>;
+
+    /// A copy on the deterministic engine, for plans (the same as [`Self::boxed_clone`]
+    /// for a deterministic model).
+    fn planning_copy(&self) -> Box<dyn Forecaster> {
+        self.boxed_clone()
+    }
+
+    /// Gives a stochastic model fresh random streams, numbered `id` (a resampled copy must
+    /// not repeat its parent's future); nothing for a deterministic one.
+    fn rekey(&mut self, _id: u64) {}
 }
 
 /// What the clinic around a rule is like: how the marker is read, what counts as
@@ -82,8 +92,16 @@ pub trait PolicyEnv {
     /// models drawn from what the scenario says of its patients (the virtual-patient laws
     /// around the typical model; the typical model alone if it has none), each initial
     /// count then spread by a mean-one log-normal factor of CV `spread`. Drawn from streams
-    /// keyed by `key` and the hypothesis' number. Empty if the engine has no model.
-    fn hypotheses(&self, _n: usize, _spread: f64, _key: u64) -> Vec<Box<dyn Forecaster>> {
+    /// keyed by `key` and the hypothesis' number. With `stochastic` they move between
+    /// visits on the stochastic engine where the counts are cells (else on the ODE). Empty if
+    /// the engine has no model.
+    fn hypotheses(
+        &self,
+        _n: usize,
+        _spread: f64,
+        _key: u64,
+        _stochastic: bool,
+    ) -> Vec<Box<dyn Forecaster>> {
         Vec::new()
     }
 }

@@ -66,6 +66,9 @@ pub struct MpcRule {
     pub likelihood_cv: f64,
     /// Stop simulating an action clearly worse than the leader.
     pub race: bool,
+    /// Move the filter's hypotheses between visits on the stochastic engine (plans stay on
+    /// the ODE).
+    pub stochastic_filter: bool,
 }
 
 impl MpcRule {
@@ -225,7 +228,8 @@ impl Mpc {
             .digest()
         });
         let cloud = clinic.as_ref().and_then(|_| {
-            let hypotheses = env.hypotheses(rule.particles, rule.spread, key);
+            let hypotheses =
+                env.hypotheses(rule.particles, rule.spread, key, rule.stochastic_filter);
             (!hypotheses.is_empty())
                 .then(|| Cloud::new(hypotheses, rule.jitter, rule.likelihood_cv, key))
         });

@@ -3,9 +3,10 @@
 //! doses given, weighted by how likely each makes the measured marker, and resampled when
 //! the weight gathers on a few.
 //!
-//! The hypotheses are deterministic between visits; what keeps the cloud from collapsing
-//! onto one of them is the jitter after each resampling (a regularised particle filter:
-//! every count multiplied by a mean-one log-normal factor), and, when no hypothesis explains
+//! The hypotheses move between visits on the deterministic engine, or on the stochastic one
+//! (each on its own streams, re-keyed when resampling copies it); what keeps the cloud from
+//! collapsing onto a few of them is the jitter after each resampling (a regularised particle
+//! filter: every count multiplied by a mean-one log-normal factor), and, when no hypothesis explains
 //! a measurement at all, a reset that rescales every hypothesis to the measured marker and
 //! jitters harder. Every random number comes from streams keyed by the filter's key, the
 //! visit and the particle, so a run gives the same cloud on any thread.
@@ -20,6 +21,7 @@ use rand_distr::{Distribution, StandardNormal};
 /// Channels of the filter's keyed streams.
 const RESAMPLE_CHANNEL: u64 = 0x5245_5341_4d50; // "RESAMP"
 const JITTER_CHANNEL: u64 = 0x4a49_5454_4552; // "JITTER"
+const REKEY_CHANNEL: u64 = 0x0052_454b_4559; // "REKEY"
 
 /// The filter counts as collapsed when even the likeliest hypothesis puts the measurement
 /// more than this many standard deviations (of the log marker) away: none explains it.
@@ -172,10 +174,23 @@ impl Cloud {
     fn resample(&mut self, visit: u64) {
         let u: f64 = self.stream(visit, 0, RESAMPLE_CHANNEL).random();
         let picks = systematic(&self.weights, self.particles.len(), u);
-        let fresh: Vec<Box<dyn Forecaster>> = picks
+        let mut fresh: Vec<Box<dyn Forecaster>> = picks
             .iter()
             .map(|&i| self.particles[i].boxed_clone())
             .collect();
+        // Copies of one hypothesis on the stochastic engine must not share a future.
+        for (i, p) in fresh.iter_mut().enumerate() {
+            p.rekey(
+                Key {
+                    seed: self.key,
+                    rollout: visit,
+                    step: ROLLOUT_LEVEL_STEP,
+                    unit: i as u64,
+                    channel: REKEY_CHANNEL,
+                }
+                .digest(),
+            );
+        }
         self.particles = fresh;
         let n = self.particles.len() as f64;
         self.weights.iter_mut().for_each(|w| *w = 1.0 / n);
@@ -207,11 +222,11 @@ impl Cloud {
     }
 
     /// `m` equally weighted copies drawn from the cloud by systematic resampling with
-    /// uniform `u` (what a planner simulates).
+    /// uniform `u`, on the deterministic engine (what a planner simulates).
     pub fn draw(&self, m: usize, u: f64) -> Vec<Box<dyn Forecaster>> {
         systematic(&self.weights, m, u)
             .into_iter()
-            .map(|i| self.particles[i].boxed_clone())
+            .map(|i| self.particles[i].planning_copy())
             .collect()
     }
 

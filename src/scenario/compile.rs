@@ -122,6 +122,7 @@ pub fn compile(path: &Path, spec: ScenarioSpec) -> Result<Scenario> {
             .collect(),
         typical_model: None,
         typical_laws: None,
+        counts_in_cells: false,
         resolved: spec,
     })
 }
@@ -446,6 +447,8 @@ fn schedule(
                 jitter: x.jitter.ok_or_else(missing)?,
                 likelihood_cv: x.likelihood_cv.ok_or_else(missing)?,
                 race: x.race.ok_or_else(missing)?,
+                stochastic_filter: x.filter_engine.ok_or_else(missing)?
+                    == spec::MpcEngineSpec::Stochastic,
             })
         }
         ScheduleSpec::Piecewise(_) | ScheduleSpec::Events(_) => return Err(missing()),

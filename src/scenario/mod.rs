@@ -131,6 +131,9 @@ pub struct Scenario {
     /// With `typical_model`: the population's patient laws, which a rule that weighs
     /// hypotheses about the patient (the model-predictive policy's filter) draws from.
     pub typical_laws: Option<std::sync::Arc<crate::model::patients::PatientLaws>>,
+    /// The counts are whole cells (the scenario as the stochastic engine runs it, after
+    /// `sim::rollouts::in_cells`).
+    pub counts_in_cells: bool,
 }
 
 /// The source of a scenario read by [`Scenario::from_yaml_str`].

@@ -271,6 +271,8 @@ fn resolve_mpc(s: &mut super::spec::MpcSpec, clinic: &ClinicDefaults) {
     s.jitter.get_or_insert(0.05);
     s.likelihood_cv.get_or_insert(clinic.noise_cv.max(0.1));
     s.race.get_or_insert(true);
+    s.filter_engine
+        .get_or_insert(super::spec::MpcEngineSpec::Ode);
     s.on.get_or_insert_with(|| vec![1.0]);
 }
 

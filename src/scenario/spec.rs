@@ -1438,6 +1438,21 @@ pub struct MpcSpec {
     /// Stop simulating an action clearly worse than the leader (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub race: Option<bool>,
+    /// The engine that moves the filter's hypotheses between visits: `ode` (default) or
+    /// `stochastic` (where counts are cells: in rollouts, or with cells_per_unit 1); plans
+    /// always use the ODE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_engine: Option<MpcEngineSpec>,
+}
+
+/// The engine of a model-predictive rule's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MpcEngineSpec {
+    /// The mean-field ODE.
+    Ode,
+    /// The stochastic engine (demographic noise in every hypothesis).
+    Stochastic,
 }
 
 /// What a model-predictive plan maximises.

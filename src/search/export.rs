@@ -120,6 +120,11 @@ pub fn schedule_spec(schedule: &Schedule, drugs: &[String]) -> Option<ScheduleSp
             jitter: Some(r.jitter),
             likelihood_cv: Some(r.likelihood_cv),
             race: Some(r.race),
+            filter_engine: Some(if r.stochastic_filter {
+                crate::scenario::spec::MpcEngineSpec::Stochastic
+            } else {
+                crate::scenario::spec::MpcEngineSpec::Ode
+            }),
         })),
         Schedule::Piecewise {
             drug,

@@ -1,8 +1,11 @@
 //! The scenario's model as a model-based dosing rule carries it ([`crate::protocol::forecast`]):
 //! the deterministic engine run on the rule's own doses, from the scenario's starting state,
 //! rescaled to each observed marker. In a rollout of a virtual patient it is the population's
-//! typical model, not the patient's own draws: the rule knows what a clinician would.
+//! typical model, not the patient's own draws: the rule knows what a clinician would. A
+//! particle filter's hypotheses are drawn here too, from the population's laws, and may move
+//! on the stochastic engine.
 
+use super::stochastic::{StochasticPropagator, StochasticSettings};
 use super::{OdePropagator, Propagator, ode};
 use crate::model::Model;
 use crate::model::pk::{Dose, Exposure, Kinetics};
@@ -59,8 +62,21 @@ impl PolicyEnv for ScenarioEnv<'_> {
         })
     }
 
-    fn hypotheses(&self, n: usize, spread: f64, key: u64) -> Vec<Box<dyn Forecaster>> {
+    fn hypotheses(
+        &self,
+        n: usize,
+        spread: f64,
+        key: u64,
+        stochastic: bool,
+    ) -> Vec<Box<dyn Forecaster>> {
         let s = self.scenario;
+        // The stochastic engine counts cells: where the counts are fractions of a capacity
+        // (a deterministic run of such a scenario), the hypotheses stay on the ODE.
+        let stochastic = stochastic && (s.counts_in_cells || s.cells_per_unit == 1.0);
+        let graded = s
+            .drugs
+            .iter()
+            .any(|d| matches!(d.kinetics, Kinetics::OneCompartment { .. }));
         let typical = s.assumed_model();
         let laws = s.assumed_laws();
         let sigma = (1.0 + spread * spread).ln().sqrt();
@@ -84,15 +100,40 @@ impl PolicyEnv for ScenarioEnv<'_> {
                         comp.initial *= (sigma * z - 0.5 * sigma * sigma).exp();
                     }
                 }
-                Box::new(ModelForecaster::new(Arc::new(model), s)) as Box<dyn Forecaster>
+                let mut hypothesis = ModelForecaster::new(Arc::new(model), s);
+                if stochastic {
+                    hypothesis.stochastic = Some(StochasticKey {
+                        seed: key ^ STOCHASTIC_TAG,
+                        id: i,
+                        step: s.stochastic_step,
+                        graded,
+                    });
+                }
+                Box::new(hypothesis) as Box<dyn Forecaster>
             })
             .collect()
     }
 }
 
-/// The ODE model of a patient advanced on the doses a rule gives.
+/// Distinguishes a hypothesis' stochastic streams from the filter's other draws.
+const STOCHASTIC_TAG: u64 = 0x5354_4f43_4841_5354; // "STOCHAST"
+
+/// The streams of a model moved by the stochastic engine: rollout `id` of seed `seed`.
+#[derive(Clone, Copy)]
+struct StochasticKey {
+    seed: u64,
+    id: u64,
+    step: f64,
+    graded: bool,
+}
+
+/// The model of a patient advanced on the doses a rule gives: on the ODE, or (a particle
+/// filter's hypotheses, when asked) on the stochastic engine.
 #[derive(Clone)]
 pub struct ModelForecaster {
+    /// Set: moved by the stochastic engine with these streams (its propagator is made for
+    /// each stretch: it keeps per-thread caches that cannot travel with a policy).
+    stochastic: Option<StochasticKey>,
     model: Arc<Model>,
     /// Per drug: held as a level (a dose repeated every interval is then one long level).
     level: Vec<bool>,
@@ -110,6 +151,7 @@ impl ModelForecaster {
     pub fn new(model: Arc<Model>, scenario: &Scenario) -> Self {
         let n_drugs = scenario.drugs.len();
         ModelForecaster {
+            stochastic: None,
             level: scenario
                 .drugs
                 .iter()
@@ -135,9 +177,33 @@ impl Forecaster for ModelForecaster {
         while self.t < t - self.eps() {
             let next = self.exposure.next_change_after(self.t).min(t);
             let span = next - self.t;
-            self.ode
-                .advance(&self.model, &self.exposure, self.t, span, &mut self.state)
-                .map_err(|e| e.to_string())?;
+            match self.stochastic {
+                Some(k) => {
+                    // Whole cells: the filter's jitter and rescaling leave fractions.
+                    self.state.iter_mut().for_each(|x| *x = x.round().max(0.0));
+                    StochasticPropagator::new(
+                        &self.model,
+                        k.graded,
+                        StochasticSettings {
+                            seed: k.seed,
+                            rollout: k.id,
+                            step: k.step,
+                        },
+                    )
+                    .advance(
+                        &self.model,
+                        &self.exposure,
+                        self.t,
+                        span,
+                        &mut self.state,
+                    )
+                }
+                None => {
+                    self.ode
+                        .advance(&self.model, &self.exposure, self.t, span, &mut self.state)
+                }
+            }
+            .map_err(|e| e.to_string())?;
             self.exposure.advance(self.t, span);
             self.t = next;
         }
@@ -209,5 +275,17 @@ impl Forecaster for ModelForecaster {
 
     fn boxed_clone(&self) -> Box<dyn Forecaster> {
         Box::new(self.clone())
+    }
+
+    fn planning_copy(&self) -> Box<dyn Forecaster> {
+        let mut copy = self.clone();
+        copy.stochastic = None;
+        Box::new(copy)
+    }
+
+    fn rekey(&mut self, id: u64) {
+        if let Some(k) = self.stochastic.as_mut() {
+            k.id = id;
+        }
     }
 }

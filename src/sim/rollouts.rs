@@ -53,6 +53,7 @@ pub struct ArmRollouts {
 pub fn in_cells(scenario: &Scenario) -> Scenario {
     let scale = scenario.cells_per_unit;
     let mut s = scenario.clone();
+    s.counts_in_cells = true;
     let in_cells = |model: &mut crate::model::Model| {
         for c in &mut model.compartments {
             c.initial = (c.initial * scale).round();
