@@ -17,12 +17,12 @@ pub struct Figure {
     pub svg: String,
 }
 
-const WIDTH: f64 = 900.0;
+pub(super) const WIDTH: f64 = 900.0;
 /// Patients shown in a swimmer plot.
 pub const SWIMMERS: usize = 30;
 
 /// Top of the plotting area below the two-line title.
-const TOP: f64 = 64.0;
+pub(super) const TOP: f64 = 64.0;
 
 /// The figure's heading and, below it in grey, the scenario it belongs to.
 pub fn title(svg: &mut Svg, heading: &str, scenario: &str) {
@@ -47,7 +47,7 @@ fn marker_label(svg: &mut Svg, frame: &Frame, x: f64, text: &str) {
 
 /// The usual plotting area: 90 px for the y axis on the left, 190 px for the legend on the
 /// right.
-fn plot_area(top: f64, height: f64, x: Axis, y: Axis) -> Frame {
+pub(super) fn plot_area(top: f64, height: f64, x: Axis, y: Axis) -> Frame {
     Frame {
         left: 90.0,
         top,

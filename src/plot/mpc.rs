@@ -3,11 +3,8 @@
 //! expected of every action at each decision, the action given marked.
 
 use super::data::{DecisionRow, FilterRow, RunFolder, RunKey};
-use super::figures::{Figure, slug, title};
-use super::svg::{Axis, Frame, Mark, Svg, colour, legend};
-
-const WIDTH: f64 = 900.0;
-const TOP: f64 = 64.0;
+use super::figures::{Figure, TOP, WIDTH, plot_area, slug, title};
+use super::svg::{Axis, Mark, Svg, colour, legend};
 
 /// The explanation of the first recorded run of `arm` that has a filter, if any.
 pub fn explain(f: &RunFolder, arm: &str) -> Option<Figure> {
@@ -60,14 +57,7 @@ fn draw(
         &format!("{arm}: what the model-predictive rule believed and expected ({which})"),
         &f.scenario_name,
     );
-    let top = Frame {
-        left: 90.0,
-        top: TOP,
-        width: WIDTH - 90.0 - 190.0,
-        height: 330.0,
-        x: Axis::linear(0.0, end),
-        y: Axis::log(lo, hi),
-    };
+    let top = plot_area(TOP, 330.0, Axis::linear(0.0, end), Axis::log(lo, hi));
     top.draw(&mut svg, "", &f.count_label());
     svg.open_clipped("data", &format!("clip-mpc-{}", slug(arm)), &top);
     let mut entries = Vec::new();
@@ -133,14 +123,12 @@ fn draw(
     } else {
         (0.0, 1.0)
     };
-    let bottom = Frame {
-        left: 90.0,
-        top: TOP + 330.0 + 70.0,
-        width: WIDTH - 90.0 - 190.0,
-        height: 130.0,
-        x: Axis::linear(0.0, end),
-        y: Axis::linear(smin, smax),
-    };
+    let bottom = plot_area(
+        TOP + 330.0 + 70.0,
+        130.0,
+        Axis::linear(0.0, end),
+        Axis::linear(smin, smax),
+    );
     bottom.draw(
         &mut svg,
         &format!("time ({})", f.time_units),

@@ -91,15 +91,6 @@ impl MpcRule {
         actions.sort_by(|a, b| (a.amount * a.on).total_cmp(&(b.amount * b.on)));
         actions
     }
-
-    /// Particle-days one decision simulates at most (before racing): actions ×
-    /// continuations × plan particles × look-ahead.
-    pub fn decision_cost(&self) -> f64 {
-        self.actions().len() as f64
-            * self.continuations.len().max(1) as f64
-            * self.plan_particles as f64
-            * self.lookahead
-    }
 }
 
 /// One action: `amount` every dosing interval for the first `on` time units of the
@@ -156,11 +147,6 @@ pub struct MpcTrace {
 }
 
 impl MpcTrace {
-    /// Particle-days simulated by all decisions.
-    pub fn particle_days(&self) -> f64 {
-        self.decisions.iter().map(|d| d.particle_days).sum()
-    }
-
     /// The filter's counts divided by `factor` (cells back to the scenario's units).
     pub fn scale_counts(&mut self, factor: f64) {
         for point in &mut self.filter {
@@ -366,8 +352,8 @@ impl Policy for Mpc {
         let (Some(cloud), Some(clinic)) = (self.cloud.as_mut(), self.clinic.as_ref()) else {
             return;
         };
-        let weighed = cloud.quantiles_after(obs, &clinic.marker, visit);
-        self.trace.filter.push(weighed);
+        let point = filter_point(cloud, obs, &clinic.marker, visit);
+        self.trace.filter.push(point);
     }
 
     fn decide(&mut self, t: f64, doses: &mut Vec<Dose>) {
@@ -401,32 +387,29 @@ impl Policy for Mpc {
     }
 }
 
-impl Cloud {
-    /// Takes measurement `obs` at visit `visit` and describes the cloud after it.
-    fn quantiles_after(
-        &mut self,
-        obs: &Observation,
-        marker: &crate::protocol::observe::MarkerModel,
-        visit: u64,
-    ) -> FilterPoint {
-        let n_compartments = marker.weights.len();
-        let Update {
-            ess,
-            resampled,
-            collapsed,
-        } = self.update(obs, marker, visit);
-        FilterPoint {
-            time: obs.time,
-            ess,
-            resampled,
-            collapsed,
-            quantiles: (0..n_compartments)
-                .map(|c| {
-                    let q = self.quantiles(c, &[0.05, 0.5, 0.95]);
-                    [q[0], q[1], q[2]]
-                })
-                .collect(),
-        }
+/// Takes measurement `obs` at visit `visit` into `cloud` and describes the cloud after it.
+fn filter_point(
+    cloud: &mut Cloud,
+    obs: &Observation,
+    marker: &crate::protocol::observe::MarkerModel,
+    visit: u64,
+) -> FilterPoint {
+    let Update {
+        ess,
+        resampled,
+        collapsed,
+    } = cloud.update(obs, marker, visit);
+    FilterPoint {
+        time: obs.time,
+        ess,
+        resampled,
+        collapsed,
+        quantiles: (0..marker.weights.len())
+            .map(|c| {
+                let q = cloud.quantiles(c, &[0.05, 0.5, 0.95]);
+                [q[0], q[1], q[2]]
+            })
+            .collect(),
     }
 }
 

@@ -324,6 +324,17 @@ impl Scenario {
             .unwrap_or(false)
     }
 
+    /// Some drug has one-compartment pharmacokinetics (the stochastic engine then grades its
+    /// quadrature towards each dose).
+    pub fn has_pk(&self) -> bool {
+        self.drugs.iter().any(|d| {
+            matches!(
+                d.kinetics,
+                crate::model::pk::Kinetics::OneCompartment { .. }
+            )
+        })
+    }
+
     /// The model a model-based dosing rule assumes in this scenario: the typical model of
     /// the population when this scenario is one patient's, or one with parameters off their
     /// nominal values (robustness, sensitivity); else its own.
@@ -349,6 +360,11 @@ impl Scenario {
         if self.typical_model.is_some() {
             return self.typical_laws.clone();
         }
+        self.own_laws()
+    }
+
+    /// This scenario's own patient laws (`None` when it has none).
+    pub fn own_laws(&self) -> Option<std::sync::Arc<crate::model::patients::PatientLaws>> {
         (!self.patients.is_empty() || self.patient_table.is_some()).then(|| {
             std::sync::Arc::new(crate::model::patients::PatientLaws {
                 parameters: self.patients.clone(),

@@ -73,10 +73,7 @@ impl PolicyEnv for ScenarioEnv<'_> {
         // The stochastic engine counts cells: where the counts are fractions of a capacity
         // (a deterministic run of such a scenario), the hypotheses stay on the ODE.
         let stochastic = stochastic && (s.counts_in_cells || s.cells_per_unit == 1.0);
-        let graded = s
-            .drugs
-            .iter()
-            .any(|d| matches!(d.kinetics, Kinetics::OneCompartment { .. }));
+        let graded = s.has_pk();
         let typical = s.assumed_model();
         let laws = s.assumed_laws();
         let sigma = (1.0 + spread * spread).ln().sqrt();

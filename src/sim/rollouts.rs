@@ -76,12 +76,9 @@ pub fn in_cells(scenario: &Scenario) -> Scenario {
     crate::model::patients::in_cells(&mut s.patients, scale);
     if let Some(laws) = s.typical_laws.as_mut() {
         std::sync::Arc::make_mut(laws).in_cells(scale);
-    } else if s.typical_model.is_some() && (!s.patients.is_empty() || s.patient_table.is_some()) {
-        s.typical_laws = Some(std::sync::Arc::new(crate::model::patients::PatientLaws {
-            parameters: s.patients.clone(),
-            correlation: s.patient_correlation.clone(),
-            table: s.patient_table.clone(),
-        }));
+    } else if s.typical_model.is_some() {
+        // The laws just scaled above.
+        s.typical_laws = s.own_laws();
     }
     s
 }
@@ -121,15 +118,9 @@ pub fn patient(cells: &Scenario, seed: u64, index: u64) -> std::borrow::Cow<'_, 
 
 /// The stochastic engine of rollout `index` of `scenario` (a patient's own).
 fn engine(scenario: &Scenario, seed: u64, index: u64) -> StochasticPropagator {
-    let graded = scenario.drugs.iter().any(|d| {
-        matches!(
-            d.kinetics,
-            crate::model::pk::Kinetics::OneCompartment { .. }
-        )
-    });
     StochasticPropagator::new(
         &scenario.model,
-        graded,
+        scenario.has_pk(),
         StochasticSettings {
             seed,
             rollout: index,
