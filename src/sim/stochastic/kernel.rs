@@ -32,7 +32,8 @@ use std::rc::Rc;
 /// δ⁵, a relative error below |t|⁶/6! (< 1.4e-9 within [`EXPANSION_LIMIT`], < 6e-12 within a
 /// bucket). A rollout sums all of them (see [`Kernel::law`], whose powers of δ assume six).
 const TERMS: usize = 6;
-const _: () = assert!(TERMS == 6);
+/// Coefficients of a law's polynomials in δ (degree 7: e^{ρ} − 1's series in δ·E₁).
+const POWERS: usize = 8;
 /// Width of a crowding bucket, as the change of ∫(crowding) × δ it spans over a step at the
 /// intrinsic rates: rollouts whose x falls in one bucket share a kernel.
 const BUCKET_SPAN: f64 = 0.04;
@@ -126,27 +127,23 @@ enum Regime {
 #[derive(Debug, Clone, PartialEq)]
 struct Lineage {
     regime: Regime,
-    /// The crowding scalars over which `regime` holds at every node.
-    lo: f64,
-    hi: f64,
     /// The reference crowding scalar.
     x0: f64,
-    /// ρ(h) = ∫₀ʰ(μ − λ) = `rho0_h + δ·e1_h`; `em1_0` = e^{rho0_h} − 1.
-    rho0_h: f64,
-    e1_h: f64,
-    em1_0: f64,
-    /// ρ at the half step, likewise (for the midpoint prediction of crowding), and
-    /// e^{−rho0_half}.
+    /// The crowding scalars at which the law comes from the expansion: `regime` holds at
+    /// every node and |δ|·E₁(h) ≤ [`EXPANSION_LIMIT`] (empty for the mixed regime).
+    near: (f64, f64),
+    /// The law at x₀ + δ as polynomials in δ (coefficients of δ⁰ … δ⁷; see [`Kernel::law`]):
+    /// e^{ρ(h)} − 1, ∫ λe^ρ, and ∫ (all divisions)·e^{−ρ} (the mean divisions of one
+    /// starting cell's lineage, for mutations; zero where the compartment makes none).
+    em1: [f64; POWERS],
+    integral: [f64; POWERS],
+    divisions: [f64; POWERS],
+    /// e^{−ρ} at the half step (the midpoint prediction of crowding) as a polynomial in δ
+    /// over `shrink_near`, and ρ₀ and E₁ at the half step for crowding beyond it.
+    shrink: [f64; POWERS],
+    shrink_near: (f64, f64),
     rho0_half: f64,
     e1_half: f64,
-    shrink0_half: f64,
-    /// ∫ λe^ρ = Σ_j δʲ·(u_j − δ·v_j) (the Taylor coefficients, divided by j!).
-    u: [f64; TERMS],
-    v: [f64; TERMS],
-    /// ∫ (all divisions)·e^{−ρ} = Σ_j δʲ·(bu_j − δ·bv_j): the mean divisions of one
-    /// starting cell's lineage, for mutations.
-    bu: [f64; TERMS],
-    bv: [f64; TERMS],
     /// ∫ growth, ∫ crowding and ∫ loss over the step.
     int_growth: f64,
     int_crowding: f64,
@@ -357,11 +354,11 @@ impl Kernel {
     #[inline]
     pub fn shrink_half(&self, i: usize, x: f64) -> f64 {
         let l = &self.lineages[i];
-        let u = (x - l.x0) * l.e1_half;
-        if u.abs() < 0.125 {
-            l.shrink0_half * exp_neg_series(u)
+        let d = x - l.x0;
+        if x > l.shrink_near.0 && x < l.shrink_near.1 {
+            polynomial(&l.shrink, &powers(d))
         } else {
-            (-(l.rho0_half + u)).exp()
+            (-(l.rho0_half + d * l.e1_half)).exp()
         }
     }
 
@@ -370,9 +367,7 @@ impl Kernel {
     #[inline]
     fn expands(&self, i: usize, x: f64) -> bool {
         let l = &self.lineages[i];
-        l.regime != Regime::Mixed
-            && (l.lo..=l.hi).contains(&x)
-            && ((x - l.x0) * l.e1_h).abs() <= EXPANSION_LIMIT
+        x >= l.near.0 && x <= l.near.1
     }
 
     /// Kendall's law of compartment `i` over the step at crowding `x` (`None`: a Gompertz
@@ -390,28 +385,14 @@ impl Kernel {
         if !self.expands(i, x) {
             return self.exact(nodes, i, x, share).0;
         }
-        let d = x - l.x0;
-        let em1 = l.em1_0 + (1.0 + l.em1_0) * expm1_series(d * l.e1_h);
-        if l.regime == Regime::Shrinking {
-            return Law {
-                em1,
-                integral: 0.0,
-                divisions: 0.0,
-            };
-        }
-        // Powers of δ once for both series, all of them: summing terms below 1e-13 costs
-        // less than the mispredicted branches of choosing how many to sum.
-        let d2 = d * d;
-        let d4 = d2 * d2;
-        let power = [1.0, d, d2, d2 * d, d4, d4 * d];
+        // Powers of δ once for the three polynomials, all terms summed: terms below 1e-13
+        // cost less than the mispredicted branches of choosing how many to sum, and a
+        // shrinking compartment's zero births are zero coefficients, not a branch.
+        let power = powers(x - l.x0);
         Law {
-            em1,
-            integral: series(&l.u, &l.v, d, &power),
-            divisions: if share > 0.0 {
-                series(&l.bu, &l.bv, d, &power)
-            } else {
-                0.0
-            },
+            em1: polynomial(&l.em1, &power),
+            integral: polynomial(&l.integral, &power),
+            divisions: polynomial(&l.divisions, &power),
         }
     }
 
@@ -637,12 +618,12 @@ fn lineage(
     // The crowding scalars at which the net growth keeps one sign at every node.
     let (grow_lo, grow_hi) = nonnegative_over(nk, |k| (growth(k), crowding(k)));
     let (shrink_lo, shrink_hi) = nonnegative_over(nk, |k| (-growth(k), -crowding(k)));
-    let (regime, lo, hi) = if (grow_lo..=grow_hi).contains(&x0) {
+    let (regime, mut lo, mut hi) = if (grow_lo..=grow_hi).contains(&x0) {
         (Regime::Growing, grow_lo, grow_hi)
     } else if (shrink_lo..=shrink_hi).contains(&x0) {
         (Regime::Shrinking, shrink_lo, shrink_hi)
     } else {
-        (Regime::Mixed, f64::NAN, f64::NAN)
+        (Regime::Mixed, f64::INFINITY, f64::NEG_INFINITY)
     };
     // μ − λ = e0 + x·e1 at each node, by regime (the mixed one is never expanded; its
     // values here only place the midpoint).
@@ -695,44 +676,81 @@ fn lineage(
             }
         }
     }
+    if share <= 0.0 {
+        (bu, bv) = ([0.0; TERMS], [0.0; TERMS]);
+    }
+    // The expansion holds while |δ|·E₁(h) ≤ EXPANSION_LIMIT as well.
+    let e1_h = big_e1[nk - 1];
+    if e1_h != 0.0 {
+        let reach = EXPANSION_LIMIT / e1_h.abs();
+        (lo, hi) = (lo.max(x0 - reach), hi.min(x0 + reach));
+    }
+    // e^{ρ(h)} − 1 = e^{ρ₀} − 1 + e^{ρ₀}·(e^{δ·E₁} − 1), the last by its Taylor series of
+    // degree 7 (relative error below (1/8)⁷/8! < 2e-11 for |δ·E₁| ≤ 1/8).
+    let em1_0 = rho0(nk - 1).exp_m1();
+    let mut em1 = taylor_exp(e1_h, 1.0 + em1_0);
+    em1[0] = em1_0;
+    // ∫ λe^ρ = Σ_j δʲ·(u_j − δ·v_j), likewise the divisions, as coefficients of δᵏ.
+    let shifted = |u: &[f64; TERMS], v: &[f64; TERMS]| {
+        let mut c = [0.0; POWERS];
+        for k in 0..=TERMS {
+            c[k] = u.get(k).copied().unwrap_or(0.0) - k.checked_sub(1).map_or(0.0, |j| v[j]);
+        }
+        c
+    };
+    // e^{−ρ(h/2)} = e^{−ρ₀}·e^{−δ·E₁} by the series of degree 5 while |δ·E₁| < 1/8 (relative
+    // error below (1/8)⁶/6!·e^{1/8} < 6e-9, far under the midpoint prediction's own).
+    let (rho0_half, e1_half) = (rho0(nodes.half), big_e1[nodes.half]);
+    let mut shrink = taylor_exp(-e1_half, (-rho0_half).exp());
+    shrink[6..].fill(0.0);
+    let reach_half = if e1_half != 0.0 {
+        0.125 / e1_half.abs()
+    } else {
+        f64::INFINITY
+    };
     Lineage {
         regime,
-        lo,
-        hi,
         x0,
-        rho0_h: rho0(nk - 1),
-        e1_h: big_e1[nk - 1],
-        em1_0: rho0(nk - 1).exp_m1(),
-        rho0_half: rho0(nodes.half),
-        shrink0_half: (-rho0(nodes.half)).exp(),
-        e1_half: big_e1[nodes.half],
-        u,
-        v,
-        bu,
-        bv,
+        near: (lo, hi),
+        em1,
+        integral: shifted(&u, &v),
+        divisions: shifted(&bu, &bv),
+        shrink,
+        shrink_near: (x0 - reach_half, x0 + reach_half),
+        rho0_half,
+        e1_half,
         int_growth: nodes.simpson(h, 0, nk - 1, &growth),
         int_crowding: nodes.simpson(h, 0, nk - 1, &crowding),
         int_loss: nodes.simpson(h, 0, nk - 1, &loss),
     }
 }
 
-/// Σ_j δʲ·(u_j − δ·v_j) over the terms `power` holds (δʲ; coefficients already divided by
-/// j!): independent products rather than Horner's chain, whose latency dominated.
-#[inline]
-fn series(u: &[f64; TERMS], v: &[f64; TERMS], d: f64, power: &[f64]) -> f64 {
-    power
-        .iter()
-        .zip(u.iter().zip(v))
-        .map(|(p, (u, v))| p * (u - d * v))
-        .sum()
+/// The coefficients of `scale`·e^{δ·`rate`} in δ, to degree 7.
+fn taylor_exp(rate: f64, scale: f64) -> [f64; POWERS] {
+    let mut c = [0.0; POWERS];
+    let mut term = scale;
+    for (k, c) in c.iter_mut().enumerate() {
+        *c = term;
+        term *= rate / (k + 1) as f64;
+    }
+    c
 }
 
-/// e^{−u} for |u| < 1/8 by its Taylor polynomial of degree 5 (relative error below
-/// (1/8)⁶/6!·e^{1/8} < 6e-9), in Estrin's form.
-#[inline]
-fn exp_neg_series(u: f64) -> f64 {
-    let u2 = u * u;
-    (1.0 - u) + u2 * (0.5 - u * (1.0 / 6.0)) + u2 * u2 * (1.0 / 24.0 - u * (1.0 / 120.0))
+/// δ⁰ … δ⁷.
+#[inline(always)]
+fn powers(d: f64) -> [f64; POWERS] {
+    let d2 = d * d;
+    let d3 = d2 * d;
+    let d4 = d2 * d2;
+    [1.0, d, d2, d3, d4, d4 * d, d4 * d2, d4 * d3]
+}
+
+/// Σ c_k·δᵏ from the powers of δ: independent products summed pairwise (Horner's chain
+/// is longer; these products also run two to an instruction).
+#[inline(always)]
+fn polynomial(c: &[f64; POWERS], power: &[f64; POWERS]) -> f64 {
+    let t: [f64; POWERS] = std::array::from_fn(|k| c[k] * power[k]);
+    ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]))
 }
 
 /// e^t − 1 for |t| ≤ 1/8, by its Taylor polynomial of degree 7 (relative error below
@@ -983,9 +1001,19 @@ mod tests {
             let x = i as f64 / 1000.0;
             // Truncation bounds: (1/8)⁶/6!·e^{1/8} ≈ 6e-9 of e^{−x}, (1/8)⁷/8! ≈ 1.2e-11 of
             // e^x − 1.
-            assert!((exp_neg_series(x) / (-x).exp() - 1.0).abs() < 6e-9, "{x}");
+            // The kernel's polynomials in δ: e^{−δ} to degree 5 (the midpoint prediction),
+            // e^{δ} − 1 to degree 7 (the law's e^ρ − 1), and the engine's own e^x − 1.
+            let mut shrink = taylor_exp(-1.0, 1.0);
+            shrink[6..].fill(0.0);
+            assert!(
+                (polynomial(&shrink, &powers(x)) / (-x).exp() - 1.0).abs() < 6e-9,
+                "{x}"
+            );
+            let mut em1 = taylor_exp(1.0, 1.0);
+            em1[0] = 0.0;
             if x != 0.0 {
                 assert!((expm1_series(x) / x.exp_m1() - 1.0).abs() < 2e-11, "{x}");
+                assert!((polynomial(&em1, &powers(x)) / x.exp_m1() - 1.0).abs() < 2e-11);
             }
         }
     }
