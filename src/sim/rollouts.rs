@@ -303,14 +303,24 @@ mod tests {
         Scenario::from_text(&path, &text).unwrap()
     }
 
-    /// Every arm of the flagship (open and closed loop, with virtual patients), 21 rollouts
-    /// from rollout 5, three of them recording trajectories (so lanes of one block take legs
-    /// of different lengths): blocks of 1, 4 and 16 lanes give the same results, and each
-    /// rollout is the one run alone.
+    /// Every arm of the flagship (open and closed loop), with its virtual patients and as
+    /// one typical patient (whose lanes share kernels, so the arrays of `stochastic/lanes.rs`
+    /// take most joint steps), 21 rollouts from rollout 5, three of them recording
+    /// trajectories (so lanes of one block take legs of different lengths): blocks of 1, 4
+    /// and 16 lanes give the same results, and each rollout is the one run alone.
     #[test]
     fn results_do_not_depend_on_the_block_size() {
-        let s = persister();
-        let cells = in_cells(&s);
+        let mut typical = persister();
+        typical.patients.clear();
+        typical.patient_correlation = None;
+        typical.patient_table = None;
+        for s in [persister(), typical] {
+            same_in_any_block(&s);
+        }
+    }
+
+    fn same_in_any_block(s: &Scenario) {
+        let cells = in_cells(s);
         let settings = RolloutSettings {
             seed: 11,
             first: 5,

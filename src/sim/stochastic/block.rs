@@ -8,6 +8,7 @@
 //! in the same order as alone, so a rollout's numbers do not depend on the block it runs in,
 //! its size, or its other lanes.
 
+use super::lanes::{self, LANES};
 use super::{Pending, StochasticPropagator};
 use crate::error::Error;
 use crate::model::Model;
@@ -36,6 +37,10 @@ pub struct Block {
     pending: Vec<Option<Pending>>,
     /// The lanes whose current step is a joint one.
     joint: Vec<usize>,
+    /// Those lanes in groups that share a kernel, for the arrays (`lanes.rs`), and per
+    /// lane whether the arrays took its step.
+    grouped: Vec<usize>,
+    taken: Vec<bool>,
 }
 
 impl Block {
@@ -47,6 +52,8 @@ impl Block {
             at: vec![0.0; n],
             pending: (0..n).map(|_| None).collect(),
             joint: Vec::with_capacity(n),
+            grouped: Vec::with_capacity(n),
+            taken: vec![false; n],
         }
     }
 
@@ -95,19 +102,27 @@ impl Block {
             if !stepped {
                 return;
             }
-            // Each stage of the joint steps across the lanes before the next.
+            // Lanes that share a kernel take their joint steps together, as arrays; the
+            // others take each stage across the lanes before the next.
+            self.arrays(legs);
             for &i in &self.joint {
                 if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
-                    self.lanes[i].joint_laws(step, leg.model, leg.state);
+                    if self.taken[i] {
+                        self.lanes[i].joint_others(step, leg.state);
+                    } else {
+                        self.lanes[i].joint_laws(step, leg.model, leg.state);
+                    }
                 }
             }
             for &i in &self.joint {
-                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
+                if let (Some(step), Some(leg), false) = (&self.pending[i], &legs[i], self.taken[i])
+                {
                     self.lanes[i].joint_covariance(step, leg.state);
                 }
             }
             for &i in &self.joint {
-                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
+                if let (Some(step), Some(leg), false) = (&self.pending[i], &legs[i], self.taken[i])
+                {
                     self.lanes[i].joint_draw(step, leg.model);
                 }
             }
@@ -117,6 +132,51 @@ impl Block {
                     errors[i] = non_finite(step.t, leg.state);
                 }
             }
+        }
+    }
+}
+
+impl Block {
+    /// The joint steps of lanes that share a kernel and an order of switching and growth,
+    /// [`LANES`] at a time through the arrays; marks in `taken` the lanes they took. A
+    /// kernel's lanes are grouped by its address, which changes only which lanes go
+    /// together, never a number.
+    fn arrays(&mut self, legs: &[Option<Leg>]) {
+        self.taken.fill(false);
+        let group = |p: &Option<Pending>| {
+            p.as_ref()
+                .map(|p| (std::rc::Rc::as_ptr(&p.kernel) as usize, p.switch_first))
+        };
+        self.grouped.clear();
+        for &i in &self.joint {
+            if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i])
+                && lanes::fits(leg.model, self.lanes[i].members.len())
+                && step.kernel.lineages.len() == leg.state.len()
+            {
+                self.grouped.push(i);
+            }
+        }
+        let pending = &self.pending;
+        self.grouped.sort_by_key(|&i| group(&pending[i]));
+        let mut s = 0;
+        while s < self.grouped.len() {
+            let key = group(&self.pending[self.grouped[s]]);
+            let mut e = s + 1;
+            while e < self.grouped.len()
+                && e - s < LANES
+                && group(&self.pending[self.grouped[e]]) == key
+            {
+                e += 1;
+            }
+            // A lone lane goes faster by itself.
+            if e - s > 1 {
+                let chunk = &self.grouped[s..e];
+                let took = lanes::joint_steps(&mut self.lanes, &self.pending, legs, chunk);
+                for (&i, took) in chunk.iter().zip(took) {
+                    self.taken[i] = took;
+                }
+            }
+            s = e;
         }
     }
 }

@@ -80,7 +80,7 @@ fn gaussian_lineages(count: f64, alpha: f64, beta: f64, rng: &mut Stream) -> f64
 /// on a baseline x86-64, unlike `round`; the two differ only at exact halves). Through i64,
 /// which converts in one instruction (u64 needs a branch and two), exactly as u64 would here.
 #[inline]
-fn whole(x: f64) -> f64 {
+pub(super) fn whole(x: f64) -> f64 {
     if x <= 0.0 {
         0.0
     } else if x < 1e18 {

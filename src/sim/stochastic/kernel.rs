@@ -33,7 +33,7 @@ use std::rc::Rc;
 /// bucket). A rollout sums all of them (see [`Kernel::law`], whose powers of δ assume six).
 const TERMS: usize = 6;
 /// Coefficients of a law's polynomials in δ (degree 7: e^{ρ} − 1's series in δ·E₁).
-const POWERS: usize = 8;
+pub(super) const POWERS: usize = 8;
 /// Width of a crowding bucket, as the change of ∫(crowding) × δ it spans over a step at the
 /// intrinsic rates: rollouts whose x falls in one bucket share a kernel.
 const BUCKET_SPAN: f64 = 0.04;
@@ -125,23 +125,23 @@ enum Regime {
 
 /// One compartment's part of a kernel.
 #[derive(Debug, Clone, PartialEq)]
-struct Lineage {
+pub(super) struct Lineage {
     regime: Regime,
     /// The reference crowding scalar.
-    x0: f64,
+    pub x0: f64,
     /// The crowding scalars at which the law comes from the expansion: `regime` holds at
     /// every node and |δ|·E₁(h) ≤ [`EXPANSION_LIMIT`] (empty for the mixed regime).
-    near: (f64, f64),
+    pub near: (f64, f64),
     /// The law at x₀ + δ as polynomials in δ (coefficients of δ⁰ … δ⁷; see [`Kernel::law`]):
     /// e^{ρ(h)} − 1, ∫ λe^ρ, and ∫ (all divisions)·e^{−ρ} (the mean divisions of one
     /// starting cell's lineage, for mutations; zero where the compartment makes none).
-    em1: [f64; POWERS],
-    integral: [f64; POWERS],
-    divisions: [f64; POWERS],
+    pub em1: [f64; POWERS],
+    pub integral: [f64; POWERS],
+    pub divisions: [f64; POWERS],
     /// e^{−ρ} at the half step (the midpoint prediction of crowding) as a polynomial in δ
     /// over `shrink_near`, and ρ₀ and E₁ at the half step for crowding beyond it.
-    shrink: [f64; POWERS],
-    shrink_near: (f64, f64),
+    pub shrink: [f64; POWERS],
+    pub shrink_near: (f64, f64),
     rho0_half: f64,
     e1_half: f64,
     /// ∫ growth, ∫ crowding and ∫ loss over the step.
@@ -190,7 +190,8 @@ impl Profile {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Kernel {
     h: f64,
-    lineages: Vec<Lineage>,
+    /// Per compartment (read by the lanes' joint step, `stochastic/lanes.rs`).
+    pub lineages: Vec<Lineage>,
     /// Per node and compartment (row-major by node): growth, then crowding, then loss, each
     /// block `nodes × compartments` long (one allocation for the three).
     node_rates: Vec<f64>,

@@ -41,6 +41,7 @@
 mod block;
 mod draws;
 mod kernel;
+mod lanes;
 
 pub use block::{Block, Leg};
 pub use draws::GAUSSIAN_ABOVE;
@@ -489,12 +490,7 @@ impl StochasticPropagator {
         let start = std::mem::take(&mut self.start);
         self.update_laws(model, &step.kernel, &start);
         self.start = start;
-        for i in 0..n.len() {
-            if self.member[i] {
-                continue;
-            }
-            self.next[i] = self.lineages(i, n[i], &step.key);
-        }
+        self.joint_others(step, n);
         // Per member: mean growth g = (1−α)/(1−β) = e^{−ρ} and per-cell variance
         // v = (1−α)(α+β)/(1−β)² = (e^ρ − 1 + 2I)·e^{−2ρ} of its lineages (Kendall's law
         // with W = e^ρ + I; one division instead of four).
@@ -503,6 +499,16 @@ impl StochasticPropagator {
             let g = 1.0 / (1.0 + law.em1);
             self.growth[a] = g;
             self.spread[a] = ((law.em1 + 2.0 * law.integral) * g * g).max(0.0);
+        }
+    }
+
+    /// The lineages of the compartments that do not switch, from their laws.
+    fn joint_others(&mut self, step: &Pending, n: &[f64]) {
+        for i in 0..n.len() {
+            if self.member[i] {
+                continue;
+            }
+            self.next[i] = self.lineages(i, n[i], &step.key);
         }
     }
 

@@ -1,0 +1,465 @@
+//! The joint step of several rollouts at once, as structure of arrays.
+//!
+//! Lanes of a [`super::Block`] whose joint steps share a kernel (the same model, exposure,
+//! step and crowding buckets: in an open-loop arm, nearly every lane on nearly every day)
+//! run the arithmetic of a joint step — the switched start, the midpoint prediction, the
+//! laws, the covariance and its factor, the members' draws — together, [`LANES`] lanes to
+//! an array, so that one vector instruction serves every lane. The arithmetic was the
+//! larger part of a step's instructions, done lane by lane.
+//!
+//! Each lane's numbers come from the same operations in the same order as in
+//! [`StochasticPropagator::joint_laws`] to [`StochasticPropagator::joint_draw`] (IEEE
+//! arithmetic is exact per element, and Rust never fuses a multiplication and an addition),
+//! and from its own keyed streams, so a rollout's numbers do not depend on the lanes beside
+//! it. A lane the arrays do not take — its crowding outside a kernel's expansion, where the
+//! law is integrated at x — takes the lane-by-lane stages instead.
+
+// Arrays indexed by compartment, member and lane together; index loops read clearest.
+#![allow(clippy::needless_range_loop)]
+
+use super::block::Leg;
+use super::draws;
+use super::kernel::{Law, POWERS};
+use super::{CHANNELS, Pending, StochasticPropagator};
+use crate::model::{GrowthLaw, Model};
+use rand_distr::{Distribution, StandardNormal};
+
+/// Lanes to an array: four doubles fill a 256-bit vector register.
+pub const LANES: usize = 4;
+/// The largest models the arrays take (larger ones take the lane-by-lane stages).
+const MAX_COMPARTMENTS: usize = 8;
+const MAX_MEMBERS: usize = 6;
+const MAX_TRIANGLE: usize = MAX_MEMBERS * (MAX_MEMBERS + 1) / 2;
+
+/// One value per lane.
+type V = [f64; LANES];
+
+/// `f` of every lane (a plain loop: `std::array::from_fn` was not always inlined).
+#[inline(always)]
+fn each(f: impl Fn(usize) -> f64) -> V {
+    let mut v = [0.0; LANES];
+    for (l, v) in v.iter_mut().enumerate() {
+        *v = f(l);
+    }
+    v
+}
+
+/// Whether the arrays can take the joint steps of `model` with `members` switching
+/// compartments: small enough, and every compartment crowded linearly (a Gompertz
+/// compartment's crowding is a logarithm, left to the lanes one by one).
+pub fn fits(model: &Model, members: usize) -> bool {
+    model.n_compartments() <= MAX_COMPARTMENTS
+        && (1..=MAX_MEMBERS).contains(&members)
+        && model
+            .compartments
+            .iter()
+            .all(|c| matches!(c.growth, GrowthLaw::Logistic | GrowthLaw::Exponential))
+}
+
+/// δ⁰ … δ⁷ per lane (as `kernel::powers`).
+#[inline(always)]
+fn powers(d: &V) -> [V; POWERS] {
+    let d2 = each(|l| d[l] * d[l]);
+    let d3 = each(|l| d2[l] * d[l]);
+    let d4 = each(|l| d2[l] * d2[l]);
+    [
+        [1.0; LANES],
+        *d,
+        d2,
+        d3,
+        d4,
+        each(|l| d4[l] * d[l]),
+        each(|l| d4[l] * d2[l]),
+        each(|l| d4[l] * d3[l]),
+    ]
+}
+
+/// Σ c_k·δᵏ per lane, summed as `kernel::polynomial` sums.
+#[inline(always)]
+fn polynomial(c: &[f64; POWERS], power: &[V; POWERS]) -> V {
+    let mut t = [[0.0; LANES]; POWERS];
+    for k in 0..POWERS {
+        t[k] = each(|l| c[k] * power[k][l]);
+    }
+    each(|l| {
+        ((t[0][l] + t[1][l]) + (t[2][l] + t[3][l])) + ((t[4][l] + t[5][l]) + (t[6][l] + t[7][l]))
+    })
+}
+
+/// Takes the joint steps of the lanes `chunk` (1 to [`LANES`] lanes of `lanes`, whose
+/// pending steps share one kernel and one order of switching and growth; [`fits`] holds
+/// for their model) as far as their members' draws. Each lane taken is left as the
+/// lane-by-lane stages would leave it for [`StochasticPropagator::joint_others`] and
+/// [`StochasticPropagator::joint_finish`]: the birth–death start, the midpoint crowding,
+/// every compartment's law and the members' new counts. Per position in `chunk`: whether
+/// its lane was taken (one whose crowding falls outside a kernel's expansion is not).
+pub fn joint_steps(
+    lanes: &mut [StochasticPropagator],
+    pending: &[Option<Pending>],
+    legs: &[Option<Leg>],
+    chunk: &[usize],
+) -> [bool; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has just been found to have AVX2, all that
+        // `joint_steps_avx2` is compiled to use.
+        return unsafe { joint_steps_avx2(lanes, pending, legs, chunk) };
+    }
+    joint_steps_any(lanes, pending, legs, chunk)
+}
+
+/// [`joint_steps`] in 256-bit vector instructions (four lanes to an instruction). AVX2
+/// brings no fused multiply–add (that is another feature, not enabled here), so the
+/// numbers are the same as on any other processor.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn joint_steps_avx2(
+    lanes: &mut [StochasticPropagator],
+    pending: &[Option<Pending>],
+    legs: &[Option<Leg>],
+    chunk: &[usize],
+) -> [bool; LANES] {
+    joint_steps_any(lanes, pending, legs, chunk)
+}
+
+/// [`joint_steps`] for any processor (inlined into each compiled version).
+#[inline(always)]
+fn joint_steps_any(
+    lanes: &mut [StochasticPropagator],
+    pending: &[Option<Pending>],
+    legs: &[Option<Leg>],
+    chunk: &[usize],
+) -> [bool; LANES] {
+    let mut taken = [false; LANES];
+    let Some(&first) = chunk.first() else {
+        return taken;
+    };
+    let (Some(step), Some(leg)) = (&pending[first], &legs[first]) else {
+        return taken;
+    };
+    let model = leg.model;
+    let kernel = &*step.kernel;
+    let nc = model.n_compartments();
+    let lane0 = &lanes[first];
+    let m = lane0.members.len();
+    if chunk.len() > LANES || !fits(model, m) {
+        return taken;
+    }
+    let mut members = [0usize; MAX_MEMBERS];
+    members[..m].copy_from_slice(&lane0.members);
+    let mut crowd_like = [0usize; MAX_COMPARTMENTS];
+    crowd_like[..nc].copy_from_slice(&lane0.crowd_like[..nc]);
+
+    // The lanes' counts and start crowding (lanes past the chunk repeat its last).
+    let mut ok = [true; LANES];
+    let mut n = [[0.0; LANES]; MAX_COMPARTMENTS];
+    let mut x = [[0.0; LANES]; MAX_COMPARTMENTS];
+    for l in 0..LANES {
+        let i = chunk[l.min(chunk.len() - 1)];
+        let Some(leg) = &legs[i] else {
+            ok[l] = false;
+            continue;
+        };
+        for j in 0..nc {
+            n[j][l] = leg.state[j];
+            match lanes[i].x[j] {
+                Some(v) => x[j][l] = v,
+                None => ok[l] = false,
+            }
+        }
+    }
+
+    // The birth–death start: the switched mean when switching comes first.
+    let p = &kernel.switching.matrix;
+    let mut start = n;
+    if step.switch_first {
+        for b in 0..m {
+            let mut s = [-0.0; LANES];
+            for a in 0..m {
+                let (w, na) = (p[a * m + b], &n[members[a]]);
+                s = each(|l| s[l] + w * na[l]);
+            }
+            start[members[b]] = s;
+        }
+    }
+
+    // The midpoint prediction and its crowding (as `update_laws`).
+    let lineages = &kernel.lineages;
+    let mut predicted = [[0.0; LANES]; MAX_COMPARTMENTS];
+    for j in 0..nc {
+        let part = &lineages[j];
+        let (lo, hi) = part.shrink_near;
+        for l in 0..LANES {
+            ok[l] &= (x[j][l] > lo) & (x[j][l] < hi);
+        }
+        let shrink = polynomial(&part.shrink, &powers(&each(|l| x[j][l] - part.x0)));
+        predicted[j] = each(|l| start[j][l] * shrink[l]);
+    }
+    let mut mid = [[0.0; LANES]; MAX_COMPARTMENTS];
+    for i in 0..nc {
+        let shared = crowd_like[i];
+        mid[i] = if shared < i {
+            mid[shared]
+        } else {
+            let c = &model.compartments[i];
+            if c.growth == GrowthLaw::Logistic {
+                let mut s = [-0.0; LANES];
+                for (j, &a) in c.competition.iter().take(nc).enumerate() {
+                    s = each(|l| s[l] + a * predicted[j][l]);
+                }
+                s
+            } else {
+                [0.0; LANES]
+            }
+        };
+    }
+
+    // Every compartment's law at its midpoint crowding.
+    let mut laws = [[Law {
+        em1: 0.0,
+        integral: 0.0,
+        divisions: 0.0,
+    }; LANES]; MAX_COMPARTMENTS];
+    let mut em1 = [[0.0; LANES]; MAX_COMPARTMENTS];
+    let mut integral = [[0.0; LANES]; MAX_COMPARTMENTS];
+    for i in 0..nc {
+        let part = &lineages[i];
+        let (lo, hi) = part.near;
+        for l in 0..LANES {
+            ok[l] &= (mid[i][l] >= lo) & (mid[i][l] <= hi);
+        }
+        let power = powers(&each(|l| mid[i][l] - part.x0));
+        em1[i] = polynomial(&part.em1, &power);
+        integral[i] = polynomial(&part.integral, &power);
+        let divisions = polynomial(&part.divisions, &power);
+        for l in 0..LANES {
+            laws[i][l] = Law {
+                em1: em1[i][l],
+                integral: integral[i][l],
+                divisions: divisions[l],
+            };
+        }
+    }
+
+    // Per member: mean growth and per-cell variance of its lineages (as `joint_laws`).
+    let mut growth = [[0.0; LANES]; MAX_MEMBERS];
+    let mut spread = [[0.0; LANES]; MAX_MEMBERS];
+    for a in 0..m {
+        let (e, v) = (&em1[members[a]], &integral[members[a]]);
+        let g = each(|l| 1.0 / (1.0 + e[l]));
+        growth[a] = g;
+        spread[a] = each(|l| ((e[l] + 2.0 * v[l]) * g[l] * g[l]).max(0.0));
+    }
+
+    // The outcome's mean and the covariance's packed lower triangle (as
+    // `joint_covariance_of`).
+    let t = m * (m + 1) / 2;
+    let moments = &kernel.switching.moments;
+    let mut tri = [[0.0; LANES]; MAX_TRIANGLE];
+    let mut mean = [[0.0; LANES]; MAX_MEMBERS];
+    if step.switch_first {
+        for a in 0..m {
+            let w = &n[members[a]];
+            let d = &moments[2 * t * a..2 * t * a + t];
+            for k in 0..t {
+                tri[k] = each(|l| tri[k][l] + w[l] * d[k]);
+            }
+        }
+        let mut k = 0;
+        for b in 0..m {
+            for c in 0..=b {
+                let gg = each(|l| growth[b][l] * growth[c][l]);
+                tri[k] = each(|l| tri[k][l] * gg[l]);
+                k += 1;
+            }
+            let s = &start[members[b]];
+            tri[k - 1] = each(|l| tri[k - 1][l] + spread[b][l] * s[l]);
+            mean[b] = each(|l| growth[b][l] * s[l]);
+        }
+    } else {
+        for a in 0..m {
+            let na = &n[members[a]];
+            let w = each(|l| growth[a][l] * na[l]);
+            let u = each(|l| spread[a][l] * na[l]);
+            let (d, o) = moments[2 * t * a..2 * t * (a + 1)].split_at(t);
+            for k in 0..t {
+                tri[k] = each(|l| tri[k][l] + (w[l] * d[k] + u[l] * o[k]));
+            }
+        }
+        for b in 0..m {
+            let mut s = [-0.0; LANES];
+            for a in 0..m {
+                let (pa, na) = (p[a * m + b], &n[members[a]]);
+                s = each(|l| s[l] + pa * growth[a][l] * na[l]);
+            }
+            mean[b] = s;
+        }
+    }
+
+    // Its L·D·Lᵀ factor (as `draws::correlated_normal`).
+    let at = |i: usize, k: usize| i * (i + 1) / 2 + k;
+    let mut scale = [0.0; LANES];
+    for i in 0..m {
+        let d = tri[at(i, i)];
+        scale = each(|l| {
+            let v = d[l].abs();
+            if v > scale[l] { v } else { scale[l] }
+        });
+    }
+    let floor = each(|l| 1e-12 * scale[l]);
+    let mut ld = [[0.0; LANES]; MAX_MEMBERS];
+    for j in 0..m {
+        let mut d = tri[at(j, j)];
+        for k in 0..j {
+            let (jk, kk) = (tri[at(j, k)], tri[at(k, k)]);
+            ld[k] = each(|l| jk[l] * kk[l]);
+            d = each(|l| d[l] - jk[l] * ld[k][l]);
+        }
+        let pivot = each(|l| if d[l] > floor[l] { d[l] } else { 0.0 });
+        tri[at(j, j)] = pivot;
+        let inverse = each(|l| if pivot[l] > 0.0 { 1.0 / pivot[l] } else { 0.0 });
+        for i in j + 1..m {
+            let mut s = tri[at(i, j)];
+            for k in 0..j {
+                let ik = tri[at(i, k)];
+                s = each(|l| s[l] - ik[l] * ld[k][l]);
+            }
+            tri[at(i, j)] = each(|l| s[l] * inverse[l]);
+        }
+    }
+
+    // The members' draws, each lane from its own stream.
+    let unit = (nc + model.mutations.len()) as u64 * CHANNELS;
+    let mut normal = [[0.0; LANES]; MAX_MEMBERS];
+    for (l, &i) in chunk.iter().enumerate() {
+        if let (true, Some(step)) = (ok[l], &pending[i]) {
+            let mut rng = step.key.stream(unit);
+            for k in 0..m {
+                normal[k][l] = StandardNormal.sample(&mut rng);
+            }
+        }
+    }
+    let mut z = [[0.0; LANES]; MAX_MEMBERS];
+    for k in 0..m {
+        let pivot = tri[at(k, k)];
+        z[k] = each(|l| normal[k][l] * pivot[l].sqrt());
+    }
+    let mut out = [[0.0; LANES]; MAX_MEMBERS];
+    for i in 0..m {
+        let mut s = each(|l| mean[i][l] + z[i][l]);
+        for k in 0..i {
+            let ik = tri[at(i, k)];
+            s = each(|l| s[l] + ik[l] * z[k][l]);
+        }
+        out[i] = s;
+    }
+
+    // Into each lane taken.
+    for (l, &i) in chunk.iter().enumerate() {
+        if !ok[l] {
+            continue;
+        }
+        let lane = &mut lanes[i];
+        for j in 0..nc {
+            lane.start[j] = start[j][l];
+            lane.mid[j] = Some(mid[j][l]);
+            lane.laws[j] = laws[j][l];
+        }
+        for b in 0..m {
+            lane.next[members[b]] = draws::whole(out[b][l]);
+        }
+        taken[l] = true;
+    }
+    taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::StochasticSettings;
+    use super::*;
+    use crate::model::pk::{Dose, Exposure};
+    use crate::scenario::Scenario;
+
+    /// The arrays leave every lane bit for bit as the lane-by-lane stages do (its start,
+    /// midpoint crowding, laws and members' counts), for lanes whose counts differ but share
+    /// a kernel, in both orders of switching and growth. (The block-size test compares whole
+    /// runs, whose whole-number counts can hide a difference in the last bit of a law.)
+    #[test]
+    fn arrays_match_the_lane_by_lane_stages_bit_for_bit() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml");
+        let s = Scenario::load(&path).unwrap();
+        let model = &s.model;
+        let mut exposure = Exposure::new(&s.drugs);
+        let dose = Dose {
+            drug: 0,
+            amount: 80.0,
+            duration: 1.0,
+        };
+        exposure.give(0.0, &dose);
+        let nc = model.n_compartments();
+        let make = |rollout| {
+            let settings = StochasticSettings {
+                seed: 3,
+                rollout,
+                step: 1.0,
+            };
+            StochasticPropagator::new(model, true, settings)
+        };
+        for t in [0.0, 1.0] {
+            let mut alone = Vec::new();
+            let mut together = Vec::new();
+            let mut pending = Vec::new();
+            let mut states: Vec<Vec<f64>> = (0..LANES)
+                .map(|l| {
+                    (0..nc)
+                        .map(|i| (3e9 / (i + 1) as f64 * (1.0 + 0.013 * l as f64)).round())
+                        .collect()
+                })
+                .collect();
+            for (l, state) in states.iter_mut().enumerate() {
+                let (mut a, mut b) = (make(l as u64), make(l as u64));
+                let mut copy = state.clone();
+                let plan = a.plan(t, t, t + 1.0);
+                let step = a.begin_step(model, &exposure, &plan, &mut copy).unwrap();
+                a.joint_laws(&step, model, &copy);
+                a.joint_covariance(&step, &copy);
+                a.joint_draw(&step, model);
+                alone.push(a);
+                let plan = b.plan(t, t, t + 1.0);
+                pending.push(b.begin_step(model, &exposure, &plan, state));
+                together.push(b);
+            }
+            let legs: Vec<Option<Leg>> = states
+                .iter_mut()
+                .map(|state| {
+                    Some(Leg {
+                        model,
+                        exposure: &exposure,
+                        t0: t,
+                        span: 1.0,
+                        state,
+                    })
+                })
+                .collect();
+            let chunk: Vec<usize> = (0..LANES).collect();
+            let taken = joint_steps(&mut together, &pending, &legs, &chunk);
+            assert_eq!(taken, [true; LANES]);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            for (a, b) in alone.iter().zip(&together) {
+                assert_eq!(bits(&a.start), bits(&b.start), "start at {t}");
+                assert_eq!(a.mid, b.mid, "midpoint crowding at {t}");
+                for (x, y) in a.laws.iter().zip(&b.laws) {
+                    let (x, y) = (
+                        [x.em1, x.integral, x.divisions],
+                        [y.em1, y.integral, y.divisions],
+                    );
+                    assert_eq!(bits(&x), bits(&y), "laws at {t}");
+                }
+                for &c in &a.members {
+                    assert_eq!(a.next[c].to_bits(), b.next[c].to_bits(), "counts at {t}");
+                }
+            }
+        }
+    }
+}
