@@ -19,15 +19,15 @@
 
 use super::block::Leg;
 use super::draws;
-use super::kernel::{Law, POWERS};
+use super::kernel::{Law, Lineage, POWERS};
 use super::{CHANNELS, Pending, StochasticPropagator};
-use crate::model::{GrowthLaw, Model};
+use crate::model::{Compartment, GrowthLaw, Model};
 use rand_distr::{Distribution, StandardNormal};
 
 /// Lanes to an array: four doubles fill a 256-bit vector register.
 pub const LANES: usize = 4;
 /// The largest models the arrays take (larger ones take the lane-by-lane stages).
-const MAX_COMPARTMENTS: usize = 8;
+const MAX_COMPARTMENTS: usize = 6;
 const MAX_MEMBERS: usize = 6;
 const MAX_TRIANGLE: usize = MAX_MEMBERS * (MAX_MEMBERS + 1) / 2;
 
@@ -123,8 +123,8 @@ fn joint_steps_avx2(
 }
 
 /// [`joint_steps`] for any processor (inlined into each compiled version), compiled for
-/// each number of members (loops of known length unroll, and their indices need no
-/// arithmetic or checks).
+/// each number of compartments and members (loops of known length unroll, and their
+/// indices need no arithmetic or checks).
 #[inline(always)]
 fn joint_steps_any(
     lanes: &mut [StochasticPropagator],
@@ -132,20 +132,40 @@ fn joint_steps_any(
     legs: &[Option<Leg>],
     chunk: &[usize],
 ) -> [bool; LANES] {
-    let members = chunk.first().map_or(0, |&i| lanes[i].members.len());
-    match members {
-        2 => arrays::<2>(lanes, pending, legs, chunk),
-        3 => arrays::<3>(lanes, pending, legs, chunk),
-        4 => arrays::<4>(lanes, pending, legs, chunk),
-        5 => arrays::<5>(lanes, pending, legs, chunk),
-        6 => arrays::<6>(lanes, pending, legs, chunk),
-        _ => [false; LANES],
+    let Some(lane) = chunk.first().map(|&i| &lanes[i]) else {
+        return [false; LANES];
+    };
+    let (nc, m) = (lane.member.len(), lane.members.len());
+    macro_rules! sizes {
+        ($(($n:literal, $m:literal)),*) => {
+            match (nc, m) {
+                $(($n, $m) => arrays::<$n, $m>(lanes, pending, legs, chunk),)*
+                _ => [false; LANES],
+            }
+        };
     }
+    sizes!(
+        (2, 2),
+        (3, 2),
+        (3, 3),
+        (4, 2),
+        (4, 3),
+        (4, 4),
+        (5, 2),
+        (5, 3),
+        (5, 4),
+        (5, 5),
+        (6, 2),
+        (6, 3),
+        (6, 4),
+        (6, 5),
+        (6, 6)
+    )
 }
 
-/// [`joint_steps`] for `M` members.
+/// [`joint_steps`] for `NC` compartments, `M` of them switching.
 #[inline(always)]
-fn arrays<const M: usize>(
+fn arrays<const NC: usize, const M: usize>(
     lanes: &mut [StochasticPropagator],
     pending: &[Option<Pending>],
     legs: &[Option<Leg>],
@@ -160,33 +180,43 @@ fn arrays<const M: usize>(
     };
     let model = leg.model;
     let kernel = &*step.kernel;
-    let nc = model.n_compartments();
+    let (nc, m) = (NC, M);
     let lane0 = &lanes[first];
-    let m = M;
-    if chunk.len() > LANES || lane0.members.len() != M || !fits(model, M) {
+    let (Ok(members), Ok(crowd_like), Ok(lineages), Ok(compartments)) = (
+        <[usize; M]>::try_from(&lane0.members[..]),
+        <[usize; NC]>::try_from(&lane0.crowd_like[..]),
+        <&[Lineage; NC]>::try_from(&kernel.lineages[..]),
+        <&[Compartment; NC]>::try_from(&model.compartments[..]),
+    ) else {
+        return taken;
+    };
+    if chunk.len() > LANES || !fits(model, M) {
         return taken;
     }
-    let mut members = [0usize; M];
-    members.copy_from_slice(&lane0.members);
-    let mut crowd_like = [0usize; MAX_COMPARTMENTS];
-    crowd_like[..nc].copy_from_slice(&lane0.crowd_like[..nc]);
 
     // The lanes' counts and start crowding (lanes past the chunk repeat its last).
     let mut ok = [true; LANES];
     // Lanes whose crowding leaves a kernel's expansion (rare; they take the lane-by-lane
     // stages).
     let mut outside = [false; LANES];
-    let mut n = [[0.0; LANES]; MAX_COMPARTMENTS];
-    let mut x = [[0.0; LANES]; MAX_COMPARTMENTS];
+    let mut n = [[0.0; LANES]; NC];
+    let mut x = [[0.0; LANES]; NC];
     for l in 0..LANES {
         let i = chunk[l.min(chunk.len() - 1)];
         let Some(leg) = &legs[i] else {
             ok[l] = false;
             continue;
         };
+        let (Ok(state), Ok(crowding)) = (
+            <&[f64; NC]>::try_from(&leg.state[..]),
+            <&[Option<f64>; NC]>::try_from(&lanes[i].x[..]),
+        ) else {
+            ok[l] = false;
+            continue;
+        };
         for j in 0..nc {
-            n[j][l] = leg.state[j];
-            match lanes[i].x[j] {
+            n[j][l] = state[j];
+            match crowding[j] {
                 Some(v) => x[j][l] = v,
                 None => ok[l] = false,
             }
@@ -208,8 +238,7 @@ fn arrays<const M: usize>(
     }
 
     // The midpoint prediction and its crowding (as `update_laws`).
-    let lineages = &kernel.lineages;
-    let mut predicted = [[0.0; LANES]; MAX_COMPARTMENTS];
+    let mut predicted = [[0.0; LANES]; NC];
     for j in 0..nc {
         let part = &lineages[j];
         let (lo, hi) = part.shrink_near;
@@ -219,13 +248,13 @@ fn arrays<const M: usize>(
         let shrink = polynomial(&part.shrink, &powers(&each(|l| x[j][l] - part.x0)));
         predicted[j] = each(|l| start[j][l] * shrink[l]);
     }
-    let mut mid = [[0.0; LANES]; MAX_COMPARTMENTS];
+    let mut mid = [[0.0; LANES]; NC];
     for i in 0..nc {
         let shared = crowd_like[i];
         mid[i] = if shared < i {
             mid[shared]
         } else {
-            let c = &model.compartments[i];
+            let c = &compartments[i];
             if c.growth == GrowthLaw::Logistic {
                 let mut s = [-0.0; LANES];
                 for (j, &a) in c.competition.iter().take(nc).enumerate() {
@@ -243,9 +272,9 @@ fn arrays<const M: usize>(
         em1: 0.0,
         integral: 0.0,
         divisions: 0.0,
-    }; LANES]; MAX_COMPARTMENTS];
-    let mut em1 = [[0.0; LANES]; MAX_COMPARTMENTS];
-    let mut integral = [[0.0; LANES]; MAX_COMPARTMENTS];
+    }; LANES]; NC];
+    let mut em1 = [[0.0; LANES]; NC];
+    let mut integral = [[0.0; LANES]; NC];
     for i in 0..nc {
         let part = &lineages[i];
         let (lo, hi) = part.near;
@@ -388,13 +417,21 @@ fn arrays<const M: usize>(
             continue;
         }
         let lane = &mut lanes[i];
+        let (Ok(into_start), Ok(into_mid), Ok(into_laws), Ok(into_next)) = (
+            <&mut [f64; NC]>::try_from(&mut lane.start[..]),
+            <&mut [Option<f64>; NC]>::try_from(&mut lane.mid[..]),
+            <&mut [Law; NC]>::try_from(&mut lane.laws[..]),
+            <&mut [f64; NC]>::try_from(&mut lane.next[..]),
+        ) else {
+            continue;
+        };
         for j in 0..nc {
-            lane.start[j] = start[j][l];
-            lane.mid[j] = Some(mid[j][l]);
-            lane.laws[j] = laws[j][l];
+            into_start[j] = start[j][l];
+            into_mid[j] = Some(mid[j][l]);
+            into_laws[j] = laws[j][l];
         }
         for b in 0..m {
-            lane.next[members[b]] = draws::whole(out[b][l]);
+            into_next[members[b]] = draws::whole(out[b][l]);
         }
         taken[l] = true;
     }
