@@ -36,13 +36,15 @@ pub fn lineage_law(em1: f64, integral: f64) -> (f64, f64) {
 #[inline]
 pub fn constant_rate_law(lambda: f64, mu: f64, tau: f64) -> (f64, f64) {
     let x = (mu - lambda) * tau;
+    // (Once: the library call is not known to the compiler as pure, so two were made.)
+    let em1 = x.exp_m1();
     // ∫₀^τ λ e^{(μ−λ)s} ds = λτ·(e^x − 1)/x.
     let integral = if x.abs() < 1e-12 {
         lambda * tau
     } else {
-        lambda * tau * x.exp_m1() / x
+        lambda * tau * em1 / x
     };
-    lineage_law(x.exp_m1(), integral)
+    lineage_law(em1, integral)
 }
 
 /// The cells that `count` lineages leave after a step (each extinct with probability α,
