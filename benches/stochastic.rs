@@ -1,6 +1,8 @@
-//! Speed of the stochastic engine on the five-compartment persister model
-//! (`scenarios/persister-nsclc.yaml`, 1095 days, one-compartment oral PK), one benchmark per
-//! kind of step the kernel cache sees:
+//! Speed of the stochastic engine on the five-compartment persister model of issue 15's
+//! frozen benchmark (`benches/data/persister-bench.yaml`, a copy of
+//! `../shared/bench/persister-bench.yaml`: 1095 days, one-compartment oral PK — not the
+//! bundled flagship, which later calibrations change), one benchmark per kind of step the
+//! kernel cache sees:
 //!
 //! - `open_loop`: arm `continuous`, one patient — every rollout takes the same exposure path,
 //!   so each day's kernel is built once and shared;
@@ -21,22 +23,14 @@ use std::path::Path;
 
 const ROLLOUTS: u64 = 64;
 
-fn scenario(extra_patient_line: Option<&str>) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
-    let text = match extra_patient_line {
-        Some(line) => text.replacen(
-            "virtual_patients:\n",
-            &format!("virtual_patients:\n{line}\n"),
-            1,
-        ),
-        None => text,
-    };
-    let mut s = Scenario::from_text(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-    if extra_patient_line.is_none() {
-        s.patients.clear();
+/// The frozen benchmark scenario, with `patient_line` as its only virtual-patient law.
+fn scenario(patient_line: Option<&str>) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/persister-bench.yaml");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(line) = patient_line {
+        text.push_str(&format!("virtual_patients:\n{line}\n"));
     }
-    s
+    Scenario::from_text(&path, &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn rollouts(s: &Scenario, arm: &str, seed: u64, count: u64) {

@@ -41,12 +41,18 @@ pub struct Block {
     /// lane whether the arrays took its step.
     grouped: Vec<usize>,
     taken: Vec<bool>,
+    /// Some two lanes have the same model, so their steps can share kernels (virtual
+    /// patients whose drawn parameters differ never do, and skip the grouping).
+    shared: bool,
 }
 
 impl Block {
     /// A block of the engines `lanes` (one per rollout, in lane order).
     pub fn new(lanes: Vec<StochasticPropagator>) -> Self {
         let n = lanes.len();
+        let mut models: Vec<u64> = lanes.iter().map(|lane| lane.digest).collect();
+        models.sort_unstable();
+        let shared = models.windows(2).any(|w| w[0] == w[1]);
         Block {
             lanes,
             at: vec![0.0; n],
@@ -54,6 +60,7 @@ impl Block {
             joint: Vec::with_capacity(n),
             grouped: Vec::with_capacity(n),
             taken: vec![false; n],
+            shared,
         }
     }
 
@@ -143,6 +150,9 @@ impl Block {
     /// together, never a number.
     fn arrays(&mut self, legs: &[Option<Leg>]) {
         self.taken.fill(false);
+        if !self.shared {
+            return;
+        }
         let group = |p: &Option<Pending>| {
             p.as_ref()
                 .map(|p| (std::rc::Rc::as_ptr(&p.kernel) as usize, p.switch_first))
@@ -150,14 +160,14 @@ impl Block {
         self.grouped.clear();
         for &i in &self.joint {
             if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i])
-                && lanes::fits(leg.model, self.lanes[i].members.len())
+                && self.lanes[i].arrays
                 && step.kernel.lineages.len() == leg.state.len()
             {
                 self.grouped.push(i);
             }
         }
         let pending = &self.pending;
-        self.grouped.sort_by_key(|&i| group(&pending[i]));
+        self.grouped.sort_unstable_by_key(|&i| group(&pending[i]));
         let mut s = 0;
         while s < self.grouped.len() {
             let key = group(&self.pending[self.grouped[s]]);

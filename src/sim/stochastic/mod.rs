@@ -113,6 +113,8 @@ pub struct StochasticPropagator {
     nodes: Nodes,
     /// The switching compartments, in draw order.
     members: Vec<usize>,
+    /// Joint steps of this model can run as arrays across lanes (`lanes::fits`).
+    arrays: bool,
     /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter
     /// instead of a second cell of the parent's kind.
     mutation_share: Vec<f64>,
@@ -223,6 +225,7 @@ impl StochasticPropagator {
             next: vec![0.0; n],
             start: vec![0.0; n],
             member: (0..n).map(|i| members.contains(&i)).collect(),
+            arrays: lanes::fits(model, members.len()),
             growth: vec![0.0; m],
             spread: vec![0.0; m],
             mean: vec![0.0; m],
