@@ -80,7 +80,7 @@ fn many_rollouts(c: &mut Criterion) {
     group.sample_size(10);
     let count = 10_000u64;
     group.throughput(Throughput::Elements(count * s.horizon as u64));
-    group.bench_function(format!("persister-nsclc/continuous/{count}"), |b| {
+    group.bench_function(format!("persister-bench/continuous/{count}"), |b| {
         b.iter(|| rollouts(&s, "continuous", 1, count))
     });
     group.finish();
