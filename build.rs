@@ -6,17 +6,21 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=schedules");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules");
+    // The manifest's folder when the script runs, not when it was compiled: one compiled
+    // script can serve two checkouts sharing a target folder (a worktree), and the one it was
+    // compiled in may be gone.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("schedules");
     let mut entries: Vec<(String, String)> = Vec::new();
-    if let Ok(read) = std::fs::read_dir(&dir) {
-        for entry in read.flatten() {
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) == Some("yaml")
-                && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-            {
-                println!("cargo:rerun-if-changed={}", path.display());
-                entries.push((stem.to_owned(), path.display().to_string()));
-            }
+    let read = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read the schedule library {}: {e}", dir.display()));
+    for entry in read.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            println!("cargo:rerun-if-changed={}", path.display());
+            entries.push((stem.to_owned(), path.display().to_string()));
         }
     }
     entries.sort();
