@@ -1,12 +1,11 @@
 //! Rollouts stepped together, stage by stage.
 //!
-//! A block holds several rollouts (lanes) and runs each stage of a joint step across all of
-//! them before the next stage. Measured, 16 lanes run 7 % faster than one at a time (the
-//! engine is bound by its instruction count, not by latencies, so interleaving alone gains
-//! little: docs/performance.md); the block is the structure a step kept as arrays across
-//! lanes would use. Every lane draws from its own keyed streams and does the same arithmetic
-//! in the same order as alone, so a rollout's numbers do not depend on the block it runs in,
-//! its size, or its other lanes.
+//! A block holds several rollouts (lanes). Lanes whose joint steps share a kernel take them
+//! together as arrays, four lanes to a vector instruction (`lanes.rs`); the others run each
+//! stage of a joint step across the lanes before the next stage. Every lane draws from its
+//! own keyed streams and does the same arithmetic in the same order as alone, so a
+//! rollout's numbers do not depend on the block it runs in, its size, or its other lanes
+//! (docs/performance.md has what each part gained).
 
 use super::lanes::{self, LANES};
 use super::{Pending, StochasticPropagator};
@@ -141,9 +140,7 @@ impl Block {
             }
         }
     }
-}
 
-impl Block {
     /// The joint steps of lanes that share a kernel and an order of switching and growth,
     /// [`LANES`] at a time through the arrays; marks in `taken` the lanes they took. A
     /// kernel's lanes are grouped by its address, which changes only which lanes go

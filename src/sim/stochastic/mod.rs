@@ -394,8 +394,8 @@ impl StochasticPropagator {
 
     /// Each compartment's law over the step, at the crowding of `n`'s predicted midpoint.
     fn update_laws(&mut self, model: &Model, kernel: &Kernel, n: &[f64]) {
-        // (Every buffer sliced to the compartment count first: the loops then index
-        // without bounds checks, a tenth of this function's instructions.)
+        // (Every buffer sliced to the compartment count first, so the loops index without
+        // bounds checks.)
         let nc = n.len();
         let (x, x0) = (&self.x[..nc], &self.x0[..nc]);
         for (j, (p, &count)) in self.predicted[..nc].iter_mut().zip(n).enumerate() {
