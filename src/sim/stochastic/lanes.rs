@@ -26,7 +26,8 @@ use rand_distr::{Distribution, StandardNormal};
 
 /// Lanes to an array: four doubles fill a 256-bit vector register.
 pub const LANES: usize = 4;
-/// The largest models the arrays take (larger ones take the lane-by-lane stages).
+/// The largest models the arrays take (larger ones take the lane-by-lane stages); the sizes
+/// compiled in `joint_steps_any` are every pair within these.
 const MAX_COMPARTMENTS: usize = 6;
 const MAX_MEMBERS: usize = 6;
 const MAX_TRIANGLE: usize = MAX_MEMBERS * (MAX_MEMBERS + 1) / 2;
@@ -49,7 +50,7 @@ fn each(f: impl Fn(usize) -> f64) -> V {
 /// compartment's crowding is a logarithm, left to the lanes one by one).
 pub fn fits(model: &Model, members: usize) -> bool {
     model.n_compartments() <= MAX_COMPARTMENTS
-        && (1..=MAX_MEMBERS).contains(&members)
+        && (2..=MAX_MEMBERS).contains(&members)
         && model
             .compartments
             .iter()
@@ -88,7 +89,7 @@ fn polynomial(c: &[f64; POWERS], power: &[V; POWERS]) -> V {
 
 /// Takes the joint steps of the lanes `chunk` (1 to [`LANES`] lanes of `lanes`, whose
 /// pending steps share one kernel and one order of switching and growth; [`fits`] holds
-/// for their model) as far as their members' draws. Each lane taken is left as the
+/// for their model — the block checks it once per rollout, not here) as far as their members' draws. Each lane taken is left as the
 /// lane-by-lane stages would leave it for [`StochasticPropagator::joint_others`] and
 /// [`StochasticPropagator::joint_finish`]: the birth–death start, the midpoint crowding,
 /// every compartment's law and the members' new counts. Per position in `chunk`: whether
@@ -190,7 +191,7 @@ fn arrays<const NC: usize, const M: usize>(
     ) else {
         return taken;
     };
-    if chunk.len() > LANES || !fits(model, M) {
+    if chunk.len() > LANES {
         return taken;
     }
 
