@@ -40,6 +40,8 @@ pub struct Block {
     /// lane whether the arrays took its step.
     grouped: Vec<usize>,
     taken: Vec<bool>,
+    /// The joint lanes the arrays did not take, which run the lane-by-lane stages.
+    alone: Vec<usize>,
     /// Some two lanes have the same model, so their steps can share kernels (virtual
     /// patients whose drawn parameters differ never do, and skip the grouping).
     shared: bool,
@@ -59,6 +61,7 @@ impl Block {
             joint: Vec::with_capacity(n),
             grouped: Vec::with_capacity(n),
             taken: vec![false; n],
+            alone: Vec::with_capacity(n),
             shared,
         }
     }
@@ -85,58 +88,74 @@ impl Block {
         loop {
             // Start each lane's next step; lanes whose step is not a joint one take it whole.
             self.joint.clear();
-            let mut stepped = false;
-            for (i, lane) in self.lanes.iter_mut().enumerate() {
-                let Some(leg) = legs[i].as_mut() else {
+            // Some lane has a step left after this round (else the round is the last, and
+            // no pass over the lanes is needed to find that out).
+            let mut more = false;
+            let lanes = self.lanes.iter_mut().zip(legs.iter_mut());
+            let slots = self.at.iter_mut().zip(errors.iter_mut());
+            for (i, (((lane, leg), (at, error)), pending)) in
+                lanes.zip(slots).zip(&mut self.pending).enumerate()
+            {
+                let Some(leg) = leg.as_mut() else {
                     continue;
                 };
                 let end = leg.t0 + leg.span;
-                if errors[i].is_some() || self.at[i] >= end - 1e-9 * lane.step {
+                let tiny = 1e-9 * lane.step;
+                if error.is_some() || *at >= end - tiny {
                     continue;
                 }
-                stepped = true;
-                let plan = lane.plan(leg.t0, self.at[i], end);
-                self.at[i] = plan.end;
+                let plan = lane.plan(leg.t0, *at, end);
+                *at = plan.end;
                 match lane.begin_step(leg.model, leg.exposure, &plan, leg.state) {
                     Some(step) => {
-                        self.pending[i] = Some(step);
+                        *pending = Some(step);
                         self.joint.push(i);
+                        more |= plan.end < end - tiny;
                     }
-                    None => errors[i] = non_finite(plan.t, leg.state),
+                    None => {
+                        *error = non_finite(plan.t, leg.state);
+                        more |= error.is_none() && plan.end < end - tiny;
+                    }
                 }
-            }
-            if !stepped {
-                return;
             }
             // Lanes that share a kernel take their joint steps together, as arrays; the
             // others take each stage across the lanes before the next.
             self.arrays(legs);
+            self.alone.clear();
             for &i in &self.joint {
-                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
-                    if self.taken[i] {
-                        self.lanes[i].joint_others(step, leg.state);
-                    } else {
-                        self.lanes[i].joint_laws(step, leg.model, leg.state);
-                    }
+                if !self.taken[i] {
+                    self.alone.push(i);
                 }
             }
-            for &i in &self.joint {
-                if let (Some(step), Some(leg), false) = (&self.pending[i], &legs[i], self.taken[i])
-                {
+            for &i in &self.alone {
+                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
+                    self.lanes[i].joint_laws(step, leg.model, leg.state);
+                }
+            }
+            for &i in &self.alone {
+                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
                     self.lanes[i].joint_covariance(step, leg.state);
                 }
             }
-            for &i in &self.joint {
-                if let (Some(step), Some(leg), false) = (&self.pending[i], &legs[i], self.taken[i])
-                {
+            for &i in &self.alone {
+                if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i]) {
                     self.lanes[i].joint_draw(step, leg.model);
                 }
             }
+            // The lanes the arrays took draw their other compartments here, each lane's
+            // from its own streams (so where in the round it happens changes no number).
             for &i in &self.joint {
                 if let (Some(step), Some(leg)) = (self.pending[i].take(), legs[i].as_mut()) {
-                    self.lanes[i].joint_finish(&step, leg.model, leg.state);
+                    let lane = &mut self.lanes[i];
+                    if self.taken[i] {
+                        lane.joint_others(&step, leg.state);
+                    }
+                    lane.joint_finish(&step, leg.model, leg.state);
                     errors[i] = non_finite(step.t, leg.state);
                 }
+            }
+            if !more {
+                return;
             }
         }
     }

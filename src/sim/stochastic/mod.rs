@@ -255,16 +255,28 @@ impl StochasticPropagator {
             }
             self.widths_for = h;
         }
-        for i in 0..n.len() {
-            let shared = self.crowd_like[i];
+        // (Every buffer sliced to the compartment count first, so the loop indexes without
+        // bounds checks.)
+        let nc = n.len();
+        let (crowd_like, widths, inverse) = (
+            &self.crowd_like[..nc],
+            &self.widths[..nc],
+            &self.inverse_widths[..nc],
+        );
+        let (xs, buckets, x0) = (
+            &mut self.x[..nc],
+            &mut self.buckets[..nc],
+            &mut self.x0[..nc],
+        );
+        for i in 0..nc {
+            let shared = crowd_like[i];
             let x = if shared < i {
-                self.x[shared]
+                xs[shared]
             } else {
                 model.crowding(i, n)
             };
-            self.x[i] = x;
-            (self.buckets[i], self.x0[i]) =
-                kernel::bucket(x, self.widths[i], self.inverse_widths[i]);
+            xs[i] = x;
+            (buckets[i], x0[i]) = kernel::bucket(x, widths[i], inverse[i]);
         }
         let start = if self.timed { tau0 } else { 0.0 };
         let exposed = exposure.digest();
