@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from frozen_bench import DAYS, DEFAULT_BENCH, ROOT, regimen_copy
 
 
 def regimen_ns(binary, scenario, n, days, out):
@@ -54,19 +54,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("n", nargs="?", type=int, default=1000, help="rollouts per run")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "bench"))
+    ap.add_argument("--bench", default=str(DEFAULT_BENCH))
     a = ap.parse_args()
     bench = Path(a.bench)
     frozen = bench / "persister-bench.yaml"
     binary = str(ROOT / "target" / "release" / "regimen")
-    days = 1095
+    days = DAYS
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        ours_file = Path(tmp) / "persister-bench.yaml"
-        text = frozen.read_text()
-        if "rule: recist" not in text:
-            raise SystemExit(f"{frozen} changed: check the conversion in {__file__}")
-        ours_file.write_text(text.replace("rule: recist", "rule: rise_over_nadir", 1))
+        ours_file = regimen_copy(frozen, Path(tmp))
         for k in range(a.repeats):
             ours.append(regimen_ns(binary, str(ours_file), a.n, days, f"{tmp}/run{k}"))
             theirs.append(peer_ns(str(bench / "peer_numpy.py"), str(frozen), a.n))
