@@ -17,25 +17,11 @@ BASE is the other build, e.g. main before issue 15:
 NEW defaults to this checkout's target/release/regimen (cargo build --release first).
 """
 import argparse
-import os
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from frozen_bench import DAYS, DEFAULT_BENCH, ROOT, regimen_copy
-
-
-def seconds(binary, scenario, n, out):
-    env = dict(os.environ, RAYON_NUM_THREADS="1")
-    started = time.perf_counter()
-    subprocess.run(
-        [binary, "-q", "simulate", scenario, "--rollouts", str(n), "--arm", "continuous",
-         "--no-png", "--out", out],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
+from frozen_bench import DAYS, DEFAULT_BENCH, ROOT, regimen_copy, regimen_seconds
 
 
 def main():
@@ -56,7 +42,8 @@ def main():
         for k in range(a.repeats):
             for n in (a.small, a.large):
                 for who in ("base", "new"):
-                    runs[who, n].append(seconds(binaries[who], scenario, n, f"{tmp}/{who}{k}"))
+                    runs[who, n].append(
+                        regimen_seconds(binaries[who], scenario, n, f"{tmp}/{who}{k}"))
             print(f"run {k + 1}: " + ", ".join(
                 f"{who} {n} rollouts {runs[who, n][-1]:.3f} s"
                 for who in ("base", "new") for n in (a.small, a.large)), flush=True)

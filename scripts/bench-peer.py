@@ -20,21 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from frozen_bench import DAYS, DEFAULT_BENCH, ROOT, regimen_copy
+from frozen_bench import DAYS, DEFAULT_BENCH, ROOT, regimen_copy, regimen_seconds
 
 
 def regimen_ns(binary, scenario, n, days, out):
-    env = dict(os.environ, RAYON_NUM_THREADS="1")
-    started = time.perf_counter()
-    subprocess.run(
-        [binary, "-q", "simulate", scenario, "--rollouts", str(n), "--arm", "continuous",
-         "--no-png", "--out", out],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )
-    return (time.perf_counter() - started) / (n * days) * 1e9
+    return regimen_seconds(binary, scenario, n, out) / (n * days) * 1e9
 
 
 def peer_ns(peer, scenario, n):
