@@ -142,15 +142,9 @@ impl Block {
                     self.lanes[i].joint_draw(step, leg.model);
                 }
             }
-            // The lanes the arrays took draw their other compartments here, each lane's
-            // from its own streams (so where in the round it happens changes no number).
             for &i in &self.joint {
                 if let (Some(step), Some(leg)) = (self.pending[i].take(), legs[i].as_mut()) {
-                    let lane = &mut self.lanes[i];
-                    if self.taken[i] {
-                        lane.joint_others(&step, leg.state);
-                    }
-                    lane.joint_finish(&step, leg.model, leg.state);
+                    self.lanes[i].joint_finish(&step, leg.model, leg.state);
                     errors[i] = non_finite(step.t, leg.state);
                 }
             }

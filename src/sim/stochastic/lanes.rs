@@ -89,8 +89,8 @@ fn polynomial(c: &[f64; POWERS], power: &[V; POWERS]) -> V {
 
 /// Takes the joint steps of the lanes `chunk` (1 to [`LANES`] lanes of `lanes`, whose
 /// pending steps share one kernel and one order of switching and growth; [`fits`] holds
-/// for their model — the block checks it once per rollout, not here) as far as their members' draws. Each lane taken is left as the
-/// lane-by-lane stages would leave it for [`StochasticPropagator::joint_others`] and
+/// for their model — the block checks it once per rollout, not here) as far as their
+/// members' draws. Each lane taken is left as the lane-by-lane stages would leave it for
 /// [`StochasticPropagator::joint_finish`]: the birth–death start, the midpoint crowding,
 /// every compartment's law and the members' new counts. Per position in `chunk`: whether
 /// its lane was taken (one whose crowding falls outside a kernel's expansion is not).

@@ -485,8 +485,8 @@ impl StochasticPropagator {
     /// runs each stage across its lanes before the next.
     ///
     /// First stage: the state birth–death starts from (the switched mean when switching
-    /// comes first), every compartment's law, the non-members' lineages, and per member the
-    /// mean growth and per-cell variance of its lineages.
+    /// comes first), every compartment's law, and per member the mean growth and per-cell
+    /// variance of its lineages.
     fn joint_laws(&mut self, step: &Pending, model: &Model, n: &[f64]) {
         let m = self.members.len();
         let p = &step.kernel.switching.matrix;
@@ -505,7 +505,6 @@ impl StochasticPropagator {
         let start = std::mem::take(&mut self.start);
         self.update_laws(model, &step.kernel, &start);
         self.start = start;
-        self.joint_others(step, n);
         // Per member: mean growth g = (1−α)/(1−β) = e^{−ρ} and per-cell variance
         // v = (1−α)(α+β)/(1−β)² = (e^ρ − 1 + 2I)·e^{−2ρ} of its lineages (Kendall's law
         // with W = e^ρ + I; one division instead of four).
@@ -600,9 +599,11 @@ impl StochasticPropagator {
         }
     }
 
-    /// Last stage of a joint step: the mutant daughters of the cells birth–death started
-    /// from, and the new counts into `n`.
+    /// Last stage of a joint step (after the members' draw, by the lane-by-lane stages or
+    /// the arrays alike): the lineages of the compartments that do not switch, the mutant
+    /// daughters of the cells birth–death started from, and the new counts into `n`.
     fn joint_finish(&mut self, step: &Pending, model: &Model, n: &mut [f64]) {
+        self.joint_others(step, n);
         let start = std::mem::take(&mut self.start);
         self.mutations(model, &step.kernel, step.h, &start, &step.key);
         self.start = start;
