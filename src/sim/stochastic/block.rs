@@ -144,7 +144,7 @@ impl Block {
             }
             for &i in &self.joint {
                 if let (Some(step), Some(leg)) = (self.pending[i].take(), legs[i].as_mut()) {
-                    self.lanes[i].joint_finish(&step, leg.model, leg.state);
+                    self.lanes[i].joint_finish(&step, leg.state);
                     errors[i] = non_finite(step.t, leg.state);
                 }
             }

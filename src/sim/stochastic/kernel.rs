@@ -204,10 +204,17 @@ pub(super) struct Kernel {
 /// the transitions alone share it (see [`Kernel::build`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Switching {
-    /// The law (see [`switching_members`]) as conditional probabilities in draw order, and
-    /// as the matrix P = exp(∫Q) over the members.
-    pub switch: Vec<f64>,
+    /// The law (see [`switching_members`]) as the matrix P = exp(∫Q) over the members.
     pub matrix: Vec<f64>,
+    /// The same law as a step that is not a joint one draws it: per source member, the
+    /// probability that a cell leaves it; and per source, for each other member in order,
+    /// the probability that a cell that leaves ends there given that it is in none of the
+    /// members before (conditional probabilities of a multinomial split) and the cumulative
+    /// share of the leavers up to there (for a split cell by cell). From the last member
+    /// with any share on, both are 1, so no cell lands where none can.
+    pub leave: Vec<f64>,
+    pub split: Vec<f64>,
+    pub cumulative: Vec<f64>,
     /// Per source member a, two packed lower triangles (row b, columns c ≤ b, m(m+1)/2
     /// entries each): diag(p_a) − p_a·p_aᵀ, the covariance of one cell's switching, then
     /// p_a·p_aᵀ, over which the variance of a lineage grown before it switches spreads
@@ -236,8 +243,8 @@ fn switch_moments(p: &[f64], m: usize) -> Vec<f64> {
 
 /// The compartments that take part in switching, in the order a step draws their moves: every
 /// cell of a member ends the step in member j with probability [exp(∫Q)]_ij (Q the switching
-/// generator), drawn per source as sequential binomials with conditional probabilities, so
-/// cells that switch twice within a step are counted right.
+/// generator), drawn per source as a multinomial (see [`Switching`]), so cells that switch
+/// twice within a step are counted right.
 pub(super) fn switching_members(model: &Model) -> Vec<usize> {
     let mut members: Vec<usize> = model
         .transitions
@@ -303,12 +310,14 @@ impl Kernel {
             let rates = &scratch.switching;
             let expm = &mut scratch.expm;
             lookup(&SWITCHES, switch_key, || {
-                let (matrix, switch) =
-                    switching_law(cx, h, 0, nk - 1, |k, t| rates[k * nt + t], expm);
+                let matrix = switching_law(cx, h, 0, nk - 1, |k, t| rates[k * nt + t], expm);
                 let moments = switch_moments(&matrix, cx.members.len());
+                let (leave, split, cumulative) = leaving_law(&matrix, cx.members.len());
                 Switching {
-                    switch,
                     matrix,
+                    leave,
+                    split,
+                    cumulative,
                     moments,
                 }
             })
@@ -461,9 +470,7 @@ impl Kernel {
     }
 }
 
-/// Over nodes `from..=to`: P = exp(∫Q) over the members and, for each member a and each
-/// other member b in order, the probability that a cell of a is in b at the end given that it
-/// is in none of the members before b (the conditional probabilities of a multinomial draw).
+/// Over nodes `from..=to`: P = exp(∫Q) over the members.
 fn switching_law(
     cx: &Context,
     h: f64,
@@ -471,7 +478,7 @@ fn switching_law(
     to: usize,
     rate: impl Fn(usize, usize) -> f64,
     scratch: &mut ExpmScratch,
-) -> (Vec<f64>, Vec<f64>) {
+) -> Vec<f64> {
     let members = cx.members;
     let m = members.len();
     let position = |c: usize| members.iter().position(|&x| x == c);
@@ -490,20 +497,43 @@ fn switching_law(
     let generator = std::mem::take(&mut scratch.generator);
     let p = expm(&generator, m, scratch);
     scratch.generator = generator;
-    let mut out = Vec::with_capacity(m * m);
+    p
+}
+
+/// [`Switching::leave`], [`Switching::split`] and [`Switching::cumulative`] of the m×m
+/// switching matrix `p`. A source's leaving probability is the sum of its row off the
+/// diagonal (not 1 − p_aa, which would lose a small one to rounding).
+fn leaving_law(p: &[f64], m: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let others = m.saturating_sub(1);
+    let mut leave = Vec::with_capacity(m);
+    let mut split = Vec::with_capacity(m * others);
+    let mut cumulative = Vec::with_capacity(m * others);
     for a in 0..m {
-        let mut rest = 1.0;
-        for b in (0..m).filter(|&b| b != a) {
-            let pb = p[a * m + b];
-            out.push(if rest > 0.0 {
-                (pb / rest).clamp(0.0, 1.0)
+        let row = &p[a * m..(a + 1) * m];
+        let shares: Vec<f64> = (0..m).filter(|&b| b != a).map(|b| row[b]).collect();
+        let total: f64 = shares.iter().sum();
+        leave.push(total.clamp(0.0, 1.0));
+        let last = shares.iter().rposition(|&x| x > 0.0);
+        let (mut rest, mut sum) = (total, 0.0);
+        for (b, &x) in shares.iter().enumerate() {
+            sum += x;
+            let beyond = last.is_none_or(|last| b >= last);
+            split.push(if beyond {
+                1.0
+            } else if rest > 0.0 {
+                (x / rest).clamp(0.0, 1.0)
             } else {
                 0.0
             });
-            rest -= pb;
+            cumulative.push(if beyond {
+                1.0
+            } else {
+                (sum / total).clamp(0.0, 1.0)
+            });
+            rest -= x;
         }
     }
-    (p, out)
+    (leave, split, cumulative)
 }
 
 /// exp(A) of a small dense m×m matrix by scaling and squaring with a Taylor series: scaled

@@ -56,6 +56,9 @@ use kernel::{Context, Kernel, Law, Nodes, Profile};
 /// A step whose switching compartments all hold more cells than this draws them jointly
 /// from the normal law (see `StochasticPropagator::joint_laws`).
 const JOINT_ABOVE: f64 = GAUSSIAN_ABOVE;
+/// Up to this many cells leaving a compartment in a step that is not a joint one are sent
+/// to their destinations one by one (a uniform each; more take a binomial per destination).
+const SPLIT_CELL_BY_CELL: u64 = 16;
 /// Sub-steps per grid cell that get distinct keys (events rarely split a cell more).
 const SUBSTEPS_PER_CELL: u64 = 1 << 16;
 
@@ -93,6 +96,16 @@ struct StepPlan {
     switch_first: bool,
 }
 
+/// A compartment mutants land in.
+struct MutationTarget {
+    to: usize,
+    /// The index of the first mutation into it: the stream unit of its draws.
+    first: usize,
+    /// Every mutation into it that can happen (probability > 0), as (source, probability)
+    /// in the model's order.
+    sources: Vec<(usize, f64)>,
+}
+
 /// A joint step between its stages: what every stage needs besides the lane's scratch.
 struct Pending {
     /// The step's start (for errors).
@@ -118,9 +131,8 @@ pub struct StochasticPropagator {
     /// Σ_j μ_ij per compartment: the share of divisions that yield a mutant daughter
     /// instead of a second cell of the parent's kind.
     mutation_share: Vec<f64>,
-    /// Each compartment mutants land in, with the index of the first mutation into it (the
-    /// stream unit of its draws), in order of first appearance.
-    mutation_targets: Vec<(usize, usize)>,
+    /// Each compartment mutants land in, in order of first appearance.
+    mutation_targets: Vec<MutationTarget>,
     /// Digests of the model and the quadrature, and of the response curves' shapes, for the
     /// kernel and profile caches.
     digest: u64,
@@ -171,10 +183,18 @@ impl StochasticPropagator {
         for mu in &model.mutations {
             mutation_share[mu.from] += mu.probability;
         }
-        let mut mutation_targets: Vec<(usize, usize)> = Vec::new();
+        let mut mutation_targets: Vec<MutationTarget> = Vec::new();
         for (f, mu) in model.mutations.iter().enumerate() {
-            if !mutation_targets.iter().any(|&(to, _)| to == mu.to) {
-                mutation_targets.push((mu.to, f));
+            if !mutation_targets.iter().any(|t| t.to == mu.to) {
+                mutation_targets.push(MutationTarget {
+                    to: mu.to,
+                    first: f,
+                    sources: model.mutations[f..]
+                        .iter()
+                        .filter(|m| m.to == mu.to && m.probability > 0.0)
+                        .map(|m| (m.from, m.probability))
+                        .collect(),
+                });
             }
         }
         let nodes = Nodes::new(graded_nodes);
@@ -400,7 +420,7 @@ impl StochasticPropagator {
         for i in 0..n.len() {
             self.next[i] = self.lineages(i, n[i], key);
         }
-        self.mutations(model, kernel, h, n, key);
+        self.mutations(kernel, h, n, key);
         n.copy_from_slice(&self.next);
     }
 
@@ -449,14 +469,16 @@ impl StochasticPropagator {
     /// mutations into it (independent Poisson counts add up, and a mutant's fate depends only
     /// on where it lands), each growing from its birth to the end of the step at the
     /// destination's mean rates.
-    fn mutations(&mut self, model: &Model, kernel: &Kernel, h: f64, n: &[f64], key: &StepKey) {
+    fn mutations(&mut self, kernel: &Kernel, h: f64, n: &[f64], key: &StepKey) {
         let nc = n.len();
-        for &(to, first) in &self.mutation_targets {
-            let mean: f64 = model.mutations[first..]
-                .iter()
-                .filter(|m| m.to == to && n[m.from] > 0.0 && m.probability > 0.0)
-                .map(|m| m.probability * n[m.from] * self.laws[m.from].divisions)
-                .sum();
+        for target in &self.mutation_targets {
+            let (to, first) = (target.to, target.first);
+            let mut mean = 0.0;
+            for &(from, probability) in &target.sources {
+                if n[from] > 0.0 {
+                    mean += probability * n[from] * self.laws[from].divisions;
+                }
+            }
             if mean.is_nan() || mean <= 0.0 {
                 continue;
             }
@@ -602,42 +624,57 @@ impl StochasticPropagator {
     /// Last stage of a joint step (after the members' draw, by the lane-by-lane stages or
     /// the arrays alike): the lineages of the compartments that do not switch, the mutant
     /// daughters of the cells birth–death started from, and the new counts into `n`.
-    fn joint_finish(&mut self, step: &Pending, model: &Model, n: &mut [f64]) {
+    fn joint_finish(&mut self, step: &Pending, n: &mut [f64]) {
         self.joint_others(step, n);
         let start = std::mem::take(&mut self.start);
-        self.mutations(model, &step.kernel, step.h, &start, &step.key);
+        self.mutations(&step.kernel, step.h, &start, &step.key);
         self.start = start;
         n.copy_from_slice(&self.next);
     }
 
     /// Moves cells between compartments: each cell of member a ends the step in member b
-    /// with probability [exp(∫Q)]_ab, drawn per source as sequential binomials.
+    /// with probability [exp(∫Q)]_ab. Per source, the cells that leave are one binomial draw,
+    /// and they are split among the other members one by one (a uniform each) when they are
+    /// few, else by sequential binomials: the multinomial law, with one exact draw where
+    /// most leave a few cells (a draw per destination, each with its own set-up, before).
     fn switch(&mut self, kernel: &Kernel, n: &mut [f64], key: &StepKey) {
         self.next.copy_from_slice(n);
         let members = &self.members;
-        let mut index = 0;
+        let others = members.len() - 1;
+        let law = &kernel.switching;
         for (a, &source) in members.iter().enumerate() {
             let count = n[source] as u64;
-            if count == 0 {
-                index += members.len() - 1;
+            let leave = law.leave[a];
+            if count == 0 || leave <= 0.0 {
                 continue;
             }
             let mut rng = key.stream(source as u64 * CHANNELS + CH_SWITCH);
-            let mut remaining = count;
-            for (b, &dest) in members.iter().enumerate() {
-                if b == a {
-                    continue;
-                }
-                let q = kernel.switching.switch[index];
-                index += 1;
-                if remaining == 0 || q <= 0.0 {
-                    continue;
-                }
-                let moved = draws::binomial(remaining, q, &mut rng);
-                remaining -= moved;
-                self.next[dest] += moved as f64;
+            let leaving = draws::binomial(count, leave, &mut rng);
+            if leaving == 0 {
+                continue;
             }
-            self.next[source] -= (count - remaining) as f64;
+            self.next[source] -= leaving as f64;
+            // The b-th other member of a.
+            let dest = |b: usize| members[if b < a { b } else { b + 1 }];
+            let row = a * others..(a + 1) * others;
+            if leaving <= SPLIT_CELL_BY_CELL {
+                let cumulative = &law.cumulative[row];
+                for _ in 0..leaving {
+                    let u: f64 = rand::RngExt::random(&mut rng);
+                    let b = cumulative.iter().position(|&c| u < c).unwrap_or(others - 1);
+                    self.next[dest(b)] += 1.0;
+                }
+            } else {
+                let mut remaining = leaving;
+                for (b, &q) in law.split[row].iter().enumerate() {
+                    if remaining == 0 {
+                        break;
+                    }
+                    let moved = draws::binomial(remaining, q, &mut rng);
+                    remaining -= moved;
+                    self.next[dest(b)] += moved as f64;
+                }
+            }
         }
         n.copy_from_slice(&self.next);
     }
@@ -661,7 +698,7 @@ impl Propagator for StochasticPropagator {
                 self.joint_laws(&step, model, state);
                 self.joint_covariance(&step, state);
                 self.joint_draw(&step, model);
-                self.joint_finish(&step, model, state);
+                self.joint_finish(&step, state);
             }
             if state.iter().any(|x| !x.is_finite()) {
                 return Err(crate::error::Error::engine(t, "a count became non-finite"));
