@@ -217,6 +217,26 @@ impl Schedule {
         }
     }
 
+    /// Whether the schedule's doses depend on time alone: it never reads an observation and
+    /// has one line of treatment, so every patient on it is dosed alike until progression
+    /// ends treatment (runs share its dosing then: `sim/lockstep.rs`).
+    pub fn open_loop(&self) -> bool {
+        match self {
+            Schedule::Events { .. }
+            | Schedule::Piecewise { .. }
+            | Schedule::Continuous { .. }
+            | Schedule::Intermittent { .. } => true,
+            Schedule::Combination { parts, .. } => parts.iter().all(Schedule::open_loop),
+            Schedule::Sequence { .. }
+            | Schedule::Holiday(_)
+            | Schedule::Modulation(_)
+            | Schedule::Containment(_)
+            | Schedule::Mpc(_)
+            | Schedule::Adaptive { .. }
+            | Schedule::Custom(_) => false,
+        }
+    }
+
     /// A fresh policy in its initial state (one per simulated patient); a model-based rule
     /// takes its model of the patient from `env`.
     pub fn policy(&self, env: &dyn PolicyEnv) -> Box<dyn Policy + Send> {

@@ -319,6 +319,11 @@ struct Driver<'s> {
     samples: Vec<f64>,
     /// Times the run must stop at (segment boundaries), for [`run_deterministic_pausing`].
     pauses: &'s [f64],
+    /// Keep the doses of the latest decisions in `dosed` (drug, weight for the outcome,
+    /// duration): the shared schedule of a block does, for the runs that follow it
+    /// (`lockstep.rs`).
+    logs_doses: bool,
+    dosed: Vec<(usize, f64, f64)>,
 }
 
 impl<'s> Driver<'s> {
@@ -377,6 +382,8 @@ impl<'s> Driver<'s> {
             sample_k: 0,
             samples: Vec::new(),
             pauses: &[],
+            logs_doses: false,
+            dosed: Vec::new(),
         }
     }
 
@@ -419,6 +426,8 @@ impl<'s> Driver<'s> {
             sample_k: self.sample_k,
             samples: self.samples.clone(),
             pauses: self.pauses,
+            logs_doses: self.logs_doses,
+            dosed: self.dosed.clone(),
         }
     }
 
@@ -449,26 +458,26 @@ impl<'s> Driver<'s> {
     /// engine can follow); `None` when the run has reached the horizon. The state is then
     /// moved to it by an engine and [`Self::arrive`] follows.
     fn depart(&mut self) -> Result<Option<f64>> {
-        if self.events() {
+        // 1. Visits: observe, call progression, and let the policy see the result.
+        if self.visit_due() {
+            self.visit();
+        }
+        self.depart_after_visit()
+    }
+
+    /// [`Self::depart`] from the decisions on, the visit due now (if any) done.
+    fn depart_after_visit(&mut self) -> Result<Option<f64>> {
+        // 2. Decisions: doses given now (none once treatment is over).
+        self.decide();
+        // 3. Samples (for a fit) and recording; at the horizon the run is over.
+        self.sample();
+        if self.record() {
             return Ok(None);
         }
         // 4. Integrate to the next event.
         let next = self.next_event();
         self.check_rates(next)?;
         Ok(Some(next))
-    }
-
-    /// The events due now; true when the run has reached the horizon.
-    fn events(&mut self) -> bool {
-        // 1. Visits: observe, call progression, and let the policy see the result.
-        if self.visit_due() {
-            self.visit();
-        }
-        // 2. Decisions: doses given now (none once treatment is over).
-        self.decide();
-        // 3. Samples (for a fit) and recording.
-        self.sample();
-        self.record()
     }
 
     fn recording(&self) -> bool {
@@ -561,6 +570,7 @@ impl<'s> Driver<'s> {
 
     /// Every decision due at `t`: doses through the toxicity guard into the exposure.
     fn decide(&mut self) {
+        self.dosed.clear();
         let (t, horizon, eps) = (self.t, self.scenario.horizon, self.eps);
         let n_drugs = self.scenario.drugs.len();
         while let Some(td) = self.next_decision() {
@@ -570,10 +580,17 @@ impl<'s> Driver<'s> {
             self.doses.clear();
             self.policy.decide(t, &mut self.doses);
             for planned in &self.doses {
-                if planned.amount <= 0.0 || planned.drug >= n_drugs {
+                // (Field by field: the policy has just stored them one by one, and one wide
+                // load across two such stores waits for both to reach the cache.)
+                let (drug, amount, duration) = (planned.drug, planned.amount, planned.duration);
+                if amount <= 0.0 || drug >= n_drugs {
                     continue;
                 }
-                let mut dose = *planned;
+                let mut dose = Dose {
+                    drug,
+                    amount,
+                    duration,
+                };
                 if !self.toxicity.admit(t, &mut dose) {
                     continue;
                 }
@@ -587,6 +604,9 @@ impl<'s> Driver<'s> {
                 };
                 self.outcome.dose(t, dose.drug, weight, dose.duration);
                 self.dose_since_row[dose.drug] += dose.amount;
+                if self.logs_doses {
+                    self.dosed.push((dose.drug, weight, dose.duration));
+                }
             }
             self.decision_k += 1;
         }
@@ -649,8 +669,13 @@ impl<'s> Driver<'s> {
         if next - self.t <= 0.0 {
             return Ok(());
         }
-        let model = &self.scenario.model;
         self.exposure.at(0.0, &mut self.conc);
+        self.check_rates_at_conc()
+    }
+
+    /// [`Self::check_rates`] at the exposure `self.conc` (the drugs' levels now).
+    fn check_rates_at_conc(&mut self) -> Result<()> {
+        let model = &self.scenario.model;
         if self.conc != self.check_conc {
             self.check_conc.copy_from_slice(&self.conc);
             self.parts_ready = false;
@@ -691,6 +716,12 @@ impl<'s> Driver<'s> {
         if span > 0.0 {
             self.exposure.advance(self.t, span);
         }
+        self.move_clock(next);
+    }
+
+    /// The clock to `next` (the horizon when within rounding of it), and the outcome's
+    /// record of the state there.
+    fn move_clock(&mut self, next: f64) {
         let horizon = self.scenario.horizon;
         self.t = if next >= horizon - self.eps {
             horizon

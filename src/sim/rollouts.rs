@@ -296,25 +296,45 @@ fn in_blocks(
 mod tests {
     use super::*;
 
-    fn persister() -> Scenario {
+    /// The flagship, its text changed by `edit`.
+    fn persister_with(edit: impl Fn(String) -> String) -> Scenario {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/persister-nsclc.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = edit(std::fs::read_to_string(&path).unwrap());
         Scenario::from_text(&path, &text).unwrap()
+    }
+
+    fn persister() -> Scenario {
+        persister_with(|text| text)
     }
 
     /// Every arm of the flagship (open and closed loop), with its virtual patients and as
     /// one typical patient (whose lanes share kernels, so the arrays of `stochastic/lanes.rs`
-    /// take most joint steps), 21 rollouts from rollout 5, three of them recording
-    /// trajectories (so lanes of one block take legs of different lengths): blocks of 1, 4
-    /// and 16 lanes give the same results, and each rollout is the one run alone.
+    /// take most joint steps, and whose open-loop arms' lanes follow one shared schedule,
+    /// `sim/lockstep.rs`), 21 rollouts from rollout 5, three of them recording trajectories
+    /// (so lanes of one block take legs of different lengths and some keep their own
+    /// schedule): blocks of 1, 4 and 16 lanes give the same results, and each rollout is the
+    /// one run alone. Once more with the GPX4 inhibitor given two weeks in four, against a
+    /// toxicity budget of one, so the guard clips doses (its count is in the outcome).
     #[test]
     fn results_do_not_depend_on_the_block_size() {
         let mut typical = persister();
         typical.patients.clear();
         typical.patient_correlation = None;
         typical.patient_table = None;
-        for s in [persister(), typical] {
+        let mut clipped = persister_with(|text| {
+            let longer = text.replace(
+                "{ intermittent: { drug: gpx4i, on: 7, off: 21 } }",
+                "{ intermittent: { drug: gpx4i, on: 14, off: 14 } }",
+            );
+            assert_ne!(longer, text);
+            longer
+        });
+        clipped.patients.clear();
+        clipped.patient_correlation = None;
+        clipped.patient_table = None;
+        clipped.arms.retain(|arm| arm.name == "continuous-gpx4i");
+        for s in [persister(), typical, clipped] {
             same_in_any_block(&s);
         }
     }
@@ -334,6 +354,10 @@ mod tests {
             let by =
                 |block| in_blocks(&cells, &arm, s.cells_per_unit, settings, block, &|| {}).unwrap();
             let one = by(1);
+            if s.arms.len() == 1 {
+                // (The clipped variant: its guard does clip.)
+                assert!(one.rollouts.iter().any(|r| r.outcome.clipped_doses > 0));
+            }
             assert_eq!(one, by(4), "arm {}", arm.name);
             assert_eq!(one, by(16), "arm {}", arm.name);
             let record = |index| if index < 8 { 7.0 } else { 0.0 };
