@@ -111,6 +111,9 @@ pub struct Exposure {
     /// Per drug, the last segment length `advance` decayed over and its two exponentials
     /// (segments repeat their length, daily doses every day): not part of the state.
     decay: Vec<[f64; 3]>,
+    /// [`Self::digest`] of the current state, once asked for (runs that share one exposure
+    /// ask for it once a step each): not part of the state.
+    digested: std::cell::Cell<Option<[u64; 2]>>,
 }
 
 impl Exposure {
@@ -143,6 +146,7 @@ impl Exposure {
             kinetics: drugs.iter().map(|d| d.kinetics).collect(),
             decay: vec![[f64::NAN; 3]; drugs.len()],
             states,
+            digested: std::cell::Cell::new(None),
         }
     }
 
@@ -156,6 +160,16 @@ impl Exposure {
     /// kinetics are fixed for an exposure and enter through a seed taken once; a step
     /// absorbs only the states (a dose level's sum, a PK drug's two amounts).
     pub fn digest(&self) -> [u64; 2] {
+        if let Some(d) = self.digested.get() {
+            return d;
+        }
+        let d = self.digest_states();
+        self.digested.set(Some(d));
+        d
+    }
+
+    /// [`Self::digest`], worked out.
+    fn digest_states(&self) -> [u64; 2] {
         let mut d = self.seed;
         for s in &self.states {
             match s {
@@ -180,6 +194,7 @@ impl Exposure {
         if dose.amount <= 0.0 {
             return;
         }
+        self.digested.set(None);
         let Some(state) = self.states.get_mut(dose.drug) else {
             return;
         };
@@ -200,6 +215,7 @@ impl Exposure {
     /// that will now not be given. PK drugs already given stay in the body and wash out.
     /// Level doses are counted only up to `horizon`.
     pub fn stop_levels(&mut self, t: f64, horizon: f64) -> Vec<f64> {
+        self.digested.set(None);
         self.states
             .iter_mut()
             .map(|s| match s {
@@ -255,6 +271,7 @@ impl Exposure {
 
     /// Moves the segment start from `t` to `t + tau`: PK amounts decay, ended levels drop.
     pub fn advance(&mut self, t: f64, tau: f64) {
+        self.digested.set(None);
         let end = t + tau;
         for ((s, kin), decay) in self
             .states

@@ -60,6 +60,9 @@ pub fn run_block(
     let mut results: Vec<Option<Result<RunResult>>> = (0..n).map(|_| None).collect();
     let mut next = vec![0.0; n];
     let mut errors: Vec<Option<Error>> = (0..n).map(|_| None).collect();
+    let mut conc_now = runs
+        .first()
+        .map_or(Vec::new(), |r| vec![0.0; r.0.drugs.len()]);
     loop {
         // The shared schedule's day: its visit (it observes nothing), then its doses and
         // where it goes next; each following run's visit comes first, from the schedule's
@@ -85,7 +88,11 @@ pub fn run_block(
                 if let Some(at) = lead_next
                     && at - lead.t > 0.0
                 {
-                    lead.exposure.at(0.0, &mut lead.conc);
+                    lead.exposure.at(0.0, &mut conc_now);
+                    if conc_now != lead.conc {
+                        lead.conc.copy_from_slice(&conc_now);
+                        lead.conc_version += 1;
+                    }
                 }
                 lead_next
             }
@@ -208,7 +215,10 @@ impl<'s> Driver<'s> {
             return Err(Error::engine(self.t, "a run left its shared schedule"));
         };
         if next - self.t > 0.0 {
-            self.conc.copy_from_slice(&lead.conc);
+            if self.conc_version != lead.conc_version {
+                self.conc.copy_from_slice(&lead.conc);
+                self.conc_version = lead.conc_version;
+            }
             self.check_rates_at_conc()?;
         }
         Ok(Some(next))

@@ -324,6 +324,10 @@ struct Driver<'s> {
     /// (`lockstep.rs`).
     logs_doses: bool,
     dosed: Vec<(usize, f64, f64)>,
+    /// Of the shared schedule, a count of the changes of `conc`; of a run that follows it,
+    /// the count its `conc` is a copy at (`lockstep.rs`: most days the exposure at the
+    /// day's start repeats, and then nothing is copied or compared).
+    conc_version: u64,
 }
 
 impl<'s> Driver<'s> {
@@ -384,6 +388,7 @@ impl<'s> Driver<'s> {
             pauses: &[],
             logs_doses: false,
             dosed: Vec::new(),
+            conc_version: 0,
         }
     }
 
@@ -428,6 +433,7 @@ impl<'s> Driver<'s> {
             pauses: self.pauses,
             logs_doses: self.logs_doses,
             dosed: self.dosed.clone(),
+            conc_version: self.conc_version,
         }
     }
 

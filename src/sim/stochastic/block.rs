@@ -39,6 +39,8 @@ pub struct Block {
     /// Those lanes in groups that share a kernel, for the arrays (`lanes.rs`), and per
     /// lane whether the arrays took its step.
     grouped: Vec<usize>,
+    /// Scratch of the grouping: per lane, its kernel's address and order of steps.
+    keyed: Vec<((usize, bool), usize)>,
     taken: Vec<bool>,
     /// The joint lanes the arrays did not take, which run the lane-by-lane stages.
     alone: Vec<usize>,
@@ -60,6 +62,7 @@ impl Block {
             pending: (0..n).map(|_| None).collect(),
             joint: Vec::with_capacity(n),
             grouped: Vec::with_capacity(n),
+            keyed: Vec::with_capacity(n),
             taken: vec![false; n],
             alone: Vec::with_capacity(n),
             shared,
@@ -163,29 +166,27 @@ impl Block {
         if !self.shared {
             return;
         }
-        let group = |p: &Option<Pending>| {
-            p.as_ref()
-                .map(|p| (std::rc::Rc::as_ptr(&p.kernel) as usize, p.switch_first))
-        };
-        self.grouped.clear();
+        self.keyed.clear();
         for &i in &self.joint {
             if let (Some(step), Some(leg)) = (&self.pending[i], &legs[i])
                 && self.lanes[i].arrays
                 && step.kernel.lineages.len() == leg.state.len()
             {
-                self.grouped.push(i);
+                let kernel = std::rc::Rc::as_ptr(&step.kernel) as usize;
+                self.keyed.push(((kernel, step.switch_first), i));
             }
         }
-        let pending = &self.pending;
-        self.grouped.sort_unstable_by_key(|&i| group(&pending[i]));
+        // (On an open-loop arm every lane's step usually shares one kernel: no sort then.)
+        if self.keyed.windows(2).any(|w| w[0].0 != w[1].0) {
+            self.keyed.sort_unstable();
+        }
+        self.grouped.clear();
+        self.grouped.extend(self.keyed.iter().map(|&(_, i)| i));
         let mut s = 0;
-        while s < self.grouped.len() {
-            let key = group(&self.pending[self.grouped[s]]);
+        while s < self.keyed.len() {
+            let key = self.keyed[s].0;
             let mut e = s + 1;
-            while e < self.grouped.len()
-                && e - s < LANES
-                && group(&self.pending[self.grouped[e]]) == key
-            {
+            while e < self.keyed.len() && e - s < LANES && self.keyed[e].0 == key {
                 e += 1;
             }
             // A lone lane goes faster by itself.
