@@ -52,6 +52,8 @@ pub fn run_block(
             },
         );
         lead.logs_doses = true;
+        // (Runs start at 0, so each takes the schedule's levels and bound at its first day.)
+        lead.conc_version = 1;
         lead
     });
     if shared.is_none() {
@@ -218,8 +220,11 @@ impl<'s> Driver<'s> {
             if self.conc_version != lead.conc_version {
                 self.conc.copy_from_slice(&lead.conc);
                 self.conc_version = lead.conc_version;
+                if self.conc != self.check_conc {
+                    self.bound_rates_at_conc();
+                }
             }
-            self.check_rates_at_conc()?;
+            self.check_state()?;
         }
         Ok(Some(next))
     }

@@ -324,9 +324,9 @@ struct Driver<'s> {
     /// (`lockstep.rs`).
     logs_doses: bool,
     dosed: Vec<(usize, f64, f64)>,
-    /// Of the shared schedule, a count of the changes of `conc`; of a run that follows it,
-    /// the count its `conc` is a copy at (`lockstep.rs`: most days the exposure at the
-    /// day's start repeats, and then nothing is copied or compared).
+    /// Of the shared schedule, a count of the changes of `conc` (from 1); of a run that
+    /// follows it, the count its `conc` and rate bound are at (`lockstep.rs`: most days the
+    /// exposure at the day's start repeats, and then nothing is copied or compared).
     conc_version: u64,
 }
 
@@ -681,16 +681,27 @@ impl<'s> Driver<'s> {
 
     /// [`Self::check_rates`] at the exposure `self.conc` (the drugs' levels now).
     fn check_rates_at_conc(&mut self) -> Result<()> {
-        let model = &self.scenario.model;
         if self.conc != self.check_conc {
-            self.check_conc.copy_from_slice(&self.conc);
-            self.parts_ready = false;
-            self.check_below = safe_below(model, self.model_digest, &self.conc, || {
-                model.rate_parts(&self.conc, &mut self.check_parts);
-                self.parts_ready = true;
-                model.rates_safe_below(&self.check_parts)
-            });
+            self.bound_rates_at_conc();
         }
+        self.check_state()
+    }
+
+    /// The bound below which the state's rates at `self.conc` cannot be out of range.
+    fn bound_rates_at_conc(&mut self) {
+        let model = &self.scenario.model;
+        self.check_conc.copy_from_slice(&self.conc);
+        self.parts_ready = false;
+        self.check_below = safe_below(model, self.model_digest, &self.conc, || {
+            model.rate_parts(&self.conc, &mut self.check_parts);
+            self.parts_ready = true;
+            model.rates_safe_below(&self.check_parts)
+        });
+    }
+
+    /// The rate check of the state at `self.check_conc`, its bound known.
+    fn check_state(&mut self) -> Result<()> {
+        let model = &self.scenario.model;
         // (Σ|N|: the bound holds for the ODE's tiny negative counts too.)
         let total: f64 = self.state.iter().map(|x| x.abs()).sum();
         if (total.is_nan() || total >= self.check_below)
