@@ -386,6 +386,24 @@ fn arrival_otherwise(lambda: f64, mu: f64, h: f64, rng: &mut Stream) -> u64 {
 mod tests {
     use super::*;
 
+    /// Pearson's χ² of `counts` against the cell probabilities `expected`; a cell of no
+    /// probability (none left by a pure birth, say) makes it infinite if it is hit.
+    fn chi_square(counts: &[u64], expected: &[f64]) -> f64 {
+        let n: u64 = counts.iter().sum();
+        counts
+            .iter()
+            .zip(expected)
+            .map(|(&c, &p)| {
+                let e = p * n as f64;
+                if e < 1e-6 {
+                    if c > 0 { f64::INFINITY } else { 0.0 }
+                } else {
+                    (c as f64 - e).powi(2) / e
+                }
+            })
+            .sum()
+    }
+
     #[test]
     fn inverted_poisson_has_the_poisson_law() {
         // 1e6 draws at each mean; cells k = 0 … K − 1 and ≥ K against the Poisson pmf, K
@@ -412,14 +430,7 @@ mod tests {
             for _ in 0..n {
                 counts[(inverted_poisson(mean, &mut rng) as usize).min(top)] += 1;
             }
-            let chi2: f64 = counts
-                .iter()
-                .zip(&expected)
-                .map(|(&c, &p)| {
-                    let e = p * n as f64;
-                    (c as f64 - e).powi(2) / e
-                })
-                .sum();
+            let chi2 = chi_square(&counts, &expected);
             assert!(chi2 < 70.0, "mean {mean}: {counts:?} χ² {chi2}");
         }
     }
@@ -465,14 +476,7 @@ mod tests {
                 let k = if p > 0.5 { n - x } else { x };
                 counts[(k as usize).min(top)] += 1;
             }
-            let chi2: f64 = counts
-                .iter()
-                .zip(&expected)
-                .map(|(&c, &q)| {
-                    let e = q * draws as f64;
-                    (c as f64 - e).powi(2) / e
-                })
-                .sum();
+            let chi2 = chi_square(&counts, &expected);
             assert!(chi2 < 70.0, "n {n} p {p}: {counts:?} χ² {chi2}");
         }
     }
@@ -543,19 +547,7 @@ mod tests {
             }
             let mut expected: Vec<f64> = (0..4).map(|k| arrival_law(lambda, mu, h, k)).collect();
             expected.push(1.0 - expected.iter().sum::<f64>());
-            let chi2: f64 = counts
-                .iter()
-                .zip(&expected)
-                .map(|(&c, &p)| {
-                    let e = p * n as f64;
-                    // (A cell of no probability, as none left by a pure birth, fails if hit.)
-                    if e < 1e-6 {
-                        if c > 0 { f64::INFINITY } else { 0.0 }
-                    } else {
-                        (c as f64 - e).powi(2) / e
-                    }
-                })
-                .sum();
+            let chi2 = chi_square(&counts, &expected);
             assert!(
                 chi2 < 30.0,
                 "λ {lambda} μ {mu} h {h}: {counts:?} against {expected:?}, χ² {chi2}"
