@@ -640,7 +640,7 @@ impl StochasticPropagator {
     fn switch(&mut self, kernel: &Kernel, n: &mut [f64], key: &StepKey) {
         self.next.copy_from_slice(n);
         let members = &self.members;
-        let others = members.len() - 1;
+        let others = members.len().saturating_sub(1);
         let law = &kernel.switching;
         for (a, &source) in members.iter().enumerate() {
             let count = n[source] as u64;
@@ -661,7 +661,10 @@ impl StochasticPropagator {
                 let cumulative = &law.cumulative[row];
                 for _ in 0..leaving {
                     let u: f64 = rand::RngExt::random(&mut rng);
-                    let b = cumulative.iter().position(|&c| u < c).unwrap_or(others - 1);
+                    let b = cumulative
+                        .iter()
+                        .position(|&c| u < c)
+                        .unwrap_or(others.saturating_sub(1));
                     self.next[dest(b)] += 1.0;
                 }
             } else {
