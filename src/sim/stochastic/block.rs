@@ -1,11 +1,11 @@
 //! Rollouts stepped together, stage by stage.
 //!
 //! A block holds several rollouts (lanes). Lanes whose joint steps share a kernel take them
-//! together as arrays, four lanes to a vector instruction (`lanes.rs`); the others run each
-//! stage of a joint step across the lanes before the next stage. Every lane draws from its
-//! own keyed streams and does the same arithmetic in the same order as alone, so a
-//! rollout's numbers do not depend on the block it runs in, its size, or its other lanes
-//! (docs/performance.md has what each part gained).
+//! together as arrays, eight (AVX-512) or four (AVX2) lanes to a vector instruction
+//! (`lanes.rs`); the others run each stage of a joint step across the lanes before the next
+//! stage. Every lane draws from its own keyed streams and does the same arithmetic in the
+//! same order as alone, so a rollout's numbers do not depend on the block it runs in, its
+//! size, or its other lanes (docs/performance.md has what each part gained).
 
 use super::lanes::{self, LANES};
 use super::{Pending, StochasticPropagator};
