@@ -102,19 +102,56 @@ pub fn joint_steps(
     legs: &[Option<Leg>],
     chunk: &[usize],
 ) -> [bool; LANES] {
+    Version::fastest().joint_steps(lanes, pending, legs, chunk)
+}
+
+/// The compiled versions of the arrays: the same numbers, in wider vector instructions
+/// where the processor has them. A version other than `Any` is made only where the
+/// processor has its feature ([`Version::fastest`], and the tests' list of versions).
+#[derive(Debug, Clone, Copy)]
+enum Version {
+    Any,
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the processor has just been found to have AVX-512F, all that
-        // `joint_steps_avx512` is compiled to use.
-        return unsafe { joint_steps_avx512(lanes, pending, legs, chunk) };
-    }
+    Avx2,
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has just been found to have AVX2, all that
-        // `joint_steps_avx2` is compiled to use.
-        return unsafe { joint_steps_avx2(lanes, pending, legs, chunk) };
+    Avx512,
+}
+
+impl Version {
+    /// The widest version this processor runs (its features are detected once and cached
+    /// by the standard library).
+    fn fastest() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Version::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Version::Avx2;
+            }
+        }
+        Version::Any
     }
-    joint_steps_any(lanes, pending, legs, chunk)
+
+    /// [`joint_steps`] in this version.
+    #[inline]
+    fn joint_steps(
+        self,
+        lanes: &mut [StochasticPropagator],
+        pending: &[Option<Pending>],
+        legs: &[Option<Leg>],
+        chunk: &[usize],
+    ) -> [bool; LANES] {
+        match self {
+            Version::Any => joint_steps_any(lanes, pending, legs, chunk),
+            // SAFETY: these versions are made only where the processor has AVX2 or
+            // AVX-512F (see the type), all that the functions are compiled to use.
+            #[cfg(target_arch = "x86_64")]
+            Version::Avx2 => unsafe { joint_steps_avx2(lanes, pending, legs, chunk) },
+            #[cfg(target_arch = "x86_64")]
+            Version::Avx512 => unsafe { joint_steps_avx512(lanes, pending, legs, chunk) },
+        }
+    }
 }
 
 /// [`joint_steps`] in 256-bit vector instructions (four lanes to an instruction). AVX2
@@ -484,35 +521,6 @@ mod tests {
             "greene2019-induced",
         ] {
             same_as_lane_by_lane(name);
-        }
-    }
-
-    /// The compiled versions of the arrays.
-    #[derive(Debug, Clone, Copy)]
-    enum Version {
-        Any,
-        #[cfg(target_arch = "x86_64")]
-        Avx2,
-        #[cfg(target_arch = "x86_64")]
-        Avx512,
-    }
-
-    impl Version {
-        fn joint_steps(
-            self,
-            lanes: &mut [StochasticPropagator],
-            pending: &[Option<Pending>],
-            legs: &[Option<Leg>],
-            chunk: &[usize],
-        ) -> [bool; LANES] {
-            match self {
-                Version::Any => joint_steps_any(lanes, pending, legs, chunk),
-                // SAFETY: `versions` lists these only where the processor has the feature.
-                #[cfg(target_arch = "x86_64")]
-                Version::Avx2 => unsafe { joint_steps_avx2(lanes, pending, legs, chunk) },
-                #[cfg(target_arch = "x86_64")]
-                Version::Avx512 => unsafe { joint_steps_avx512(lanes, pending, legs, chunk) },
-            }
         }
     }
 
