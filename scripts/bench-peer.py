@@ -2,19 +2,26 @@
 """regimen's stochastic engine against the NumPy peer, measured in the same run.
 
 Runs, in turn and REPEATS times, `regimen simulate <bench scenario> --rollouts N --arm
-continuous` on one thread and `peer_numpy.py N --no-record` (both on the frozen benchmark
-scenario of ../shared/bench), and prints the median cost per rollout-day of each and their
-ratio. The frozen scenario predates RECIST on lesion diameters (issue 11): regimen reads a
-copy whose `rule: recist` is the rule it meant then, `rise_over_nadir` (marker ≥ 1.2 ×
-nadir); the peer reads the file itself.
+continuous` on one thread, on two copies of the scenario, and `peer_numpy.py N
+--no-record` (all on the frozen benchmark scenario of ../shared/bench), and prints the
+median cost per rollout-day of each and their ratios. regimen reads copies of the frozen
+scenario (scripts/frozen_bench.py) whose `rule: recist` is the rule it meant then,
+`rise_over_nadir`:
+
+- "same doses": with `treat_beyond_progression: true`, regimen doses every day to day
+  1095, as the peer does (the peer has no progression rule; its mean trajectory is within
+  2.5 % of regimen's ODE on this copy to the last day). The like-for-like figure.
+- "own rule": the scenario as regimen reads it by default, dosing stopped at progression
+  (near day 900). In its last ~145 days the persisters revert below 1e5 cells and take
+  exact small-count draws, steps the peer's simulation never reaches.
 
 regimen's first figure is the whole command's wall time: loading and checking the
 scenario, the outcomes (progression, endpoints) and the summary and its files included.
 The peer's figure is its simulation loop only (its YAML, set-up and start-up left out, and
-it tracks no endpoint), so the first ratio favours the peer. The second figure is regimen's
+it tracks no endpoint), so that ratio favours the peer. The second figure is regimen's
 cost per added rollout-day, the slope between N/10 and N rollouts run in turn with the
 others (the ≈ 15 ms a command spends whatever its size left out, as the peer's figure
-leaves its own out): the like-for-like ratio.
+leaves its own out): the like-for-like measure of time.
 
     target/py-venv/bin/python scripts/bench-peer.py [N] [--repeats R] [--bench DIR]
 
@@ -56,23 +63,32 @@ def main():
     binary = str(ROOT / "target" / "release" / "regimen")
     days = DAYS
     small = max(a.n // 10, 1)
-    ours, marginal, theirs = [], [], []
+    runs = {"same doses": True, "own rule": False}
+    whole = {name: [] for name in runs}
+    marginal = {name: [] for name in runs}
+    theirs = []
     with tempfile.TemporaryDirectory() as tmp:
-        ours_file = regimen_copy(frozen, Path(tmp))
+        files = {name: str(regimen_copy(frozen, Path(tmp), through))
+                 for name, through in runs.items()}
         for k in range(a.repeats):
-            whole = regimen_seconds(binary, str(ours_file), a.n, f"{tmp}/run{k}")
-            few = regimen_seconds(binary, str(ours_file), small, f"{tmp}/few{k}")
-            ours.append(whole / (a.n * days) * 1e9)
-            marginal.append((whole - few) / ((a.n - small) * days) * 1e9)
+            line = []
+            for name, scenario in files.items():
+                full = regimen_seconds(binary, scenario, a.n, f"{tmp}/run{k}")
+                few = regimen_seconds(binary, scenario, small, f"{tmp}/few{k}")
+                whole[name].append(full / (a.n * days) * 1e9)
+                marginal[name].append((full - few) / ((a.n - small) * days) * 1e9)
+                line.append(f"regimen ({name}) {whole[name][-1]:.0f} / "
+                            f"{marginal[name][-1]:.0f} ns")
             theirs.append(peer_ns(str(bench / "peer_numpy.py"), str(frozen), a.n))
-            print(f"run {k + 1}: regimen {ours[-1]:.0f} ns (whole command), "
-                  f"{marginal[-1]:.0f} ns (per added rollout-day); NumPy peer "
-                  f"{theirs[-1]:.0f} ns per rollout-day", flush=True)
-    r, m, p = (statistics.median(x) for x in (ours, marginal, theirs))
+            print(f"run {k + 1}: {'; '.join(line)} (whole command / per added rollout-day); "
+                  f"NumPy peer {theirs[-1]:.0f} ns per rollout-day", flush=True)
+    p = statistics.median(theirs)
     print(f"median of {a.repeats} paired runs, {a.n} rollouts x {days} days, one thread: "
-          f"NumPy peer {p:.0f} ns per rollout-day; regimen {r:.0f} ns whole command "
-          f"(regimen/peer = {r / p:.3f}), {m:.0f} ns per added rollout-day "
-          f"(regimen/peer = {m / p:.3f})")
+          f"NumPy peer {p:.0f} ns per rollout-day")
+    for name in runs:
+        r, m = statistics.median(whole[name]), statistics.median(marginal[name])
+        print(f"  regimen, {name}: {r:.0f} ns whole command (regimen/peer = {r / p:.3f}), "
+              f"{m:.0f} ns per added rollout-day (regimen/peer = {m / p:.3f})")
 
 
 if __name__ == "__main__":
