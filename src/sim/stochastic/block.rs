@@ -147,7 +147,9 @@ impl Block {
             }
             for &i in &self.joint {
                 if let (Some(step), Some(leg)) = (self.pending[i].take(), legs[i].as_mut()) {
-                    self.lanes[i].joint_finish(&step, leg.state);
+                    if !self.taken[i] {
+                        self.lanes[i].joint_finish(&step, leg.state);
+                    }
                     errors[i] = non_finite(step.t, leg.state);
                 }
             }
@@ -158,10 +160,10 @@ impl Block {
     }
 
     /// The joint steps of lanes that share a kernel and an order of switching and growth,
-    /// [`LANES`] at a time through the arrays; marks in `taken` the lanes they took. A
-    /// kernel's lanes are grouped by its address, which changes only which lanes go
-    /// together, never a number.
-    fn arrays(&mut self, legs: &[Option<Leg>]) {
+    /// [`LANES`] at a time through the arrays, which move their legs' states; marks in
+    /// `taken` the lanes they took. A kernel's lanes are grouped by its address, which
+    /// changes only which lanes go together, never a number.
+    fn arrays(&mut self, legs: &mut [Option<Leg>]) {
         self.taken.fill(false);
         if !self.shared {
             return;

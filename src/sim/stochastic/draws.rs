@@ -57,10 +57,10 @@ pub fn lineages(
     survivors: &mut Stream,
     offspring: &mut Stream,
 ) -> f64 {
-    let survive = 1.0 - alpha;
-    if count * survive > GAUSSIAN_ABOVE {
+    if many_survivors(count, alpha) {
         return gaussian_lineages(count, alpha, beta, survivors);
     }
+    let survive = 1.0 - alpha;
     let k = binomial(count as u64, survive, survivors);
     if k == 0 || beta <= 0.0 {
         return k as f64;
@@ -68,14 +68,29 @@ pub fn lineages(
     (k + negative_binomial(k, beta, offspring)) as f64
 }
 
+/// Whether `count` lineages, each extinct with probability α, leave so many survivors
+/// that [`lineages`] draws them from the normal law.
+#[inline(always)]
+pub(super) fn many_survivors(count: f64, alpha: f64) -> bool {
+    count * (1.0 - alpha) > GAUSSIAN_ABOVE
+}
+
 /// Normal approximation of N lineages: exact mean N(1−α)/(1−β) and variance
 /// N(1−α)(α+β)/(1−β)².
 fn gaussian_lineages(count: f64, alpha: f64, beta: f64, rng: &mut Stream) -> f64 {
+    let (mean, deviation) = gaussian_moments(count, alpha, beta);
+    let z: f64 = StandardNormal.sample(rng);
+    whole(mean + deviation * z)
+}
+
+/// The mean and standard deviation of [`gaussian_lineages`] (the arrays take them for
+/// several lanes at once).
+#[inline(always)]
+pub(super) fn gaussian_moments(count: f64, alpha: f64, beta: f64) -> (f64, f64) {
     let q = 1.0 - beta;
     let mean = count * (1.0 - alpha) / q;
     let var = count * (1.0 - alpha) * (alpha + beta) / (q * q);
-    let z: f64 = StandardNormal.sample(rng);
-    whole(mean + var.sqrt() * z)
+    (mean, var.sqrt())
 }
 
 /// The nearest whole number ≥ 0 to `x` (by truncation of x + ½, which needs no library call

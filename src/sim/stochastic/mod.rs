@@ -106,6 +106,22 @@ struct MutationTarget {
     sources: Vec<(usize, f64)>,
 }
 
+impl MutationTarget {
+    /// The mean number of mutant daughters into it over a step from `n(from)` cells per
+    /// source, whose lineages divide `divisions(from)` times per cell.
+    #[inline(always)]
+    fn mean(&self, n: impl Fn(usize) -> f64, divisions: impl Fn(usize) -> f64) -> f64 {
+        let mut mean = 0.0;
+        for &(from, probability) in &self.sources {
+            let count = n(from);
+            if count > 0.0 {
+                mean += probability * count * divisions(from);
+            }
+        }
+        mean
+    }
+}
+
 /// A joint step between its stages: what every stage needs besides the lane's scratch.
 struct Pending {
     /// The step's start (for errors).
@@ -454,14 +470,7 @@ impl StochasticPropagator {
         }
         let law = &self.laws[i];
         let (alpha, beta) = lineage_law(law.em1, law.integral);
-        let unit = i as u64 * CHANNELS;
-        draws::lineages(
-            count,
-            alpha,
-            beta,
-            &mut key.stream(unit + CH_SURVIVORS),
-            &mut key.stream(unit + CH_OFFSPRING),
-        )
+        lineages_of(i, count, alpha, beta, key)
     }
 
     /// Mutant daughters of the cells `n` holds at the birth–death start, added to `next`:
@@ -472,31 +481,45 @@ impl StochasticPropagator {
     fn mutations(&mut self, kernel: &Kernel, h: f64, n: &[f64], key: &StepKey) {
         let nc = n.len();
         for target in &self.mutation_targets {
-            let (to, first) = (target.to, target.first);
-            let mut mean = 0.0;
-            for &(from, probability) in &target.sources {
-                if n[from] > 0.0 {
-                    mean += probability * n[from] * self.laws[from].divisions;
-                }
+            let mean = target.mean(|from| n[from], |from| self.laws[from].divisions);
+            let mid = self.mid[target.to];
+            if let Some(cells) = self.mutants(kernel, h, nc, target, mean, mid, key) {
+                self.next[target.to] += cells;
             }
-            if mean.is_nan() || mean <= 0.0 {
-                continue;
-            }
-            let unit = (nc + first) as u64 * CHANNELS;
-            let arrivals = draws::poisson(mean, &mut key.stream(unit + CH_MUTANT_COUNT));
-            if arrivals == 0 {
-                continue;
-            }
-            let (lambda, mu) =
-                kernel.mean_rates(&self.nodes, to, self.mid[to], self.mutation_share[to]);
-            self.next[to] += draws::grow_arrivals(
-                arrivals,
-                lambda,
-                mu,
-                h,
-                &mut key.stream(unit + CH_MUTANT_GROWTH),
-            );
         }
+    }
+
+    /// The cells that mutant daughters into `target` leave at the step's end (`None` when
+    /// none arrives): their number is Poisson with `mean`, and each grows at the
+    /// destination's mean rates at its midpoint crowding `mid`. The arrays call this too.
+    #[allow(clippy::too_many_arguments)]
+    fn mutants(
+        &self,
+        kernel: &Kernel,
+        h: f64,
+        nc: usize,
+        target: &MutationTarget,
+        mean: f64,
+        mid: Option<f64>,
+        key: &StepKey,
+    ) -> Option<f64> {
+        if mean.is_nan() || mean <= 0.0 {
+            return None;
+        }
+        let unit = (nc + target.first) as u64 * CHANNELS;
+        let arrivals = draws::poisson(mean, &mut key.stream(unit + CH_MUTANT_COUNT));
+        if arrivals == 0 {
+            return None;
+        }
+        let to = target.to;
+        let (lambda, mu) = kernel.mean_rates(&self.nodes, to, mid, self.mutation_share[to]);
+        Some(draws::grow_arrivals(
+            arrivals,
+            lambda,
+            mu,
+            h,
+            &mut key.stream(unit + CH_MUTANT_GROWTH),
+        ))
     }
 
     /// The stages of a joint step (see [`Self::begin_step`]): the members' counts after
@@ -621,9 +644,9 @@ impl StochasticPropagator {
         }
     }
 
-    /// Last stage of a joint step (after the members' draw, by the lane-by-lane stages or
-    /// the arrays alike): the lineages of the compartments that do not switch, the mutant
-    /// daughters of the cells birth–death started from, and the new counts into `n`.
+    /// Last stage of a joint step taken lane by lane (the arrays take the whole step): the
+    /// lineages of the compartments that do not switch, the mutant daughters of the cells
+    /// birth–death started from, and the new counts into `n`.
     fn joint_finish(&mut self, step: &Pending, n: &mut [f64]) {
         self.joint_others(step, n);
         let start = std::mem::take(&mut self.start);
@@ -681,6 +704,19 @@ impl StochasticPropagator {
         }
         n.copy_from_slice(&self.next);
     }
+}
+
+/// The cells `count` > 0 lineages of compartment `i` leave after the step under the law
+/// (α, β), from the step's streams of that compartment.
+fn lineages_of(i: usize, count: f64, alpha: f64, beta: f64, key: &StepKey) -> f64 {
+    let unit = i as u64 * CHANNELS;
+    draws::lineages(
+        count,
+        alpha,
+        beta,
+        &mut key.stream(unit + CH_SURVIVORS),
+        &mut key.stream(unit + CH_OFFSPRING),
+    )
 }
 
 impl Propagator for StochasticPropagator {
