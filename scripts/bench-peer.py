@@ -4,13 +4,14 @@
 Runs, in turn and REPEATS times, `regimen simulate <bench scenario> --rollouts N --arm
 continuous` on one thread, on two copies of the scenario, and `peer_numpy.py N
 --no-record` (all on the frozen benchmark scenario of ../shared/bench), and prints the
-median cost per rollout-day of each and their ratios. regimen reads copies of the frozen
-scenario (scripts/frozen_bench.py) whose `rule: recist` is the rule it meant then,
-`rise_over_nadir`:
+median cost per rollout-day of each and the median of the runs' own ratios. regimen reads
+copies of the frozen scenario (scripts/frozen_bench.py) whose `rule: recist` is the rule
+it meant then, `rise_over_nadir`:
 
 - "same doses": with `treat_beyond_progression: true`, regimen doses every day to day
   1095, as the peer does (the peer has no progression rule; its mean trajectory is within
-  2.5 % of regimen's ODE on this copy to the last day). The like-for-like figure.
+  2.5 % of regimen's ODE on this copy from day 300 to the last day, docs/performance.md).
+  The like-for-like figure.
 - "own rule": the scenario as regimen reads it by default, dosing stopped at progression
   (near day 900). In its last ~145 days the persisters revert below 1e5 cells and take
   exact small-count draws, steps the peer's simulation never reaches.
@@ -85,10 +86,15 @@ def main():
     p = statistics.median(theirs)
     print(f"median of {a.repeats} paired runs, {a.n} rollouts x {days} days, one thread: "
           f"NumPy peer {p:.0f} ns per rollout-day")
+    # The ratios are medians of each run's own ratio: regimen and the peer run within
+    # seconds of each other, so a machine whose speed drifts from minute to minute moves
+    # both parts of a run's ratio alike.
     for name in runs:
         r, m = statistics.median(whole[name]), statistics.median(marginal[name])
-        print(f"  regimen, {name}: {r:.0f} ns whole command (regimen/peer = {r / p:.3f}), "
-              f"{m:.0f} ns per added rollout-day (regimen/peer = {m / p:.3f})")
+        rr = statistics.median(x / y for x, y in zip(whole[name], theirs))
+        mr = statistics.median(x / y for x, y in zip(marginal[name], theirs))
+        print(f"  regimen, {name}: {r:.0f} ns whole command (regimen/peer = {rr:.3f}), "
+              f"{m:.0f} ns per added rollout-day (regimen/peer = {mr:.3f})")
 
 
 if __name__ == "__main__":
