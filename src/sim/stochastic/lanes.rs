@@ -528,7 +528,7 @@ fn arrays<const NC: usize, const M: usize>(
         for target in &lane.mutation_targets {
             let mean = target.mean(|from| start[from][l], |from| divisions[from][l]);
             let mid = Some(mid[target.to][l]);
-            if let Some(cells) = lane.mutants(kernel, h, nc, target, mean, mid, key) {
+            if let Some(cells) = lane.mutants(kernel, h, target, mean, mid, key) {
                 next[target.to] += cells;
             }
         }

@@ -479,11 +479,10 @@ impl StochasticPropagator {
     /// on where it lands), each growing from its birth to the end of the step at the
     /// destination's mean rates.
     fn mutations(&mut self, kernel: &Kernel, h: f64, n: &[f64], key: &StepKey) {
-        let nc = n.len();
         for target in &self.mutation_targets {
             let mean = target.mean(|from| n[from], |from| self.laws[from].divisions);
             let mid = self.mid[target.to];
-            if let Some(cells) = self.mutants(kernel, h, nc, target, mean, mid, key) {
+            if let Some(cells) = self.mutants(kernel, h, target, mean, mid, key) {
                 self.next[target.to] += cells;
             }
         }
@@ -492,12 +491,10 @@ impl StochasticPropagator {
     /// The cells that mutant daughters into `target` leave at the step's end (`None` when
     /// none arrives): their number is Poisson with `mean`, and each grows at the
     /// destination's mean rates at its midpoint crowding `mid`. The arrays call this too.
-    #[allow(clippy::too_many_arguments)]
     fn mutants(
         &self,
         kernel: &Kernel,
         h: f64,
-        nc: usize,
         target: &MutationTarget,
         mean: f64,
         mid: Option<f64>,
@@ -506,7 +503,8 @@ impl StochasticPropagator {
         if mean.is_nan() || mean <= 0.0 {
             return None;
         }
-        let unit = (nc + target.first) as u64 * CHANNELS;
+        // (Units are compartments, then mutations.)
+        let unit = (self.member.len() + target.first) as u64 * CHANNELS;
         let arrivals = draws::poisson(mean, &mut key.stream(unit + CH_MUTANT_COUNT));
         if arrivals == 0 {
             return None;
